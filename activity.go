@@ -1,0 +1,185 @@
+// Package activity is the domain of activityd: Graph's userActivity and activityHistoryItem, the rules
+// every backend shares, the one error type and the Store contract. It imports the standard library only.
+package activity
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/json"
+	"strconv"
+	"time"
+)
+
+// Status is the server-set validity state of an activity or history item (Graph enum microsoft.graph.status).
+type Status string
+
+// The values of Graph's status enum.
+const (
+	StatusActive             Status = "active"
+	StatusUpdated            Status = "updated"
+	StatusDeleted            Status = "deleted"
+	StatusIgnored            Status = "ignored"
+	StatusUnknownFutureValue Status = "unknownFutureValue"
+)
+
+// Activity is a Graph userActivity: one logical destination in an app (a document, a playlist, a
+// workflow item) that a person can resume on any device.
+// https://learn.microsoft.com/graph/api/resources/projectrome-activity
+type Activity struct {
+	ID                 int64 // server-assigned, positive, shown on the wire as a decimal string
+	AppActivityID      string
+	ActivitySourceHost string
+	ActivationURL      string
+	AppDisplayName     string // optional; "" is null on the wire, as for every optional string
+	FallbackURL        string
+	ContentURL         string
+	ContentInfo        json.RawMessage // any JSON value, stored and echoed byte for byte; nil is null
+	VisualElements     VisualInfo
+	UserTimezone       string
+
+	CreatedDateTime      time.Time
+	LastModifiedDateTime time.Time
+	ExpirationDateTime   time.Time
+	Status               Status
+
+	// HistoryItems is set only where the items were asked for ($expand, deep insert); nil otherwise.
+	HistoryItems []*HistoryItem
+}
+
+// VisualInfo is Graph's visualInfo: how an activity is drawn as a card.
+type VisualInfo struct {
+	DisplayText     string
+	Description     string
+	BackgroundColor string
+	Content         json.RawMessage // an Adaptive Card or any JSON value, echoed byte for byte; nil is null
+	Attribution     *ImageInfo      // nil is null
+}
+
+// ImageInfo is Graph's imageInfo: the app icon of a card.
+type ImageInfo struct {
+	IconURL       string
+	AlternateText string
+	// AlternativeText is the 2017 name of AlternateText, still in Graph's metadata; both are kept.
+	AlternativeText string
+	AddImageQuery   *bool // nil is null
+}
+
+// IDString returns the activity id as Graph spells it: a decimal string.
+func (a *Activity) IDString() string { return strconv.FormatInt(a.ID, 10) }
+
+// ParseID parses a decimal activity id. It reports false for anything that is not a positive int64
+// written in canonical decimal form, so "007" is not the id 7 (it may still be an appActivityId).
+func ParseID(s string) (int64, bool) {
+	if s == "" || len(s) > 19 || s[0] == '0' {
+		return 0, false
+	}
+	id, err := strconv.ParseInt(s, 10, 64)
+	return id, err == nil && id > 0
+}
+
+// NewID returns a random positive 63-bit activity id. Ids look like Graph's and, unlike a counter,
+// tell nothing about how many activities exist.
+func NewID() int64 {
+	var b [8]byte
+	for {
+		_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
+		if id := int64(binary.BigEndian.Uint64(b[:]) >> 1); id > 0 {
+			return id
+		}
+	}
+}
+
+// Limits on the size of client-supplied values. They bound storage per activity and keep
+// pathological values out of every page that lists them.
+const (
+	MaxStringLength   = 4096     // bytes of any string property (URLs, names, texts)
+	MaxRawJSONLength  = 64 << 10 // bytes of contentInfo and of visualElements.content each
+	MaxAppActivityID  = 1024     // bytes of an appActivityId
+	MaxHistoryPerPut  = 100      // history items in one deep insert
+	maxTimezoneLength = 64       // an IANA zone id is far shorter
+)
+
+// Validate reports, as an Invalid error naming the property, the first required property that is
+// missing or the first value over a limit.
+func (a *Activity) Validate() error {
+	required := []struct{ name, value string }{
+		{"appActivityId", a.AppActivityID},
+		{"activitySourceHost", a.ActivitySourceHost},
+		{"activationUrl", a.ActivationURL},
+		{"visualElements.displayText", a.VisualElements.DisplayText},
+	}
+	for _, f := range required {
+		if f.value == "" {
+			return Errorf(Invalid, "The property '%s' is required.", f.name)
+		}
+	}
+	if len(a.AppActivityID) > MaxAppActivityID {
+		return Errorf(Invalid, "The property 'appActivityId' is longer than %d bytes.", MaxAppActivityID)
+	}
+	strs := []struct{ name, value string }{
+		{"activitySourceHost", a.ActivitySourceHost},
+		{"activationUrl", a.ActivationURL},
+		{"appDisplayName", a.AppDisplayName},
+		{"fallbackUrl", a.FallbackURL},
+		{"contentUrl", a.ContentURL},
+		{"visualElements.displayText", a.VisualElements.DisplayText},
+		{"visualElements.description", a.VisualElements.Description},
+		{"visualElements.backgroundColor", a.VisualElements.BackgroundColor},
+	}
+	if at := a.VisualElements.Attribution; at != nil {
+		strs = append(strs,
+			struct{ name, value string }{"visualElements.attribution.iconUrl", at.IconURL},
+			struct{ name, value string }{"visualElements.attribution.alternateText", at.AlternateText},
+			struct{ name, value string }{"visualElements.attribution.alternativeText", at.AlternativeText})
+	}
+	for _, f := range strs {
+		if len(f.value) > MaxStringLength {
+			return Errorf(Invalid, "The property '%s' is longer than %d bytes.", f.name, MaxStringLength)
+		}
+	}
+	if len(a.UserTimezone) > maxTimezoneLength {
+		return Errorf(Invalid, "The property 'userTimezone' is longer than %d bytes.", maxTimezoneLength)
+	}
+	if len(a.ContentInfo) > MaxRawJSONLength {
+		return Errorf(Invalid, "The property 'contentInfo' is larger than %d bytes.", MaxRawJSONLength)
+	}
+	if len(a.VisualElements.Content) > MaxRawJSONLength {
+		return Errorf(Invalid, "The property 'visualElements.content' is larger than %d bytes.", MaxRawJSONLength)
+	}
+	return nil
+}
+
+// TimeRange is an inclusive range of instants, already aligned to the microsecond (the stores'
+// precision). A zero bound is open. From after To is an empty range.
+type TimeRange struct {
+	From, To time.Time
+}
+
+// Empty reports whether no instant lies in r.
+func (r TimeRange) Empty() bool {
+	return !r.From.IsZero() && !r.To.IsZero() && r.From.After(r.To)
+}
+
+// Cursor is a keyset position in a list: the sort time and the key of the last item returned.
+// A page after a cursor holds the items strictly after it in list order.
+type Cursor struct {
+	Time   time.Time
+	ID     int64  // activity id (activity lists)
+	ItemID string // history item id (history item lists)
+}
+
+// ActivityQuery selects a page of a principal's activities, newest first.
+type ActivityQuery struct {
+	Modified TimeRange // bounds on lastModifiedDateTime
+	After    *Cursor   // nil for the first page
+	Limit    int       // page size, at least 1
+}
+
+// ActivityPage is one page of activities, and the cursor of the next page when there is one.
+type ActivityPage struct {
+	Activities []*Activity
+	Next       *Cursor
+}
+
+// Truncate returns t in UTC truncated to the stores' precision, the microsecond.
+func Truncate(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }

@@ -1,0 +1,429 @@
+package activitytest
+
+import (
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/activityd/activityd"
+	"github.com/google/go-cmp/cmp"
+)
+
+func testUpsert(t *testing.T, open Opener) {
+	f := newFixture(t, open)
+	ctx := ctxOf(t)
+	a := NewActivity("/article?12345")
+	a.HistoryItems = []*activity.HistoryItem{NewHistoryItem("", f.clock.Now().Add(-time.Hour), 20*time.Second)}
+	created, err := f.UpsertActivity(ctx, AliceNotes, a)
+	if err != nil || !created {
+		t.Fatalf("UpsertActivity = %v, %v; want created", created, err)
+	}
+	if a.ID <= 0 || a.Status != activity.StatusActive || !a.CreatedDateTime.Equal(f.clock.Now()) {
+		t.Fatalf("server properties after create: id=%d status=%s created=%v", a.ID, a.Status, a.CreatedDateTime)
+	}
+	if want := f.clock.Now().Add(activity.DefaultTTL); !a.ExpirationDateTime.Equal(want) {
+		t.Errorf("expiration = %v, want %v", a.ExpirationDateTime, want)
+	}
+	h := a.HistoryItems[0]
+	if _, ok := activity.ParseGUID(h.ID); !ok || h.ActiveDurationSeconds == nil || *h.ActiveDurationSeconds != 20 {
+		t.Errorf("deep-inserted item: id %q duration %v, want a GUID and 20", h.ID, h.ActiveDurationSeconds)
+	}
+	got, err := f.Activity(ctx, AliceNotes, a.IDString())
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored := *a
+	stored.HistoryItems = nil
+	if diff := cmp.Diff(&stored, got); diff != "" {
+		t.Errorf("stored activity differs (-put +found):\n%s", diff)
+	}
+
+	t.Run("Replace", func(t *testing.T) {
+		f.clock.Add(time.Minute)
+		b := NewActivity("/article?12345")
+		b.AppDisplayName, b.VisualElements.Attribution, b.ContentInfo = "", nil, nil
+		created, err := f.UpsertActivity(ctx, AliceNotes, b)
+		if err != nil || created {
+			t.Fatalf("UpsertActivity again = %v, %v; want replaced", created, err)
+		}
+		if b.ID != a.ID || !b.CreatedDateTime.Equal(a.CreatedDateTime) || b.Status != activity.StatusUpdated {
+			t.Errorf("replace changed id/created or status: %d %v %s", b.ID, b.CreatedDateTime, b.Status)
+		}
+		got, _ := f.Activity(ctx, AliceNotes, a.IDString())
+		if got.AppDisplayName != "" || got.VisualElements.Attribution != nil || got.ContentInfo != nil {
+			t.Errorf("replace kept omitted properties: %+v", got)
+		}
+		page, _ := f.Store.ListHistoryItems(ctx, AliceNotes, a.ID, activity.HistoryQuery{Limit: 10})
+		if len(page.Items) != 1 {
+			t.Errorf("replace without history items left %d items, want the 1 stored before", len(page.Items))
+		}
+	})
+	t.Run("Invalid", func(t *testing.T) {
+		b := NewActivity("x")
+		b.ActivationURL = ""
+		_, err := f.UpsertActivity(ctx, AliceNotes, b)
+		wantCode(t, "missing activationUrl", err, activity.Invalid)
+		if _, err := f.Activity(ctx, AliceNotes, "x"); activity.ErrorCode(err) != activity.NotFound {
+			t.Errorf("an invalid activity was stored: %v", err)
+		}
+	})
+	t.Run("ClientExpiration", func(t *testing.T) {
+		b := NewActivity("exp")
+		b.ExpirationDateTime = f.clock.Now().Add(48 * time.Hour)
+		f.mustUpsert(t, AliceNotes, b)
+		if want := f.clock.Now().Add(48 * time.Hour); !b.ExpirationDateTime.Equal(want) {
+			t.Errorf("expiration = %v, want the client's %v", b.ExpirationDateTime, want)
+		}
+		c := NewActivity("past")
+		c.ExpirationDateTime = f.clock.Now().Add(-48 * time.Hour)
+		f.mustUpsert(t, AliceNotes, c)
+		if want := f.clock.Now().Add(activity.DefaultTTL); !c.ExpirationDateTime.Equal(want) {
+			t.Errorf("past expiration became %v, want default %v", c.ExpirationDateTime, want)
+		}
+	})
+}
+
+func testFind(t *testing.T, open Opener) {
+	f := newFixture(t, open)
+	ctx := ctxOf(t)
+	a := f.mustUpsert(t, AliceNotes, NewActivity("doc"))
+	numeric := f.mustUpsert(t, AliceNotes, NewActivity("12345"))
+	for _, tc := range []struct{ ref, want string }{
+		{a.IDString(), "doc"},
+		{"doc", "doc"},
+		{"12345", "12345"}, // no activity has id 12345: falls back to the appActivityId
+		{numeric.IDString(), "12345"},
+	} {
+		got, err := f.Activity(ctx, AliceNotes, tc.ref)
+		if err != nil || got.AppActivityID != tc.want {
+			t.Errorf("Activity(%q) = %v, %v; want %q", tc.ref, got, err, tc.want)
+		}
+	}
+	_, err := f.Activity(ctx, AliceNotes, "nope")
+	wantCode(t, "Activity(nope)", err, activity.NotFound)
+}
+
+func testUpdate(t *testing.T, open Opener) {
+	f := newFixture(t, open)
+	ctx := ctxOf(t)
+	a := f.mustUpsert(t, AliceNotes, NewActivity("doc"))
+	f.clock.Add(time.Minute)
+	got, err := f.UpdateActivity(ctx, AliceNotes, a.IDString(), func(a *activity.Activity) {
+		a.VisualElements.DisplayText = "Renamed"
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.VisualElements.DisplayText != "Renamed" || got.AppDisplayName != "Notes" || got.Status != activity.StatusUpdated ||
+		!got.LastModifiedDateTime.Equal(f.clock.Now()) {
+		t.Errorf("after update: %+v", got)
+	}
+	_, err = f.UpdateActivity(ctx, AliceNotes, "doc", func(a *activity.Activity) { a.AppActivityID = "other" })
+	wantCode(t, "changing appActivityId", err, activity.Invalid)
+	_, err = f.UpdateActivity(ctx, AliceNotes, "doc", func(a *activity.Activity) { a.ActivitySourceHost = "" })
+	wantCode(t, "clearing a required property", err, activity.Invalid)
+	_, err = f.UpdateActivity(ctx, AliceNotes, "missing", func(*activity.Activity) {})
+	wantCode(t, "updating a missing activity", err, activity.NotFound)
+	after, _ := f.Activity(ctx, AliceNotes, "doc")
+	if after.ActivitySourceHost == "" {
+		t.Error("a rejected update was stored")
+	}
+}
+
+func testDelete(t *testing.T, open Opener) {
+	f := newFixture(t, open)
+	ctx := ctxOf(t)
+	a := NewActivity("doc")
+	a.HistoryItems = []*activity.HistoryItem{NewHistoryItem(activity.NewGUID(), f.clock.Now(), time.Minute)}
+	f.mustUpsert(t, AliceNotes, a)
+	if err := f.DeleteActivity(ctx, AliceNotes, a.IDString()); err != nil {
+		t.Fatal(err)
+	}
+	_, err := f.Activity(ctx, AliceNotes, a.IDString())
+	wantCode(t, "Activity after delete", err, activity.NotFound)
+	wantCode(t, "second delete", f.DeleteActivity(ctx, AliceNotes, a.IDString()), activity.NotFound)
+	// A new activity with the same appActivityId starts afresh, without the old history.
+	b := f.mustUpsert(t, AliceNotes, NewActivity("doc"))
+	if b.ID == a.ID {
+		t.Error("a deleted activity's id was reused")
+	}
+	page, err := f.Store.ListHistoryItems(ctx, AliceNotes, b.ID, activity.HistoryQuery{Limit: 10})
+	if err != nil || len(page.Items) != 0 {
+		t.Errorf("history after re-create = %v, %v; want none", page, err)
+	}
+}
+
+func testIsolation(t *testing.T, open Opener) {
+	f := newFixture(t, open)
+	ctx := ctxOf(t)
+	a := NewActivity("shared-key")
+	a.HistoryItems = []*activity.HistoryItem{NewHistoryItem(activity.NewGUID(), f.clock.Now(), time.Minute)}
+	f.mustUpsert(t, AliceNotes, a)
+	// The same appActivityId under another app and another user is another activity.
+	b := f.mustUpsert(t, AliceMusic, NewActivity("shared-key"))
+	c := f.mustUpsert(t, BobNotes, NewActivity("shared-key"))
+	if a.ID == b.ID || a.ID == c.ID {
+		t.Fatalf("principals share an id: %d %d %d", a.ID, b.ID, c.ID)
+	}
+	for _, p := range []activity.Principal{AliceMusic, BobNotes} {
+		_, err := f.Activity(ctx, p, a.IDString())
+		wantCode(t, "another principal's Activity", err, activity.NotFound)
+		wantCode(t, "another principal's DeleteActivity", f.DeleteActivity(ctx, p, a.IDString()), activity.NotFound)
+		_, err = f.UpdateActivity(ctx, p, a.IDString(), func(*activity.Activity) {})
+		wantCode(t, "another principal's UpdateActivity", err, activity.NotFound)
+		_, err = f.HistoryItem(ctx, p, a.IDString(), a.HistoryItems[0].ID)
+		wantCode(t, "another principal's HistoryItem", err, activity.NotFound)
+		page, err := f.Store.ListActivities(ctx, p, activity.ActivityQuery{Limit: 10})
+		if err != nil || len(page.Activities) != 1 || page.Activities[0].ID == a.ID {
+			t.Errorf("ListActivities(%v) = %v, %v; want only its own", p, ids(page.Activities), err)
+		}
+		recent, err := f.Store.RecentActivities(ctx, p, activity.ActivityQuery{Limit: 10})
+		if err != nil || len(recent.Activities) != 0 {
+			t.Errorf("RecentActivities(%v) = %v, %v; want none", p, ids(recent.Activities), err)
+		}
+	}
+	if n, _ := f.Store.CountActivities(ctx, AliceNotes, activity.TimeRange{}); n != 1 {
+		t.Errorf("CountActivities = %d, want 1", n)
+	}
+}
+
+func testList(t *testing.T, open Opener) {
+	f := newFixture(t, open)
+	ctx := ctxOf(t)
+	const n = 25
+	for i := range n {
+		f.mustUpsert(t, AliceNotes, NewActivity(name(i)))
+		if i%5 != 4 { // groups of equal lastModifiedDateTime exercise the id tiebreak
+			f.clock.Add(time.Second)
+		}
+	}
+	var all []*activity.Activity
+	q := activity.ActivityQuery{Limit: 4}
+	for pages := 0; ; pages++ {
+		if pages > n {
+			t.Fatal("paging does not end")
+		}
+		page, err := f.Store.ListActivities(ctx, AliceNotes, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, page.Activities...)
+		if page.Next == nil {
+			break
+		}
+		if len(page.Activities) != q.Limit {
+			t.Fatalf("a page with a next cursor holds %d, want %d", len(page.Activities), q.Limit)
+		}
+		q.After = page.Next
+	}
+	if len(all) != n {
+		t.Fatalf("paged through %d activities, want %d: %v", len(all), n, ids(all))
+	}
+	for i := 1; i < len(all); i++ {
+		p, c := all[i-1], all[i]
+		if c.LastModifiedDateTime.After(p.LastModifiedDateTime) ||
+			(c.LastModifiedDateTime.Equal(p.LastModifiedDateTime) && c.ID >= p.ID) {
+			t.Fatalf("list order broken at %d: %v/%d then %v/%d", i, p.LastModifiedDateTime, p.ID, c.LastModifiedDateTime, c.ID)
+		}
+	}
+	start := NewClock().Now()
+	r := activity.TimeRange{From: start.Add(5 * time.Second), To: start.Add(8 * time.Second)}
+	page, err := f.Store.ListActivities(ctx, AliceNotes, activity.ActivityQuery{Modified: r, Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range page.Activities {
+		if a.LastModifiedDateTime.Before(r.From) || a.LastModifiedDateTime.After(r.To) {
+			t.Errorf("%s at %v is outside %v..%v", a.AppActivityID, a.LastModifiedDateTime, r.From, r.To)
+		}
+	}
+	if count, _ := f.Store.CountActivities(ctx, AliceNotes, r); count != len(page.Activities) || count == 0 {
+		t.Errorf("CountActivities(range) = %d, list gave %d", count, len(page.Activities))
+	}
+	empty := activity.TimeRange{From: start.Add(time.Hour), To: start}
+	if page, _ := f.Store.ListActivities(ctx, AliceNotes, activity.ActivityQuery{Modified: empty, Limit: 10}); len(page.Activities) != 0 {
+		t.Errorf("empty range listed %v", ids(page.Activities))
+	}
+}
+
+func testRecent(t *testing.T, open Opener) {
+	f := newFixture(t, open)
+	ctx := ctxOf(t)
+	for _, k := range []string{"a", "b", "c", "none"} {
+		f.mustUpsert(t, AliceNotes, NewActivity(k))
+	}
+	for _, k := range []string{"b", "a", "c", "b"} { // b used first and last
+		f.clock.Add(time.Minute)
+		if _, err := f.PutHistoryItem(ctx, AliceNotes, k, NewHistoryItem(activity.NewGUID(), f.clock.Now(), time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []string
+	q := activity.ActivityQuery{Limit: 2}
+	for {
+		page, err := f.Store.RecentActivities(ctx, AliceNotes, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, ids(page.Activities)...)
+		if page.Next == nil {
+			break
+		}
+		q.After = page.Next
+	}
+	if diff := cmp.Diff([]string{"b", "c", "a"}, got); diff != "" {
+		t.Errorf("recent order (-want +got):\n%s", diff)
+	}
+}
+
+func testHistoryItems(t *testing.T, open Opener) {
+	f := newFixture(t, open)
+	ctx := ctxOf(t)
+	a := f.mustUpsert(t, AliceNotes, NewActivity("doc"))
+	id := activity.NewGUID()
+	start := f.clock.Now().Add(-time.Hour)
+	h := NewHistoryItem(id, start, 90*time.Second)
+	created, err := f.PutHistoryItem(ctx, AliceNotes, a.IDString(), h)
+	if err != nil || !created || *h.ActiveDurationSeconds != 90 {
+		t.Fatalf("PutHistoryItem = %v, %v, duration %v", created, err, h.ActiveDurationSeconds)
+	}
+	f.clock.Add(time.Minute)
+	h2 := NewHistoryItem(id, start, 30*time.Second)
+	if created, err := f.PutHistoryItem(ctx, AliceNotes, "doc", h2); err != nil || created {
+		t.Fatalf("PutHistoryItem again = %v, %v; want replaced", created, err)
+	}
+	if !h2.CreatedDateTime.Equal(h.CreatedDateTime) || h2.Status != activity.StatusUpdated || *h2.ActiveDurationSeconds != 30 {
+		t.Errorf("replaced item: created %v status %s duration %d", h2.CreatedDateTime, h2.Status, *h2.ActiveDurationSeconds)
+	}
+	got, err := f.HistoryItem(ctx, AliceNotes, a.IDString(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(h2, got); diff != "" {
+		t.Errorf("stored item differs (-put +found):\n%s", diff)
+	}
+	ongoing := &activity.HistoryItem{StartedDateTime: start}
+	if _, err := f.PutHistoryItem(ctx, AliceNotes, "doc", ongoing); err != nil {
+		t.Fatal(err)
+	}
+	if ongoing.ID == "" || ongoing.ActiveDurationSeconds != nil {
+		t.Errorf("ongoing item: id %q duration %v; want a new id and no duration", ongoing.ID, ongoing.ActiveDurationSeconds)
+	}
+	updated, err := f.UpdateHistoryItem(ctx, AliceNotes, "doc", ongoing.ID, func(h *activity.HistoryItem) {
+		h.LastActiveDateTime = start.Add(5 * time.Second)
+	})
+	if err != nil || updated.ActiveDurationSeconds == nil || *updated.ActiveDurationSeconds != 5 {
+		t.Errorf("UpdateHistoryItem = %+v, %v; want duration 5", updated, err)
+	}
+	_, err = f.PutHistoryItem(ctx, AliceNotes, "doc", &activity.HistoryItem{})
+	wantCode(t, "item without startedDateTime", err, activity.Invalid)
+	_, err = f.PutHistoryItem(ctx, AliceNotes, "missing", NewHistoryItem("", start, 0))
+	wantCode(t, "item of a missing activity", err, activity.NotFound)
+
+	page, err := f.Store.ListHistoryItems(ctx, AliceNotes, a.ID, activity.HistoryQuery{Limit: 1})
+	if err != nil || len(page.Items) != 1 || page.Next == nil {
+		t.Fatalf("first page = %+v, %v", page, err)
+	}
+	page2, err := f.Store.ListHistoryItems(ctx, AliceNotes, a.ID, activity.HistoryQuery{Limit: 1, After: page.Next})
+	if err != nil || len(page2.Items) != 1 || page2.Next != nil || page2.Items[0].ID == page.Items[0].ID {
+		t.Fatalf("second page = %+v, %v", page2, err)
+	}
+	if n, _ := f.Store.CountHistoryItems(ctx, AliceNotes, a.ID, activity.TimeRange{}); n != 2 {
+		t.Errorf("CountHistoryItems = %d, want 2", n)
+	}
+	expanded, err := f.Store.ExpandHistoryItems(ctx, AliceNotes, []int64{a.ID}, activity.TimeRange{})
+	if err != nil || len(expanded[a.ID]) != 2 {
+		t.Errorf("ExpandHistoryItems = %v, %v; want 2 items", expanded, err)
+	}
+	if err := f.DeleteHistoryItem(ctx, AliceNotes, "doc", id); err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, "second item delete", f.DeleteHistoryItem(ctx, AliceNotes, "doc", id), activity.NotFound)
+}
+
+func testExpiry(t *testing.T, open Opener) {
+	f := newFixture(t, open)
+	ctx := ctxOf(t)
+	a := NewActivity("short")
+	a.ExpirationDateTime = f.clock.Now().Add(time.Hour)
+	a.HistoryItems = []*activity.HistoryItem{NewHistoryItem(activity.NewGUID(), f.clock.Now(), time.Minute)}
+	f.mustUpsert(t, AliceNotes, a)
+	long := f.mustUpsert(t, AliceNotes, NewActivity("long"))
+	item := NewHistoryItem(activity.NewGUID(), f.clock.Now(), time.Minute)
+	item.ExpirationDateTime = f.clock.Now().Add(time.Hour)
+	if _, err := f.PutHistoryItem(ctx, AliceNotes, "long", item); err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Add(time.Hour) // expiry is exclusive: at its expiration instant an object is gone
+	_, err := f.Activity(ctx, AliceNotes, "short")
+	wantCode(t, "expired Activity", err, activity.NotFound)
+	_, err = f.HistoryItem(ctx, AliceNotes, "long", item.ID)
+	wantCode(t, "expired HistoryItem", err, activity.NotFound)
+	page, _ := f.Store.ListActivities(ctx, AliceNotes, activity.ActivityQuery{Limit: 10})
+	if diff := cmp.Diff([]string{"long"}, ids(page.Activities)); diff != "" {
+		t.Errorf("list after expiry (-want +got):\n%s", diff)
+	}
+	if recent, _ := f.Store.RecentActivities(ctx, AliceNotes, activity.ActivityQuery{Limit: 10}); len(recent.Activities) != 0 {
+		t.Errorf("recent after expiry = %v, want none", ids(recent.Activities))
+	}
+	// The key of an expired activity is free again: a PUT creates a new activity.
+	b := NewActivity("short")
+	if created, err := f.UpsertActivity(ctx, AliceNotes, b); err != nil || !created {
+		t.Errorf("upsert onto an expired key = %v, %v; want created", created, err)
+	}
+	n, err := f.Store.PurgeExpired(ctx, f.clock.Now(), 100)
+	if err != nil || n != 1 {
+		t.Errorf("PurgeExpired = %d, %v; want 1 (the expired history item of %d)", n, err, long.ID)
+	}
+	if n, _ := f.Store.PurgeExpired(ctx, f.clock.Now(), 100); n != 0 {
+		t.Errorf("second PurgeExpired = %d, want 0", n)
+	}
+}
+
+func testRollback(t *testing.T, open Opener) {
+	f := newFixture(t, open)
+	ctx := ctxOf(t)
+	boom := errors.New("boom")
+	err := f.Store.Update(ctx, AliceNotes, func(tx activity.Tx) error {
+		if err := tx.InsertActivity(ctx, NewActivity("ghost")); err != nil {
+			return err
+		}
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("Update = %v, want the function's error", err)
+	}
+	_, err = f.Activity(ctx, AliceNotes, "ghost")
+	wantCode(t, "activity of a failed transaction", err, activity.NotFound)
+}
+
+func testConcurrent(t *testing.T, open Opener) {
+	f := newFixture(t, open)
+	ctx := ctxOf(t)
+	const writers = 8
+	var wg sync.WaitGroup
+	errs := make(chan error, writers*4)
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 4 {
+				// Everyone writes "same"; each also writes its own key.
+				for _, k := range []string{"same", name(w*10 + i)} {
+					if _, err := f.UpsertActivity(ctx, AliceNotes, NewActivity(k)); err != nil {
+						errs <- err
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("concurrent upsert: %v", err)
+	}
+	if n, _ := f.Store.CountActivities(ctx, AliceNotes, activity.TimeRange{}); n != 1+writers*4 {
+		t.Errorf("CountActivities = %d, want %d", n, 1+writers*4)
+	}
+}

@@ -1,0 +1,230 @@
+package activity
+
+import (
+	"context"
+	"time"
+)
+
+// Defaults for Service.
+const (
+	DefaultTTL       = 30 * 24 * time.Hour  // Graph's examples expire everything 30 days after the last write
+	DefaultRetention = 365 * 24 * time.Hour // the latest expiration a client may ask for
+)
+
+// Service holds the rules every backend shares: server-set properties, expiration, computed durations,
+// which key a URL names. Handlers call it; it calls a Store.
+type Service struct {
+	Store Store
+	// Now returns the current time; nil means time.Now. Tests set it to move time.
+	Now func() time.Time
+	// TTL is how long after its last write an object lives when the client asks for nothing else.
+	TTL time.Duration
+	// Retention is the latest expiration, from the last write, that a client may ask for.
+	Retention time.Duration
+}
+
+// NewService returns a Service on store with the default TTL and retention.
+func NewService(store Store) *Service {
+	return &Service{Store: store, TTL: DefaultTTL, Retention: DefaultRetention}
+}
+
+func (s *Service) now() time.Time {
+	if s.Now != nil {
+		return Truncate(s.Now())
+	}
+	return Truncate(time.Now())
+}
+
+// expiry returns the client's requested expiration when it lies in the future and within the
+// retention limit, and now + TTL otherwise.
+func (s *Service) expiry(requested, now time.Time) time.Time {
+	if requested.After(now) && !requested.After(now.Add(s.Retention)) {
+		return Truncate(requested)
+	}
+	return now.Add(s.TTL)
+}
+
+// UpsertActivity creates the activity or replaces the one with the same appActivityId (Graph's PUT),
+// and upserts the history items it carries (deep insert); existing history items it does not carry
+// are kept. It reports whether the activity was created. Errors: Invalid.
+func (s *Service) UpsertActivity(ctx context.Context, p Principal, a *Activity) (created bool, err error) {
+	if err := a.Validate(); err != nil {
+		return false, err
+	}
+	if len(a.HistoryItems) > MaxHistoryPerPut {
+		return false, Errorf(Invalid, "The property 'historyItems' holds %d items; at most %d may be inserted at once.", len(a.HistoryItems), MaxHistoryPerPut)
+	}
+	for _, h := range a.HistoryItems {
+		if err := h.Validate(); err != nil {
+			return false, err
+		}
+	}
+	requested := a.ExpirationDateTime
+	items := a.HistoryItems
+	err = s.Store.Update(ctx, p, func(tx Tx) error {
+		now := s.now()
+		a.LastModifiedDateTime = now
+		a.ExpirationDateTime = s.expiry(requested, now)
+		old, err := tx.FindActivityByAppID(ctx, a.AppActivityID)
+		switch ErrorCode(err) {
+		case NotFound:
+			created = true
+			a.CreatedDateTime, a.Status = now, StatusActive
+			err = tx.InsertActivity(ctx, a)
+		case "":
+			created = false
+			a.ID, a.CreatedDateTime, a.Status = old.ID, old.CreatedDateTime, StatusUpdated
+			err = tx.UpdateActivity(ctx, a)
+		}
+		if err != nil {
+			return err
+		}
+		for _, h := range items {
+			if _, err := s.putHistoryItem(ctx, tx, a.ID, h, now); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return created, err
+}
+
+// UpdateActivity applies change to the activity that ref names and stores the result (Graph's PATCH).
+// change may not alter the appActivityId. Errors: NotFound, Invalid.
+func (s *Service) UpdateActivity(ctx context.Context, p Principal, ref string, change func(*Activity)) (*Activity, error) {
+	var a *Activity
+	err := s.Store.Update(ctx, p, func(tx Tx) error {
+		old, err := tx.FindActivity(ctx, ref)
+		if err != nil {
+			return err
+		}
+		a = old
+		appActivityID, requested := a.AppActivityID, a.ExpirationDateTime
+		change(a)
+		if a.AppActivityID != appActivityID {
+			return Errorf(Invalid, "The property 'appActivityId' cannot be changed.")
+		}
+		if err := a.Validate(); err != nil {
+			return err
+		}
+		now := s.now()
+		a.LastModifiedDateTime, a.Status = now, StatusUpdated
+		if !a.ExpirationDateTime.Equal(requested) {
+			a.ExpirationDateTime = s.expiry(a.ExpirationDateTime, now)
+		} else {
+			a.ExpirationDateTime = now.Add(s.TTL)
+		}
+		return tx.UpdateActivity(ctx, a)
+	})
+	return a, err
+}
+
+// Activity returns the activity that ref names: its id, or else its appActivityId. Errors: NotFound.
+func (s *Service) Activity(ctx context.Context, p Principal, ref string) (*Activity, error) {
+	return s.Store.FindActivity(ctx, p, ref)
+}
+
+// DeleteActivity deletes the activity that ref names, with its history items. Errors: NotFound.
+func (s *Service) DeleteActivity(ctx context.Context, p Principal, ref string) error {
+	return s.Store.Update(ctx, p, func(tx Tx) error {
+		a, err := tx.FindActivity(ctx, ref)
+		if err != nil {
+			return err
+		}
+		return tx.DeleteActivity(ctx, a.ID)
+	})
+}
+
+// PutHistoryItem creates or replaces history item h (h.ID set) of the activity that ref names,
+// or creates one with a new id when h.ID is "". It reports whether the item was created.
+// Errors: NotFound (the activity), Invalid.
+func (s *Service) PutHistoryItem(ctx context.Context, p Principal, ref string, h *HistoryItem) (created bool, err error) {
+	if err := h.Validate(); err != nil {
+		return false, err
+	}
+	err = s.Store.Update(ctx, p, func(tx Tx) error {
+		a, err := tx.FindActivity(ctx, ref)
+		if err != nil {
+			return err
+		}
+		created, err = s.putHistoryItem(ctx, tx, a.ID, h, s.now())
+		return err
+	})
+	return created, err
+}
+
+// putHistoryItem sets h's server properties, keeping createdDateTime of the item it replaces, and
+// stores it.
+func (s *Service) putHistoryItem(ctx context.Context, tx Tx, activityID int64, h *HistoryItem, now time.Time) (created bool, err error) {
+	h.ActivityID = activityID
+	h.LastModifiedDateTime = now
+	h.ExpirationDateTime = s.expiry(h.ExpirationDateTime, now)
+	h.computeDuration()
+	h.CreatedDateTime, h.Status, created = now, StatusActive, true
+	if h.ID == "" {
+		h.ID = NewGUID()
+	} else if old, err := tx.FindHistoryItem(ctx, activityID, h.ID); err == nil {
+		h.CreatedDateTime, h.Status, created = old.CreatedDateTime, StatusUpdated, false
+	} else if ErrorCode(err) != NotFound {
+		return false, err
+	}
+	return created, tx.PutHistoryItem(ctx, h)
+}
+
+// UpdateHistoryItem applies change to one history item and stores it (Graph's PATCH).
+// Errors: NotFound, Invalid.
+func (s *Service) UpdateHistoryItem(ctx context.Context, p Principal, ref, itemID string, change func(*HistoryItem)) (*HistoryItem, error) {
+	var h *HistoryItem
+	err := s.Store.Update(ctx, p, func(tx Tx) error {
+		a, err := tx.FindActivity(ctx, ref)
+		if err != nil {
+			return err
+		}
+		old, err := tx.FindHistoryItem(ctx, a.ID, itemID)
+		if err != nil {
+			return err
+		}
+		h = old
+		requested := h.ExpirationDateTime
+		before := *h
+		change(h)
+		if err := h.Validate(); err != nil {
+			return err
+		}
+		boundsChanged := !h.StartedDateTime.Equal(before.StartedDateTime) || !h.LastActiveDateTime.Equal(before.LastActiveDateTime)
+		if h.ActiveDurationSeconds == before.ActiveDurationSeconds && boundsChanged {
+			// The client moved the session bounds but sent no duration: compute it anew.
+			h.ActiveDurationSeconds = nil
+		}
+		now := s.now()
+		h.LastModifiedDateTime, h.Status = now, StatusUpdated
+		if !h.ExpirationDateTime.Equal(requested) {
+			h.ExpirationDateTime = s.expiry(h.ExpirationDateTime, now)
+		} else {
+			h.ExpirationDateTime = now.Add(s.TTL)
+		}
+		h.computeDuration()
+		return tx.PutHistoryItem(ctx, h)
+	})
+	return h, err
+}
+
+// HistoryItem returns one history item of the activity that ref names. Errors: NotFound.
+func (s *Service) HistoryItem(ctx context.Context, p Principal, ref, itemID string) (*HistoryItem, error) {
+	a, err := s.Store.FindActivity(ctx, p, ref)
+	if err != nil {
+		return nil, err
+	}
+	return s.Store.FindHistoryItem(ctx, p, a.ID, itemID)
+}
+
+// DeleteHistoryItem deletes one history item of the activity that ref names. Errors: NotFound.
+func (s *Service) DeleteHistoryItem(ctx context.Context, p Principal, ref, itemID string) error {
+	return s.Store.Update(ctx, p, func(tx Tx) error {
+		a, err := tx.FindActivity(ctx, ref)
+		if err != nil {
+			return err
+		}
+		return tx.DeleteHistoryItem(ctx, a.ID, itemID)
+	})
+}

@@ -1,0 +1,309 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/activityd/activityd"
+)
+
+// querier is what *sql.DB and *sql.Tx share, so that one helper serves a Store method and a Tx method.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+const activityColumns = `a.id, a.app_activity_id, a.activity_source_host, a.activation_url, a.app_display_name,
+	a.fallback_url, a.content_url, a.content_info, a.user_timezone, a.display_text, a.description,
+	a.background_color, a.content, a.attribution, a.icon_url, a.alternate_text, a.alternative_text,
+	a.add_image_query, a.created, a.last_modified, a.expires, a.status`
+
+func scanActivity(row scanner, extra ...any) (*activity.Activity, error) {
+	var (
+		a                            activity.Activity
+		contentInfo, content         []byte
+		attribution                  bool
+		icon, alternate, alternative string
+		addImageQuery                sql.NullBool
+		created, modified, expires   int64
+		status                       string
+	)
+	dest := []any{&a.ID, &a.AppActivityID, &a.ActivitySourceHost, &a.ActivationURL, &a.AppDisplayName,
+		&a.FallbackURL, &a.ContentURL, &contentInfo, &a.UserTimezone, &a.VisualElements.DisplayText,
+		&a.VisualElements.Description, &a.VisualElements.BackgroundColor, &content, &attribution,
+		&icon, &alternate, &alternative, &addImageQuery, &created, &modified, &expires, &status}
+	if err := row.Scan(append(dest, extra...)...); err != nil {
+		return nil, err
+	}
+	a.ContentInfo, a.VisualElements.Content = contentInfo, content
+	if attribution {
+		a.VisualElements.Attribution = &activity.ImageInfo{IconURL: icon, AlternateText: alternate, AlternativeText: alternative}
+		if addImageQuery.Valid {
+			a.VisualElements.Attribution.AddImageQuery = &addImageQuery.Bool
+		}
+	}
+	a.CreatedDateTime, a.LastModifiedDateTime, a.ExpirationDateTime = fromMicros(created), fromMicros(modified), fromMicros(expires)
+	a.Status = activity.Status(status)
+	return &a, nil
+}
+
+// activityArgs returns a's stored columns after id, in the order of activityColumns.
+func activityArgs(a *activity.Activity) []any {
+	var (
+		attribution                  bool
+		icon, alternate, alternative string
+		addImageQuery                sql.NullBool
+	)
+	if at := a.VisualElements.Attribution; at != nil {
+		attribution, icon, alternate, alternative = true, at.IconURL, at.AlternateText, at.AlternativeText
+		if at.AddImageQuery != nil {
+			addImageQuery = sql.NullBool{Bool: *at.AddImageQuery, Valid: true}
+		}
+	}
+	return []any{a.AppActivityID, a.ActivitySourceHost, a.ActivationURL, a.AppDisplayName,
+		a.FallbackURL, a.ContentURL, nullBytes(a.ContentInfo), a.UserTimezone, a.VisualElements.DisplayText,
+		a.VisualElements.Description, a.VisualElements.BackgroundColor, nullBytes(a.VisualElements.Content),
+		attribution, icon, alternate, alternative, addImageQuery,
+		micros(a.CreatedDateTime), micros(a.LastModifiedDateTime), micros(a.ExpirationDateTime), string(a.Status)}
+}
+
+// nullBytes stores a nil slice as NULL and anything else as a BLOB.
+func nullBytes(b []byte) any {
+	if b == nil {
+		return nil
+	}
+	return b
+}
+
+// FindActivity returns the activity whose id, or else appActivityId, is ref.
+func (s *Store) FindActivity(ctx context.Context, p activity.Principal, ref string) (*activity.Activity, error) {
+	return findActivity(ctx, s.read, p, s.now(), ref)
+}
+
+// FindActivity returns the activity whose id, or else appActivityId, is ref.
+func (tx *Tx) FindActivity(ctx context.Context, ref string) (*activity.Activity, error) {
+	return findActivity(ctx, tx.tx, tx.p, tx.now, ref)
+}
+
+// FindActivityByAppID returns the activity with that appActivityId.
+func (tx *Tx) FindActivityByAppID(ctx context.Context, appActivityID string) (*activity.Activity, error) {
+	return findActivityBy(ctx, tx.tx, tx.p, tx.now, "a.app_activity_id", appActivityID)
+}
+
+func findActivity(ctx context.Context, q querier, p activity.Principal, now int64, ref string) (*activity.Activity, error) {
+	if id, ok := activity.ParseID(ref); ok {
+		a, err := findActivityBy(ctx, q, p, now, "a.id", id)
+		if activity.ErrorCode(err) != activity.NotFound {
+			return a, err
+		}
+	}
+	return findActivityBy(ctx, q, p, now, "a.app_activity_id", ref)
+}
+
+// findActivityBy looks an activity up by one key column, a constant of this package.
+func findActivityBy(ctx context.Context, q querier, p activity.Principal, now int64, column string, key any) (*activity.Activity, error) {
+	row := q.QueryRowContext(ctx, `SELECT `+activityColumns+` FROM activities a
+		WHERE a.tenant_id = ? AND a.user_id = ? AND a.app_id = ? AND `+column+` = ? AND a.expires > ?`,
+		p.TenantID, p.UserID, p.AppID, key, now)
+	a, err := scanActivity(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, activity.Errorf(activity.NotFound, "The activity '%v' was not found.", key)
+	} else if err != nil {
+		return nil, fmt.Errorf("find activity: %w", err)
+	}
+	return a, nil
+}
+
+// InsertActivity stores a new activity under a fresh random id.
+func (tx *Tx) InsertActivity(ctx context.Context, a *activity.Activity) error {
+	// An expired activity with this key is gone for the client; make room for the new one.
+	if _, err := tx.tx.ExecContext(ctx, `DELETE FROM activities
+		WHERE tenant_id = ? AND user_id = ? AND app_id = ? AND app_activity_id = ? AND expires <= ?`,
+		tx.p.TenantID, tx.p.UserID, tx.p.AppID, a.AppActivityID, tx.now); err != nil {
+		return fmt.Errorf("insert activity: %w", err)
+	}
+	for {
+		a.ID = activity.NewID()
+		args := append([]any{a.ID, tx.p.TenantID, tx.p.UserID, tx.p.AppID}, activityArgs(a)...)
+		_, err := tx.tx.ExecContext(ctx, `INSERT INTO activities (id, tenant_id, user_id, app_id,
+			app_activity_id, activity_source_host, activation_url, app_display_name, fallback_url, content_url,
+			content_info, user_timezone, display_text, description, background_color, content, attribution,
+			icon_url, alternate_text, alternative_text, add_image_query, created, last_modified, expires, status)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...)
+		if err == nil {
+			return nil
+		} else if !isUniqueViolation(err) {
+			return fmt.Errorf("insert activity: %w", err)
+		}
+		var taken bool // the id collided (once in 2^63), or the key exists
+		if err := tx.tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM activities WHERE id = ?)`, a.ID).Scan(&taken); err != nil {
+			return fmt.Errorf("insert activity: %w", err)
+		} else if !taken {
+			return activity.Errorf(activity.Conflict, "An activity with appActivityId '%s' already exists.", a.AppActivityID)
+		}
+	}
+}
+
+// UpdateActivity replaces the stored activity with a's id.
+func (tx *Tx) UpdateActivity(ctx context.Context, a *activity.Activity) error {
+	args := append(activityArgs(a), tx.p.TenantID, tx.p.UserID, tx.p.AppID, a.ID)
+	res, err := tx.tx.ExecContext(ctx, `UPDATE activities SET app_activity_id = ?, activity_source_host = ?,
+		activation_url = ?, app_display_name = ?, fallback_url = ?, content_url = ?, content_info = ?,
+		user_timezone = ?, display_text = ?, description = ?, background_color = ?, content = ?, attribution = ?,
+		icon_url = ?, alternate_text = ?, alternative_text = ?, add_image_query = ?, created = ?,
+		last_modified = ?, expires = ?, status = ?
+		WHERE tenant_id = ? AND user_id = ? AND app_id = ? AND id = ?`, args...)
+	if err != nil {
+		return fmt.Errorf("update activity: %w", err)
+	}
+	return mustAffect(res, "The activity '%d' was not found.", a.ID)
+}
+
+// DeleteActivity deletes an activity; its history items go with it (ON DELETE CASCADE).
+func (tx *Tx) DeleteActivity(ctx context.Context, id int64) error {
+	res, err := tx.tx.ExecContext(ctx, `DELETE FROM activities
+		WHERE tenant_id = ? AND user_id = ? AND app_id = ? AND id = ? AND expires > ?`,
+		tx.p.TenantID, tx.p.UserID, tx.p.AppID, id, tx.now)
+	if err != nil {
+		return fmt.Errorf("delete activity: %w", err)
+	}
+	return mustAffect(res, "The activity '%d' was not found.", id)
+}
+
+// mustAffect turns a statement that changed no row into a NotFound error.
+func mustAffect(res sql.Result, format string, args ...any) error {
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	} else if n == 0 {
+		return activity.Errorf(activity.NotFound, format, args...)
+	}
+	return nil
+}
+
+// ListActivities returns a page of activities, newest lastModifiedDateTime first.
+func (s *Store) ListActivities(ctx context.Context, p activity.Principal, q activity.ActivityQuery) (*activity.ActivityPage, error) {
+	if q.Modified.Empty() {
+		return &activity.ActivityPage{}, nil
+	}
+	from, to := rangeArgs(q.Modified)
+	afterTime, afterID := int64(1<<63-1), int64(1<<63-1)
+	if q.After != nil {
+		afterTime, afterID = micros(q.After.Time), q.After.ID
+	}
+	rows, err := s.read.QueryContext(ctx, `SELECT `+activityColumns+` FROM activities a
+		WHERE a.tenant_id = ? AND a.user_id = ? AND a.app_id = ? AND a.expires > ?
+		AND a.last_modified BETWEEN ? AND ?
+		AND (a.last_modified < ? OR (a.last_modified = ? AND a.id < ?))
+		ORDER BY a.last_modified DESC, a.id DESC LIMIT ?`,
+		p.TenantID, p.UserID, p.AppID, s.now(), from, to, afterTime, afterTime, afterID, q.Limit+1)
+	if err != nil {
+		return nil, fmt.Errorf("list activities: %w", err)
+	}
+	defer rows.Close()
+	page := &activity.ActivityPage{}
+	for rows.Next() {
+		a, err := scanActivity(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list activities: %w", err)
+		}
+		page.Activities = append(page.Activities, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list activities: %w", err)
+	}
+	if len(page.Activities) > q.Limit {
+		page.Activities = page.Activities[:q.Limit]
+		last := page.Activities[q.Limit-1]
+		page.Next = &activity.Cursor{Time: last.LastModifiedDateTime, ID: last.ID}
+	}
+	return page, nil
+}
+
+// RecentActivities returns a page of the activities that have history items, by their newest item.
+func (s *Store) RecentActivities(ctx context.Context, p activity.Principal, q activity.ActivityQuery) (*activity.ActivityPage, error) {
+	if q.Modified.Empty() {
+		return &activity.ActivityPage{}, nil
+	}
+	now := s.now()
+	from, to := rangeArgs(q.Modified)
+	afterTime, afterID := int64(1<<63-1), int64(1<<63-1)
+	if q.After != nil {
+		afterTime, afterID = micros(q.After.Time), q.After.ID
+	}
+	rows, err := s.read.QueryContext(ctx, `SELECT `+activityColumns+`, r.recent FROM (
+			SELECT activity_id, MAX(last_modified) AS recent FROM history_items
+			WHERE tenant_id = ? AND user_id = ? AND app_id = ? AND expires > ?
+			GROUP BY activity_id
+		) r JOIN activities a ON a.id = r.activity_id
+		WHERE a.tenant_id = ? AND a.user_id = ? AND a.app_id = ? AND a.expires > ?
+		AND a.last_modified BETWEEN ? AND ?
+		AND (r.recent < ? OR (r.recent = ? AND a.id < ?))
+		ORDER BY r.recent DESC, a.id DESC LIMIT ?`,
+		p.TenantID, p.UserID, p.AppID, now, p.TenantID, p.UserID, p.AppID, now,
+		from, to, afterTime, afterTime, afterID, q.Limit+1)
+	if err != nil {
+		return nil, fmt.Errorf("recent activities: %w", err)
+	}
+	defer rows.Close()
+	page := &activity.ActivityPage{}
+	var recent []int64
+	for rows.Next() {
+		var r int64
+		a, err := scanActivity(rows, &r)
+		if err != nil {
+			return nil, fmt.Errorf("recent activities: %w", err)
+		}
+		page.Activities, recent = append(page.Activities, a), append(recent, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("recent activities: %w", err)
+	}
+	if len(page.Activities) > q.Limit {
+		page.Activities = page.Activities[:q.Limit]
+		page.Next = &activity.Cursor{Time: fromMicros(recent[q.Limit-1]), ID: page.Activities[q.Limit-1].ID}
+	}
+	return page, nil
+}
+
+// CountActivities counts the principal's live activities in the range.
+func (s *Store) CountActivities(ctx context.Context, p activity.Principal, modified activity.TimeRange) (int, error) {
+	if modified.Empty() {
+		return 0, nil
+	}
+	from, to := rangeArgs(modified)
+	var n int
+	err := s.read.QueryRowContext(ctx, `SELECT COUNT(*) FROM activities a
+		WHERE a.tenant_id = ? AND a.user_id = ? AND a.app_id = ? AND a.expires > ? AND a.last_modified BETWEEN ? AND ?`,
+		p.TenantID, p.UserID, p.AppID, s.now(), from, to).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count activities: %w", err)
+	}
+	return n, nil
+}
+
+// PurgeExpired deletes up to limit expired activities (their history items go with them), then up to
+// the rest of limit expired history items of live activities.
+func (s *Store) PurgeExpired(ctx context.Context, now time.Time, limit int) (int, error) {
+	res, err := s.write.ExecContext(ctx, `DELETE FROM activities WHERE id IN (
+		SELECT id FROM activities WHERE expires <= ? LIMIT ?)`, micros(now), limit)
+	if err != nil {
+		return 0, fmt.Errorf("purge activities: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	total := int(n)
+	if total >= limit {
+		return total, nil
+	}
+	res, err = s.write.ExecContext(ctx, `DELETE FROM history_items WHERE (activity_id, id) IN (
+		SELECT activity_id, id FROM history_items WHERE expires <= ? LIMIT ?)`, micros(now), limit-total)
+	if err != nil {
+		return total, fmt.Errorf("purge history items: %w", err)
+	}
+	n, _ = res.RowsAffected()
+	return total + int(n), nil
+}

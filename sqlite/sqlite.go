@@ -1,0 +1,197 @@
+// Package sqlite implements activity.Store on an embedded SQLite database, the default store of
+// activityd. It uses a pure-Go driver (no cgo), WAL, and synchronous=FULL: a write is acknowledged only
+// once its transaction is durable. It must not import other adapters of activityd.
+package sqlite
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"embed"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/activityd/activityd"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+// Store is an activity.Store on one SQLite file.
+type Store struct {
+	write *sql.DB // one connection: SQLite has one writer at a time
+	read  *sql.DB // a few connections for concurrent readers (WAL)
+
+	// Now returns the current time, used to hide expired rows; nil means time.Now.
+	Now func() time.Time
+}
+
+var _ activity.Store = (*Store)(nil)
+
+// Open opens (creating it if needed) the SQLite database at path and applies pending migrations.
+func Open(ctx context.Context, path string) (*Store, error) {
+	q := url.Values{}
+	for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(on)", "busy_timeout(10000)"} {
+		q.Add("_pragma", p)
+	}
+	q.Set("_txlock", "immediate")
+	dsn := "file:" + path + "?" + q.Encode()
+
+	write, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	write.SetMaxOpenConns(1)
+	write.SetConnMaxIdleTime(0)
+	read, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		write.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	read.SetMaxOpenConns(8)
+	read.SetMaxIdleConns(8)
+	s := &Store{write: write, read: read}
+	if err := s.migrate(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error {
+	return errors.Join(s.write.Close(), s.read.Close())
+}
+
+func (s *Store) now() int64 {
+	if s.Now != nil {
+		return micros(s.Now())
+	}
+	return micros(time.Now())
+}
+
+// migrate applies the embedded migrations not yet recorded, each in its own transaction, and refuses
+// to start when an applied file has changed since it was applied.
+func (s *Store) migrate(ctx context.Context) error {
+	if _, err := s.write.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		name TEXT PRIMARY KEY, checksum TEXT NOT NULL, applied INTEGER NOT NULL)`); err != nil {
+		return fmt.Errorf("create schema_migrations: %w", err)
+	}
+	names, err := fs.Glob(migrationFS, "migrations/*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if err := s.migrateFile(ctx, name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Store) migrateFile(ctx context.Context, name string) error {
+	body, err := migrationFS.ReadFile(name)
+	if err != nil {
+		return err
+	}
+	sum := sha256.Sum256(body)
+	checksum := hex.EncodeToString(sum[:])
+	base := strings.TrimPrefix(name, "migrations/")
+
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("migrate %s: %w", base, err)
+	}
+	defer tx.Rollback()
+	var applied string
+	err = tx.QueryRowContext(ctx, `SELECT checksum FROM schema_migrations WHERE name = ?`, base).Scan(&applied)
+	switch {
+	case err == nil && applied == checksum:
+		return nil
+	case err == nil:
+		return fmt.Errorf("migration %s was changed after it was applied (checksum %s, applied %s)", base, checksum, applied)
+	case !errors.Is(err, sql.ErrNoRows):
+		return fmt.Errorf("migrate %s: %w", base, err)
+	}
+	if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+		return fmt.Errorf("migrate %s: %w", base, err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (name, checksum, applied) VALUES (?, ?, ?)`,
+		base, checksum, micros(time.Now())); err != nil {
+		return fmt.Errorf("migrate %s: %w", base, err)
+	}
+	return tx.Commit()
+}
+
+// Update runs fn in one IMMEDIATE transaction on the writer connection and commits it.
+func (s *Store) Update(ctx context.Context, p activity.Principal, fn func(activity.Tx) error) error {
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer tx.Rollback()
+	if err := fn(&Tx{tx: tx, p: p, now: s.now()}); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// Tx is an activity.Tx on SQLite.
+type Tx struct {
+	tx  *sql.Tx
+	p   activity.Principal
+	now int64 // microseconds; rows that expire at or before it are invisible
+}
+
+// isUniqueViolation reports whether err is SQLite's unique or primary key constraint failure.
+func isUniqueViolation(err error) bool {
+	var e *sqlite.Error
+	if errors.As(err, &e) {
+		code := e.Code()
+		return code == sqlite3.SQLITE_CONSTRAINT_UNIQUE || code == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+	}
+	return false
+}
+
+// micros converts t to microseconds since the epoch; the zero time is 0.
+func micros(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMicro()
+}
+
+// fromMicros is the inverse of micros.
+func fromMicros(us int64) time.Time {
+	if us == 0 {
+		return time.Time{}
+	}
+	return time.UnixMicro(us).UTC()
+}
+
+// rangeArgs returns the SQL bounds of r: an inclusive [from, to], open ends widened to the int64 range.
+func rangeArgs(r activity.TimeRange) (from, to int64) {
+	from, to = -1<<63, 1<<63-1
+	if !r.From.IsZero() {
+		from = micros(r.From)
+	}
+	if !r.To.IsZero() {
+		to = micros(r.To)
+	}
+	return from, to
+}
+
+// scanner is a *sql.Row or *sql.Rows.
+type scanner interface{ Scan(dest ...any) error }

@@ -1,0 +1,66 @@
+package activity
+
+import (
+	"context"
+	"time"
+)
+
+// Store keeps activities and history items. Every method is scoped to one principal: rows of other
+// principals are never read, changed or counted. Expired rows are invisible to every method from the
+// instant they expire, before any purge. Two implementations (sqlite, postgres) pass one conformance
+// suite, activitytest.TestStore.
+type Store interface {
+	// Update runs fn in one read-write transaction and commits it when fn returns nil; the writes are
+	// durable when Update returns nil. fn may be called more than once when the backend retries a
+	// transaction that lost a race, so it must have no side effects outside tx.
+	Update(ctx context.Context, p Principal, fn func(tx Tx) error) error
+
+	// FindActivity returns the activity whose id is ref or, when no activity has that id, whose
+	// appActivityId is ref. Errors: NotFound.
+	FindActivity(ctx context.Context, p Principal, ref string) (*Activity, error)
+	// ListActivities returns a page of activities by lastModifiedDateTime, newest first.
+	ListActivities(ctx context.Context, p Principal, q ActivityQuery) (*ActivityPage, error)
+	// RecentActivities returns a page of the activities that have history items, ordered by their
+	// newest item's lastModifiedDateTime, newest first; q.Modified applies to the activity.
+	RecentActivities(ctx context.Context, p Principal, q ActivityQuery) (*ActivityPage, error)
+	// CountActivities returns how many activities fall in the range.
+	CountActivities(ctx context.Context, p Principal, modified TimeRange) (int, error)
+
+	// FindHistoryItem returns one history item of an activity. Errors: NotFound.
+	FindHistoryItem(ctx context.Context, p Principal, activityID int64, itemID string) (*HistoryItem, error)
+	// ListHistoryItems returns a page of one activity's history items, newest lastModifiedDateTime first.
+	ListHistoryItems(ctx context.Context, p Principal, activityID int64, q HistoryQuery) (*HistoryPage, error)
+	// ExpandHistoryItems returns, for each of the given activities, its history items in the range,
+	// newest first: the $expand=historyItems of a page.
+	ExpandHistoryItems(ctx context.Context, p Principal, activityIDs []int64, modified TimeRange) (map[int64][]*HistoryItem, error)
+	// CountHistoryItems returns how many history items of the activity fall in the range.
+	CountHistoryItems(ctx context.Context, p Principal, activityID int64, modified TimeRange) (int, error)
+
+	// PurgeExpired deletes at most limit expired activities and history items (of every principal)
+	// and returns how many it deleted.
+	PurgeExpired(ctx context.Context, now time.Time, limit int) (int, error)
+
+	Close() error
+}
+
+// Tx is a read-write transaction of one principal, given to the function passed to Store.Update.
+type Tx interface {
+	// FindActivity is Store.FindActivity inside the transaction. Errors: NotFound.
+	FindActivity(ctx context.Context, ref string) (*Activity, error)
+	// FindActivityByAppID returns the activity with that appActivityId. Errors: NotFound.
+	FindActivityByAppID(ctx context.Context, appActivityID string) (*Activity, error)
+	// InsertActivity stores a new activity and sets its ID. An expired activity with the same
+	// appActivityId is replaced, history items and all.
+	InsertActivity(ctx context.Context, a *Activity) error
+	// UpdateActivity replaces the stored activity with a's ID. Errors: NotFound.
+	UpdateActivity(ctx context.Context, a *Activity) error
+	// DeleteActivity deletes an activity and its history items. Errors: NotFound.
+	DeleteActivity(ctx context.Context, id int64) error
+
+	// FindHistoryItem is Store.FindHistoryItem inside the transaction. Errors: NotFound.
+	FindHistoryItem(ctx context.Context, activityID int64, itemID string) (*HistoryItem, error)
+	// PutHistoryItem inserts the history item or replaces the one with the same activity and id.
+	PutHistoryItem(ctx context.Context, h *HistoryItem) error
+	// DeleteHistoryItem deletes one history item. Errors: NotFound.
+	DeleteHistoryItem(ctx context.Context, activityID int64, itemID string) error
+}
