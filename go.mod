@@ -3,6 +3,7 @@ module github.com/activityd/activityd
 go 1.26.0
 
 require (
+	github.com/go-jose/go-jose/v4 v4.1.9
 	github.com/google/go-cmp v0.7.0
 	modernc.org/sqlite v1.62.0
 )

@@ -3,6 +3,7 @@ package activity
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -111,3 +112,6 @@ type HistoryPage struct {
 	Items []*HistoryItem
 	Next  *Cursor
 }
+
+// ActivityIDString returns the id of the item's activity as Graph spells it.
+func (h *HistoryItem) ActivityIDString() string { return strconv.FormatInt(h.ActivityID, 10) }

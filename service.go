@@ -228,3 +228,81 @@ func (s *Service) DeleteHistoryItem(ctx context.Context, p Principal, ref, itemI
 		return tx.DeleteHistoryItem(ctx, a.ID, itemID)
 	})
 }
+
+// ListActivities returns a page of the principal's activities, newest lastModifiedDateTime first.
+func (s *Service) ListActivities(ctx context.Context, p Principal, q ActivityQuery) (*ActivityPage, error) {
+	return s.Store.ListActivities(ctx, p, q)
+}
+
+// RecentActivities returns a page of the activities that have history items, most recently used first.
+func (s *Service) RecentActivities(ctx context.Context, p Principal, q ActivityQuery) (*ActivityPage, error) {
+	return s.Store.RecentActivities(ctx, p, q)
+}
+
+// CountActivities returns how many of the principal's activities were last modified in the range.
+func (s *Service) CountActivities(ctx context.Context, p Principal, modified TimeRange) (int, error) {
+	return s.Store.CountActivities(ctx, p, modified)
+}
+
+// ExpandHistoryItems sets the HistoryItems of each activity to its items modified in the range.
+func (s *Service) ExpandHistoryItems(ctx context.Context, p Principal, activities []*Activity, modified TimeRange) error {
+	ids := make([]int64, len(activities))
+	for i, a := range activities {
+		ids[i] = a.ID
+	}
+	items, err := s.Store.ExpandHistoryItems(ctx, p, ids, modified)
+	if err != nil {
+		return err
+	}
+	for _, a := range activities {
+		a.HistoryItems = items[a.ID]
+		if a.HistoryItems == nil {
+			a.HistoryItems = []*HistoryItem{}
+		}
+	}
+	return nil
+}
+
+// ListHistoryItems returns a page of the history items of the activity that ref names.
+// Errors: NotFound.
+func (s *Service) ListHistoryItems(ctx context.Context, p Principal, ref string, q HistoryQuery) (*HistoryPage, error) {
+	a, err := s.Store.FindActivity(ctx, p, ref)
+	if err != nil {
+		return nil, err
+	}
+	return s.Store.ListHistoryItems(ctx, p, a.ID, q)
+}
+
+// CountHistoryItems returns how many history items of the activity that ref names were last modified
+// in the range. Errors: NotFound.
+func (s *Service) CountHistoryItems(ctx context.Context, p Principal, ref string, modified TimeRange) (int, error) {
+	a, err := s.Store.FindActivity(ctx, p, ref)
+	if err != nil {
+		return 0, err
+	}
+	return s.Store.CountHistoryItems(ctx, p, a.ID, modified)
+}
+
+// RunPurge deletes expired activities and history items every interval, in batches of at most batch
+// rows so that no transaction holds the store for long, until ctx is done. Expired rows are already
+// invisible; purging only reclaims their space.
+func (s *Service) RunPurge(ctx context.Context, interval time.Duration, batch int, onError func(error)) error {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		for {
+			n, err := s.Store.PurgeExpired(ctx, s.now(), batch)
+			if err != nil && ctx.Err() == nil {
+				onError(err)
+			}
+			if err != nil || n < batch {
+				break
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}

@@ -50,7 +50,7 @@ func TestParseFilter_Errors(t *testing.T) {
 		{"lastModifiedDateTime gt", "no value"},
 		{"lastModifiedDateTime ne 2018-01-22T21:45:00Z", "'ne' is not supported"},
 		{"lastModifiedDateTime gt 2018-01-22", "not a date-time"},
-		{"lastModifiedDateTime gt 2018-01-22T21:45:00", "not a date-time"},          // no zone
+		{"lastModifiedDateTime gt 2018-01-22T21:45:00", "not a date-time"},            // no zone
 		{"lastModifiedDateTime gt 2018-01-22T21:45:00.123456789Z", "not a date-time"}, // 9 digits
 		{"lastModifiedDateTime gt 2018-01-22T21:45:00Z or lastModifiedDateTime lt 2019-01-01T00:00:00Z", "unexpected 'or'"},
 		{"(lastModifiedDateTime gt 2018-01-22T21:45:00Z", "not closed"},

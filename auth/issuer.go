@@ -1,0 +1,189 @@
+package auth
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
+)
+
+// DefaultIssuer is the local issuer's iss when no public URL is configured. It is fixed, never taken
+// from a request's Host header, so tokens stay valid whatever name a client uses for the server.
+const DefaultIssuer = "https://activityd.local"
+
+// LocalTenant is the tid of the local issuer's tokens.
+const LocalTenant = "00000000-0000-0000-0000-00000000ac71"
+
+// keyFile is the local issuer's signing key inside the data directory.
+const keyFile = "issuer-key.pem"
+
+// LocalIssuer mints ES256 tokens shaped like Entra's delegated Graph tokens, with a key kept in the
+// data directory, and serves its JWKS and OpenID discovery document.
+type LocalIssuer struct {
+	Name     string // iss
+	Audience string // aud; default https://graph.microsoft.com
+	key      *ecdsa.PrivateKey
+	jwk      jose.JSONWebKey // the public key
+}
+
+// OpenLocalIssuer loads the issuer key from dir, creating it (and dir) on first use.
+func OpenLocalIssuer(dir, name string) (*LocalIssuer, error) {
+	if name == "" {
+		name = DefaultIssuer
+	}
+	key, err := loadOrCreateKey(filepath.Join(dir, keyFile))
+	if err != nil {
+		return nil, err
+	}
+	jwk := jose.JSONWebKey{Key: key.Public(), Algorithm: string(jose.ES256), Use: "sig"}
+	thumb, err := jwk.Thumbprint(crypto.SHA256)
+	if err != nil {
+		return nil, fmt.Errorf("issuer key thumbprint: %w", err)
+	}
+	jwk.KeyID = base64.RawURLEncoding.EncodeToString(thumb)
+	return &LocalIssuer{Name: name, Audience: GraphAudiences[0], key: key, jwk: jwk}, nil
+}
+
+func loadOrCreateKey(path string) (*ecdsa.PrivateKey, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return createKey(path)
+	} else if err != nil {
+		return nil, fmt.Errorf("read issuer key: %w", err)
+	}
+	block, _ := pem.Decode(data)
+	if block == nil {
+		return nil, fmt.Errorf("issuer key %s holds no PEM block", path)
+	}
+	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("parse issuer key %s: %w", path, err)
+	}
+	ec, ok := k.(*ecdsa.PrivateKey)
+	if !ok || ec.Curve != elliptic.P256() {
+		return nil, fmt.Errorf("issuer key %s is not a P-256 key", path)
+	}
+	return ec, nil
+}
+
+// createKey writes a new key to path so that concurrent starts agree on one key: it is written to a
+// temporary file and linked into place, and whoever loses the race reads the winner's key.
+func createKey(path string) (*ecdsa.PrivateKey, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("create data directory: %w", err)
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return nil, err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".issuer-key-*")
+	if err != nil {
+		return nil, fmt.Errorf("write issuer key: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if err := pem.Encode(tmp, &pem.Block{Type: "PRIVATE KEY", Bytes: der}); err != nil {
+		tmp.Close()
+		return nil, fmt.Errorf("write issuer key: %w", err)
+	}
+	if err := errors.Join(tmp.Sync(), tmp.Close()); err != nil {
+		return nil, fmt.Errorf("write issuer key: %w", err)
+	}
+	if err := os.Link(tmp.Name(), path); errors.Is(err, os.ErrExist) {
+		return loadOrCreateKey(path)
+	} else if err != nil {
+		return nil, fmt.Errorf("write issuer key: %w", err)
+	}
+	return key, nil
+}
+
+// Keys returns the issuer's public key set, for a Verifier.
+func (l *LocalIssuer) Keys() StaticKeys {
+	return StaticKeys{Keys: []jose.JSONWebKey{l.jwk}}
+}
+
+// UserID returns the oid the local issuer gives a user name: a stable GUID derived from it, as Entra's
+// object ids are GUIDs.
+func UserID(user string) string {
+	sum := sha256.Sum256([]byte("activityd user\x00" + strings.ToLower(user)))
+	b := sum[:16]
+	b[6] = b[6]&0x0f | 0x50 // shaped like a name-based (v5) UUID
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+// Mint returns a signed token for user through app, valid for ttl from now: the claims of an Entra
+// delegated token for Graph with the activities scope.
+func (l *LocalIssuer) Mint(user, app string, ttl time.Duration) (string, error) {
+	if user == "" || app == "" {
+		return "", errors.New("a token needs a user and an app")
+	}
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: l.key},
+		(&jose.SignerOptions{}).WithType("JWT").WithHeader(jose.HeaderKey("kid"), l.jwk.KeyID))
+	if err != nil {
+		return "", err
+	}
+	now := time.Now()
+	oid := UserID(user)
+	std := jwt.Claims{
+		Issuer: l.Name, Subject: oid, Audience: jwt.Audience{l.Audience},
+		IssuedAt: jwt.NewNumericDate(now), NotBefore: jwt.NewNumericDate(now), Expiry: jwt.NewNumericDate(now.Add(ttl)),
+	}
+	extra := map[string]any{"tid": LocalTenant, "oid": oid, "azp": app, "scp": Scope,
+		"preferred_username": user, "name": user, "ver": "2.0"}
+	return jwt.Signed(signer).Claims(std).Claims(extra).Serialize()
+}
+
+// Handler serves the issuer's OpenID discovery document at /.well-known/openid-configuration and its
+// JWKS at /.well-known/jwks.json. Links in the document follow the scheme and host the client used;
+// the issuer name does not.
+func (l *LocalIssuer) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /.well-known/jwks.json", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, jose.JSONWebKeySet{Keys: []jose.JSONWebKey{l.jwk}})
+	})
+	mux.HandleFunc("GET /.well-known/openid-configuration", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, map[string]any{
+			"issuer":                                l.Name,
+			"jwks_uri":                              BaseURL(r) + "/.well-known/jwks.json",
+			"id_token_signing_alg_values_supported": []string{string(jose.ES256)},
+			"response_types_supported":              []string{"token"},
+			"subject_types_supported":               []string{"pairwise"},
+			"scopes_supported":                      []string{Scope},
+			"claims_supported":                      []string{"iss", "sub", "aud", "exp", "nbf", "iat", "tid", "oid", "azp", "scp", "preferred_username", "name"},
+		})
+	})
+	return mux
+}
+
+// BaseURL returns the scheme and host the client used to reach the server, such as http://127.0.0.1:8080.
+func BaseURL(r *http.Request) string {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,113 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/activityd/activityd/auth"
+)
+
+// Config is the configuration of activityd serve.
+type Config struct {
+	Addr string // listen address
+	Data string // data directory: the SQLite database and the local issuer's key
+
+	LocalIssuer bool   // run the local token issuer
+	IssuerName  string // the local issuer's iss
+	// TrustIssuer and TrustJWKS name an external issuer (such as Entra ID) whose tokens are accepted.
+	TrustIssuer string
+	TrustJWKS   string
+	Audiences   []string
+	Scopes      []string
+
+	LogFormat string // text or json
+	LogLevel  string
+	PageSize  int
+	MaxBody   int64
+	Purge     time.Duration
+	Shutdown  time.Duration
+}
+
+// DefaultConfig returns the embedded default: SQLite and the local issuer in ./activityd-data,
+// listening on 127.0.0.1:8080.
+func DefaultConfig() Config {
+	return Config{
+		Addr: "127.0.0.1:8080", Data: "./activityd-data",
+		LocalIssuer: true, IssuerName: auth.DefaultIssuer,
+		Audiences: auth.GraphAudiences, Scopes: []string{auth.Scope},
+		LogFormat: "text", LogLevel: "info", PageSize: 100, MaxBody: 1 << 20,
+		Purge: 10 * time.Minute, Shutdown: 15 * time.Second,
+	}
+}
+
+// Validate reports a configuration that cannot work.
+func (c *Config) Validate() error {
+	switch {
+	case c.Data == "":
+		return errors.New("--data must name a directory")
+	case !c.LocalIssuer && c.TrustIssuer == "":
+		return errors.New("no token issuer: keep --local-issuer or set --trust-issuer and --trust-jwks")
+	case (c.TrustIssuer == "") != (c.TrustJWKS == ""):
+		return errors.New("--trust-issuer and --trust-jwks go together")
+	case c.LogFormat != "text" && c.LogFormat != "json":
+		return fmt.Errorf("--log-format %q: want text or json", c.LogFormat)
+	case c.PageSize < 1 || c.PageSize > 1000:
+		return fmt.Errorf("--page-size %d: want 1 to 1000", c.PageSize)
+	case c.MaxBody < 1024:
+		return fmt.Errorf("--max-body %d: want at least 1024", c.MaxBody)
+	case len(c.Audiences) == 0:
+		return errors.New("--audience must name at least one audience")
+	}
+	return nil
+}
+
+// listFlag is a comma-separated list.
+type listFlag struct{ list *[]string }
+
+func (l listFlag) String() string {
+	if l.list == nil {
+		return ""
+	}
+	return strings.Join(*l.list, ",")
+}
+
+func (l listFlag) Set(s string) error {
+	*l.list = nil
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			*l.list = append(*l.list, v)
+		}
+	}
+	return nil
+}
+
+func parseServe(args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
+	c := DefaultConfig()
+	fs := flag.NewFlagSet("activityd serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.Addr, "addr", c.Addr, "listen address (port 0 picks a free port)")
+	fs.StringVar(&c.Data, "data", c.Data, "data directory: SQLite database and local issuer key")
+	fs.BoolVar(&c.LocalIssuer, "local-issuer", c.LocalIssuer, "accept tokens of the local issuer (activityd token)")
+	fs.StringVar(&c.IssuerName, "issuer-name", c.IssuerName, "iss of the local issuer's tokens")
+	fs.StringVar(&c.TrustIssuer, "trust-issuer", c.TrustIssuer, "iss of an external issuer to trust; {tid} matches the token's tenant, e.g. https://login.microsoftonline.com/{tid}/v2.0")
+	fs.StringVar(&c.TrustJWKS, "trust-jwks", c.TrustJWKS, "JWKS URL of the external issuer, e.g. https://login.microsoftonline.com/common/discovery/v2.0/keys")
+	fs.Var(listFlag{&c.Audiences}, "audience", "accepted token audiences, comma-separated")
+	fs.Var(listFlag{&c.Scopes}, "scopes", "accepted scopes (a token needs one), comma-separated")
+	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "log format: text or json")
+	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log level: debug, info, warn or error")
+	fs.IntVar(&c.PageSize, "page-size", c.PageSize, "page size when a client sends no Prefer: odata.maxpagesize")
+	fs.Int64Var(&c.MaxBody, "max-body", c.MaxBody, "largest request body in bytes, after gzip decompression")
+	fs.DurationVar(&c.Purge, "purge-interval", c.Purge, "how often expired activities are purged")
+	fs.DurationVar(&c.Shutdown, "shutdown-timeout", c.Shutdown, "how long a shutdown waits for requests in flight")
+	if err := parseFlags(fs, args, getenv); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	return c, c.Validate()
+}

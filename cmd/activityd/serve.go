@@ -1,0 +1,130 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/activityd/activityd"
+	"github.com/activityd/activityd/auth"
+	"github.com/activityd/activityd/graph"
+	"github.com/activityd/activityd/sqlite"
+)
+
+// serve runs the server until ctx is done, then shuts it down gracefully.
+func serve(ctx context.Context, cfg Config, logOut io.Writer) error {
+	logger, err := newLogger(cfg, logOut)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
+		return fmt.Errorf("create data directory: %w", err)
+	}
+	store, err := sqlite.Open(ctx, filepath.Join(cfg.Data, "activityd.db"))
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+
+	verifier := &auth.Verifier{Audiences: cfg.Audiences, Scopes: cfg.Scopes, Leeway: time.Minute}
+	var issuer *auth.LocalIssuer
+	if cfg.LocalIssuer {
+		if issuer, err = auth.OpenLocalIssuer(cfg.Data, cfg.IssuerName); err != nil {
+			return err
+		}
+		verifier.Issuers = append(verifier.Issuers, auth.Issuer{Name: issuer.Name, Keys: issuer.Keys()})
+	}
+	if cfg.TrustIssuer != "" {
+		verifier.Issuers = append(verifier.Issuers, auth.Issuer{Name: cfg.TrustIssuer, Keys: &auth.RemoteKeys{URL: cfg.TrustJWKS}})
+	}
+
+	service := activity.NewService(store)
+	api := graph.NewServer(service, verifier, logger)
+	api.PageSize, api.MaxBodyBytes = cfg.PageSize, cfg.MaxBody
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           handler(api, issuer),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+
+	var wg sync.WaitGroup
+	bg, stopBackground := context.WithCancel(ctx)
+	defer stopBackground()
+	wg.Go(func() {
+		_ = service.RunPurge(bg, cfg.Purge, 1000, func(err error) {
+			logger.Error("purge expired", slog.String("error", err.Error()))
+		})
+	})
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	logger.Info("listening", slog.String("addr", ln.Addr().String()),
+		slog.String("graph", "http://"+ln.Addr().String()+"/v1.0"), slog.String("data", cfg.Data))
+
+	select {
+	case err := <-errc:
+		stopBackground()
+		wg.Wait()
+		return err
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.Shutdown)
+	defer cancel()
+	err = srv.Shutdown(shutdownCtx)
+	stopBackground()
+	wg.Wait()
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("shutdown: requests still in flight after %s", cfg.Shutdown)
+	}
+	return err
+}
+
+// handler routes the Graph roots to the Graph server without any path cleaning (the SDK's
+// /me/activities//key form must reach it as sent) and everything else to a ServeMux.
+func handler(api http.Handler, issuer *auth.LocalIssuer) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
+	if issuer != nil {
+		mux.Handle("GET /.well-known/", issuer.Handler())
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := strings.ToLower(r.URL.Path)
+		for _, root := range []string{"/v1.0", "/beta"} {
+			if p == root || strings.HasPrefix(p, root+"/") {
+				api.ServeHTTP(w, r)
+				return
+			}
+		}
+		mux.ServeHTTP(w, r)
+	})
+}
+
+func newLogger(cfg Config, out io.Writer) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: %w", cfg.LogLevel, err)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(out, opts)), nil
+	}
+	return slog.New(slog.NewTextHandler(out, opts)), nil
+}

@@ -1,0 +1,258 @@
+package graph
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/activityd/activityd"
+)
+
+// contextURL returns the @odata.context of a response: the service root, "$metadata#" and fragment.
+func contextURL(r *http.Request, rp *resourcePath, fragment string) string {
+	return baseURL(r) + "/" + rp.version + "/$metadata#" + fragment
+}
+
+// userFragment is the users('{id}') segment of a context URL for the caller.
+func userFragment(p activity.Principal) string {
+	return "users('" + url.PathEscape(p.UserID) + "')"
+}
+
+func (s *Server) handleMe(w http.ResponseWriter, r *http.Request, rp *resourcePath, p activity.Principal) {
+	if _, err := parseQuery(r.URL.RawQuery, 0, nil); err != nil {
+		s.error(w, r, err)
+		return
+	}
+	o := newObject(nil)
+	o.str("@odata.context", contextURL(r, rp, "users/$entity"))
+	o.str("id", p.UserID)
+	o.optStr("userPrincipalName", p.UserName)
+	s.writeJSON(w, http.StatusOK, o.close())
+}
+
+func (s *Server) handleActivityList(w http.ResponseWriter, r *http.Request, rp *resourcePath, p activity.Principal) {
+	list, options, context := byte('a'), option(listOptions), contextURL(r, rp, userFragment(p)+"/activities")
+	if rp.kind == kindRecent {
+		list, options, context = 'r', listOptions&^optCount, contextURL(r, rp, "Collection(microsoft.graph.userActivity)")
+	}
+	q, err := parseQuery(r.URL.RawQuery, options, activityProps)
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	pg, err := s.newPager(w, r, q, list)
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	ctx := r.Context()
+	aq := activity.ActivityQuery{Modified: q.modified, After: pg.after, Limit: pg.limit}
+	var page *activity.ActivityPage
+	if list == 'r' {
+		page, err = s.service.RecentActivities(ctx, p, aq)
+	} else {
+		page, err = s.service.ListActivities(ctx, p, aq)
+	}
+	if err == nil && q.expand {
+		err = s.service.ExpandHistoryItems(ctx, p, page.Activities, q.expandMod)
+	}
+	count := -1
+	if err == nil && q.count && q.token == nil {
+		count, err = s.service.CountActivities(ctx, p, q.modified)
+	}
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	next := pg.nextLink(r, q, list, page.Next, len(page.Activities))
+	b := beginPage(context, count, next)
+	for i, a := range page.Activities {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendActivity(b, a, q.sel, "")
+	}
+	s.writeJSON(w, http.StatusOK, endPage(b))
+}
+
+// beginPage starts a collection response; count < 0 leaves out @odata.count, and next "" leaves out
+// @odata.nextLink (a null or empty one breaks the JavaScript client's page iterator).
+func beginPage(context string, count int, next string) []byte {
+	o := newObject(make([]byte, 0, 4096))
+	o.str("@odata.context", context)
+	if count >= 0 {
+		o.key("@odata.count")
+		o.b = strconv.AppendInt(o.b, int64(count), 10)
+	}
+	if next != "" {
+		o.str("@odata.nextLink", next)
+	}
+	o.key("value")
+	return append(o.b, '[')
+}
+
+func endPage(b []byte) []byte { return append(b, ']', '}') }
+
+func (s *Server) handleActivityCount(w http.ResponseWriter, r *http.Request, rp *resourcePath, p activity.Principal) {
+	q, err := parseQuery(r.URL.RawQuery, countOptions, nil)
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	n, err := s.service.CountActivities(r.Context(), p, q.modified)
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	writeCount(w, n)
+}
+
+// writeCount answers a /$count request: a plain-text integer, as the SDKs' Count().Get expects.
+func writeCount(w http.ResponseWriter, n int) {
+	body := strconv.Itoa(n)
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write([]byte(body))
+}
+
+func (s *Server) handleActivityGet(w http.ResponseWriter, r *http.Request, rp *resourcePath, p activity.Principal) {
+	q, err := parseQuery(r.URL.RawQuery, activityOptions, activityProps)
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	a, err := s.service.Activity(r.Context(), p, rp.key)
+	if err == nil && q.expand {
+		err = s.service.ExpandHistoryItems(r.Context(), p, []*activity.Activity{a}, q.expandMod)
+	}
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	s.writeActivity(w, r, rp, p, http.StatusOK, a, q.sel)
+}
+
+func (s *Server) writeActivity(w http.ResponseWriter, r *http.Request, rp *resourcePath, p activity.Principal, status int, a *activity.Activity, sel selection) {
+	if status == http.StatusCreated {
+		w.Header().Set("Location", baseURL(r)+"/"+rp.version+"/me/activities/"+a.IDString())
+	}
+	s.writeJSON(w, status, appendActivity(nil, a, sel, contextURL(r, rp, userFragment(p)+"/activities/$entity")))
+}
+
+// readActivity reads and decodes a userActivity request body; a write takes no query options.
+func (s *Server) readActivity(r *http.Request) (*activityBody, error) {
+	if _, err := parseQuery(r.URL.RawQuery, 0, nil); err != nil {
+		return nil, err
+	}
+	body, err := s.readBody(r)
+	if err != nil {
+		return nil, err
+	}
+	return decodeActivity(body)
+}
+
+// handleActivityPut is Graph's documented upsert: the URL names the appActivityId.
+// https://learn.microsoft.com/graph/api/projectrome-put-activity
+func (s *Server) handleActivityPut(w http.ResponseWriter, r *http.Request, rp *resourcePath, p activity.Principal) {
+	b, err := s.readActivity(r)
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	if b.AppActivityID == "" {
+		b.AppActivityID = rp.key
+	} else if b.AppActivityID != rp.key {
+		s.error(w, r, invalid("The appActivityId in the body ('%s') differs from the one in the URL ('%s').", b.AppActivityID, rp.key))
+		return
+	}
+	s.upsert(w, r, rp, p, b)
+}
+
+// handleActivityPost creates or replaces the activity keyed by the body's appActivityId: the SDKs'
+// typed Post, and the seed's POST …/activities/$ref with a userActivity body.
+func (s *Server) handleActivityPost(w http.ResponseWriter, r *http.Request, rp *resourcePath, p activity.Principal) {
+	b, err := s.readActivity(r)
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	if rp.kind == kindActivitiesRef && b.odataID && len(b.present) == 0 {
+		s.error(w, r, invalid("Activities are contained in the user, not referenced: POST the userActivity itself, without @odata.id."))
+		return
+	}
+	s.upsert(w, r, rp, p, b)
+}
+
+func (s *Server) upsert(w http.ResponseWriter, r *http.Request, rp *resourcePath, p activity.Principal, b *activityBody) {
+	a := &b.Activity
+	created, err := s.service.UpsertActivity(r.Context(), p, a)
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+	}
+	s.writeActivity(w, r, rp, p, status, a, nil)
+}
+
+// handleActivityPatch merges the properties the body holds into the stored activity; a complex
+// property (visualElements) is replaced whole, as Graph does.
+func (s *Server) handleActivityPatch(w http.ResponseWriter, r *http.Request, rp *resourcePath, p activity.Principal) {
+	b, err := s.readActivity(r)
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	if b.hasItems {
+		s.error(w, r, invalid("The property 'historyItems' cannot be changed with PATCH; use the activity's historyItems collection."))
+		return
+	}
+	a, err := s.service.UpdateActivity(r.Context(), p, rp.key, func(a *activity.Activity) { mergeActivity(a, b) })
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	s.writeActivity(w, r, rp, p, http.StatusOK, a, nil)
+}
+
+func mergeActivity(a *activity.Activity, b *activityBody) {
+	for name := range b.present {
+		switch name {
+		case "appActivityId":
+			a.AppActivityID = b.AppActivityID
+		case "activitySourceHost":
+			a.ActivitySourceHost = b.ActivitySourceHost
+		case "activationUrl":
+			a.ActivationURL = b.ActivationURL
+		case "appDisplayName":
+			a.AppDisplayName = b.AppDisplayName
+		case "fallbackUrl":
+			a.FallbackURL = b.FallbackURL
+		case "contentUrl":
+			a.ContentURL = b.ContentURL
+		case "contentInfo":
+			a.ContentInfo = b.ContentInfo
+		case "visualElements":
+			a.VisualElements = b.VisualElements
+		case "userTimezone":
+			a.UserTimezone = b.UserTimezone
+		case "expirationDateTime":
+			a.ExpirationDateTime = b.ExpirationDateTime
+		}
+	}
+}
+
+func (s *Server) handleActivityDelete(w http.ResponseWriter, r *http.Request, rp *resourcePath, p activity.Principal) {
+	if _, err := parseQuery(r.URL.RawQuery, 0, nil); err != nil {
+		s.error(w, r, err)
+		return
+	}
+	if err := s.service.DeleteActivity(r.Context(), p, rp.key); err != nil {
+		s.error(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}

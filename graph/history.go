@@ -1,0 +1,224 @@
+package graph
+
+import (
+	"net/http"
+	"net/url"
+
+	"github.com/activityd/activityd"
+)
+
+// historyContext is the @odata.context of an activity's history items, with suffix "" or "/$entity".
+func historyContext(r *http.Request, rp *resourcePath, p activity.Principal, suffix string) string {
+	return contextURL(r, rp, userFragment(p)+"/activities('"+url.PathEscape(rp.key)+"')/historyItems"+suffix)
+}
+
+// itemID returns the history item id of the path in canonical form; ids are GUIDs.
+func itemID(rp *resourcePath) (string, error) {
+	id, ok := activity.ParseGUID(rp.itemID)
+	if !ok {
+		return "", invalid("The history item id '%s' is not a GUID.", rp.itemID)
+	}
+	return id, nil
+}
+
+func (s *Server) handleHistoryItemList(w http.ResponseWriter, r *http.Request, rp *resourcePath, p activity.Principal) {
+	q, err := parseQuery(r.URL.RawQuery, historyListOptions, historyItemProps)
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	pg, err := s.newPager(w, r, q, 'h')
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	ctx := r.Context()
+	page, err := s.service.ListHistoryItems(ctx, p, rp.key, activity.HistoryQuery{Modified: q.modified, After: pg.after, Limit: pg.limit})
+	count := -1
+	if err == nil && q.count && q.token == nil {
+		count, err = s.service.CountHistoryItems(ctx, p, rp.key, q.modified)
+	}
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	b := beginPage(historyContext(r, rp, p, ""), count, pg.nextLink(r, q, 'h', page.Next, len(page.Items)))
+	for i, h := range page.Items {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendHistoryItem(b, h, q.sel, "")
+	}
+	s.writeJSON(w, http.StatusOK, endPage(b))
+}
+
+func (s *Server) handleHistoryItemCount(w http.ResponseWriter, r *http.Request, rp *resourcePath, p activity.Principal) {
+	q, err := parseQuery(r.URL.RawQuery, countOptions, nil)
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	n, err := s.service.CountHistoryItems(r.Context(), p, rp.key, q.modified)
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	writeCount(w, n)
+}
+
+func (s *Server) handleHistoryItemGet(w http.ResponseWriter, r *http.Request, rp *resourcePath, p activity.Principal) {
+	q, err := parseQuery(r.URL.RawQuery, optSelect, historyItemProps)
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	id, err := itemID(rp)
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	h, err := s.service.HistoryItem(r.Context(), p, rp.key, id)
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	s.writeJSON(w, http.StatusOK, appendHistoryItem(nil, h, q.sel, historyContext(r, rp, p, "/$entity")))
+}
+
+// handleHistoryItemActivity is the item's back-link to its activity.
+func (s *Server) handleHistoryItemActivity(w http.ResponseWriter, r *http.Request, rp *resourcePath, p activity.Principal) {
+	q, err := parseQuery(r.URL.RawQuery, activityOptions, activityProps)
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	id, err := itemID(rp)
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	ctx := r.Context()
+	h, err := s.service.HistoryItem(ctx, p, rp.key, id)
+	var a *activity.Activity
+	if err == nil {
+		a, err = s.service.Activity(ctx, p, h.ActivityIDString())
+	}
+	if err == nil && q.expand {
+		err = s.service.ExpandHistoryItems(ctx, p, []*activity.Activity{a}, q.expandMod)
+	}
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	s.writeActivity(w, r, rp, p, http.StatusOK, a, q.sel)
+}
+
+// readHistoryItem reads and decodes an activityHistoryItem request body.
+func (s *Server) readHistoryItem(r *http.Request) (*activity.HistoryItem, map[string]bool, error) {
+	if _, err := parseQuery(r.URL.RawQuery, 0, nil); err != nil {
+		return nil, nil, err
+	}
+	body, err := s.readBody(r)
+	if err != nil {
+		return nil, nil, err
+	}
+	return decodeHistoryItem(body)
+}
+
+// handleHistoryItemPut creates or replaces the history item whose GUID the URL names.
+// https://learn.microsoft.com/graph/api/projectrome-put-historyitem
+func (s *Server) handleHistoryItemPut(w http.ResponseWriter, r *http.Request, rp *resourcePath, p activity.Principal) {
+	id, err := itemID(rp)
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	h, _, err := s.readHistoryItem(r)
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	if h.ID != "" && h.ID != id {
+		s.error(w, r, invalid("The id in the body ('%s') differs from the one in the URL ('%s').", h.ID, id))
+		return
+	}
+	h.ID = id
+	s.putHistoryItem(w, r, rp, p, h)
+}
+
+// handleHistoryItemPost creates a history item, with the body's id or a new one; an item with the
+// body's id is replaced, as activities are.
+func (s *Server) handleHistoryItemPost(w http.ResponseWriter, r *http.Request, rp *resourcePath, p activity.Principal) {
+	h, _, err := s.readHistoryItem(r)
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	s.putHistoryItem(w, r, rp, p, h)
+}
+
+func (s *Server) putHistoryItem(w http.ResponseWriter, r *http.Request, rp *resourcePath, p activity.Principal, h *activity.HistoryItem) {
+	created, err := s.service.PutHistoryItem(r.Context(), p, rp.key, h)
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+	}
+	s.writeJSON(w, status, appendHistoryItem(nil, h, nil, historyContext(r, rp, p, "/$entity")))
+}
+
+func (s *Server) handleHistoryItemPatch(w http.ResponseWriter, r *http.Request, rp *resourcePath, p activity.Principal) {
+	id, err := itemID(rp)
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	patch, present, err := s.readHistoryItem(r)
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	if patch.ID != "" && patch.ID != id {
+		s.error(w, r, invalid("The property 'id' cannot be changed."))
+		return
+	}
+	h, err := s.service.UpdateHistoryItem(r.Context(), p, rp.key, id, func(h *activity.HistoryItem) {
+		for name := range present {
+			switch name {
+			case "startedDateTime":
+				h.StartedDateTime = patch.StartedDateTime
+			case "lastActiveDateTime":
+				h.LastActiveDateTime = patch.LastActiveDateTime
+			case "activeDurationSeconds":
+				h.ActiveDurationSeconds = patch.ActiveDurationSeconds
+			case "userTimezone":
+				h.UserTimezone = patch.UserTimezone
+			case "expirationDateTime":
+				h.ExpirationDateTime = patch.ExpirationDateTime
+			}
+		}
+	})
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	s.writeJSON(w, http.StatusOK, appendHistoryItem(nil, h, nil, historyContext(r, rp, p, "/$entity")))
+}
+
+func (s *Server) handleHistoryItemDelete(w http.ResponseWriter, r *http.Request, rp *resourcePath, p activity.Principal) {
+	id, err := itemID(rp)
+	if err == nil {
+		_, err = parseQuery(r.URL.RawQuery, 0, nil)
+	}
+	if err == nil {
+		err = s.service.DeleteHistoryItem(r.Context(), p, rp.key, id)
+	}
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}

@@ -1,0 +1,234 @@
+// Package graph serves the Microsoft Graph user-activities API over HTTP: the resource paths, the
+// handlers, the wire JSON, the OData query options and the Graph error envelope. It turns OData into
+// activity types at this edge. It must not import other adapters of activityd (sqlite, auth, …).
+package graph
+
+import (
+	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/activityd/activityd"
+)
+
+// Verifier checks a bearer token and returns the principal it names (auth.Verifier is one).
+type Verifier interface {
+	Verify(ctx context.Context, token string) (activity.Principal, error)
+}
+
+// Defaults for Server.
+const (
+	DefaultMaxBodyBytes = 1 << 20 // after gzip decompression
+	DefaultPageSize     = 100
+	MaxPageSize         = 1000
+)
+
+// Server is the Graph HTTP surface, mounted at /v1.0 and /beta.
+type Server struct {
+	service      *activity.Service
+	verifier     Verifier
+	logger       *slog.Logger
+	MaxBodyBytes int64
+	PageSize     int // page size when the client sends no Prefer: odata.maxpagesize
+}
+
+// NewServer returns a Server over service that authenticates requests with verifier.
+func NewServer(service *activity.Service, verifier Verifier, logger *slog.Logger) *Server {
+	return &Server{service: service, verifier: verifier, logger: logger,
+		MaxBodyBytes: DefaultMaxBodyBytes, PageSize: DefaultPageSize}
+}
+
+// handlerFunc is a Graph handler: it gets the parsed path and the caller.
+type handlerFunc func(s *Server, w http.ResponseWriter, r *http.Request, rp *resourcePath, p activity.Principal)
+
+type routeKey struct {
+	method string
+	kind   kind
+}
+
+// routes is the whole API on one screen.
+var routes = map[routeKey]handlerFunc{
+	{"GET", kindMe}:                  (*Server).handleMe,
+	{"GET", kindActivities}:          (*Server).handleActivityList,
+	{"POST", kindActivities}:         (*Server).handleActivityPost,
+	{"POST", kindActivitiesRef}:      (*Server).handleActivityPost,
+	{"GET", kindActivitiesCount}:     (*Server).handleActivityCount,
+	{"GET", kindRecent}:              (*Server).handleActivityList,
+	{"GET", kindActivity}:            (*Server).handleActivityGet,
+	{"PUT", kindActivity}:            (*Server).handleActivityPut,
+	{"PATCH", kindActivity}:          (*Server).handleActivityPatch,
+	{"DELETE", kindActivity}:         (*Server).handleActivityDelete,
+	{"GET", kindHistoryItems}:        (*Server).handleHistoryItemList,
+	{"POST", kindHistoryItems}:       (*Server).handleHistoryItemPost,
+	{"GET", kindHistoryItemsCount}:   (*Server).handleHistoryItemCount,
+	{"GET", kindHistoryItem}:         (*Server).handleHistoryItemGet,
+	{"PUT", kindHistoryItem}:         (*Server).handleHistoryItemPut,
+	{"PATCH", kindHistoryItem}:       (*Server).handleHistoryItemPatch,
+	{"DELETE", kindHistoryItem}:      (*Server).handleHistoryItemDelete,
+	{"GET", kindHistoryItemActivity}: (*Server).handleHistoryItemActivity,
+}
+
+// ServeHTTP serves one Graph request: ids, authentication, the path, the route.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	requestID := activity.NewGUID()
+	clientID := r.Header.Get("client-request-id")
+	if clientID == "" || len(clientID) > 128 {
+		clientID = requestID
+	}
+	w.Header().Set("request-id", requestID)
+	w.Header().Set("client-request-id", clientID)
+	sw := &statusWriter{ResponseWriter: w}
+	route := "unknown"
+	defer func() {
+		if v := recover(); v != nil {
+			s.logger.LogAttrs(r.Context(), slog.LevelError, "panic", slog.String("request_id", requestID),
+				slog.String("panic", fmt.Sprint(v)))
+			if sw.status == 0 {
+				s.error(sw, r, fmt.Errorf("panic: %v", v))
+			}
+		}
+		s.logger.LogAttrs(r.Context(), slog.LevelInfo, "request", slog.String("method", r.Method),
+			slog.String("route", route), slog.Int("status", sw.status),
+			slog.Duration("duration", time.Since(start)), slog.String("request_id", requestID))
+	}()
+
+	rp, err := parsePath(r.Method, r.URL.EscapedPath())
+	if err != nil {
+		s.error(sw, r, err)
+		return
+	}
+	route = kindNames[rp.kind]
+	p, err := s.authenticate(r)
+	if err != nil {
+		s.error(sw, r, err)
+		return
+	}
+	if rp.user != "" && !strings.EqualFold(rp.user, p.UserID) && (p.UserName == "" || !strings.EqualFold(rp.user, p.UserName)) {
+		s.error(sw, r, activity.Errorf(activity.Forbidden, "Access to the activities of user '%s' is denied; a token gives access to its own user only.", rp.user))
+		return
+	}
+	h, ok := routes[routeKey{r.Method, rp.kind}]
+	if !ok {
+		sw.Header().Set("Allow", allowed(rp.kind))
+		s.error(sw, r, activity.Errorf(activity.NotAllowed, "The method %s is not supported for this resource; use %s.", r.Method, allowed(rp.kind)))
+		return
+	}
+	h(s, sw, r.WithContext(activity.NewContextWithPrincipal(r.Context(), p)), rp, p)
+}
+
+var kindNames = map[kind]string{kindMe: "me", kindActivities: "activities", kindActivitiesCount: "activities/$count",
+	kindActivitiesRef: "activities/$ref", kindRecent: "activities/recent", kindActivity: "activity",
+	kindHistoryItems: "historyItems", kindHistoryItemsCount: "historyItems/$count", kindHistoryItem: "historyItem",
+	kindHistoryItemActivity: "historyItem/activity"}
+
+// allowed lists the methods a path kind supports, for the Allow header.
+func allowed(k kind) string {
+	var methods []string
+	for _, m := range []string{"GET", "PUT", "POST", "PATCH", "DELETE"} {
+		if _, ok := routes[routeKey{m, k}]; ok {
+			methods = append(methods, m)
+		}
+	}
+	return strings.Join(methods, ", ")
+}
+
+// authenticate checks the bearer token of the Authorization header; a token in the query string is
+// never read.
+func (s *Server) authenticate(r *http.Request) (activity.Principal, error) {
+	h := r.Header.Get("Authorization")
+	scheme, token, ok := strings.Cut(h, " ")
+	if h == "" {
+		return activity.Principal{}, activity.Errorf(activity.Unauthenticated, "Access token is empty: send Authorization: Bearer <token>.")
+	}
+	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
+		return activity.Principal{}, activity.Errorf(activity.Unauthenticated, "The Authorization header must be 'Bearer <token>'.")
+	}
+	return s.verifier.Verify(r.Context(), strings.TrimSpace(token))
+}
+
+// readBody reads a JSON request body: at most MaxBodyBytes after decompressing gzip, which the Graph
+// SDKs always send, so that a gzip bomb stops at the limit.
+func (s *Server) readBody(r *http.Request) ([]byte, error) {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || mt != "application/json" {
+			return nil, activity.Errorf(activity.UnsupportedMedia, "The Content-Type '%s' is not supported; send application/json.", ct)
+		}
+	}
+	body := io.Reader(r.Body)
+	switch enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))); enc {
+	case "", "identity":
+	case "gzip":
+		zr, err := gzip.NewReader(io.LimitReader(r.Body, s.MaxBodyBytes+1))
+		if err != nil {
+			return nil, activity.Errorf(activity.Invalid, "The request body is not valid gzip.")
+		}
+		defer zr.Close()
+		body = zr
+	default:
+		return nil, activity.Errorf(activity.UnsupportedMedia, "The Content-Encoding '%s' is not supported; send gzip or none.", enc)
+	}
+	b, err := io.ReadAll(io.LimitReader(body, s.MaxBodyBytes+1))
+	if err != nil {
+		if errors.Is(err, gzip.ErrChecksum) || errors.Is(err, gzip.ErrHeader) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil, activity.Errorf(activity.Invalid, "The request body is not valid gzip.")
+		}
+		return nil, activity.Errorf(activity.Invalid, "The request body could not be read.")
+	}
+	if int64(len(b)) > s.MaxBodyBytes {
+		return nil, activity.Errorf(activity.TooLarge, "The request body is larger than %d bytes.", s.MaxBodyBytes)
+	}
+	return b, nil
+}
+
+// jsonContentType is what Graph sends; its media type is exactly application/json, which the
+// JavaScript client requires.
+const jsonContentType = "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8"
+
+func (s *Server) writeJSON(w http.ResponseWriter, status int, body []byte) {
+	h := w.Header()
+	h.Set("Content-Type", jsonContentType)
+	h.Set("OData-Version", "4.0")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	h.Set("Cache-Control", "no-cache")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+// baseURL is the scheme and host the client used, for absolute links in responses.
+func baseURL(r *http.Request) string {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
+}
+
+// statusWriter records the status a handler wrote, for the request log.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(status int) {
+	if w.status == 0 {
+		w.status = status
+	}
+	w.ResponseWriter.WriteHeader(status)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
