@@ -52,7 +52,7 @@ func parsePath(method, escaped string) (*resourcePath, error) {
 	switch {
 	case hasSegment(rest, "/me"):
 		rest = rest[len("/me"):]
-	case hasSegment(rest, "/users"):
+	case hasSegment(rest, "/users") && len(rest) > len("/users/"):
 		seg, after, _ := strings.Cut(rest[len("/users/"):], "/")
 		user, err := unescape(seg, "user id")
 		if err != nil {
@@ -164,7 +164,7 @@ func (p *resourcePath) parseActivityTail(method, tail string) error {
 // shapes "", "/", "/$count", "/{id}", "/{id}/" or "/{id}/activity", and splits tail around it.
 func cutHistoryItems(tail string) (key, itemTail string, ok bool) {
 	const seg = "/historyitems"
-	lower := strings.ToLower(tail)
+	lower := asciiLower(tail) // same length as tail, unlike strings.ToLower on invalid UTF-8
 	for end := len(lower); ; {
 		i := strings.LastIndex(lower[:end], seg)
 		if i <= 0 {
@@ -180,6 +180,17 @@ func cutHistoryItems(tail string) (key, itemTail string, ok bool) {
 		}
 		end = i
 	}
+}
+
+// asciiLower lower-cases ASCII letters only, so that byte offsets stay valid in the original.
+func asciiLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
 }
 
 func containsFold(list []string, s string) bool {

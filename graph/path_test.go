@@ -71,6 +71,8 @@ func TestParsePath_Errors(t *testing.T) {
 		{"GET", "/v1.0/me/contacts", activity.NotFound},
 		{"GET", "/v1.0/me/activitiesx", activity.NotFound},
 		{"GET", "/v1.0/users//activities", activity.NotFound},
+		{"GET", "/v1.0/users", activity.NotFound},
+		{"GET", "/v1.0/users/", activity.NotFound},
 		{"GET", "/v1.0/me/activities/%zz", activity.Invalid},
 		{"GET", "/v1.0/users/%zz/activities", activity.Invalid},
 		{"GET", "/v1.0/me/activities/1/historyItems/%G0", activity.Invalid},

@@ -1,0 +1,127 @@
+package graph
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/activityd/activityd"
+	"github.com/activityd/activityd/odata"
+)
+
+func TestSkipToken_RoundTrip(t *testing.T) {
+	tests := []skipToken{
+		{list: 'a', cursor: activity.Cursor{Time: time.Date(2026, 11, 27, 10, 0, 0, 123456000, time.UTC), ID: 5347642601316252694}},
+		{list: 'r', cursor: activity.Cursor{Time: time.Unix(0, 0).UTC(), ID: 1}, remaining: 17, pageSize: 20},
+		{list: 'h', cursor: activity.Cursor{Time: time.Date(2015, 2, 11, 20, 54, 4, 345727000, time.UTC), ItemID: "9d0b74e4-4b41-43ea-b34d-f9c1bf9f809c"}, pageSize: 1000},
+	}
+	for _, tc := range tests {
+		s := tc.String()
+		if strings.Trim(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") != "" {
+			t.Errorf("token %q has characters outside base64url", s)
+		}
+		got, err := parseSkipToken(s)
+		if err != nil {
+			t.Errorf("parseSkipToken(%q): %v", s, err)
+			continue
+		}
+		if got.list != tc.list || !got.cursor.Time.Equal(tc.cursor.Time) || got.cursor.ID != tc.cursor.ID ||
+			got.cursor.ItemID != tc.cursor.ItemID || got.remaining != tc.remaining || got.pageSize != tc.pageSize {
+			t.Errorf("parseSkipToken(String(%+v)) = %+v", tc, *got)
+		}
+	}
+	for _, bad := range []string{"", "x", "MS5h", "!!!", "Mi5hLjEuMi4uMC4w" /* version 2 */} {
+		if _, err := parseSkipToken(bad); err == nil {
+			t.Errorf("parseSkipToken(%q) succeeded", bad)
+		}
+	}
+}
+
+func FuzzSkipToken(f *testing.F) {
+	f.Add((&skipToken{list: 'a', cursor: activity.Cursor{Time: time.Now(), ID: 42}, remaining: 3, pageSize: 5}).String())
+	f.Add((&skipToken{list: 'h', cursor: activity.Cursor{ItemID: activity.NewGUID()}}).String())
+	f.Fuzz(func(t *testing.T, s string) {
+		tok, err := parseSkipToken(s)
+		if err != nil {
+			return
+		}
+		again, err := parseSkipToken(tok.String())
+		if err != nil || *again != *tok && !again.cursor.Time.Equal(tok.cursor.Time) {
+			t.Fatalf("parseSkipToken(%q) = %+v; re-encoded gives %+v, %v", s, tok, again, err)
+		}
+	})
+}
+
+func TestFilterRange(t *testing.T) {
+	at := func(s string) time.Time { v, _ := odata.ParseDateTime(s); return v }
+	tests := []struct {
+		filter   string
+		from, to string // "" is open
+	}{
+		{"lastModifiedDateTime gt 2026-01-01T00:00:00.0000005Z", "2026-01-01T00:00:00.000001Z", ""},
+		{"lastModifiedDateTime ge 2026-01-01T00:00:00.0000005Z", "2026-01-01T00:00:00.000001Z", ""},
+		{"lastModifiedDateTime gt 2026-01-01T00:00:00.000001Z", "2026-01-01T00:00:00.000002Z", ""},
+		{"lastModifiedDateTime ge 2026-01-01T00:00:00.000001Z", "2026-01-01T00:00:00.000001Z", ""},
+		{"lastModifiedDateTime lt 2026-01-01T00:00:00.0000015Z", "", "2026-01-01T00:00:00.000001Z"},
+		{"lastModifiedDateTime lt 2026-01-01T00:00:00.000001Z", "", "2026-01-01T00:00:00Z"},
+		{"lastModifiedDateTime le 2026-01-01T00:00:00.0000015Z", "", "2026-01-01T00:00:00.000001Z"},
+		{"lastModifiedDateTime eq 2026-01-01T00:00:00Z", "2026-01-01T00:00:00Z", "2026-01-01T00:00:00Z"},
+		{"lastModifiedDateTime gt 2026-01-01T00:00:00Z and lastModifiedDateTime gt 2026-02-01T00:00:00Z and lastModifiedDateTime lt 2026-03-01T00:00:00Z",
+			"2026-02-01T00:00:00.000001Z", "2026-02-28T23:59:59.999999Z"},
+	}
+	for _, tc := range tests {
+		r, err := timeRange("$filter", tc.filter)
+		if err != nil {
+			t.Errorf("timeRange(%q): %v", tc.filter, err)
+			continue
+		}
+		var want activity.TimeRange
+		if tc.from != "" {
+			want.From = at(tc.from)
+		}
+		if tc.to != "" {
+			want.To = at(tc.to)
+		}
+		if !r.From.Equal(want.From) || !r.To.Equal(want.To) {
+			t.Errorf("timeRange(%q) = %v..%v, want %v..%v", tc.filter, r.From, r.To, want.From, want.To)
+		}
+	}
+	r, _ := timeRange("$filter", "lastModifiedDateTime gt 2026-01-01T00:00:00Z and lastModifiedDateTime lt 2026-01-01T00:00:00Z")
+	if !r.Empty() {
+		t.Errorf("contradictory filter gave the non-empty range %v", r)
+	}
+}
+
+func FuzzDecodeActivity(f *testing.F) {
+	f.Add([]byte(`{"appActivityId":"a","activitySourceHost":"h","activationUrl":"u","visualElements":{"displayText":"d","attribution":{"addImageQuery":"false"}},"historyItems":[{"startedDateTime":"2026-11-27T10:00:00Z"}]}`))
+	f.Add([]byte(`{"contentInfo":{"@context":"https://schema.org","a":[1,2,{"b":null}]},"@odata.type":"x"}`))
+	f.Add([]byte(`[{"a":`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		b, err := decodeActivity(body)
+		if err != nil {
+			if activity.ErrorCode(err) != activity.Invalid {
+				t.Fatalf("decodeActivity(%q): error code %s: %v", body, activity.ErrorCode(err), err)
+			}
+			return
+		}
+		// Whatever was accepted encodes to valid JSON and decodes to the same values.
+		out := appendActivity(nil, &b.Activity, nil, "")
+		again, err := decodeActivity(out)
+		if err != nil {
+			t.Fatalf("decodeActivity(%q) accepted; its encoding %q does not decode: %v", body, out, err)
+		}
+		if again.AppActivityID != b.AppActivityID || string(again.ContentInfo) != string(b.ContentInfo) ||
+			again.VisualElements.DisplayText != b.VisualElements.DisplayText {
+			t.Fatalf("round trip of %q changed values", body)
+		}
+	})
+}
+
+func FuzzDecodeHistoryItem(f *testing.F) {
+	f.Add([]byte(`{"startedDateTime":"2015-02-11T20:54:04.3457274+00:00","activeDurationSeconds":20,"id":"9d0b74e4-4b41-43ea-b34d-f9c1bf9f809c"}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		if _, _, err := decodeHistoryItem(body); err != nil && activity.ErrorCode(err) != activity.Invalid {
+			t.Fatalf("decodeHistoryItem(%q): error code %s", body, activity.ErrorCode(err))
+		}
+	})
+}
