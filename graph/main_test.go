@@ -72,7 +72,7 @@ func (e *env) token(user, app string, extra map[string]any) string {
 		"iss": testIssuer, "aud": "https://graph.microsoft.com", "sub": "sub-" + user, "oid": user,
 		"tid": "tenant", "azp": app, "scp": "User.Read UserActivity.ReadWrite.CreatedByApp",
 		"preferred_username": user + "@example.com",
-		"iat": now.Unix(), "nbf": now.Unix(), "exp": now.Add(time.Hour).Unix(),
+		"iat":                now.Unix(), "nbf": now.Unix(), "exp": now.Add(time.Hour).Unix(),
 	}
 	for k, v := range extra {
 		if v == nil {
