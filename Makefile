@@ -1,0 +1,23 @@
+# The commands of activityd, indexed. CI runs .ci/run, which calls the same commands.
+.PHONY: run test test-sdk lint fuzz ci
+
+run:        ## the server on the embedded default (SQLite and a local token issuer in ./activityd-data)
+	go run ./cmd/activityd serve
+
+test:       ## the unit, store and HTTP tests
+	go test -race -count=1 ./...
+
+test-sdk:   ## the official Graph Go SDK against the real server
+	cd compat/msgraph && go test -count=1 ./...
+
+lint:
+	test -z "$$(gofmt -l $$(git ls-files '*.go'))"
+	go vet ./...
+	go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
+
+fuzz:       ## each fuzz target for FUZZTIME (default 1m)
+	for t in FuzzParseFilter FuzzParseExpand FuzzParseDateTime; do go test -run '^$$' -fuzz "^$$t\$$" -fuzztime $${FUZZTIME:-1m} ./odata || exit 1; done
+	for t in FuzzParsePath FuzzSkipToken FuzzDecodeActivity FuzzDecodeHistoryItem; do go test -run '^$$' -fuzz "^$$t\$$" -fuzztime $${FUZZTIME:-1m} ./graph || exit 1; done
+
+ci:
+	bash .ci/run
