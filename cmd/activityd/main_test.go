@@ -43,7 +43,9 @@ func startServer(t *testing.T, dir string, env map[string]string) string {
 	logs := &logWatch{addr: make(chan string, 1)}
 	done := make(chan error, 1)
 	getenv := func(k string) string { return env[k] }
-	go func() { done <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--data", dir}, getenv, io.Discard, logs) }()
+	go func() {
+		done <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--data", dir}, getenv, io.Discard, logs)
+	}()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {

@@ -258,7 +258,7 @@ func TestSDK(t *testing.T) {
 
 	t.Run("Isolation", func(t *testing.T) {
 		for name, other := range map[string]*sdk{
-			"another user":          newSDK(t, token(t, "bob", "notes")),
+			"another user":         newSDK(t, token(t, "bob", "notes")),
 			"another app of alice": newSDK(t, token(t, "alice", "music")),
 		} {
 			_, err := other.Me().Activities().ByUserActivityId(id).Get(ctx, nil)
