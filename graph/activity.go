@@ -191,11 +191,15 @@ func (s *Server) upsert(w http.ResponseWriter, r *http.Request, rp *resourcePath
 		s.error(w, r, err)
 		return
 	}
-	status := http.StatusOK
+	s.writeActivity(w, r, rp, p, createdStatus(created), a, nil)
+}
+
+// createdStatus is the status of an upsert: 201 when it created the resource, 200 when it replaced it.
+func createdStatus(created bool) int {
 	if created {
-		status = http.StatusCreated
+		return http.StatusCreated
 	}
-	s.writeActivity(w, r, rp, p, status, a, nil)
+	return http.StatusOK
 }
 
 // handleActivityPatch merges the properties the body holds into the stored activity; a complex

@@ -94,19 +94,9 @@ func syntax(err error) error {
 
 // object reads a JSON object (or null, reporting false) and calls field for each property that is not
 // an annotation. field must consume the value. path names the object in messages ("" for the body).
-func (d *decoder) object(path, typeName string, field func(name, path string) error) (bool, error) {
-	tok, err := d.dec.Token()
-	if err != nil {
-		return false, syntax(err)
-	}
-	if tok == nil {
-		return false, nil
-	}
-	if delim, ok := tok.(json.Delim); !ok || delim != '{' {
-		if path == "" {
-			return false, invalid("The request body must be a JSON object.")
-		}
-		return false, invalid("The property '%s' must be an object.", path)
+func (d *decoder) object(path string, field func(name, path string) error) (bool, error) {
+	if ok, err := d.begin('{', path); !ok || err != nil {
+		return false, err
 	}
 	seen := make(map[string]bool)
 	for d.dec.More() {
@@ -135,6 +125,25 @@ func (d *decoder) object(path, typeName string, field func(name, path string) er
 	}
 	if _, err := d.dec.Token(); err != nil {
 		return false, syntax(err)
+	}
+	return true, nil
+}
+
+// begin reads the opening delimiter of an object ('{') or array ('['), reporting false for null.
+func (d *decoder) begin(open json.Delim, path string) (bool, error) {
+	tok, err := d.dec.Token()
+	if err != nil {
+		return false, syntax(err)
+	}
+	if tok == nil {
+		return false, nil
+	}
+	if delim, ok := tok.(json.Delim); !ok || delim != open {
+		what := map[json.Delim]string{'{': "an object", '[': "an array"}[open]
+		if path == "" {
+			return false, invalid("The request body must be a JSON object.")
+		}
+		return false, invalid("The property '%s' must be %s.", path, what)
 	}
 	return true, nil
 }
@@ -284,7 +293,7 @@ func decodeActivity(body []byte) (*activityBody, error) {
 	b := &activityBody{present: make(map[string]bool)}
 	a := &b.Activity
 	b.odataID = bytes.Contains(body, []byte(`"@odata.id"`))
-	ok, err := d.object("", "userActivity", func(name, path string) (err error) {
+	ok, err := d.object("", func(name, path string) (err error) {
 		b.present[name] = true
 		switch name {
 		case "appActivityId":
@@ -328,7 +337,7 @@ func decodeActivity(body []byte) (*activityBody, error) {
 
 func (d *decoder) visualInfo(path string, v *activity.VisualInfo) error {
 	*v = activity.VisualInfo{}
-	_, err := d.object(path, "visualInfo", func(name, full string) (err error) {
+	_, err := d.object(path, func(name, full string) (err error) {
 		switch name {
 		case "displayText":
 			v.DisplayText, err = d.str(full)
@@ -350,7 +359,7 @@ func (d *decoder) visualInfo(path string, v *activity.VisualInfo) error {
 
 func (d *decoder) imageInfo(path string, out **activity.ImageInfo) error {
 	var im activity.ImageInfo
-	ok, err := d.object(path, "imageInfo", func(name, full string) (err error) {
+	ok, err := d.object(path, func(name, full string) (err error) {
 		switch name {
 		case "iconUrl":
 			im.IconURL, err = d.str(full)
@@ -374,15 +383,8 @@ func (d *decoder) imageInfo(path string, out **activity.ImageInfo) error {
 }
 
 func (d *decoder) historyItems(path string) ([]*activity.HistoryItem, error) {
-	tok, err := d.dec.Token()
-	if err != nil {
-		return nil, syntax(err)
-	}
-	if tok == nil {
-		return nil, nil
-	}
-	if delim, ok := tok.(json.Delim); !ok || delim != '[' {
-		return nil, invalid("The property '%s' must be an array.", path)
+	if ok, err := d.begin('[', path); !ok || err != nil {
+		return nil, err
 	}
 	var items []*activity.HistoryItem
 	for i := 0; d.dec.More(); i++ {
@@ -408,7 +410,7 @@ func (d *decoder) historyItems(path string) ([]*activity.HistoryItem, error) {
 func (d *decoder) historyItem(path string) (*activity.HistoryItem, map[string]bool, error) {
 	h := &activity.HistoryItem{}
 	present := make(map[string]bool)
-	ok, err := d.object(path, "activityHistoryItem", func(name, full string) (err error) {
+	ok, err := d.object(path, func(name, full string) (err error) {
 		present[name] = true
 		switch name {
 		case "id":

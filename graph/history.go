@@ -163,11 +163,7 @@ func (s *Server) putHistoryItem(w http.ResponseWriter, r *http.Request, rp *reso
 		s.error(w, r, err)
 		return
 	}
-	status := http.StatusOK
-	if created {
-		status = http.StatusCreated
-	}
-	s.writeJSON(w, status, appendHistoryItem(nil, h, nil, historyContext(r, rp, p, "/$entity")))
+	s.writeJSON(w, createdStatus(created), appendHistoryItem(nil, h, nil, historyContext(r, rp, p, "/$entity")))
 }
 
 func (s *Server) handleHistoryItemPatch(w http.ResponseWriter, r *http.Request, rp *resourcePath, p activity.Principal) {
