@@ -160,6 +160,19 @@ func (r TimeRange) Empty() bool {
 	return !r.From.IsZero() && !r.To.IsZero() && r.From.After(r.To)
 }
 
+// Micros returns the inclusive bounds of r in microseconds since the Unix epoch, as the stores keep
+// times, with open ends widened to the whole int64 range.
+func (r TimeRange) Micros() (from, to int64) {
+	from, to = -1<<63, 1<<63-1
+	if !r.From.IsZero() {
+		from = r.From.UnixMicro()
+	}
+	if !r.To.IsZero() {
+		to = r.To.UnixMicro()
+	}
+	return from, to
+}
+
 // Cursor is a keyset position in a list: the sort time and the key of the last item returned.
 // A page after a cursor holds the items strictly after it in list order.
 type Cursor struct {

@@ -339,6 +339,31 @@ func testHistoryItems(t *testing.T, open Opener) {
 	if err := f.DeleteHistoryItem(ctx, AliceNotes, "doc", id); err != nil {
 		t.Fatal(err)
 	}
+
+	// A deep insert gives all its items one lastModifiedDateTime: paging must break the tie by id.
+	deep := NewActivity("deep")
+	for range 5 {
+		deep.HistoryItems = append(deep.HistoryItems, NewHistoryItem(activity.NewGUID(), start, time.Second))
+	}
+	f.mustUpsert(t, AliceNotes, deep)
+	seen := map[string]bool{}
+	q := activity.HistoryQuery{Limit: 2}
+	for pages := 0; pages < 10; pages++ {
+		page, err := f.Store.ListHistoryItems(ctx, AliceNotes, deep.ID, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, h := range page.Items {
+			seen[h.ID] = true
+		}
+		if page.Next == nil {
+			break
+		}
+		q.After = page.Next
+	}
+	if len(seen) != 5 {
+		t.Errorf("paging through 5 items of equal lastModifiedDateTime saw %d", len(seen))
+	}
 	wantCode(t, "second item delete", f.DeleteHistoryItem(ctx, AliceNotes, "doc", id), activity.NotFound)
 }
 

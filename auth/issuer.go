@@ -29,9 +29,6 @@ const DefaultIssuer = "https://activityd.local"
 // LocalTenant is the tid of the local issuer's tokens.
 const LocalTenant = "00000000-0000-0000-0000-00000000ac71"
 
-// keyFile is the local issuer's signing key inside the data directory.
-const keyFile = "issuer-key.pem"
-
 // LocalIssuer mints ES256 tokens shaped like Entra's delegated Graph tokens, with a key kept in the
 // data directory, and serves its JWKS and OpenID discovery document.
 type LocalIssuer struct {
@@ -41,12 +38,13 @@ type LocalIssuer struct {
 	jwk      jose.JSONWebKey // the public key
 }
 
-// OpenLocalIssuer loads the issuer key from dir, creating it (and dir) on first use.
-func OpenLocalIssuer(dir, name string) (*LocalIssuer, error) {
+// OpenLocalIssuer loads the issuer's P-256 key from the PEM file keyFile, creating it (and its
+// directory) on first use.
+func OpenLocalIssuer(keyFile, name string) (*LocalIssuer, error) {
 	if name == "" {
 		name = DefaultIssuer
 	}
-	key, err := loadOrCreateKey(filepath.Join(dir, keyFile))
+	key, err := loadOrCreateKey(keyFile)
 	if err != nil {
 		return nil, err
 	}

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -33,7 +34,7 @@ const entraIssuer = "https://login.microsoftonline.com/{tid}/v2.0"
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	local, err := auth.OpenLocalIssuer(t.TempDir(), "")
+	local, err := auth.OpenLocalIssuer(filepath.Join(t.TempDir(), "key.pem"), "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,12 +153,12 @@ func TestVerify_Rejects(t *testing.T) {
 
 func TestLocalIssuer_KeyPersists(t *testing.T) {
 	dir := t.TempDir()
-	a, err := auth.OpenLocalIssuer(dir, "")
+	a, err := auth.OpenLocalIssuer(filepath.Join(dir, "key.pem"), "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	tok, _ := a.Mint("alice", "notes", time.Hour)
-	b, err := auth.OpenLocalIssuer(dir, "")
+	b, err := auth.OpenLocalIssuer(filepath.Join(dir, "key.pem"), "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,7 +166,7 @@ func TestLocalIssuer_KeyPersists(t *testing.T) {
 	if _, err := v.Verify(t.Context(), tok); err != nil {
 		t.Errorf("a token of the first issuer fails with the reloaded key: %v", err)
 	}
-	other, _ := auth.OpenLocalIssuer(t.TempDir(), "")
+	other, _ := auth.OpenLocalIssuer(filepath.Join(t.TempDir(), "key.pem"), "")
 	forged, _ := other.Mint("alice", "notes", time.Hour)
 	if _, err := v.Verify(t.Context(), forged); err == nil {
 		t.Error("a token of another data directory's key was accepted")
@@ -173,7 +174,7 @@ func TestLocalIssuer_KeyPersists(t *testing.T) {
 }
 
 func TestLocalIssuer_Discovery(t *testing.T) {
-	l, _ := auth.OpenLocalIssuer(t.TempDir(), "")
+	l, _ := auth.OpenLocalIssuer(filepath.Join(t.TempDir(), "key.pem"), "")
 	srv := httptest.NewServer(l.Handler())
 	defer srv.Close()
 	resp, err := http.Get(srv.URL + "/.well-known/openid-configuration")

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -18,6 +19,8 @@ import (
 	"github.com/activityd/activityd"
 	"github.com/activityd/activityd/auth"
 	"github.com/activityd/activityd/graph"
+	"github.com/activityd/activityd/postgres"
+	"github.com/activityd/activityd/postgres/pgtest"
 	"github.com/activityd/activityd/sqlite"
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
@@ -43,11 +46,7 @@ func newEnv(t *testing.T) *env {
 		json.NewEncoder(w).Encode(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: key.Public(), KeyID: "k1", Algorithm: "RS256", Use: "sig"}}})
 	}))
 	t.Cleanup(jwks.Close)
-	store, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "activityd.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
+	store := openStore(t)
 	verifier := &auth.Verifier{
 		Issuers:   []auth.Issuer{{Name: testIssuer, Keys: &auth.RemoteKeys{URL: jwks.URL}}},
 		Audiences: auth.GraphAudiences,
@@ -57,6 +56,24 @@ func newEnv(t *testing.T) *env {
 	srv := httptest.NewServer(api)
 	t.Cleanup(srv.Close)
 	return &env{t: t, srv: srv, key: key}
+}
+
+// openStore opens the store the tests run on: SQLite, or PostgreSQL when ACTIVITYD_TEST_STORE=postgres
+// (.ci/run runs the HTTP tests both ways).
+func openStore(t *testing.T) activity.Store {
+	t.Helper()
+	var store activity.Store
+	var err error
+	if os.Getenv("ACTIVITYD_TEST_STORE") == "postgres" {
+		store, err = postgres.Open(t.Context(), pgtest.URL(t))
+	} else {
+		store, err = sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "activityd.db"))
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	return store
 }
 
 // token mints a token for user through app with the given extra claims (nil values delete a claim).

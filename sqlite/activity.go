@@ -190,7 +190,7 @@ func (s *Store) ListActivities(ctx context.Context, p activity.Principal, q acti
 	if q.Modified.Empty() {
 		return &activity.ActivityPage{}, nil
 	}
-	from, to := rangeArgs(q.Modified)
+	from, to := q.Modified.Micros()
 	afterTime, afterID := int64(1<<63-1), int64(1<<63-1)
 	if q.After != nil {
 		afterTime, afterID = micros(q.After.Time), q.After.ID
@@ -230,7 +230,7 @@ func (s *Store) RecentActivities(ctx context.Context, p activity.Principal, q ac
 		return &activity.ActivityPage{}, nil
 	}
 	now := s.now()
-	from, to := rangeArgs(q.Modified)
+	from, to := q.Modified.Micros()
 	afterTime, afterID := int64(1<<63-1), int64(1<<63-1)
 	if q.After != nil {
 		afterTime, afterID = micros(q.After.Time), q.After.ID
@@ -275,7 +275,7 @@ func (s *Store) CountActivities(ctx context.Context, p activity.Principal, modif
 	if modified.Empty() {
 		return 0, nil
 	}
-	from, to := rangeArgs(modified)
+	from, to := modified.Micros()
 	var n int
 	err := s.read.QueryRowContext(ctx, `SELECT COUNT(*) FROM activities a
 		WHERE a.tenant_id = ? AND a.user_id = ? AND a.app_id = ? AND a.expires > ? AND a.last_modified BETWEEN ? AND ?`,

@@ -107,7 +107,7 @@ func (s *Store) ListHistoryItems(ctx context.Context, p activity.Principal, acti
 		return &activity.HistoryPage{}, nil
 	}
 	now := s.now()
-	from, to := rangeArgs(q.Modified)
+	from, to := q.Modified.Micros()
 	afterTime, afterID := int64(1<<63-1), "~" // "~" sorts after every GUID
 	if q.After != nil {
 		afterTime, afterID = micros(q.After.Time), q.After.ItemID
@@ -140,7 +140,7 @@ func (s *Store) ExpandHistoryItems(ctx context.Context, p activity.Principal, ac
 	if len(activityIDs) == 0 || modified.Empty() {
 		return out, nil
 	}
-	from, to := rangeArgs(modified)
+	from, to := modified.Micros()
 	args := []any{p.TenantID, p.UserID, p.AppID, s.now(), from, to}
 	for _, id := range activityIDs {
 		args = append(args, id)
@@ -169,7 +169,7 @@ func (s *Store) CountHistoryItems(ctx context.Context, p activity.Principal, act
 		return 0, nil
 	}
 	now := s.now()
-	from, to := rangeArgs(modified)
+	from, to := modified.Micros()
 	var n int
 	err := s.read.QueryRowContext(ctx, `SELECT COUNT(*) FROM history_items h
 		WHERE h.activity_id = ? AND h.tenant_id = ? AND h.user_id = ? AND h.app_id = ? AND h.expires > ?

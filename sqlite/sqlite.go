@@ -181,17 +181,5 @@ func fromMicros(us int64) time.Time {
 	return time.UnixMicro(us).UTC()
 }
 
-// rangeArgs returns the SQL bounds of r: an inclusive [from, to], open ends widened to the int64 range.
-func rangeArgs(r activity.TimeRange) (from, to int64) {
-	from, to = -1<<63, 1<<63-1
-	if !r.From.IsZero() {
-		from = micros(r.From)
-	}
-	if !r.To.IsZero() {
-		to = micros(r.To)
-	}
-	return from, to
-}
-
 // scanner is a *sql.Row or *sql.Rows.
 type scanner interface{ Scan(dest ...any) error }

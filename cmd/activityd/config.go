@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"strings"
 	"time"
 
@@ -15,9 +16,11 @@ import (
 type Config struct {
 	Addr string // listen address
 	Data string // data directory: the SQLite database and the local issuer's key
+	DB   string // a postgres:// URL; empty means SQLite in Data
 
 	LocalIssuer bool   // run the local token issuer
 	IssuerName  string // the local issuer's iss
+	IssuerKey   string // the local issuer's key file; empty means issuer-key.pem in Data
 	// TrustIssuer and TrustJWKS name an external issuer (such as Entra ID) whose tokens are accepted.
 	TrustIssuer string
 	TrustJWKS   string
@@ -49,6 +52,8 @@ func (c *Config) Validate() error {
 	switch {
 	case c.Data == "":
 		return errors.New("--data must name a directory")
+	case c.DB != "" && !strings.HasPrefix(c.DB, "postgres://") && !strings.HasPrefix(c.DB, "postgresql://"):
+		return fmt.Errorf("--db %q: want a postgres:// URL", redact(c.DB))
 	case !c.LocalIssuer && c.TrustIssuer == "":
 		return errors.New("no token issuer: keep --local-issuer or set --trust-issuer and --trust-jwks")
 	case (c.TrustIssuer == "") != (c.TrustJWKS == ""):
@@ -63,6 +68,14 @@ func (c *Config) Validate() error {
 		return errors.New("--audience must name at least one audience")
 	}
 	return nil
+}
+
+// redact hides the password of a URL for messages.
+func redact(raw string) string {
+	if u, err := url.Parse(raw); err == nil {
+		return u.Redacted()
+	}
+	return "(unparsable)"
 }
 
 // listFlag is a comma-separated list.
@@ -91,8 +104,10 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (Co
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.Addr, "addr", c.Addr, "listen address (port 0 picks a free port)")
 	fs.StringVar(&c.Data, "data", c.Data, "data directory: SQLite database and local issuer key")
+	fs.StringVar(&c.DB, "db", c.DB, "PostgreSQL URL (postgres://…); without it, SQLite in the data directory")
 	fs.BoolVar(&c.LocalIssuer, "local-issuer", c.LocalIssuer, "accept tokens of the local issuer (activityd token)")
 	fs.StringVar(&c.IssuerName, "issuer-name", c.IssuerName, "iss of the local issuer's tokens")
+	fs.StringVar(&c.IssuerKey, "issuer-key", c.IssuerKey, "the local issuer's key file (default issuer-key.pem in --data); processes sharing a database share it")
 	fs.StringVar(&c.TrustIssuer, "trust-issuer", c.TrustIssuer, "iss of an external issuer to trust; {tid} matches the token's tenant, e.g. https://login.microsoftonline.com/{tid}/v2.0")
 	fs.StringVar(&c.TrustJWKS, "trust-jwks", c.TrustJWKS, "JWKS URL of the external issuer, e.g. https://login.microsoftonline.com/common/discovery/v2.0/keys")
 	fs.Var(listFlag{&c.Audiences}, "audience", "accepted token audiences, comma-separated")

@@ -17,6 +17,7 @@ import (
 	"github.com/activityd/activityd"
 	"github.com/activityd/activityd/auth"
 	"github.com/activityd/activityd/graph"
+	"github.com/activityd/activityd/postgres"
 	"github.com/activityd/activityd/sqlite"
 )
 
@@ -29,7 +30,7 @@ func serve(ctx context.Context, cfg Config, logOut io.Writer) error {
 	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
 		return fmt.Errorf("create data directory: %w", err)
 	}
-	store, err := sqlite.Open(ctx, filepath.Join(cfg.Data, "activityd.db"))
+	store, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -38,7 +39,7 @@ func serve(ctx context.Context, cfg Config, logOut io.Writer) error {
 	verifier := &auth.Verifier{Audiences: cfg.Audiences, Scopes: cfg.Scopes, Leeway: time.Minute}
 	var issuer *auth.LocalIssuer
 	if cfg.LocalIssuer {
-		if issuer, err = auth.OpenLocalIssuer(cfg.Data, cfg.IssuerName); err != nil {
+		if issuer, err = auth.OpenLocalIssuer(issuerKeyFile(cfg.Data, cfg.IssuerKey), cfg.IssuerName); err != nil {
 			return err
 		}
 		verifier.Issuers = append(verifier.Issuers, auth.Issuer{Name: issuer.Name, Keys: issuer.Keys()})
@@ -75,7 +76,7 @@ func serve(ctx context.Context, cfg Config, logOut io.Writer) error {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	logger.Info("listening", slog.String("addr", ln.Addr().String()),
-		slog.String("graph", "http://"+ln.Addr().String()+"/v1.0"), slog.String("data", cfg.Data))
+		slog.String("graph", "http://"+ln.Addr().String()+"/v1.0"), slog.String("store", storeName(cfg)))
 
 	select {
 	case err := <-errc:
@@ -94,6 +95,29 @@ func serve(ctx context.Context, cfg Config, logOut io.Writer) error {
 		return fmt.Errorf("shutdown: requests still in flight after %s", cfg.Shutdown)
 	}
 	return err
+}
+
+// openStore opens PostgreSQL when --db is set, else SQLite in the data directory.
+func openStore(ctx context.Context, cfg Config) (activity.Store, error) {
+	if cfg.DB != "" {
+		return postgres.Open(ctx, cfg.DB)
+	}
+	return sqlite.Open(ctx, filepath.Join(cfg.Data, "activityd.db"))
+}
+
+func storeName(cfg Config) string {
+	if cfg.DB != "" {
+		return "postgres " + redact(cfg.DB)
+	}
+	return "sqlite " + filepath.Join(cfg.Data, "activityd.db")
+}
+
+// issuerKeyFile is the local issuer's key: the --issuer-key file, or issuer-key.pem in the data directory.
+func issuerKeyFile(data, key string) string {
+	if key != "" {
+		return key
+	}
+	return filepath.Join(data, "issuer-key.pem")
 }
 
 // handler routes the Graph roots to the Graph server without any path cleaning (the SDK's

@@ -11,7 +11,7 @@ import (
 
 // token prints one bearer token of the local issuer, alone, on stdout.
 func token(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	data, name := "./activityd-data", auth.DefaultIssuer
+	data, name, key := "./activityd-data", auth.DefaultIssuer, ""
 	var user, app string
 	ttl := 24 * time.Hour
 	fs := flag.NewFlagSet("activityd token", flag.ContinueOnError)
@@ -21,6 +21,7 @@ func token(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	fs.StringVar(&app, "app", "", "the client application (required); each app sees only its own activities")
 	fs.DurationVar(&ttl, "ttl", ttl, "how long the token is valid")
 	fs.StringVar(&name, "issuer-name", name, "iss of the local issuer (as for serve)")
+	fs.StringVar(&key, "issuer-key", key, "the local issuer's key file (as for serve; default issuer-key.pem in --data)")
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return err
 	}
@@ -30,7 +31,7 @@ func token(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	if ttl <= 0 {
 		return fmt.Errorf("--ttl %s: want a positive duration", ttl)
 	}
-	issuer, err := auth.OpenLocalIssuer(data, name)
+	issuer, err := auth.OpenLocalIssuer(issuerKeyFile(data, key), name)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,293 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/activityd/activityd"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// querier is what *pgxpool.Pool and pgx.Tx share.
+type querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+const activityColumns = `a.id, a.app_activity_id, a.activity_source_host, a.activation_url, a.app_display_name,
+	a.fallback_url, a.content_url, a.content_info, a.user_timezone, a.display_text, a.description,
+	a.background_color, a.content, a.attribution, a.icon_url, a.alternate_text, a.alternative_text,
+	a.add_image_query, a.created, a.last_modified, a.expires, a.status`
+
+func scanActivity(row pgx.Row, extra ...any) (*activity.Activity, error) {
+	var (
+		a                            activity.Activity
+		attribution                  bool
+		icon, alternate, alternative string
+		addImageQuery                *bool
+		created, modified, expires   int64
+		status                       string
+	)
+	dest := []any{&a.ID, &a.AppActivityID, &a.ActivitySourceHost, &a.ActivationURL, &a.AppDisplayName,
+		&a.FallbackURL, &a.ContentURL, &a.ContentInfo, &a.UserTimezone, &a.VisualElements.DisplayText,
+		&a.VisualElements.Description, &a.VisualElements.BackgroundColor, &a.VisualElements.Content, &attribution,
+		&icon, &alternate, &alternative, &addImageQuery, &created, &modified, &expires, &status}
+	if err := row.Scan(append(dest, extra...)...); err != nil {
+		return nil, err
+	}
+	if attribution {
+		a.VisualElements.Attribution = &activity.ImageInfo{IconURL: icon, AlternateText: alternate,
+			AlternativeText: alternative, AddImageQuery: addImageQuery}
+	}
+	a.CreatedDateTime, a.LastModifiedDateTime, a.ExpirationDateTime = fromMicros(created), fromMicros(modified), fromMicros(expires)
+	a.Status = activity.Status(status)
+	return &a, nil
+}
+
+// activityArgs returns a's stored columns after id, in the order of activityColumns.
+func activityArgs(a *activity.Activity) []any {
+	var (
+		attribution                  bool
+		icon, alternate, alternative string
+		addImageQuery                *bool
+	)
+	if at := a.VisualElements.Attribution; at != nil {
+		attribution, icon, alternate, alternative, addImageQuery = true, at.IconURL, at.AlternateText, at.AlternativeText, at.AddImageQuery
+	}
+	return []any{a.AppActivityID, a.ActivitySourceHost, a.ActivationURL, a.AppDisplayName,
+		a.FallbackURL, a.ContentURL, []byte(a.ContentInfo), a.UserTimezone, a.VisualElements.DisplayText,
+		a.VisualElements.Description, a.VisualElements.BackgroundColor, []byte(a.VisualElements.Content),
+		attribution, icon, alternate, alternative, addImageQuery,
+		micros(a.CreatedDateTime), micros(a.LastModifiedDateTime), micros(a.ExpirationDateTime), string(a.Status)}
+}
+
+// FindActivity returns the activity whose id, or else appActivityId, is ref.
+func (s *Store) FindActivity(ctx context.Context, p activity.Principal, ref string) (*activity.Activity, error) {
+	return findActivity(ctx, s.pool, p, s.now(), ref, "")
+}
+
+// FindActivity returns the activity whose id, or else appActivityId, is ref, and locks it for the
+// rest of the transaction, so that a read-modify-write (PATCH) loses no concurrent change.
+func (tx *Tx) FindActivity(ctx context.Context, ref string) (*activity.Activity, error) {
+	return findActivity(ctx, tx.tx, tx.p, tx.now, ref, " FOR UPDATE")
+}
+
+// FindActivityByAppID returns the activity with that appActivityId, locked like FindActivity.
+func (tx *Tx) FindActivityByAppID(ctx context.Context, appActivityID string) (*activity.Activity, error) {
+	return findActivityBy(ctx, tx.tx, tx.p, tx.now, "a.app_activity_id", appActivityID, " FOR UPDATE")
+}
+
+func findActivity(ctx context.Context, q querier, p activity.Principal, now int64, ref, lock string) (*activity.Activity, error) {
+	if id, ok := activity.ParseID(ref); ok {
+		a, err := findActivityBy(ctx, q, p, now, "a.id", id, lock)
+		if activity.ErrorCode(err) != activity.NotFound {
+			return a, err
+		}
+	}
+	return findActivityBy(ctx, q, p, now, "a.app_activity_id", ref, lock)
+}
+
+// findActivityBy looks an activity up by one key column, a constant of this package.
+func findActivityBy(ctx context.Context, q querier, p activity.Principal, now int64, column string, key any, lock string) (*activity.Activity, error) {
+	row := q.QueryRow(ctx, `SELECT `+activityColumns+` FROM activities a
+		WHERE a.tenant_id = $1 AND a.user_id = $2 AND a.app_id = $3 AND `+column+` = $4 AND a.expires > $5`+lock,
+		p.TenantID, p.UserID, p.AppID, key, now)
+	a, err := scanActivity(row)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, activity.Errorf(activity.NotFound, "The activity '%v' was not found.", key)
+	} else if err != nil {
+		return nil, fmt.Errorf("find activity: %w", err)
+	}
+	return a, nil
+}
+
+// InsertActivity stores a new activity under a fresh random id.
+func (tx *Tx) InsertActivity(ctx context.Context, a *activity.Activity) error {
+	// An expired activity with this key is gone for the client; make room for the new one.
+	if _, err := tx.tx.Exec(ctx, `DELETE FROM activities
+		WHERE tenant_id = $1 AND user_id = $2 AND app_id = $3 AND app_activity_id = $4 AND expires <= $5`,
+		tx.p.TenantID, tx.p.UserID, tx.p.AppID, a.AppActivityID, tx.now); err != nil {
+		return fmt.Errorf("insert activity: %w", err)
+	}
+	for {
+		a.ID = activity.NewID()
+		args := append([]any{a.ID, tx.p.TenantID, tx.p.UserID, tx.p.AppID}, activityArgs(a)...)
+		// ON CONFLICT on the primary key only: an id collision (once in 2^63) draws again, while a
+		// concurrent insert of the same appActivityId fails the transaction, which Update retries.
+		tag, err := tx.tx.Exec(ctx, `INSERT INTO activities (id, tenant_id, user_id, app_id,
+			app_activity_id, activity_source_host, activation_url, app_display_name, fallback_url, content_url,
+			content_info, user_timezone, display_text, description, background_color, content, attribution,
+			icon_url, alternate_text, alternative_text, add_image_query, created, last_modified, expires, status)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
+			$21, $22, $23, $24, $25)
+			ON CONFLICT (tenant_id, user_id, app_id, id) DO NOTHING`, args...)
+		if err != nil {
+			return fmt.Errorf("insert activity: %w", err)
+		}
+		if tag.RowsAffected() == 1 {
+			return nil
+		}
+	}
+}
+
+// UpdateActivity replaces the stored activity with a's id.
+func (tx *Tx) UpdateActivity(ctx context.Context, a *activity.Activity) error {
+	args := append(activityArgs(a), tx.p.TenantID, tx.p.UserID, tx.p.AppID, a.ID)
+	tag, err := tx.tx.Exec(ctx, `UPDATE activities SET app_activity_id = $1, activity_source_host = $2,
+		activation_url = $3, app_display_name = $4, fallback_url = $5, content_url = $6, content_info = $7,
+		user_timezone = $8, display_text = $9, description = $10, background_color = $11, content = $12,
+		attribution = $13, icon_url = $14, alternate_text = $15, alternative_text = $16, add_image_query = $17,
+		created = $18, last_modified = $19, expires = $20, status = $21
+		WHERE tenant_id = $22 AND user_id = $23 AND app_id = $24 AND id = $25`, args...)
+	if err != nil {
+		return fmt.Errorf("update activity: %w", err)
+	}
+	return mustAffect(tag, "The activity '%d' was not found.", a.ID)
+}
+
+// DeleteActivity deletes an activity; its history items go with it (ON DELETE CASCADE).
+func (tx *Tx) DeleteActivity(ctx context.Context, id int64) error {
+	tag, err := tx.tx.Exec(ctx, `DELETE FROM activities
+		WHERE tenant_id = $1 AND user_id = $2 AND app_id = $3 AND id = $4 AND expires > $5`,
+		tx.p.TenantID, tx.p.UserID, tx.p.AppID, id, tx.now)
+	if err != nil {
+		return fmt.Errorf("delete activity: %w", err)
+	}
+	return mustAffect(tag, "The activity '%d' was not found.", id)
+}
+
+func mustAffect(tag pgconn.CommandTag, format string, args ...any) error {
+	if tag.RowsAffected() == 0 {
+		return activity.Errorf(activity.NotFound, format, args...)
+	}
+	return nil
+}
+
+// cursorArgs returns the keyset position after which a page starts: the end of the list for nil.
+func cursorArgs(c *activity.Cursor) (t, id int64) {
+	if c == nil {
+		return 1<<63 - 1, 1<<63 - 1
+	}
+	return micros(c.Time), c.ID
+}
+
+// ListActivities returns a page of activities, newest lastModifiedDateTime first.
+func (s *Store) ListActivities(ctx context.Context, p activity.Principal, q activity.ActivityQuery) (*activity.ActivityPage, error) {
+	if q.Modified.Empty() {
+		return &activity.ActivityPage{}, nil
+	}
+	from, to := q.Modified.Micros()
+	afterTime, afterID := cursorArgs(q.After)
+	rows, err := s.pool.Query(ctx, `SELECT `+activityColumns+` FROM activities a
+		WHERE a.tenant_id = $1 AND a.user_id = $2 AND a.app_id = $3 AND a.expires > $4
+		AND a.last_modified BETWEEN $5 AND $6 AND (a.last_modified, a.id) < ($7, $8)
+		ORDER BY a.last_modified DESC, a.id DESC LIMIT $9`,
+		p.TenantID, p.UserID, p.AppID, s.now(), from, to, afterTime, afterID, q.Limit+1)
+	if err != nil {
+		return nil, fmt.Errorf("list activities: %w", err)
+	}
+	page, err := scanPage(rows, q.Limit, false)
+	if err != nil {
+		return nil, fmt.Errorf("list activities: %w", err)
+	}
+	return page, nil
+}
+
+// RecentActivities returns a page of the activities that have history items, by their newest item.
+func (s *Store) RecentActivities(ctx context.Context, p activity.Principal, q activity.ActivityQuery) (*activity.ActivityPage, error) {
+	if q.Modified.Empty() {
+		return &activity.ActivityPage{}, nil
+	}
+	from, to := q.Modified.Micros()
+	afterTime, afterID := cursorArgs(q.After)
+	rows, err := s.pool.Query(ctx, `SELECT `+activityColumns+`, r.recent FROM (
+			SELECT activity_id, MAX(last_modified) AS recent FROM history_items
+			WHERE tenant_id = $1 AND user_id = $2 AND app_id = $3 AND expires > $4
+			GROUP BY activity_id
+		) r JOIN activities a ON a.tenant_id = $1 AND a.user_id = $2 AND a.app_id = $3 AND a.id = r.activity_id
+		WHERE a.expires > $4 AND a.last_modified BETWEEN $5 AND $6 AND (r.recent, a.id) < ($7, $8)
+		ORDER BY r.recent DESC, a.id DESC LIMIT $9`,
+		p.TenantID, p.UserID, p.AppID, s.now(), from, to, afterTime, afterID, q.Limit+1)
+	if err != nil {
+		return nil, fmt.Errorf("recent activities: %w", err)
+	}
+	page, err := scanPage(rows, q.Limit, true)
+	if err != nil {
+		return nil, fmt.Errorf("recent activities: %w", err)
+	}
+	return page, nil
+}
+
+// scanPage reads up to limit activities and the cursor of the next page; with recent, each row ends
+// with its recent time, which is the sort key.
+func scanPage(rows pgx.Rows, limit int, recent bool) (*activity.ActivityPage, error) {
+	defer rows.Close()
+	page := &activity.ActivityPage{}
+	var keys []int64
+	for rows.Next() {
+		var key int64
+		var extra []any
+		if recent {
+			extra = []any{&key}
+		}
+		a, err := scanActivity(rows, extra...)
+		if err != nil {
+			return nil, err
+		}
+		if !recent {
+			key = micros(a.LastModifiedDateTime)
+		}
+		page.Activities, keys = append(page.Activities, a), append(keys, key)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if len(page.Activities) > limit {
+		page.Activities = page.Activities[:limit]
+		page.Next = &activity.Cursor{Time: fromMicros(keys[limit-1]), ID: page.Activities[limit-1].ID}
+	}
+	return page, nil
+}
+
+// CountActivities counts the principal's live activities in the range.
+func (s *Store) CountActivities(ctx context.Context, p activity.Principal, modified activity.TimeRange) (int, error) {
+	if modified.Empty() {
+		return 0, nil
+	}
+	from, to := modified.Micros()
+	var n int
+	err := s.pool.QueryRow(ctx, `SELECT COUNT(*) FROM activities a
+		WHERE a.tenant_id = $1 AND a.user_id = $2 AND a.app_id = $3 AND a.expires > $4 AND a.last_modified BETWEEN $5 AND $6`,
+		p.TenantID, p.UserID, p.AppID, s.now(), from, to).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count activities: %w", err)
+	}
+	return n, nil
+}
+
+// PurgeExpired deletes up to limit expired activities (their history items go with them), then up to
+// the rest of limit expired history items. Rows locked by a concurrent purge are skipped, so several
+// processes can purge at once without waiting on each other.
+func (s *Store) PurgeExpired(ctx context.Context, now time.Time, limit int) (int, error) {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM activities WHERE (tenant_id, user_id, app_id, id) IN (
+		SELECT tenant_id, user_id, app_id, id FROM activities WHERE expires <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED)`,
+		micros(now), limit)
+	if err != nil {
+		return 0, fmt.Errorf("purge activities: %w", err)
+	}
+	total := int(tag.RowsAffected())
+	if total >= limit {
+		return total, nil
+	}
+	tag, err = s.pool.Exec(ctx, `DELETE FROM history_items WHERE (tenant_id, user_id, app_id, activity_id, id) IN (
+		SELECT tenant_id, user_id, app_id, activity_id, id FROM history_items WHERE expires <= $1 LIMIT $2
+		FOR UPDATE SKIP LOCKED)`, micros(now), limit-total)
+	if err != nil {
+		return total, fmt.Errorf("purge history items: %w", err)
+	}
+	return total + int(tag.RowsAffected()), nil
+}

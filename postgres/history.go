@@ -1,0 +1,172 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/activityd/activityd"
+	"github.com/jackc/pgx/v5"
+)
+
+const historyColumns = `h.activity_id, h.id, h.started, h.last_active, h.active_duration, h.user_timezone,
+	h.created, h.last_modified, h.expires, h.status`
+
+func scanHistoryItem(row pgx.Row) (*activity.HistoryItem, error) {
+	var (
+		h                                   activity.HistoryItem
+		started, created, modified, expires int64
+		lastActive                          *int64
+		status                              string
+	)
+	if err := row.Scan(&h.ActivityID, &h.ID, &started, &lastActive, &h.ActiveDurationSeconds, &h.UserTimezone,
+		&created, &modified, &expires, &status); err != nil {
+		return nil, err
+	}
+	h.StartedDateTime = fromMicros(started)
+	if lastActive != nil {
+		h.LastActiveDateTime = fromMicros(*lastActive)
+	}
+	h.CreatedDateTime, h.LastModifiedDateTime, h.ExpirationDateTime = fromMicros(created), fromMicros(modified), fromMicros(expires)
+	h.Status = activity.Status(status)
+	return &h, nil
+}
+
+// liveActivity is the condition that a history item's activity is itself live (unexpired at the
+// instant in the query parameter now).
+func liveActivity(now string) string {
+	return `EXISTS (SELECT 1 FROM activities a WHERE a.tenant_id = h.tenant_id AND a.user_id = h.user_id
+	AND a.app_id = h.app_id AND a.id = h.activity_id AND a.expires > ` + now + `)`
+}
+
+// FindHistoryItem returns one live history item of a live activity of p.
+func (s *Store) FindHistoryItem(ctx context.Context, p activity.Principal, activityID int64, itemID string) (*activity.HistoryItem, error) {
+	return findHistoryItem(ctx, s.pool, p, s.now(), activityID, itemID)
+}
+
+// FindHistoryItem returns one live history item of a live activity of the transaction's principal.
+func (tx *Tx) FindHistoryItem(ctx context.Context, activityID int64, itemID string) (*activity.HistoryItem, error) {
+	return findHistoryItem(ctx, tx.tx, tx.p, tx.now, activityID, itemID)
+}
+
+func findHistoryItem(ctx context.Context, q querier, p activity.Principal, now, activityID int64, itemID string) (*activity.HistoryItem, error) {
+	row := q.QueryRow(ctx, `SELECT `+historyColumns+` FROM history_items h
+		WHERE h.tenant_id = $1 AND h.user_id = $2 AND h.app_id = $3 AND h.activity_id = $4 AND h.id = $5
+		AND h.expires > $6 AND `+liveActivity("$6"),
+		p.TenantID, p.UserID, p.AppID, activityID, itemID, now)
+	h, err := scanHistoryItem(row)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, activity.Errorf(activity.NotFound, "The history item '%s' was not found.", itemID)
+	} else if err != nil {
+		return nil, fmt.Errorf("find history item: %w", err)
+	}
+	return h, nil
+}
+
+// PutHistoryItem inserts h or replaces the item with its activity and id, expired or not.
+func (tx *Tx) PutHistoryItem(ctx context.Context, h *activity.HistoryItem) error {
+	var lastActive *int64
+	if !h.LastActiveDateTime.IsZero() {
+		v := micros(h.LastActiveDateTime)
+		lastActive = &v
+	}
+	_, err := tx.tx.Exec(ctx, `INSERT INTO history_items (tenant_id, user_id, app_id, activity_id, id,
+		started, last_active, active_duration, user_timezone, created, last_modified, expires, status)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+		ON CONFLICT (tenant_id, user_id, app_id, activity_id, id) DO UPDATE SET started = excluded.started,
+		last_active = excluded.last_active, active_duration = excluded.active_duration,
+		user_timezone = excluded.user_timezone, created = excluded.created,
+		last_modified = excluded.last_modified, expires = excluded.expires, status = excluded.status`,
+		tx.p.TenantID, tx.p.UserID, tx.p.AppID, h.ActivityID, h.ID, micros(h.StartedDateTime), lastActive,
+		h.ActiveDurationSeconds, h.UserTimezone, micros(h.CreatedDateTime), micros(h.LastModifiedDateTime),
+		micros(h.ExpirationDateTime), string(h.Status))
+	if err != nil {
+		return fmt.Errorf("put history item: %w", err)
+	}
+	return nil
+}
+
+// DeleteHistoryItem deletes one live history item.
+func (tx *Tx) DeleteHistoryItem(ctx context.Context, activityID int64, itemID string) error {
+	tag, err := tx.tx.Exec(ctx, `DELETE FROM history_items
+		WHERE tenant_id = $1 AND user_id = $2 AND app_id = $3 AND activity_id = $4 AND id = $5 AND expires > $6`,
+		tx.p.TenantID, tx.p.UserID, tx.p.AppID, activityID, itemID, tx.now)
+	if err != nil {
+		return fmt.Errorf("delete history item: %w", err)
+	}
+	return mustAffect(tag, "The history item '%s' was not found.", itemID)
+}
+
+// ListHistoryItems returns a page of one activity's history items, newest first.
+func (s *Store) ListHistoryItems(ctx context.Context, p activity.Principal, activityID int64, q activity.HistoryQuery) (*activity.HistoryPage, error) {
+	if q.Modified.Empty() {
+		return &activity.HistoryPage{}, nil
+	}
+	from, to := q.Modified.Micros()
+	afterTime, afterID := int64(1<<63-1), "~" // "~" sorts after every GUID
+	if q.After != nil {
+		afterTime, afterID = micros(q.After.Time), q.After.ItemID
+	}
+	rows, err := s.pool.Query(ctx, `SELECT `+historyColumns+` FROM history_items h
+		WHERE h.tenant_id = $1 AND h.user_id = $2 AND h.app_id = $3 AND h.activity_id = $4 AND h.expires > $6
+		AND h.last_modified BETWEEN $7 AND $8 AND (h.last_modified, h.id) < ($9, $5)
+		AND `+liveActivity("$6")+`
+		ORDER BY h.last_modified DESC, h.id DESC LIMIT $10`,
+		p.TenantID, p.UserID, p.AppID, activityID, afterID, s.now(), from, to, afterTime, q.Limit+1)
+	if err != nil {
+		return nil, fmt.Errorf("list history items: %w", err)
+	}
+	items, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*activity.HistoryItem, error) { return scanHistoryItem(r) })
+	if err != nil {
+		return nil, fmt.Errorf("list history items: %w", err)
+	}
+	page := &activity.HistoryPage{Items: items}
+	if len(items) > q.Limit {
+		page.Items = items[:q.Limit]
+		last := page.Items[q.Limit-1]
+		page.Next = &activity.Cursor{Time: last.LastModifiedDateTime, ItemID: last.ID}
+	}
+	return page, nil
+}
+
+// ExpandHistoryItems returns the live history items of the given activities in the range, newest first.
+func (s *Store) ExpandHistoryItems(ctx context.Context, p activity.Principal, activityIDs []int64, modified activity.TimeRange) (map[int64][]*activity.HistoryItem, error) {
+	out := make(map[int64][]*activity.HistoryItem, len(activityIDs))
+	if len(activityIDs) == 0 || modified.Empty() {
+		return out, nil
+	}
+	from, to := modified.Micros()
+	rows, err := s.pool.Query(ctx, `SELECT `+historyColumns+` FROM history_items h
+		WHERE h.tenant_id = $1 AND h.user_id = $2 AND h.app_id = $3 AND h.activity_id = ANY($4)
+		AND h.expires > $5 AND h.last_modified BETWEEN $6 AND $7
+		ORDER BY h.activity_id, h.last_modified DESC, h.id DESC`,
+		p.TenantID, p.UserID, p.AppID, activityIDs, s.now(), from, to)
+	if err != nil {
+		return nil, fmt.Errorf("expand history items: %w", err)
+	}
+	items, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*activity.HistoryItem, error) { return scanHistoryItem(r) })
+	if err != nil {
+		return nil, fmt.Errorf("expand history items: %w", err)
+	}
+	for _, h := range items {
+		out[h.ActivityID] = append(out[h.ActivityID], h)
+	}
+	return out, nil
+}
+
+// CountHistoryItems counts one activity's live history items in the range.
+func (s *Store) CountHistoryItems(ctx context.Context, p activity.Principal, activityID int64, modified activity.TimeRange) (int, error) {
+	if modified.Empty() {
+		return 0, nil
+	}
+	from, to := modified.Micros()
+	var n int
+	err := s.pool.QueryRow(ctx, `SELECT COUNT(*) FROM history_items h
+		WHERE h.tenant_id = $1 AND h.user_id = $2 AND h.app_id = $3 AND h.activity_id = $4 AND h.expires > $5
+		AND h.last_modified BETWEEN $6 AND $7 AND `+liveActivity("$5"),
+		p.TenantID, p.UserID, p.AppID, activityID, s.now(), from, to).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count history items: %w", err)
+	}
+	return n, nil
+}

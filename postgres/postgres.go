@@ -1,0 +1,191 @@
+// Package postgres implements activity.Store on PostgreSQL with a pgx connection pool, for production:
+// many activityd processes may share one database. Migrations run at start-up under an advisory lock.
+// It must not import other adapters of activityd.
+package postgres
+
+import (
+	"context"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math/rand/v2"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/activityd/activityd"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+// Store is an activity.Store on PostgreSQL.
+type Store struct {
+	pool *pgxpool.Pool
+
+	// Now returns the current time, used to hide expired rows; nil means time.Now.
+	Now func() time.Time
+}
+
+var _ activity.Store = (*Store)(nil)
+
+// Open connects to the database at url (a postgres:// URL or a key=value string; search_path and
+// other run-time parameters may be given there) and applies pending migrations.
+func Open(ctx context.Context, url string) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	s := &Store{pool: pool}
+	if err := s.migrate(ctx); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close closes the pool.
+func (s *Store) Close() error {
+	s.pool.Close()
+	return nil
+}
+
+func (s *Store) now() int64 {
+	if s.Now != nil {
+		return micros(s.Now())
+	}
+	return micros(time.Now())
+}
+
+// migrationLock is the advisory lock key under which migrations run ("activityd" in ASCII).
+const migrationLock = 0x6163746976697479
+
+// migrate applies the embedded migrations not yet recorded, all in one transaction that holds an
+// advisory lock, so that processes starting at once apply each migration exactly once. It refuses to
+// start when an applied file has changed since.
+func (s *Store) migrate(ctx context.Context) error {
+	names, err := fs.Glob(migrationFS, "migrations/*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(migrationLock)); err != nil {
+		return fmt.Errorf("migrate: lock: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		name text PRIMARY KEY, checksum text NOT NULL, applied timestamptz NOT NULL DEFAULT now())`); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	for _, name := range names {
+		body, err := migrationFS.ReadFile(name)
+		if err != nil {
+			return err
+		}
+		sum := sha256.Sum256(body)
+		checksum, base := hex.EncodeToString(sum[:]), strings.TrimPrefix(name, "migrations/")
+		var applied string
+		err = tx.QueryRow(ctx, `SELECT checksum FROM schema_migrations WHERE name = $1`, base).Scan(&applied)
+		switch {
+		case err == nil && applied == checksum:
+			continue
+		case err == nil:
+			return fmt.Errorf("migration %s was changed after it was applied (checksum %s, applied %s)", base, checksum, applied)
+		case !errors.Is(err, pgx.ErrNoRows):
+			return fmt.Errorf("migrate %s: %w", base, err)
+		}
+		if _, err := tx.Exec(ctx, string(body)); err != nil {
+			return fmt.Errorf("migrate %s: %w", base, err)
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO schema_migrations (name, checksum) VALUES ($1, $2)`, base, checksum); err != nil {
+			return fmt.Errorf("migrate %s: %w", base, err)
+		}
+	}
+	return tx.Commit(ctx)
+}
+
+// maxAttempts bounds the retries of a transaction that lost a race.
+const maxAttempts = 10
+
+// Update runs fn in a transaction and commits it, retrying the whole transaction when it lost a race
+// with another one: a serialization failure, a deadlock, or two inserts of one appActivityId.
+func (s *Store) Update(ctx context.Context, p activity.Principal, fn func(activity.Tx) error) error {
+	for attempt := 1; ; attempt++ {
+		err := s.update(ctx, p, fn)
+		if err == nil || !retryable(err) || attempt == maxAttempts {
+			return err
+		}
+		// Back off a little, with jitter, so that the racers do not collide again.
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Duration(rand.IntN(attempt*2000)) * time.Microsecond):
+		}
+	}
+}
+
+func (s *Store) update(ctx context.Context, p activity.Principal, fn func(activity.Tx) error) error {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer tx.Rollback(ctx)
+	if err := fn(&Tx{tx: tx, p: p, now: s.now()}); err != nil {
+		return err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// retryable reports whether err means the transaction lost a race and may succeed when run again.
+func retryable(err error) bool {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) {
+		return false
+	}
+	switch pe.Code {
+	case "40001", "40P01": // serialization_failure, deadlock_detected
+		return true
+	case "23505": // unique_violation: a concurrent insert of the same appActivityId won
+		return pe.ConstraintName == "activities_app_activity_id"
+	}
+	return false
+}
+
+// Tx is an activity.Tx on PostgreSQL.
+type Tx struct {
+	tx  pgx.Tx
+	p   activity.Principal
+	now int64
+}
+
+// micros converts t to microseconds since the epoch; the zero time is 0.
+func micros(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMicro()
+}
+
+func fromMicros(us int64) time.Time {
+	if us == 0 {
+		return time.Time{}
+	}
+	return time.UnixMicro(us).UTC()
+}
