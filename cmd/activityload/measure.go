@@ -1,0 +1,221 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/activityd/activityd/auth"
+)
+
+// scenarioPaths describes each scenario: its method and how its path ends.
+var scenarioPaths = map[string]string{
+	"create":  "PUT …/activities/{new key}, a 1 KB activity",
+	"post":    "POST …/activities, a 1 KB activity",
+	"get":     "GET …/activities/{id}",
+	"list":    "GET …/activities?$top=20",
+	"recent":  "GET …/activities/recent?$top=20",
+	"history": "PUT …/activities/{id}/historyItems/{new GUID}",
+}
+
+// request builds the i-th request of a worker in a scenario.
+func (t *target) request(scenario string, worker, i int, rnd *rand.Rand) (method, path, token, body string) {
+	u := rnd.IntN(len(t.tokens))
+	token = t.tokens[u]
+	id := t.ids[u][rnd.IntN(len(t.ids[u]))]
+	key := fmt.Sprintf("%s-w%d-%d", scenario, worker, i)
+	switch scenario {
+	case "create":
+		return "PUT", "/v1.0/me/activities/" + key, token, activityJSON(key)
+	case "post":
+		return "POST", "/v1.0/me/activities", token, activityJSON(key)
+	case "get":
+		return "GET", "/v1.0/me/activities/" + id, token, ""
+	case "list":
+		return "GET", "/v1.0/me/activities?$top=20", token, ""
+	case "recent":
+		return "GET", "/v1.0/me/activities/recent?$top=20", token, ""
+	default: // history
+		return "PUT", "/v1.0/me/activities/" + id + "/historyItems/" + newGUID(), token, historyJSON
+	}
+}
+
+// result is one scenario measured on one target.
+type result struct {
+	scenario, target string
+	requests, errors int
+	elapsed          time.Duration
+	latencies        []time.Duration // sorted
+}
+
+func (r *result) rate() float64 { return float64(r.requests) / r.elapsed.Seconds() }
+
+func (r *result) percentile(p float64) time.Duration {
+	if len(r.latencies) == 0 {
+		return 0
+	}
+	return r.latencies[min(len(r.latencies)-1, int(p*float64(len(r.latencies))))]
+}
+
+// drive runs a scenario against a target for d: a closed loop of c.concurrency workers, or an open
+// loop at c.rate requests per second whose latencies count from each request's scheduled time.
+func (t *target) drive(ctx context.Context, c config, client *http.Client, scenario string, d time.Duration, round int) *result {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	res := &result{scenario: scenario, target: t.name}
+	var mu sync.Mutex
+	var errs atomic.Int64
+	var seq atomic.Int64
+	do := func(worker int, rnd *rand.Rand, scheduled time.Time, lat *[]time.Duration) {
+		i := int(seq.Add(1))
+		method, path, token, body := t.request(scenario, worker, round*1_000_000_000+i, rnd)
+		req, _ := http.NewRequestWithContext(context.WithoutCancel(ctx), method, t.base+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+token)
+		if body != "" {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		resp, err := client.Do(req)
+		if err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+		if err != nil || resp.StatusCode/100 != 2 {
+			errs.Add(1)
+			if errs.Load() == 1 && err == nil {
+				fmt.Fprintf(os.Stderr, "activityload: %s %s on %s: status %d\n", method, path, t.name, resp.StatusCode)
+			}
+		}
+		*lat = append(*lat, time.Since(scheduled))
+	}
+	start := time.Now()
+	var wg sync.WaitGroup
+	collect := func(lat []time.Duration) {
+		mu.Lock()
+		res.latencies = append(res.latencies, lat...)
+		mu.Unlock()
+	}
+	if c.rate == 0 {
+		for w := range c.concurrency {
+			wg.Go(func() {
+				rnd := rand.New(rand.NewPCG(uint64(w), uint64(round)))
+				var lat []time.Duration
+				for ctx.Err() == nil {
+					do(w, rnd, time.Now(), &lat)
+				}
+				collect(lat)
+			})
+		}
+	} else {
+		jobs := make(chan time.Time, c.concurrency)
+		for w := range c.concurrency {
+			wg.Go(func() {
+				rnd := rand.New(rand.NewPCG(uint64(w), uint64(round)))
+				var lat []time.Duration
+				for scheduled := range jobs {
+					do(w, rnd, scheduled, &lat)
+				}
+				collect(lat)
+			})
+		}
+		interval := time.Second / time.Duration(c.rate)
+		for next := start; ctx.Err() == nil; next = next.Add(interval) {
+			time.Sleep(time.Until(next))
+			select {
+			case jobs <- next:
+			default:
+				errs.Add(1) // every worker busy: the server fell behind the rate
+			}
+		}
+		close(jobs)
+	}
+	wg.Wait()
+	res.elapsed = time.Since(start)
+	res.requests, res.errors = len(res.latencies), int(errs.Load())
+	slices.Sort(res.latencies)
+	return res
+}
+
+// measure starts the targets, preloads them and measures every scenario on each, ceiling first.
+func measure(ctx context.Context, c config, stdout, stderr io.Writer) error {
+	dir, err := os.MkdirTemp("", "activityload-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	keyFile := filepath.Join(dir, "issuer-key.pem")
+	issuer, err := auth.OpenLocalIssuer(keyFile, "")
+	if err != nil {
+		return err
+	}
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: c.concurrency * 2, MaxConnsPerHost: c.concurrency * 2}}
+	var targets []*target
+	defer func() {
+		for _, t := range targets {
+			t.stop()
+		}
+	}()
+	for _, name := range append([]string{"ceiling"}, c.stores...) {
+		t, err := startTarget(ctx, c, name, keyFile, dir)
+		if err != nil {
+			return err
+		}
+		targets = append(targets, t)
+		fmt.Fprintf(stderr, "%s: first answer %s after start; preloading %d users × %d activities\n", name, t.coldStart.Round(time.Millisecond), c.users, c.preload)
+		if err := t.prepare(ctx, c, issuer, client); err != nil {
+			return fmt.Errorf("preload %s: %w", name, err)
+		}
+	}
+	var results []*result
+	for round, scenario := range c.scenarios {
+		for _, t := range targets {
+			t.drive(ctx, c, client, scenario, c.warmup, round*2)
+			r := t.drive(ctx, c, client, scenario, c.duration, round*2+1)
+			fmt.Fprintf(stderr, "%-8s %-9s %9.0f req/s  p99 %v  errors %d\n", scenario, t.name, r.rate(), r.percentile(0.99), r.errors)
+			results = append(results, r)
+		}
+	}
+	report(stdout, c, targets, results)
+	return nil
+}
+
+// report prints the results as Markdown, each rate also as a ratio to the ceiling's.
+func report(w io.Writer, c config, targets []*target, results []*result) {
+	loop := fmt.Sprintf("closed loop, %d connections", c.concurrency)
+	if c.rate > 0 {
+		loop = fmt.Sprintf("open loop at %d req/s, up to %d in flight", c.rate, c.concurrency)
+	}
+	fmt.Fprintf(w, "%s; %s measured per scenario and target after %s of warm-up; %d users, %d activities each preloaded; %d CPUs, %s\n\n",
+		loop, c.duration, c.warmup, c.users, c.preload, runtime.NumCPU(), runtime.Version())
+	fmt.Fprintln(w, "| scenario | target | req/s | of ceiling | p50 | p99 | p99.9 | errors |")
+	fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|---:|---:|")
+	ceiling := map[string]float64{}
+	for _, r := range results {
+		if r.target == "ceiling" {
+			ceiling[r.scenario] = r.rate()
+		}
+		ratio := "1.00"
+		if r.target != "ceiling" {
+			ratio = fmt.Sprintf("%.2f", r.rate()/ceiling[r.scenario])
+		}
+		fmt.Fprintf(w, "| %s | %s | %.0f | %s | %s | %s | %s | %d |\n", r.scenario, r.target, r.rate(), ratio,
+			ms(r.percentile(0.5)), ms(r.percentile(0.99)), ms(r.percentile(0.999)), r.errors)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| target | first answer after start | peak RSS |")
+	fmt.Fprintln(w, "|---|---:|---:|")
+	for _, t := range targets {
+		fmt.Fprintf(w, "| %s | %s | %.0f MB |\n", t.name, ms(t.coldStart), float64(t.peakRSS())/(1<<20))
+	}
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond)) }
