@@ -17,7 +17,7 @@ lint:
 
 fuzz:       ## each fuzz target for FUZZTIME (default 1m)
 	for t in FuzzParseFilter FuzzParseExpand FuzzParseDateTime; do go test -run '^$$' -fuzz "^$$t\$$" -fuzztime $${FUZZTIME:-1m} ./odata || exit 1; done
-	for t in FuzzParsePath FuzzSkipToken FuzzDecodeActivity FuzzDecodeHistoryItem; do go test -run '^$$' -fuzz "^$$t\$$" -fuzztime $${FUZZTIME:-1m} ./graph || exit 1; done
+	for t in FuzzParsePath FuzzSkipToken FuzzDecodeActivity FuzzDecodeHistoryItem FuzzParseBatch; do go test -run '^$$' -fuzz "^$$t\$$" -fuzztime $${FUZZTIME:-1m} ./graph || exit 1; done
 
 ci:
 	bash .ci/run

@@ -15,6 +15,8 @@ const (
 	NotAllowed       = "not_allowed"       // the method does not apply to this resource (405)
 	TooLarge         = "too_large"         // the request body is over a limit (413)
 	UnsupportedMedia = "unsupported_media" // the body's media type or encoding is not accepted (415)
+	FailedDependency = "failed_dependency" // a $batch request whose dependency failed (424)
+	TooManyRequests  = "too_many_requests" // the caller is over a rate limit (429)
 	Internal         = "internal"          // anything else; never shown to clients in detail (500)
 )
 

@@ -23,6 +23,8 @@ var errorStatus = map[string]struct {
 	activity.NotAllowed:       {http.StatusMethodNotAllowed, "notSupported"},
 	activity.TooLarge:         {http.StatusRequestEntityTooLarge, "invalidRequest"},
 	activity.UnsupportedMedia: {http.StatusUnsupportedMediaType, "invalidRequest"},
+	activity.FailedDependency: {http.StatusFailedDependency, "failedDependency"},
+	activity.TooManyRequests:  {http.StatusTooManyRequests, "TooManyRequests"},
 	activity.Internal:         {http.StatusInternalServerError, "generalException"},
 }
 

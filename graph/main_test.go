@@ -263,3 +263,12 @@ func gzipped(t *testing.T, v any) []byte {
 	zw.Close()
 	return buf.Bytes()
 }
+
+func mustJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}

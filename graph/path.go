@@ -21,6 +21,7 @@ const (
 	kindHistoryItemsCount                   // /me/activities/{key}/historyItems/$count
 	kindHistoryItem                         // /me/activities/{key}/historyItems/{itemID}
 	kindHistoryItemActivity                 // /me/activities/{key}/historyItems/{itemID}/activity
+	kindBatch                               // /$batch
 )
 
 // resourcePath is a parsed Graph resource path.
@@ -48,6 +49,10 @@ func parsePath(method, escaped string) (*resourcePath, error) {
 	rest, ok := cutVersion(escaped, p)
 	if !ok {
 		return nil, notFound(escaped)
+	}
+	if rest == "/$batch" || strings.EqualFold(rest, "/%24batch") {
+		p.kind = kindBatch
+		return p, nil
 	}
 	switch {
 	case hasSegment(rest, "/me"):

@@ -125,3 +125,29 @@ func FuzzDecodeHistoryItem(f *testing.F) {
 		}
 	})
 }
+
+func FuzzParseBatch(f *testing.F) {
+	f.Add([]byte(`{"requests":[{"id":"a","method":"GET","url":"/me/activities","dependsOn":["b"]},{"id":"b","method":"PUT","url":"/me/activities/x","body":{"a":1}}]}`))
+	f.Add([]byte(`{"requests":[{"id":"a","method":"GET","url":"/me","dependsOn":["a"]}]}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		steps, order, err := parseBatch(body)
+		if err != nil {
+			if activity.ErrorCode(err) != activity.Invalid {
+				t.Fatalf("parseBatch(%q): error code %s", body, activity.ErrorCode(err))
+			}
+			return
+		}
+		if len(order) != len(steps) {
+			t.Fatalf("parseBatch(%q): order %v for %d steps", body, order, len(steps))
+		}
+		done := map[string]bool{}
+		for _, i := range order {
+			for _, d := range steps[i].DependsOn {
+				if !done[strings.ToLower(d)] {
+					t.Fatalf("parseBatch(%q): step %s runs before its dependency %s", body, steps[i].ID, d)
+				}
+			}
+			done[strings.ToLower(steps[i].ID)] = true
+		}
+	})
+}

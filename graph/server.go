@@ -36,13 +36,14 @@ type Server struct {
 	service      *activity.Service
 	verifier     Verifier
 	logger       *slog.Logger
+	routes       map[routeKey]handlerFunc
 	MaxBodyBytes int64
 	PageSize     int // page size when the client sends no Prefer: odata.maxpagesize
 }
 
 // NewServer returns a Server over service that authenticates requests with verifier.
 func NewServer(service *activity.Service, verifier Verifier, logger *slog.Logger) *Server {
-	return &Server{service: service, verifier: verifier, logger: logger,
+	return &Server{service: service, verifier: verifier, logger: logger, routes: routeTable(),
 		MaxBodyBytes: DefaultMaxBodyBytes, PageSize: DefaultPageSize}
 }
 
@@ -54,26 +55,30 @@ type routeKey struct {
 	kind   kind
 }
 
-// routes is the whole API on one screen.
-var routes = map[routeKey]handlerFunc{
-	{"GET", kindMe}:                  (*Server).handleMe,
-	{"GET", kindActivities}:          (*Server).handleActivityList,
-	{"POST", kindActivities}:         (*Server).handleActivityPost,
-	{"POST", kindActivitiesRef}:      (*Server).handleActivityPost,
-	{"GET", kindActivitiesCount}:     (*Server).handleActivityCount,
-	{"GET", kindRecent}:              (*Server).handleActivityList,
-	{"GET", kindActivity}:            (*Server).handleActivityGet,
-	{"PUT", kindActivity}:            (*Server).handleActivityPut,
-	{"PATCH", kindActivity}:          (*Server).handleActivityPatch,
-	{"DELETE", kindActivity}:         (*Server).handleActivityDelete,
-	{"GET", kindHistoryItems}:        (*Server).handleHistoryItemList,
-	{"POST", kindHistoryItems}:       (*Server).handleHistoryItemPost,
-	{"GET", kindHistoryItemsCount}:   (*Server).handleHistoryItemCount,
-	{"GET", kindHistoryItem}:         (*Server).handleHistoryItemGet,
-	{"PUT", kindHistoryItem}:         (*Server).handleHistoryItemPut,
-	{"PATCH", kindHistoryItem}:       (*Server).handleHistoryItemPatch,
-	{"DELETE", kindHistoryItem}:      (*Server).handleHistoryItemDelete,
-	{"GET", kindHistoryItemActivity}: (*Server).handleHistoryItemActivity,
+// routeTable is the whole API on one screen. (It is built by NewServer rather than held in a package
+// variable because $batch calls back into ServeHTTP, which reads the table.)
+func routeTable() map[routeKey]handlerFunc {
+	return map[routeKey]handlerFunc{
+		{"GET", kindMe}:                  (*Server).handleMe,
+		{"GET", kindActivities}:          (*Server).handleActivityList,
+		{"POST", kindActivities}:         (*Server).handleActivityPost,
+		{"POST", kindActivitiesRef}:      (*Server).handleActivityPost,
+		{"GET", kindActivitiesCount}:     (*Server).handleActivityCount,
+		{"GET", kindRecent}:              (*Server).handleActivityList,
+		{"GET", kindActivity}:            (*Server).handleActivityGet,
+		{"PUT", kindActivity}:            (*Server).handleActivityPut,
+		{"PATCH", kindActivity}:          (*Server).handleActivityPatch,
+		{"DELETE", kindActivity}:         (*Server).handleActivityDelete,
+		{"GET", kindHistoryItems}:        (*Server).handleHistoryItemList,
+		{"POST", kindHistoryItems}:       (*Server).handleHistoryItemPost,
+		{"GET", kindHistoryItemsCount}:   (*Server).handleHistoryItemCount,
+		{"GET", kindHistoryItem}:         (*Server).handleHistoryItemGet,
+		{"PUT", kindHistoryItem}:         (*Server).handleHistoryItemPut,
+		{"PATCH", kindHistoryItem}:       (*Server).handleHistoryItemPatch,
+		{"DELETE", kindHistoryItem}:      (*Server).handleHistoryItemDelete,
+		{"GET", kindHistoryItemActivity}: (*Server).handleHistoryItemActivity,
+		{"POST", kindBatch}:              (*Server).handleBatch,
+	}
 }
 
 // ServeHTTP serves one Graph request: ids, authentication, the path, the route.
@@ -116,10 +121,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.error(sw, r, activity.Errorf(activity.Forbidden, "Access to the activities of user '%s' is denied; a token gives access to its own user only.", rp.user))
 		return
 	}
-	h, ok := routes[routeKey{r.Method, rp.kind}]
+	h, ok := s.routes[routeKey{r.Method, rp.kind}]
 	if !ok {
-		sw.Header().Set("Allow", allowed(rp.kind))
-		s.error(sw, r, activity.Errorf(activity.NotAllowed, "The method %s is not supported for this resource; use %s.", r.Method, allowed(rp.kind)))
+		sw.Header().Set("Allow", s.allowed(rp.kind))
+		s.error(sw, r, activity.Errorf(activity.NotAllowed, "The method %s is not supported for this resource; use %s.", r.Method, s.allowed(rp.kind)))
 		return
 	}
 	h(s, sw, r.WithContext(activity.NewContextWithPrincipal(r.Context(), p)), rp, p)
@@ -128,13 +133,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 var kindNames = map[kind]string{kindMe: "me", kindActivities: "activities", kindActivitiesCount: "activities/$count",
 	kindActivitiesRef: "activities/$ref", kindRecent: "activities/recent", kindActivity: "activity",
 	kindHistoryItems: "historyItems", kindHistoryItemsCount: "historyItems/$count", kindHistoryItem: "historyItem",
-	kindHistoryItemActivity: "historyItem/activity"}
+	kindHistoryItemActivity: "historyItem/activity", kindBatch: "$batch"}
 
 // allowed lists the methods a path kind supports, for the Allow header.
-func allowed(k kind) string {
+func (s *Server) allowed(k kind) string {
 	var methods []string
 	for _, m := range []string{"GET", "PUT", "POST", "PATCH", "DELETE"} {
-		if _, ok := routes[routeKey{m, k}]; ok {
+		if _, ok := s.routes[routeKey{m, k}]; ok {
 			methods = append(methods, m)
 		}
 	}

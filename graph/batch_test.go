@@ -1,0 +1,106 @@
+package graph_test
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// batchResponses posts a batch and returns its responses by id.
+func batchResponses(t *testing.T, c *client, body string) map[string]map[string]any {
+	t.Helper()
+	r := c.do("POST", "/v1.0/$batch", body)
+	wantStatus(t, "POST $batch", r, http.StatusOK)
+	out := map[string]map[string]any{}
+	for _, v := range r.json()["responses"].([]any) {
+		m := v.(map[string]any)
+		out[m["id"].(string)] = m
+	}
+	return out
+}
+
+func TestBatch(t *testing.T) {
+	e := newEnv(t)
+	alice := e.as("alice", "notes")
+	doc := activityJSON("/batch?X")
+	body := fmt.Sprintf(`{"requests":[
+		{"id":"put","method":"PUT","url":"/me/activities/%%2Fbatch%%3FX","headers":{"accept":"application/json","content-type":"application/json"},"body":%s,"dependsOn":[]},
+		{"id":"get","method":"GET","url":"/me/activities?%%24top=1","headers":{"accept":"application/json"},"body":null,"dependsOn":["put"]},
+		{"id":"missing","method":"GET","url":"/v1.0/me/activities/nope","dependsOn":["put"]},
+		{"id":"after-missing","method":"GET","url":"me/activities","dependsOn":["missing"]},
+		{"id":"count","method":"GET","url":"/beta/me/activities/$count"},
+		{"id":"delete","method":"DELETE","url":"/me/activities/%%2Fbatch%%3FX","dependsOn":["get","count"]},
+		{"id":"other-user","method":"GET","url":"/users/bob/activities"}
+	]}`, mustJSON(t, doc))
+	got := batchResponses(t, alice, body)
+	want := map[string]float64{"put": 201, "get": 200, "missing": 404, "after-missing": 424, "count": 200, "delete": 204, "other-user": 403}
+	for id, status := range want {
+		r, ok := got[id]
+		if !ok {
+			t.Errorf("step %s has no response", id)
+			continue
+		}
+		if r["status"] != status {
+			t.Errorf("step %s: status %v, want %v: %v", id, r["status"], status, r["body"])
+		}
+		h := r["headers"].(map[string]any)
+		_, hasBody := r["body"]
+		switch {
+		case status == 204 && hasBody:
+			t.Errorf("step %s: a 204 with a body key", id)
+		case status != 204 && id != "count" && !strings.HasPrefix(fmt.Sprint(h["Content-Type"]), "application/json"):
+			t.Errorf("step %s: headers %v lack Content-Type spelled exactly so", id, h)
+		case status >= 400:
+			if msg := r["body"].(map[string]any)["error"].(map[string]any)["message"]; msg == "" {
+				t.Errorf("step %s: error without a message", id)
+			}
+		}
+	}
+	if v := got["get"]["body"].(map[string]any)["value"].([]any); len(v) != 1 {
+		t.Errorf("GET step after the PUT saw %d activities", len(v))
+	}
+	wantStatus(t, "the batch's DELETE took effect", alice.do("GET", "/v1.0/me/activities/%2Fbatch%3FX", nil), http.StatusNotFound)
+}
+
+func TestBatch_Errors(t *testing.T) {
+	e := newEnv(t)
+	alice := e.as("alice", "notes")
+	steps := func(n int) string {
+		var s []string
+		for i := range n {
+			s = append(s, fmt.Sprintf(`{"id":"%d","method":"GET","url":"/me/activities"}`, i))
+		}
+		return `{"requests":[` + strings.Join(s, ",") + `]}`
+	}
+	tests := []struct{ name, body, mention string }{
+		{"TooMany", steps(21), "at most 20"},
+		{"None", `{"requests":[]}`, "no requests"},
+		{"NotJSON", `{"requests":`, "not valid"},
+		{"Unknown", `{"requests":[],"extra":1}`, "not valid"},
+		{"DuplicateID", `{"requests":[{"id":"a","method":"GET","url":"/me"},{"id":"A","method":"GET","url":"/me"}]}`, "more than once"},
+		{"MissingURL", `{"requests":[{"id":"a","method":"GET"}]}`, "url"},
+		{"UnknownDependency", `{"requests":[{"id":"a","method":"GET","url":"/me","dependsOn":["b"]}]}`, "'b'"},
+		{"Cycle", `{"requests":[{"id":"a","method":"GET","url":"/me","dependsOn":["b"]},{"id":"b","method":"GET","url":"/me","dependsOn":["a"]}]}`, "cycle"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			wantError(t, tc.name, alice.do("POST", "/v1.0/$batch", tc.body), http.StatusBadRequest, tc.mention)
+		})
+	}
+	if got := batchResponses(t, alice, steps(20)); len(got) != 20 {
+		t.Errorf("20 steps gave %d responses", len(got))
+	}
+	got := batchResponses(t, alice, `{"requests":[
+		{"id":"nested","method":"POST","url":"/$batch","body":{"requests":[]}},
+		{"id":"absolute","method":"GET","url":"https://evil.example.com/v1.0/me"},
+		{"id":"string-body","method":"POST","url":"/me/activities","body":"eyJ9"}]}`)
+	for _, id := range []string{"nested", "absolute", "string-body"} {
+		if got[id]["status"] != float64(400) {
+			t.Errorf("step %s: %v, want 400", id, got[id])
+		}
+	}
+	wantStatus(t, "GET $batch", alice.do("GET", "/v1.0/$batch", nil), http.StatusMethodNotAllowed)
+	anonymous := &client{e: e}
+	wantStatus(t, "$batch without a token", anonymous.do("POST", "/v1.0/$batch", steps(1)), http.StatusUnauthorized)
+}
