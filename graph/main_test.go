@@ -33,6 +33,7 @@ const testIssuer = "https://issuer.test/v2.0"
 type env struct {
 	t   *testing.T
 	srv *httptest.Server
+	api *graph.Server
 	key *rsa.PrivateKey
 }
 
@@ -55,7 +56,7 @@ func newEnv(t *testing.T) *env {
 	api.PageSize = 20
 	srv := httptest.NewServer(api)
 	t.Cleanup(srv.Close)
-	return &env{t: t, srv: srv, key: key}
+	return &env{t: t, srv: srv, api: api, key: key}
 }
 
 // openStore opens the store the tests run on: SQLite, or PostgreSQL when ACTIVITYD_TEST_STORE=postgres

@@ -39,6 +39,8 @@ type Server struct {
 	routes       map[routeKey]handlerFunc
 	MaxBodyBytes int64
 	PageSize     int // page size when the client sends no Prefer: odata.maxpagesize
+	// Throttle limits each principal's requests; nil turns throttling off. $batch steps count one by one.
+	Throttle *activity.Throttle
 }
 
 // NewServer returns a Server over service that authenticates requests with verifier.
@@ -121,6 +123,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.error(sw, r, activity.Errorf(activity.Forbidden, "Access to the activities of user '%s' is denied; a token gives access to its own user only.", rp.user))
 		return
 	}
+	if err := s.throttle(sw, r, rp, p); err != nil {
+		s.error(sw, r, err)
+		return
+	}
 	h, ok := s.routes[routeKey{r.Method, rp.kind}]
 	if !ok {
 		sw.Header().Set("Allow", s.allowed(rp.kind))
@@ -144,6 +150,26 @@ func (s *Server) allowed(k kind) string {
 		}
 	}
 	return strings.Join(methods, ", ")
+}
+
+// throttle counts the request against the principal's limits and, when one is reached, answers 429
+// with Retry-After in whole seconds, as Graph does and as the SDKs' retry handlers expect.
+func (s *Server) throttle(w http.ResponseWriter, r *http.Request, rp *resourcePath, p activity.Principal) error {
+	if s.Throttle == nil || rp.kind == kindBatch {
+		return nil
+	}
+	wait, rate, err := s.Throttle.Check(r.Context(), p, r.Method != http.MethodGet)
+	if err != nil || rate == nil {
+		return err
+	}
+	secs := int((wait + time.Second - 1) / time.Second)
+	w.Header().Set("Retry-After", strconv.Itoa(secs))
+	kind := "reads"
+	if r.Method != http.MethodGet {
+		kind = "writes"
+	}
+	return activity.Errorf(activity.TooManyRequests, "Too many requests: the limit of %d %s per %s for this user and app is reached; retry after %d seconds.",
+		rate.N, kind, rate.Per, secs)
 }
 
 // authenticate checks the bearer token of the Authorization header; a token in the query string is

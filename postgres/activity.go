@@ -270,7 +270,7 @@ func (s *Store) CountActivities(ctx context.Context, p activity.Principal, modif
 }
 
 // PurgeExpired deletes up to limit expired activities (their history items go with them), then up to
-// the rest of limit expired history items. Rows locked by a concurrent purge are skipped, so several
+// the rest of limit expired history items, then of ended throttling windows. Rows locked by a concurrent purge are skipped, so several
 // processes can purge at once without waiting on each other.
 func (s *Store) PurgeExpired(ctx context.Context, now time.Time, limit int) (int, error) {
 	tag, err := s.pool.Exec(ctx, `DELETE FROM activities WHERE (tenant_id, user_id, app_id, id) IN (
@@ -288,6 +288,16 @@ func (s *Store) PurgeExpired(ctx context.Context, now time.Time, limit int) (int
 		FOR UPDATE SKIP LOCKED)`, micros(now), limit-total)
 	if err != nil {
 		return total, fmt.Errorf("purge history items: %w", err)
+	}
+	total += int(tag.RowsAffected())
+	if total >= limit {
+		return total, nil
+	}
+	tag, err = s.pool.Exec(ctx, `DELETE FROM request_counts WHERE (tenant_id, user_id, app_id, counter) IN (
+		SELECT tenant_id, user_id, app_id, counter FROM request_counts WHERE expires <= $1 LIMIT $2
+		FOR UPDATE SKIP LOCKED)`, micros(now), limit-total)
+	if err != nil {
+		return total, fmt.Errorf("purge request counts: %w", err)
 	}
 	return total + int(tag.RowsAffected()), nil
 }

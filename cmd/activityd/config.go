@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/activityd/activityd"
 	"github.com/activityd/activityd/auth"
 )
 
@@ -27,6 +28,10 @@ type Config struct {
 	Audiences   []string
 	Scopes      []string
 
+	Throttle    bool
+	ReadLimits  []activity.Rate
+	WriteLimits []activity.Rate
+
 	LogFormat string // text or json
 	LogLevel  string
 	PageSize  int
@@ -42,6 +47,7 @@ func DefaultConfig() Config {
 		Addr: "127.0.0.1:8080", Data: "./activityd-data",
 		LocalIssuer: true, IssuerName: auth.DefaultIssuer,
 		Audiences: auth.GraphAudiences, Scopes: []string{auth.Scope},
+		Throttle: true, ReadLimits: activity.GraphLimits().Reads, WriteLimits: activity.GraphLimits().Writes,
 		LogFormat: "text", LogLevel: "info", PageSize: 100, MaxBody: 1 << 20,
 		Purge: 10 * time.Minute, Shutdown: 15 * time.Second,
 	}
@@ -78,6 +84,25 @@ func redact(raw string) string {
 	return "(unparsable)"
 }
 
+// rateFlag is a list of rates such as 100/5m,8000/24h.
+type rateFlag struct{ rates *[]activity.Rate }
+
+func (f rateFlag) String() string {
+	if f.rates == nil {
+		return ""
+	}
+	parts := make([]string, len(*f.rates))
+	for i, r := range *f.rates {
+		parts[i] = r.String()
+	}
+	return strings.Join(parts, ",")
+}
+
+func (f rateFlag) Set(s string) (err error) {
+	*f.rates, err = activity.ParseRates(s)
+	return err
+}
+
 // listFlag is a comma-separated list.
 type listFlag struct{ list *[]string }
 
@@ -112,6 +137,9 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (Co
 	fs.StringVar(&c.TrustJWKS, "trust-jwks", c.TrustJWKS, "JWKS URL of the external issuer, e.g. https://login.microsoftonline.com/common/discovery/v2.0/keys")
 	fs.Var(listFlag{&c.Audiences}, "audience", "accepted token audiences, comma-separated")
 	fs.Var(listFlag{&c.Scopes}, "scopes", "accepted scopes (a token needs one), comma-separated")
+	fs.BoolVar(&c.Throttle, "throttle", c.Throttle, "limit each user and app to --read-limits and --write-limits (429 with Retry-After)")
+	fs.Var(rateFlag{&c.ReadLimits}, "read-limits", "GET requests allowed per user and app")
+	fs.Var(rateFlag{&c.WriteLimits}, "write-limits", "PUT, POST, PATCH and DELETE requests allowed per user and app")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "log format: text or json")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log level: debug, info, warn or error")
 	fs.IntVar(&c.PageSize, "page-size", c.PageSize, "page size when a client sends no Prefer: odata.maxpagesize")

@@ -146,9 +146,13 @@ func TestParseServe(t *testing.T) {
 	if c.Addr != "127.0.0.1:9999" || c.PageSize != 25 || c.Data != "./activityd-data" {
 		t.Errorf("config = %+v; want the env's addr, the flag's page size, the default data", c)
 	}
+	if !c.Throttle || len(c.WriteLimits) != 2 || c.WriteLimits[0].N != 100 || c.ReadLimits[1].N != 12000 {
+		t.Errorf("throttling defaults %v %v %v, want Graph's limits, on", c.Throttle, c.ReadLimits, c.WriteLimits)
+	}
 	for _, args := range [][]string{
 		{"--page-size", "0"}, {"--log-format", "xml"}, {"--local-issuer=false"},
 		{"--trust-issuer", "https://x"}, {"extra"}, {"--no-such-flag"},
+		{"--read-limits", "lots"}, {"--write-limits", "5/1ms"}, {"--db", "mysql://x"},
 	} {
 		if _, err := parseServe(args, func(string) string { return "" }, io.Discard); err == nil {
 			t.Errorf("parseServe(%q) succeeded", args)

@@ -51,6 +51,14 @@ func serve(ctx context.Context, cfg Config, logOut io.Writer) error {
 	service := activity.NewService(store)
 	api := graph.NewServer(service, verifier, logger)
 	api.PageSize, api.MaxBodyBytes = cfg.PageSize, cfg.MaxBody
+	if cfg.Throttle {
+		// Processes sharing PostgreSQL count in it, so that the limits hold across them.
+		var counter activity.RequestCounter = activity.NewMemoryCounter()
+		if c, ok := store.(activity.RequestCounter); ok {
+			counter = c
+		}
+		api.Throttle = &activity.Throttle{Limits: activity.Limits{Reads: cfg.ReadLimits, Writes: cfg.WriteLimits}, Counter: counter}
+	}
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {

@@ -46,7 +46,7 @@ func startTarget(ctx context.Context, c config, name, keyFile, dir string) (*tar
 		}
 		cmd = exec.Command(self, "ceiling", "--addr", addr)
 	case "sqlite", "postgres":
-		args := []string{"serve", "--addr", addr, "--data", filepath.Join(dir, name), "--issuer-key", keyFile, "--log-level", "warn"}
+		args := []string{"serve", "--addr", addr, "--data", filepath.Join(dir, name), "--issuer-key", keyFile, "--log-level", "warn", "--throttle=false"}
 		if name == "postgres" {
 			url, drop, err := freshSchema(ctx, c.db)
 			if err != nil {
