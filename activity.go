@@ -140,12 +140,6 @@ func (a *Activity) Validate() error {
 	if len(a.UserTimezone) > maxTimezoneLength {
 		return Errorf(Invalid, "The property 'userTimezone' is longer than %d bytes.", maxTimezoneLength)
 	}
-	if len(a.ContentInfo) > MaxRawJSONLength {
-		return Errorf(Invalid, "The property 'contentInfo' is larger than %d bytes.", MaxRawJSONLength)
-	}
-	if len(a.VisualElements.Content) > MaxRawJSONLength {
-		return Errorf(Invalid, "The property 'visualElements.content' is larger than %d bytes.", MaxRawJSONLength)
-	}
 	return nil
 }
 

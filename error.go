@@ -14,6 +14,7 @@ const (
 	Forbidden        = "forbidden"         // a valid token that may not do this (403)
 	NotAllowed       = "not_allowed"       // the method does not apply to this resource (405)
 	TooLarge         = "too_large"         // the request body is over a limit (413)
+	HeadersTooLarge  = "headers_too_large" // the request headers are over a limit (431)
 	UnsupportedMedia = "unsupported_media" // the body's media type or encoding is not accepted (415)
 	FailedDependency = "failed_dependency" // a $batch request whose dependency failed (424)
 	TooManyRequests  = "too_many_requests" // the caller is over a rate limit (429)

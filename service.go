@@ -7,8 +7,10 @@ import (
 
 // Defaults for Service.
 const (
-	DefaultTTL       = 30 * 24 * time.Hour  // Graph's examples expire everything 30 days after the last write
-	DefaultRetention = 365 * 24 * time.Hour // the latest expiration a client may ask for
+	DefaultTTL             = 30 * 24 * time.Hour  // Graph's examples expire everything 30 days after the last write
+	DefaultRetention       = 365 * 24 * time.Hour // the latest expiration a client may ask for
+	DefaultMaxContentBytes = 64 << 10             // contentInfo, and visualElements.content, each
+	DefaultMaxDeepInsert   = 100                  // history items in one activity body
 )
 
 // Service holds the rules every backend shares: server-set properties, expiration, computed durations,
@@ -21,11 +23,16 @@ type Service struct {
 	TTL time.Duration
 	// Retention is the latest expiration, from the last write, that a client may ask for.
 	Retention time.Duration
+	// MaxContentBytes bounds contentInfo and visualElements.content, each.
+	MaxContentBytes int
+	// MaxDeepInsert bounds the history items one activity body may carry.
+	MaxDeepInsert int
 }
 
 // NewService returns a Service on store with the default TTL and retention.
 func NewService(store Store) *Service {
-	return &Service{Store: store, TTL: DefaultTTL, Retention: DefaultRetention}
+	return &Service{Store: store, TTL: DefaultTTL, Retention: DefaultRetention,
+		MaxContentBytes: DefaultMaxContentBytes, MaxDeepInsert: DefaultMaxDeepInsert}
 }
 
 func (s *Service) now() time.Time {
@@ -52,15 +59,29 @@ func (s *Service) expiry(requested, now time.Time) time.Time {
 	return now.Add(s.TTL)
 }
 
+// validate checks a's own rules and the service's limits on free-form JSON.
+func (s *Service) validate(a *Activity) error {
+	if err := a.Validate(); err != nil {
+		return err
+	}
+	if len(a.ContentInfo) > s.MaxContentBytes {
+		return Errorf(Invalid, "The property 'contentInfo' is larger than %d bytes.", s.MaxContentBytes)
+	}
+	if len(a.VisualElements.Content) > s.MaxContentBytes {
+		return Errorf(Invalid, "The property 'visualElements.content' is larger than %d bytes.", s.MaxContentBytes)
+	}
+	return nil
+}
+
 // UpsertActivity creates the activity or replaces the one with the same appActivityId (Graph's PUT),
 // and upserts the history items it carries (deep insert); existing history items it does not carry
 // are kept. It reports whether the activity was created. Errors: Invalid.
 func (s *Service) UpsertActivity(ctx context.Context, p Principal, a *Activity) (created bool, err error) {
-	if err := a.Validate(); err != nil {
+	if err := s.validate(a); err != nil {
 		return false, err
 	}
-	if len(a.HistoryItems) > MaxHistoryPerPut {
-		return false, Errorf(Invalid, "The property 'historyItems' holds %d items; at most %d may be inserted at once.", len(a.HistoryItems), MaxHistoryPerPut)
+	if len(a.HistoryItems) > s.MaxDeepInsert {
+		return false, Errorf(Invalid, "The property 'historyItems' holds %d items; at most %d may be inserted at once.", len(a.HistoryItems), s.MaxDeepInsert)
 	}
 	for _, h := range a.HistoryItems {
 		if err := h.Validate(); err != nil {
@@ -112,7 +133,7 @@ func (s *Service) UpdateActivity(ctx context.Context, p Principal, ref string, c
 		if a.AppActivityID != appActivityID {
 			return Errorf(Invalid, "The property 'appActivityId' cannot be changed.")
 		}
-		if err := a.Validate(); err != nil {
+		if err := s.validate(a); err != nil {
 			return err
 		}
 		now := s.now()

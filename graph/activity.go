@@ -149,7 +149,7 @@ func (s *Server) readActivity(r *http.Request) (*activityBody, error) {
 	if err != nil {
 		return nil, err
 	}
-	return decodeActivity(body)
+	return decodeActivity(body, s.MaxJSONDepth)
 }
 
 // handleActivityPut is Graph's documented upsert: the URL names the appActivityId.

@@ -144,6 +144,7 @@ func TestActivity_StrictJSON(t *testing.T) {
 		{"HistoryBadItem", with(`"appActivityId"`, `"historyItems":[{"startedDateTime":"2026-11-27T10:00:00Z","id":"nope"}],"appActivityId"`), "must be a GUID"},
 		{"HistoryNoStart", with(`"appActivityId"`, `"historyItems":[{}],"appActivityId"`), "startedDateTime"},
 		{"TooLongString", with(`"appDisplayName":"Contoso, Ltd."`, `"appDisplayName":"`+strings.Repeat("x", 5000)+`"`), "appDisplayName"},
+		{"TooManyHistoryItems", with(`"appActivityId"`, `"historyItems":[`+strings.TrimSuffix(strings.Repeat(`{"startedDateTime":"2026-11-27T10:00:00Z"},`, 101), ",")+`],"appActivityId"`), "at most 100"},
 		{"LargeContentInfo", with(`"contentInfo":{`, `"contentInfo":{"a":"`+strings.Repeat("x", 70<<10)+`",`), "contentInfo"},
 	}
 	for _, tc := range tests {
@@ -167,6 +168,20 @@ func TestActivity_StrictJSON(t *testing.T) {
 		r = alice.do("PUT", "/v1.0/me/activities/other", valid)
 		wantError(t, "body/URL mismatch", r, http.StatusBadRequest, "differs")
 	})
+}
+
+func TestLimits(t *testing.T) {
+	e := newEnv(t)
+	alice := e.as("alice", "notes")
+	r := alice.do("GET", "/v1.0/me/activities", nil, "X-Padding", strings.Repeat("x", 70<<10))
+	wantError(t, "70 KiB of headers", r, http.StatusRequestHeaderFieldsTooLarge, "headers")
+	e.api.MaxJSONDepth = 3
+	r = alice.do("PUT", "/v1.0/me/activities/k", activityJSON("k"))
+	wantError(t, "a body deeper than --max-json-depth", r, http.StatusBadRequest, "deeper than 3")
+	r = alice.do("GET", "/v1.0/me/activities", nil, "Prefer", "odata.maxpagesize=5000")
+	if r.header.Get("Preference-Applied") != "odata.maxpagesize=1000" {
+		t.Errorf("maxpagesize 5000 applied as %q, want the largest page, 1000", r.header.Get("Preference-Applied"))
+	}
 }
 
 func TestActivity_Isolation(t *testing.T) {

@@ -19,8 +19,9 @@ import (
 // ("@odata.type", "prop@odata.type") are accepted and ignored. encoding/json cannot do this (it matches
 // names case-insensitively and keeps the last duplicate), so bodies are walked token by token.
 
-// maxDepth bounds the nesting of any body, including free-form contentInfo and visualElements.content.
-const maxDepth = 32
+// DefaultMaxJSONDepth bounds the nesting of any body, including free-form contentInfo and
+// visualElements.content.
+const DefaultMaxJSONDepth = 32
 
 func invalid(format string, args ...any) error {
 	return activity.Errorf(activity.Invalid, format, args...)
@@ -31,7 +32,7 @@ type decoder struct {
 	dec *json.Decoder
 }
 
-func newDecoder(body []byte) (*decoder, error) {
+func newDecoder(body []byte, maxDepth int) (*decoder, error) {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil, invalid("The request body is empty; a JSON object is required.")
 	}
@@ -285,8 +286,8 @@ var historyItemProps = []string{"id", "startedDateTime", "lastActiveDateTime", "
 
 // decodeActivity decodes a userActivity body. Server-set properties (id, createdDateTime,
 // lastModifiedDateTime, status) are accepted and ignored, whatever their value.
-func decodeActivity(body []byte) (*activityBody, error) {
-	d, err := newDecoder(body)
+func decodeActivity(body []byte, maxDepth int) (*activityBody, error) {
+	d, err := newDecoder(body, maxDepth)
 	if err != nil {
 		return nil, err
 	}
@@ -388,9 +389,6 @@ func (d *decoder) historyItems(path string) ([]*activity.HistoryItem, error) {
 	}
 	var items []*activity.HistoryItem
 	for i := 0; d.dec.More(); i++ {
-		if i >= activity.MaxHistoryPerPut {
-			return nil, invalid("The property '%s' holds more than %d items.", path, activity.MaxHistoryPerPut)
-		}
 		h, _, err := d.historyItem(fmt.Sprintf("%s[%d]", path, i))
 		if err != nil {
 			return nil, err
@@ -447,8 +445,8 @@ func (d *decoder) historyItem(path string) (*activity.HistoryItem, map[string]bo
 }
 
 // decodeHistoryItem decodes an activityHistoryItem body.
-func decodeHistoryItem(body []byte) (*activity.HistoryItem, map[string]bool, error) {
-	d, err := newDecoder(body)
+func decodeHistoryItem(body []byte, maxDepth int) (*activity.HistoryItem, map[string]bool, error) {
+	d, err := newDecoder(body, maxDepth)
 	if err != nil {
 		return nil, nil, err
 	}

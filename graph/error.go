@@ -22,6 +22,7 @@ var errorStatus = map[string]struct {
 	activity.Forbidden:        {http.StatusForbidden, "accessDenied"},
 	activity.NotAllowed:       {http.StatusMethodNotAllowed, "notSupported"},
 	activity.TooLarge:         {http.StatusRequestEntityTooLarge, "invalidRequest"},
+	activity.HeadersTooLarge:  {http.StatusRequestHeaderFieldsTooLarge, "invalidRequest"},
 	activity.UnsupportedMedia: {http.StatusUnsupportedMediaType, "invalidRequest"},
 	activity.FailedDependency: {http.StatusFailedDependency, "failedDependency"},
 	activity.TooManyRequests:  {http.StatusTooManyRequests, "TooManyRequests"},

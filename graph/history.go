@@ -122,7 +122,7 @@ func (s *Server) readHistoryItem(r *http.Request) (*activity.HistoryItem, map[st
 	if err != nil {
 		return nil, nil, err
 	}
-	return decodeHistoryItem(body)
+	return decodeHistoryItem(body, s.MaxJSONDepth)
 }
 
 // handleHistoryItemPut creates or replaces the history item whose GUID the URL names.

@@ -196,7 +196,7 @@ func (s *Server) pageSize(r *http.Request) (int, bool) {
 		name, value, _ := strings.Cut(strings.TrimSpace(pref), "=")
 		if strings.EqualFold(strings.TrimSpace(name), "odata.maxpagesize") {
 			if n, err := strconv.Atoi(strings.Trim(strings.TrimSpace(value), `"`)); err == nil && n > 0 {
-				return min(n, MaxPageSize), true
+				return min(n, s.MaxPageSize), true
 			}
 		}
 	}

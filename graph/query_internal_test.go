@@ -97,7 +97,7 @@ func FuzzDecodeActivity(f *testing.F) {
 	f.Add([]byte(`{"contentInfo":{"@context":"https://schema.org","a":[1,2,{"b":null}]},"@odata.type":"x"}`))
 	f.Add([]byte(`[{"a":`))
 	f.Fuzz(func(t *testing.T, body []byte) {
-		b, err := decodeActivity(body)
+		b, err := decodeActivity(body, DefaultMaxJSONDepth)
 		if err != nil {
 			if activity.ErrorCode(err) != activity.Invalid {
 				t.Fatalf("decodeActivity(%q): error code %s: %v", body, activity.ErrorCode(err), err)
@@ -106,7 +106,7 @@ func FuzzDecodeActivity(f *testing.F) {
 		}
 		// Whatever was accepted encodes to valid JSON and decodes to the same values.
 		out := appendActivity(nil, &b.Activity, nil, "")
-		again, err := decodeActivity(out)
+		again, err := decodeActivity(out, DefaultMaxJSONDepth)
 		if err != nil {
 			t.Fatalf("decodeActivity(%q) accepted; its encoding %q does not decode: %v", body, out, err)
 		}
@@ -120,7 +120,7 @@ func FuzzDecodeActivity(f *testing.F) {
 func FuzzDecodeHistoryItem(f *testing.F) {
 	f.Add([]byte(`{"startedDateTime":"2015-02-11T20:54:04.3457274+00:00","activeDurationSeconds":20,"id":"9d0b74e4-4b41-43ea-b34d-f9c1bf9f809c"}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
-		if _, _, err := decodeHistoryItem(body); err != nil && activity.ErrorCode(err) != activity.Invalid {
+		if _, _, err := decodeHistoryItem(body, DefaultMaxJSONDepth); err != nil && activity.ErrorCode(err) != activity.Invalid {
 			t.Fatalf("decodeHistoryItem(%q): error code %s", body, activity.ErrorCode(err))
 		}
 	})

@@ -26,19 +26,25 @@ type Verifier interface {
 
 // Defaults for Server.
 const (
-	DefaultMaxBodyBytes = 1 << 20 // after gzip decompression
-	DefaultPageSize     = 100
-	MaxPageSize         = 1000
+	DefaultMaxBodyBytes   = 1 << 20  // after gzip decompression
+	DefaultMaxHeaderBytes = 64 << 10 // names and values of all request headers
+	DefaultPageSize       = 100
+	DefaultMaxPageSize    = 1000
+	// MaxPageSize is the most any configuration allows: it bounds a skiptoken's page size.
+	MaxPageSize = 10000
 )
 
 // Server is the Graph HTTP surface, mounted at /v1.0 and /beta.
 type Server struct {
-	service      *activity.Service
-	verifier     Verifier
-	logger       *slog.Logger
-	routes       map[routeKey]handlerFunc
-	MaxBodyBytes int64
-	PageSize     int // page size when the client sends no Prefer: odata.maxpagesize
+	service        *activity.Service
+	verifier       Verifier
+	logger         *slog.Logger
+	routes         map[routeKey]handlerFunc
+	MaxBodyBytes   int64
+	MaxHeaderBytes int
+	MaxJSONDepth   int
+	PageSize       int // page size when the client sends no Prefer: odata.maxpagesize
+	MaxPageSize    int // the most Prefer: odata.maxpagesize gets
 	// Throttle limits each principal's requests; nil turns throttling off. $batch steps count one by one.
 	Throttle *activity.Throttle
 }
@@ -46,7 +52,8 @@ type Server struct {
 // NewServer returns a Server over service that authenticates requests with verifier.
 func NewServer(service *activity.Service, verifier Verifier, logger *slog.Logger) *Server {
 	return &Server{service: service, verifier: verifier, logger: logger, routes: routeTable(),
-		MaxBodyBytes: DefaultMaxBodyBytes, PageSize: DefaultPageSize}
+		MaxBodyBytes: DefaultMaxBodyBytes, MaxHeaderBytes: DefaultMaxHeaderBytes, MaxJSONDepth: DefaultMaxJSONDepth,
+		PageSize: DefaultPageSize, MaxPageSize: DefaultMaxPageSize}
 }
 
 // handlerFunc is a Graph handler: it gets the parsed path and the caller.
@@ -108,6 +115,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			slog.Duration("duration", time.Since(start)), slog.String("request_id", requestID))
 	}()
 
+	if n := headerBytes(r.Header); n > s.MaxHeaderBytes {
+		s.error(sw, r, activity.Errorf(activity.HeadersTooLarge, "The request headers hold %d bytes; at most %d are allowed.", n, s.MaxHeaderBytes))
+		return
+	}
 	rp, err := parsePath(r.Method, r.URL.EscapedPath())
 	if err != nil {
 		s.error(sw, r, err)
@@ -150,6 +161,17 @@ func (s *Server) allowed(k kind) string {
 		}
 	}
 	return strings.Join(methods, ", ")
+}
+
+// headerBytes is the size of the request headers as sent, near enough.
+func headerBytes(h http.Header) int {
+	n := 0
+	for k, vs := range h {
+		for _, v := range vs {
+			n += len(k) + len(v) + 4
+		}
+	}
+	return n
 }
 
 // throttle counts the request against the principal's limits and, when one is reached, answers 429

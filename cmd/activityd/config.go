@@ -32,12 +32,17 @@ type Config struct {
 	ReadLimits  []activity.Rate
 	WriteLimits []activity.Rate
 
-	LogFormat string // text or json
-	LogLevel  string
-	PageSize  int
-	MaxBody   int64
-	Purge     time.Duration
-	Shutdown  time.Duration
+	LogFormat       string // text or json
+	LogLevel        string
+	PageSize        int
+	MaxPageSize     int
+	MaxBody         int64
+	MaxHeaderBytes  int
+	MaxJSONDepth    int
+	MaxContentBytes int
+	MaxDeepInsert   int
+	Purge           time.Duration
+	Shutdown        time.Duration
 }
 
 // DefaultConfig returns the embedded default: SQLite and the local issuer in ./activityd-data,
@@ -48,7 +53,8 @@ func DefaultConfig() Config {
 		LocalIssuer: true, IssuerName: auth.DefaultIssuer,
 		Audiences: auth.GraphAudiences, Scopes: []string{auth.Scope},
 		Throttle: true, ReadLimits: activity.GraphLimits().Reads, WriteLimits: activity.GraphLimits().Writes,
-		LogFormat: "text", LogLevel: "info", PageSize: 100, MaxBody: 1 << 20,
+		LogFormat: "text", LogLevel: "info", PageSize: 100, MaxPageSize: 1000, MaxBody: 1 << 20,
+		MaxHeaderBytes: 64 << 10, MaxJSONDepth: 32, MaxContentBytes: 64 << 10, MaxDeepInsert: 100,
 		Purge: 10 * time.Minute, Shutdown: 15 * time.Second,
 	}
 }
@@ -66,8 +72,12 @@ func (c *Config) Validate() error {
 		return errors.New("--trust-issuer and --trust-jwks go together")
 	case c.LogFormat != "text" && c.LogFormat != "json":
 		return fmt.Errorf("--log-format %q: want text or json", c.LogFormat)
-	case c.PageSize < 1 || c.PageSize > 1000:
-		return fmt.Errorf("--page-size %d: want 1 to 1000", c.PageSize)
+	case c.MaxPageSize < 1 || c.MaxPageSize > 10000:
+		return fmt.Errorf("--max-page-size %d: want 1 to 10000", c.MaxPageSize)
+	case c.PageSize < 1 || c.PageSize > c.MaxPageSize:
+		return fmt.Errorf("--page-size %d: want 1 to --max-page-size (%d)", c.PageSize, c.MaxPageSize)
+	case c.MaxHeaderBytes < 4096 || c.MaxJSONDepth < 4 || c.MaxContentBytes < 1024 || c.MaxDeepInsert < 1:
+		return errors.New("--max-header-bytes (at least 4096), --max-json-depth (4), --max-content-bytes (1024) and --max-deep-insert (1) are too small")
 	case c.MaxBody < 1024:
 		return fmt.Errorf("--max-body %d: want at least 1024", c.MaxBody)
 	case len(c.Audiences) == 0:
@@ -143,7 +153,12 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (Co
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "log format: text or json")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log level: debug, info, warn or error")
 	fs.IntVar(&c.PageSize, "page-size", c.PageSize, "page size when a client sends no Prefer: odata.maxpagesize")
+	fs.IntVar(&c.MaxPageSize, "max-page-size", c.MaxPageSize, "the most Prefer: odata.maxpagesize gets")
 	fs.Int64Var(&c.MaxBody, "max-body", c.MaxBody, "largest request body in bytes, after gzip decompression")
+	fs.IntVar(&c.MaxHeaderBytes, "max-header-bytes", c.MaxHeaderBytes, "largest request headers in bytes (431 above)")
+	fs.IntVar(&c.MaxJSONDepth, "max-json-depth", c.MaxJSONDepth, "deepest nesting of a request body")
+	fs.IntVar(&c.MaxContentBytes, "max-content-bytes", c.MaxContentBytes, "largest contentInfo, and visualElements.content, in bytes")
+	fs.IntVar(&c.MaxDeepInsert, "max-deep-insert", c.MaxDeepInsert, "most history items in one activity body")
 	fs.DurationVar(&c.Purge, "purge-interval", c.Purge, "how often expired activities are purged")
 	fs.DurationVar(&c.Shutdown, "shutdown-timeout", c.Shutdown, "how long a shutdown waits for requests in flight")
 	if err := parseFlags(fs, args, getenv); err != nil {

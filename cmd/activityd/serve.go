@@ -49,8 +49,10 @@ func serve(ctx context.Context, cfg Config, logOut io.Writer) error {
 	}
 
 	service := activity.NewService(store)
+	service.MaxContentBytes, service.MaxDeepInsert = cfg.MaxContentBytes, cfg.MaxDeepInsert
 	api := graph.NewServer(service, verifier, logger)
-	api.PageSize, api.MaxBodyBytes = cfg.PageSize, cfg.MaxBody
+	api.PageSize, api.MaxPageSize, api.MaxBodyBytes = cfg.PageSize, cfg.MaxPageSize, cfg.MaxBody
+	api.MaxHeaderBytes, api.MaxJSONDepth = cfg.MaxHeaderBytes, cfg.MaxJSONDepth
 	if cfg.Throttle {
 		// Processes sharing PostgreSQL count in it, so that the limits hold across them.
 		var counter activity.RequestCounter = activity.NewMemoryCounter()
@@ -68,8 +70,10 @@ func serve(ctx context.Context, cfg Config, logOut io.Writer) error {
 		Handler:           handler(api, issuer),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		// Above this net/http answers 431 itself, in plain text; below it graph answers 431 in
+		// Graph's envelope at --max-header-bytes.
+		MaxHeaderBytes: max(1<<20, 2*cfg.MaxHeaderBytes),
+		ErrorLog:       slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 
 	var wg sync.WaitGroup
