@@ -129,6 +129,8 @@ func TestActivity_StrictJSON(t *testing.T) {
 		{"Trailing", string(valid) + "{}", "more than one"},
 		{"InvalidUTF8", "{\"appActivityId\":\"\xff\"}", "UTF-8"},
 		{"Unknown", with(`"appActivityId"`, `"color":"red","appActivityId"`), "'color'"},
+		{"NotAnAnnotation", with(`"appActivityId"`, `"id@":"x","appActivityId"`), "'id@'"},
+		{"NotAnAnnotationEither", with(`"appActivityId"`, `"@odata":"x","appActivityId"`), "'@odata'"},
 		{"WrongCase", with(`"activationUrl"`, `"activationURL"`), "did you mean 'activationUrl'"},
 		{"Duplicate", with(`"appActivityId":"k"`, `"appActivityId":"k","appActivityId":"k"`), "more than once"},
 		{"WrongType", with(`"appDisplayName":"Contoso, Ltd."`, `"appDisplayName":5`), "'appDisplayName' must be a string"},
@@ -158,7 +160,7 @@ func TestActivity_StrictJSON(t *testing.T) {
 	t.Run("Lenient", func(t *testing.T) {
 		// The docs' own examples send addImageQuery as a string, server-set properties, annotations,
 		// offsets with 7 fractional digits: all accepted; the boolean comes back a boolean.
-		body := with(`"addImageQuery":false`, `"addImageQuery":"false","@odata.type":"microsoft.graph.imageInfo"`)
+		body := with(`"addImageQuery":false`, `"addImageQuery":"false","@odata.type":"microsoft.graph.imageInfo","iconUrl@odata.type":"#String"`)
 		body = strings.Replace(body, `"appActivityId"`, `"@odata.type":"#microsoft.graph.userActivity","status":"String","id":"x","createdDateTime":"2017-01-01T00:00:01.0610721+03:00","appActivityId"`, 1)
 		r := alice.do("PUT", "/v1.0/me/activities/k", body)
 		wantStatus(t, "lenient PUT", r, http.StatusCreated)

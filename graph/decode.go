@@ -114,7 +114,7 @@ func (d *decoder) object(path string, field func(name, path string) error) (bool
 			return false, invalid("The property '%s' appears more than once.", full)
 		}
 		seen[name] = true
-		if strings.Contains(name, "@") { // an instance or property annotation
+		if isAnnotation(name) {
 			if err := d.skip(); err != nil {
 				return false, err
 			}
@@ -128,6 +128,35 @@ func (d *decoder) object(path string, field func(name, path string) error) (bool
 		return false, syntax(err)
 	}
 	return true, nil
+}
+
+// isAnnotation reports whether a member name is an OData instance or property annotation:
+// "@namespace.term" or "property@namespace.term", such as "@odata.type" or "content@odata.type".
+func isAnnotation(name string) bool {
+	prop, term, ok := strings.Cut(name, "@")
+	if !ok || (prop != "" && !isName(prop)) {
+		return false
+	}
+	parts := strings.Split(term, ".")
+	if len(parts) < 2 {
+		return false
+	}
+	for _, p := range parts {
+		if !isName(p) {
+			return false
+		}
+	}
+	return true
+}
+
+// isName reports whether s is an OData simple identifier.
+func isName(s string) bool {
+	for i, c := range s {
+		if !(c == '_' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || i > 0 && '0' <= c && c <= '9') {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // begin reads the opening delimiter of an object ('{') or array ('['), reporting false for null.

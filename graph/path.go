@@ -3,6 +3,7 @@ package graph
 import (
 	"net/url"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/activityd/activityd"
 )
@@ -212,6 +213,9 @@ func unescape(s, what string) (string, error) {
 	v, err := url.PathUnescape(s)
 	if err != nil {
 		return "", activity.Errorf(activity.Invalid, "The %s '%s' is not correctly percent-encoded.", what, s)
+	}
+	if !utf8.ValidString(v) {
+		return "", activity.Errorf(activity.Invalid, "The %s '%s' is not valid UTF-8 once decoded.", what, s)
 	}
 	return v, nil
 }

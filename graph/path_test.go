@@ -76,6 +76,8 @@ func TestParsePath_Errors(t *testing.T) {
 		{"GET", "/v1.0/me/activities/%zz", activity.Invalid},
 		{"GET", "/v1.0/users/%zz/activities", activity.Invalid},
 		{"GET", "/v1.0/me/activities/1/historyItems/%G0", activity.Invalid},
+		{"PUT", "/v1.0/me/activities/a%ffb", activity.Invalid},
+		{"GET", "/v1.0/users/%C3%28/activities", activity.Invalid},
 	}
 	for _, tc := range tests {
 		_, err := parsePath(tc.method, tc.path)

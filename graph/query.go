@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/activityd/activityd"
 	"github.com/activityd/activityd/odata"
@@ -63,6 +64,9 @@ func parseQuery(raw string, allowed option, props []string) (*query, error) {
 		value, err2 := url.QueryUnescape(rawValue)
 		if err1 != nil || err2 != nil {
 			return nil, invalid("The query option '%s' is not correctly percent-encoded.", pair)
+		}
+		if !utf8.ValidString(name) || !utf8.ValidString(value) {
+			return nil, invalid("The query option '%s' is not valid UTF-8 once decoded.", pair)
 		}
 		lname := strings.ToLower(name)
 		if !strings.HasPrefix(lname, "$") {

@@ -132,8 +132,9 @@ func issuerKeyFile(data, key string) string {
 	return filepath.Join(data, "issuer-key.pem")
 }
 
-// handler routes the Graph roots to the Graph server without any path cleaning (the SDK's
-// /me/activities//key form must reach it as sent) and everything else to a ServeMux.
+// handler routes the non-Graph routes (health, discovery) to a ServeMux and everything else to the
+// Graph server, without any path cleaning in front of it: the SDK's /me/activities//key form must reach
+// it as sent, and unknown paths get a 404 in Graph's error envelope.
 func handler(api http.Handler, issuer *auth.LocalIssuer) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
@@ -143,13 +144,13 @@ func handler(api http.Handler, issuer *auth.LocalIssuer) http.Handler {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p := strings.ToLower(r.URL.Path)
-		for _, root := range []string{"/v1.0", "/beta"} {
-			if p == root || strings.HasPrefix(p, root+"/") {
-				api.ServeHTTP(w, r)
+		if !strings.HasPrefix(p, "/v1.0/") && !strings.HasPrefix(p, "/beta/") {
+			if _, pattern := mux.Handler(r); pattern != "" {
+				mux.ServeHTTP(w, r)
 				return
 			}
 		}
-		mux.ServeHTTP(w, r)
+		api.ServeHTTP(w, r)
 	})
 }
 
