@@ -19,6 +19,10 @@ type Config struct {
 	Data string // data directory: the SQLite database and the local issuer's key
 	DB   string // a postgres:// URL; empty means SQLite in Data
 
+	TLS     string // "" or "self-signed"
+	TLSCert string // certificate (chain) file
+	TLSKey  string // its key file
+
 	LocalIssuer bool   // run the local token issuer
 	IssuerName  string // the local issuer's iss
 	IssuerKey   string // the local issuer's key file; empty means issuer-key.pem in Data
@@ -70,6 +74,12 @@ func (c *Config) Validate() error {
 		return errors.New("no token issuer: keep --local-issuer or set --trust-issuer and --trust-jwks")
 	case (c.TrustIssuer == "") != (c.TrustJWKS == ""):
 		return errors.New("--trust-issuer and --trust-jwks go together")
+	case c.TLS != "" && c.TLS != "self-signed":
+		return fmt.Errorf("--tls %q: want self-signed (or give --tls-cert and --tls-key)", c.TLS)
+	case (c.TLSCert == "") != (c.TLSKey == ""):
+		return errors.New("--tls-cert and --tls-key go together")
+	case c.TLS != "" && c.TLSCert != "":
+		return errors.New("--tls self-signed and --tls-cert exclude each other")
 	case c.LogFormat != "text" && c.LogFormat != "json":
 		return fmt.Errorf("--log-format %q: want text or json", c.LogFormat)
 	case c.MaxPageSize < 1 || c.MaxPageSize > 10000:
@@ -140,6 +150,9 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (Co
 	fs.StringVar(&c.Addr, "addr", c.Addr, "listen address (port 0 picks a free port)")
 	fs.StringVar(&c.Data, "data", c.Data, "data directory: SQLite database and local issuer key")
 	fs.StringVar(&c.DB, "db", c.DB, "PostgreSQL URL (postgres://…); without it, SQLite in the data directory")
+	fs.StringVar(&c.TLS, "tls", c.TLS, "self-signed: serve https with a certificate made in --data, signed by a local CA (see activityd cert)")
+	fs.StringVar(&c.TLSCert, "tls-cert", c.TLSCert, "serve https with this certificate (chain) file")
+	fs.StringVar(&c.TLSKey, "tls-key", c.TLSKey, "the key file of --tls-cert")
 	fs.BoolVar(&c.LocalIssuer, "local-issuer", c.LocalIssuer, "accept tokens of the local issuer (activityd token)")
 	fs.StringVar(&c.IssuerName, "issuer-name", c.IssuerName, "iss of the local issuer's tokens")
 	fs.StringVar(&c.IssuerKey, "issuer-key", c.IssuerKey, "the local issuer's key file (default issuer-key.pem in --data); processes sharing a database share it")

@@ -30,6 +30,7 @@ const usage = `activityd serves the Microsoft Graph user-activities API.
 Usage:
   activityd serve [flags]   run the server (default: SQLite and a local token issuer in ./activityd-data)
   activityd token [flags]   print a bearer token from the local issuer
+  activityd cert [flags]    print the path of the local CA behind --tls self-signed (creating it)
 
 Run "activityd serve -h" or "activityd token -h" for the flags. Every flag can also be set with an
 ACTIVITYD_* environment variable: --addr is ACTIVITYD_ADDR, --log-format is ACTIVITYD_LOG_FORMAT.
@@ -50,6 +51,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return serve(ctx, cfg, stderr)
 	case "token":
 		return token(args[1:], getenv, stdout, stderr)
+	case "cert":
+		return cert(args[1:], getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -37,15 +39,14 @@ func (l *logWatch) Write(p []byte) (int, error) {
 }
 
 // startServer runs "activityd serve" on a free port with data in dir, and stops it at the end of the test.
-func startServer(t *testing.T, dir string, env map[string]string) string {
+func startServer(t *testing.T, dir string, env map[string]string, extra ...string) string {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	logs := &logWatch{addr: make(chan string, 1)}
 	done := make(chan error, 1)
 	getenv := func(k string) string { return env[k] }
-	go func() {
-		done <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--data", dir}, getenv, io.Discard, logs)
-	}()
+	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--data", dir}, extra...)
+	go func() { done <- run(ctx, args, getenv, io.Discard, logs) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
@@ -137,6 +138,57 @@ func TestRun_RestartKeepsDataAndKey(t *testing.T) {
 	}
 }
 
+func TestRun_TLS(t *testing.T) {
+	dir := t.TempDir()
+	var out bytes.Buffer
+	if err := run(t.Context(), []string{"cert", "--data", dir}, os.Getenv, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	caFile := strings.TrimSpace(out.String())
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		t.Fatalf("activityd cert printed %q: %v", caFile, err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	certBefore, _ := os.ReadFile(filepath.Join(dir, "tls-cert.pem"))
+
+	base := startServer(t, dir, nil, "--tls", "self-signed")
+	base = strings.Replace(base, "http://127.0.0.1", "https://localhost", 1)
+	tok := mintToken(t, dir, "alice", "notes")
+	for _, key := range []string{"a", "b"} {
+		req, _ := http.NewRequest("PUT", base+"/v1.0/me/activities/"+key, strings.NewReader(
+			`{"activitySourceHost":"https://x.example","activationUrl":"x://`+key+`","visualElements":{"displayText":"`+key+`"}}`))
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatalf("PUT over TLS, trusting only the local CA: %v", err)
+		}
+		resp.Body.Close()
+	}
+	req, _ := http.NewRequest("GET", base+"/v1.0/me/activities", nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.Set("Prefer", "odata.maxpagesize=1")
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var page map[string]any
+	json.NewDecoder(resp.Body).Decode(&page)
+	resp.Body.Close()
+	if next, _ := page["@odata.nextLink"].(string); !strings.HasPrefix(next, base+"/v1.0/me/activities?") {
+		t.Errorf("nextLink %q does not follow the scheme and host used (%s)", next, base)
+	}
+	certAfter, _ := os.ReadFile(filepath.Join(dir, "tls-cert.pem"))
+	if !bytes.Equal(certBefore, certAfter) {
+		t.Error("serve made a new certificate although the one from activityd cert covers its address")
+	}
+	if _, err := http.Get(base + "/healthz"); err == nil {
+		t.Error("a client that does not trust the local CA connected")
+	}
+}
+
 func TestParseServe(t *testing.T) {
 	env := map[string]string{"ACTIVITYD_ADDR": "127.0.0.1:9999", "ACTIVITYD_PAGE_SIZE": "50"}
 	c, err := parseServe([]string{"--page-size", "25"}, func(k string) string { return env[k] }, io.Discard)
@@ -153,6 +205,7 @@ func TestParseServe(t *testing.T) {
 		{"--page-size", "0"}, {"--log-format", "xml"}, {"--local-issuer=false"},
 		{"--trust-issuer", "https://x"}, {"extra"}, {"--no-such-flag"},
 		{"--read-limits", "lots"}, {"--write-limits", "5/1ms"}, {"--db", "mysql://x"},
+		{"--tls", "yes"}, {"--tls-cert", "c.pem"}, {"--tls", "self-signed", "--tls-cert", "c", "--tls-key", "k"},
 	} {
 		if _, err := parseServe(args, func(string) string { return "" }, io.Discard); err == nil {
 			t.Errorf("parseServe(%q) succeeded", args)

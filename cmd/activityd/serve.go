@@ -85,10 +85,25 @@ func serve(ctx context.Context, cfg Config, logOut io.Writer) error {
 		})
 	})
 
+	certFile, keyFile := cfg.TLSCert, cfg.TLSKey
+	if cfg.TLS == "self-signed" {
+		var ca string
+		if certFile, keyFile, ca, err = ensureSelfSigned(cfg.Data, selfSignedHosts(cfg.Addr)); err != nil {
+			ln.Close()
+			return fmt.Errorf("self-signed certificate: %w", err)
+		}
+		logger.Info("serving https with a self-signed certificate; trust its CA, e.g. NODE_EXTRA_CA_CERTS", slog.String("ca", ca))
+	}
+	scheme := "http"
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	if certFile != "" {
+		scheme = "https"
+		go func() { errc <- srv.ServeTLS(ln, certFile, keyFile) }()
+	} else {
+		go func() { errc <- srv.Serve(ln) }()
+	}
 	logger.Info("listening", slog.String("addr", ln.Addr().String()),
-		slog.String("graph", "http://"+ln.Addr().String()+"/v1.0"), slog.String("store", storeName(cfg)))
+		slog.String("graph", scheme+"://"+ln.Addr().String()+"/v1.0"), slog.String("store", storeName(cfg)))
 
 	select {
 	case err := <-errc:
