@@ -36,17 +36,18 @@ type Config struct {
 	ReadLimits  []activity.Rate
 	WriteLimits []activity.Rate
 
-	LogFormat       string // text or json
-	LogLevel        string
-	PageSize        int
-	MaxPageSize     int
-	MaxBody         int64
-	MaxHeaderBytes  int
-	MaxJSONDepth    int
-	MaxContentBytes int
-	MaxDeepInsert   int
-	Purge           time.Duration
-	Shutdown        time.Duration
+	LogFormat         string // text or json
+	LogLevel          string
+	PageSize          int
+	MaxPageSize       int
+	MaxBody           int64
+	MaxHeaderBytes    int
+	MaxJSONDepth      int
+	MaxContentBytes   int
+	MaxDeepInsert     int
+	ReadHeaderTimeout time.Duration
+	Purge             time.Duration
+	Shutdown          time.Duration
 }
 
 // DefaultConfig returns the embedded default: SQLite and the local issuer in ./activityd-data,
@@ -59,7 +60,7 @@ func DefaultConfig() Config {
 		Throttle: true, ReadLimits: activity.GraphLimits().Reads, WriteLimits: activity.GraphLimits().Writes,
 		LogFormat: "text", LogLevel: "info", PageSize: 100, MaxPageSize: 1000, MaxBody: 1 << 20,
 		MaxHeaderBytes: 64 << 10, MaxJSONDepth: 32, MaxContentBytes: 64 << 10, MaxDeepInsert: 100,
-		Purge: 10 * time.Minute, Shutdown: 15 * time.Second,
+		ReadHeaderTimeout: 10 * time.Second, Purge: 10 * time.Minute, Shutdown: 15 * time.Second,
 	}
 }
 
@@ -172,6 +173,7 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (Co
 	fs.IntVar(&c.MaxJSONDepth, "max-json-depth", c.MaxJSONDepth, "deepest nesting of a request body")
 	fs.IntVar(&c.MaxContentBytes, "max-content-bytes", c.MaxContentBytes, "largest contentInfo, and visualElements.content, in bytes")
 	fs.IntVar(&c.MaxDeepInsert, "max-deep-insert", c.MaxDeepInsert, "most history items in one activity body")
+	fs.DurationVar(&c.ReadHeaderTimeout, "read-header-timeout", c.ReadHeaderTimeout, "how long a client may take to send its request headers")
 	fs.DurationVar(&c.Purge, "purge-interval", c.Purge, "how often expired activities are purged")
 	fs.DurationVar(&c.Shutdown, "shutdown-timeout", c.Shutdown, "how long a shutdown waits for requests in flight")
 	if err := parseFlags(fs, args, getenv); err != nil {

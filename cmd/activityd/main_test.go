@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -186,6 +187,28 @@ func TestRun_TLS(t *testing.T) {
 	}
 	if _, err := http.Get(base + "/healthz"); err == nil {
 		t.Error("a client that does not trust the local CA connected")
+	}
+}
+
+// TestRun_SlowClient checks that a client which does not finish its headers in time is cut off.
+func TestRun_SlowClient(t *testing.T) {
+	base := startServer(t, t.TempDir(), nil, "--read-header-timeout", "200ms")
+	conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.Write([]byte("GET /v1.0/me HTTP/1.1\r\nHost: x\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	start := time.Now()
+	_, err = io.ReadAll(conn) // the server closes the connection
+	if err != nil {
+		t.Fatalf("the connection was not closed within 5s: %v", err)
+	}
+	if waited := time.Since(start); waited < 100*time.Millisecond {
+		t.Errorf("the connection closed after %v, before the header timeout", waited)
 	}
 }
 

@@ -68,7 +68,7 @@ func serve(ctx context.Context, cfg Config, logOut io.Writer) error {
 	}
 	srv := &http.Server{
 		Handler:           handler(api, issuer),
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 		IdleTimeout:       2 * time.Minute,
 		// Above this net/http answers 431 itself, in plain text; below it graph answers 431 in
 		// Graph's envelope at --max-header-bytes.
