@@ -275,6 +275,40 @@ func testRecent(t *testing.T, open Opener) {
 	if diff := cmp.Diff([]string{"b", "c", "a"}, got); diff != "" {
 		t.Errorf("recent order (-want +got):\n%s", diff)
 	}
+
+	// Deleting b's newest item moves b back to the time of its older one, behind c and a.
+	page, err := f.Store.ListHistoryItems(ctx, AliceNotes, mustFind(t, f, "b").ID, activity.HistoryQuery{Limit: 1})
+	if err != nil || len(page.Items) != 1 {
+		t.Fatalf("b's newest item: %v, %v", page, err)
+	}
+	if err := f.DeleteHistoryItem(ctx, AliceNotes, "b", page.Items[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	recent, err := f.Store.RecentActivities(ctx, AliceNotes, activity.ActivityQuery{Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"c", "a", "b"}, ids(recent.Activities)); diff != "" {
+		t.Errorf("recent after deleting b's newest item (-want +got):\n%s", diff)
+	}
+	// An activity whose only item is deleted leaves recent.
+	page, _ = f.Store.ListHistoryItems(ctx, AliceNotes, mustFind(t, f, "a").ID, activity.HistoryQuery{Limit: 1})
+	if err := f.DeleteHistoryItem(ctx, AliceNotes, "a", page.Items[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	recent, _ = f.Store.RecentActivities(ctx, AliceNotes, activity.ActivityQuery{Limit: 10})
+	if diff := cmp.Diff([]string{"c", "b"}, ids(recent.Activities)); diff != "" {
+		t.Errorf("recent after deleting a's only item (-want +got):\n%s", diff)
+	}
+}
+
+func mustFind(t *testing.T, f fixture, ref string) *activity.Activity {
+	t.Helper()
+	a, err := f.Activity(t.Context(), AliceNotes, ref)
+	if err != nil {
+		t.Fatalf("Activity(%q): %v", ref, err)
+	}
+	return a
 }
 
 func testHistoryItems(t *testing.T, open Opener) {
@@ -400,6 +434,9 @@ func testExpiry(t *testing.T, open Opener) {
 	n, err := f.Store.PurgeExpired(ctx, f.clock.Now(), 100)
 	if err != nil || n != 1 {
 		t.Errorf("PurgeExpired = %d, %v; want 1 (the expired history item of %d)", n, err, long.ID)
+	}
+	if recent, _ := f.Store.RecentActivities(ctx, AliceNotes, activity.ActivityQuery{Limit: 10}); len(recent.Activities) != 0 {
+		t.Errorf("recent after the purge = %v, want none", ids(recent.Activities))
 	}
 	if n, _ := f.Store.PurgeExpired(ctx, f.clock.Now(), 100); n != 0 {
 		t.Errorf("second PurgeExpired = %d, want 0", n)

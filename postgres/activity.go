@@ -167,6 +167,53 @@ func mustAffect(tag pgconn.CommandTag, format string, args ...any) error {
 	return nil
 }
 
+// purgeHistoryItems deletes up to limit expired history items and works the recent time of their
+// activities out again from the items left.
+func (s *Store) purgeHistoryItems(ctx context.Context, now int64, limit int) (int, error) {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("purge history items: %w", err)
+	}
+	defer tx.Rollback(ctx)
+	rows, err := tx.Query(ctx, `DELETE FROM history_items WHERE (tenant_id, user_id, app_id, activity_id, id) IN (
+			SELECT tenant_id, user_id, app_id, activity_id, id FROM history_items WHERE expires <= $1 LIMIT $2
+			FOR UPDATE SKIP LOCKED)
+		RETURNING tenant_id, user_id, app_id, activity_id`, now, limit)
+	if err != nil {
+		return 0, fmt.Errorf("purge history items: %w", err)
+	}
+	type key struct {
+		tenant, user, app string
+		id                int64
+	}
+	affected := map[key]bool{}
+	n := 0
+	for rows.Next() {
+		var k key
+		if err := rows.Scan(&k.tenant, &k.user, &k.app, &k.id); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("purge history items: %w", err)
+		}
+		affected[k] = true
+		n++
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("purge history items: %w", err)
+	}
+	for k := range affected {
+		if _, err := tx.Exec(ctx, updateRecent, k.tenant, k.user, k.app, k.id); err != nil {
+			return 0, fmt.Errorf("purge history items: %w", err)
+		}
+	}
+	return n, tx.Commit(ctx)
+}
+
+// updateRecent works an activity's recent time out again from its history items.
+const updateRecent = `UPDATE activities a SET recent = (SELECT MAX(h.last_modified) FROM history_items h
+	WHERE h.tenant_id = a.tenant_id AND h.user_id = a.user_id AND h.app_id = a.app_id AND h.activity_id = a.id)
+	WHERE a.tenant_id = $1 AND a.user_id = $2 AND a.app_id = $3 AND a.id = $4`
+
 // cursorArgs returns the keyset position after which a page starts: the end of the list for nil.
 func cursorArgs(c *activity.Cursor) (t, id int64) {
 	if c == nil {
@@ -204,13 +251,14 @@ func (s *Store) RecentActivities(ctx context.Context, p activity.Principal, q ac
 	}
 	from, to := q.Modified.Micros()
 	afterTime, afterID := cursorArgs(q.After)
-	rows, err := s.pool.Query(ctx, `SELECT `+activityColumns+`, r.recent FROM (
-			SELECT activity_id, MAX(last_modified) AS recent FROM history_items
-			WHERE tenant_id = $1 AND user_id = $2 AND app_id = $3 AND expires > $4
-			GROUP BY activity_id
-		) r JOIN activities a ON a.tenant_id = $1 AND a.user_id = $2 AND a.app_id = $3 AND a.id = r.activity_id
-		WHERE a.expires > $4 AND a.last_modified BETWEEN $5 AND $6 AND (r.recent, a.id) < ($7, $8)
-		ORDER BY r.recent DESC, a.id DESC LIMIT $9`,
+	// The index on (user key, recent DESC, id DESC) yields the rows in order; an activity whose history
+	// items have all expired (but are not purged yet) is skipped.
+	rows, err := s.pool.Query(ctx, `SELECT `+activityColumns+`, a.recent FROM activities a
+		WHERE a.tenant_id = $1 AND a.user_id = $2 AND a.app_id = $3 AND a.recent IS NOT NULL AND a.expires > $4
+		AND a.last_modified BETWEEN $5 AND $6 AND (a.recent, a.id) < ($7, $8)
+		AND EXISTS (SELECT 1 FROM history_items h WHERE h.tenant_id = $1 AND h.user_id = $2 AND h.app_id = $3
+			AND h.activity_id = a.id AND h.expires > $4)
+		ORDER BY a.recent DESC, a.id DESC LIMIT $9`,
 		p.TenantID, p.UserID, p.AppID, s.now(), from, to, afterTime, afterID, q.Limit+1)
 	if err != nil {
 		return nil, fmt.Errorf("recent activities: %w", err)
@@ -283,13 +331,11 @@ func (s *Store) PurgeExpired(ctx context.Context, now time.Time, limit int) (int
 	if total >= limit {
 		return total, nil
 	}
-	tag, err = s.pool.Exec(ctx, `DELETE FROM history_items WHERE (tenant_id, user_id, app_id, activity_id, id) IN (
-		SELECT tenant_id, user_id, app_id, activity_id, id FROM history_items WHERE expires <= $1 LIMIT $2
-		FOR UPDATE SKIP LOCKED)`, micros(now), limit-total)
+	n, err := s.purgeHistoryItems(ctx, micros(now), limit-total)
 	if err != nil {
-		return total, fmt.Errorf("purge history items: %w", err)
+		return total, err
 	}
-	total += int(tag.RowsAffected())
+	total += n
 	if total >= limit {
 		return total, nil
 	}

@@ -83,6 +83,11 @@ func (tx *Tx) PutHistoryItem(ctx context.Context, h *activity.HistoryItem) error
 	if err != nil {
 		return fmt.Errorf("put history item: %w", err)
 	}
+	if _, err := tx.tx.Exec(ctx, `UPDATE activities SET recent = GREATEST(COALESCE(recent, $5), $5)
+		WHERE tenant_id = $1 AND user_id = $2 AND app_id = $3 AND id = $4`,
+		tx.p.TenantID, tx.p.UserID, tx.p.AppID, h.ActivityID, micros(h.LastModifiedDateTime)); err != nil {
+		return fmt.Errorf("put history item: %w", err)
+	}
 	return nil
 }
 
@@ -94,7 +99,13 @@ func (tx *Tx) DeleteHistoryItem(ctx context.Context, activityID int64, itemID st
 	if err != nil {
 		return fmt.Errorf("delete history item: %w", err)
 	}
-	return mustAffect(tag, "The history item '%s' was not found.", itemID)
+	if err := mustAffect(tag, "The history item '%s' was not found.", itemID); err != nil {
+		return err
+	}
+	if _, err := tx.tx.Exec(ctx, updateRecent, tx.p.TenantID, tx.p.UserID, tx.p.AppID, activityID); err != nil {
+		return fmt.Errorf("delete history item: %w", err)
+	}
+	return nil
 }
 
 // ListHistoryItems returns a page of one activity's history items, newest first.

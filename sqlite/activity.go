@@ -235,17 +235,14 @@ func (s *Store) RecentActivities(ctx context.Context, p activity.Principal, q ac
 	if q.After != nil {
 		afterTime, afterID = micros(q.After.Time), q.After.ID
 	}
-	rows, err := s.read.QueryContext(ctx, `SELECT `+activityColumns+`, r.recent FROM (
-			SELECT activity_id, MAX(last_modified) AS recent FROM history_items
-			WHERE tenant_id = ? AND user_id = ? AND app_id = ? AND expires > ?
-			GROUP BY activity_id
-		) r JOIN activities a ON a.id = r.activity_id
-		WHERE a.tenant_id = ? AND a.user_id = ? AND a.app_id = ? AND a.expires > ?
-		AND a.last_modified BETWEEN ? AND ?
-		AND (r.recent < ? OR (r.recent = ? AND a.id < ?))
-		ORDER BY r.recent DESC, a.id DESC LIMIT ?`,
-		p.TenantID, p.UserID, p.AppID, now, p.TenantID, p.UserID, p.AppID, now,
-		from, to, afterTime, afterTime, afterID, q.Limit+1)
+	// The index on (user key, recent DESC, id DESC) yields the rows in order; an activity whose history
+	// items have all expired (but are not purged yet) is skipped.
+	rows, err := s.read.QueryContext(ctx, `SELECT `+activityColumns+`, a.recent FROM activities a
+		WHERE a.tenant_id = ? AND a.user_id = ? AND a.app_id = ? AND a.recent IS NOT NULL AND a.expires > ?
+		AND a.last_modified BETWEEN ? AND ? AND (a.recent < ? OR (a.recent = ? AND a.id < ?))
+		AND EXISTS (SELECT 1 FROM history_items h WHERE h.activity_id = a.id AND h.expires > ?)
+		ORDER BY a.recent DESC, a.id DESC LIMIT ?`,
+		p.TenantID, p.UserID, p.AppID, now, from, to, afterTime, afterTime, afterID, now, q.Limit+1)
 	if err != nil {
 		return nil, fmt.Errorf("recent activities: %w", err)
 	}
@@ -299,11 +296,38 @@ func (s *Store) PurgeExpired(ctx context.Context, now time.Time, limit int) (int
 	if total >= limit {
 		return total, nil
 	}
-	res, err = s.write.ExecContext(ctx, `DELETE FROM history_items WHERE (activity_id, id) IN (
-		SELECT activity_id, id FROM history_items WHERE expires <= ? LIMIT ?)`, micros(now), limit-total)
+	// Deleting an activity's newest items changes its recent time: work it out again from the rest.
+	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
 		return total, fmt.Errorf("purge history items: %w", err)
 	}
-	n, _ = res.RowsAffected()
-	return total + int(n), nil
+	defer tx.Rollback()
+	rows, err := tx.QueryContext(ctx, `DELETE FROM history_items WHERE (activity_id, id) IN (
+		SELECT activity_id, id FROM history_items WHERE expires <= ? LIMIT ?) RETURNING activity_id`, micros(now), limit-total)
+	if err != nil {
+		return total, fmt.Errorf("purge history items: %w", err)
+	}
+	affected := map[int64]bool{}
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return total, fmt.Errorf("purge history items: %w", err)
+		}
+		affected[id] = true
+		total++
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return total, fmt.Errorf("purge history items: %w", err)
+	}
+	for id := range affected {
+		if _, err := tx.ExecContext(ctx, updateRecent, id); err != nil {
+			return total, fmt.Errorf("purge history items: %w", err)
+		}
+	}
+	return total, tx.Commit()
 }
+
+// updateRecent works an activity's recent time out again from its history items.
+const updateRecent = `UPDATE activities SET recent = (SELECT MAX(h.last_modified) FROM history_items h
+	WHERE h.activity_id = activities.id) WHERE id = ?`

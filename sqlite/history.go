@@ -87,6 +87,10 @@ func (tx *Tx) PutHistoryItem(ctx context.Context, h *activity.HistoryItem) error
 	if err != nil {
 		return fmt.Errorf("put history item: %w", err)
 	}
+	if _, err := tx.tx.ExecContext(ctx, `UPDATE activities SET recent = MAX(COALESCE(recent, ?), ?) WHERE id = ?`,
+		micros(h.LastModifiedDateTime), micros(h.LastModifiedDateTime), h.ActivityID); err != nil {
+		return fmt.Errorf("put history item: %w", err)
+	}
 	return nil
 }
 
@@ -98,7 +102,13 @@ func (tx *Tx) DeleteHistoryItem(ctx context.Context, activityID int64, itemID st
 	if err != nil {
 		return fmt.Errorf("delete history item: %w", err)
 	}
-	return mustAffect(res, "The history item '%s' was not found.", itemID)
+	if err := mustAffect(res, "The history item '%s' was not found.", itemID); err != nil {
+		return err
+	}
+	if _, err := tx.tx.ExecContext(ctx, updateRecent, activityID); err != nil {
+		return fmt.Errorf("delete history item: %w", err)
+	}
+	return nil
 }
 
 // ListHistoryItems returns a page of one activity's history items, newest first.
