@@ -489,3 +489,41 @@ func testConcurrent(t *testing.T, open Opener) {
 		t.Errorf("CountActivities = %d, want %d", n, 1+writers*4)
 	}
 }
+
+// testConcurrentFailures runs writes at once of which every other one fails after writing: the
+// failures leave nothing behind and the others are all stored (a store that shares one transaction
+// between concurrent writes must isolate them).
+func testConcurrentFailures(t *testing.T, open Opener) {
+	f := newFixture(t, open)
+	ctx := ctxOf(t)
+	boom := errors.New("boom")
+	const writes = 64
+	var wg sync.WaitGroup
+	errs := make([]error, writes)
+	for i := range writes {
+		wg.Go(func() {
+			errs[i] = f.Store.Update(ctx, AliceNotes, func(tx activity.Tx) error {
+				a := NewActivity(name(i))
+				a.CreatedDateTime, a.LastModifiedDateTime, a.Status = f.clock.Now(), f.clock.Now(), activity.StatusActive
+				a.ExpirationDateTime = f.clock.Now().Add(time.Hour)
+				if err := tx.InsertActivity(ctx, a); err != nil {
+					return err
+				}
+				if i%2 == 1 {
+					return boom
+				}
+				return nil
+			})
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if want := map[bool]error{true: boom, false: nil}[i%2 == 1]; !errors.Is(err, want) && err != want {
+			t.Errorf("write %d: %v, want %v", i, err, want)
+		}
+		_, err := f.Activity(ctx, AliceNotes, name(i))
+		if stored := err == nil; stored != (i%2 == 0) {
+			t.Errorf("write %d (failing: %v): stored %v", i, i%2 == 1, stored)
+		}
+	}
+}

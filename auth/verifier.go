@@ -5,10 +5,12 @@ package auth
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/activityd/activityd"
@@ -51,6 +53,11 @@ type Verifier struct {
 	Scopes    []string      // at least one must be in scp; default []string{Scope}
 	Leeway    time.Duration // clock skew allowed on exp and nbf
 	Now       func() time.Time
+	// CacheSize bounds the cache of verified tokens; 0 means DefaultCacheSize, negative turns it off.
+	CacheSize int
+
+	cacheOnce sync.Once
+	cache     *tokenCache
 }
 
 // claims are the token claims activityd reads.
@@ -77,33 +84,72 @@ func (v *Verifier) Verify(ctx context.Context, token string) (activity.Principal
 	if len(token) > maxTokenLength {
 		return activity.Principal{}, unauthenticated("The access token is longer than %d bytes.", maxTokenLength)
 	}
+	v.cacheOnce.Do(func() {
+		switch {
+		case v.CacheSize == 0:
+			v.cache = newTokenCache(DefaultCacheSize)
+		case v.CacheSize > 0:
+			v.cache = newTokenCache(v.CacheSize)
+		}
+	})
+	if v.cache == nil {
+		p, _, err := v.verify(ctx, token)
+		return p, err
+	}
+	key, now := sha256.Sum256([]byte(token)), v.now()
+	if p, ok := v.cache.get(key, now); ok {
+		return p, nil
+	}
+	p, c, err := v.verify(ctx, token)
+	if err != nil {
+		return p, err
+	}
+	// The cached entry obeys the same exp and nbf, with the same leeway, as a full verification.
+	e := cachedToken{p: p, expires: c.Expiry.Time().Add(v.Leeway)}
+	if c.NotBefore != nil {
+		e.notBefore = c.NotBefore.Time().Add(-v.Leeway)
+	}
+	v.cache.put(key, e, now)
+	return p, nil
+}
+
+func (v *Verifier) now() time.Time {
+	if v.Now != nil {
+		return v.Now()
+	}
+	return time.Now()
+}
+
+// verify does every check of a token and returns its principal and claims.
+func (v *Verifier) verify(ctx context.Context, token string) (activity.Principal, *claims, error) {
 	tok, err := jwt.ParseSigned(token, Algorithms)
 	if err != nil {
-		return activity.Principal{}, unauthenticated("The access token is malformed or uses an algorithm other than RS256, ES256 or EdDSA.")
+		return activity.Principal{}, nil, unauthenticated("The access token is malformed or uses an algorithm other than RS256, ES256 or EdDSA.")
 	}
 	// Which issuer, and so which keys, is named inside the token; the claims are trusted only below,
 	// once the signature is verified with that issuer's key.
 	var unverified claims
 	if err := tok.UnsafeClaimsWithoutVerification(&unverified); err != nil {
-		return activity.Principal{}, unauthenticated("The access token's claims are malformed.")
+		return activity.Principal{}, nil, unauthenticated("The access token's claims are malformed.")
 	}
 	iss := v.issuer(unverified.Issuer, unverified.TenantID)
 	if iss == nil {
-		return activity.Principal{}, unauthenticated("The access token's issuer is not trusted.")
+		return activity.Principal{}, nil, unauthenticated("The access token's issuer is not trusted.")
 	}
 	kid := tok.Headers[0].KeyID
 	key, err := iss.Keys.Key(ctx, kid)
 	if err != nil {
-		return activity.Principal{}, unauthenticated("The access token's signing key '%s' is not known.", kid)
+		return activity.Principal{}, nil, unauthenticated("The access token's signing key '%s' is not known.", kid)
 	}
 	var c claims
 	if err := tok.Claims(key.Key, &c); err != nil {
-		return activity.Principal{}, unauthenticated("The access token's signature is invalid.")
+		return activity.Principal{}, nil, unauthenticated("The access token's signature is invalid.")
 	}
 	if err := v.validate(&c); err != nil {
-		return activity.Principal{}, err
+		return activity.Principal{}, nil, err
 	}
-	return principal(&c)
+	p, err := principal(&c)
+	return p, &c, err
 }
 
 // issuer returns the trusted issuer whose name, with tid filled in, is iss.
@@ -124,10 +170,7 @@ func (v *Verifier) issuer(iss, tid string) *Issuer {
 }
 
 func (v *Verifier) validate(c *claims) error {
-	now := time.Now()
-	if v.Now != nil {
-		now = v.Now()
-	}
+	now := v.now()
 	if c.Expiry == nil {
 		return unauthenticated("The access token has no expiry (exp).")
 	}

@@ -32,6 +32,10 @@ type Store struct {
 
 	// Now returns the current time, used to hide expired rows; nil means time.Now.
 	Now func() time.Time
+
+	writes chan *writeRequest // to the group-commit writer
+	stop   chan struct{}      // closed by Close
+	done   chan struct{}      // closed when the writer has stopped
 }
 
 var _ activity.Store = (*Store)(nil)
@@ -58,16 +62,21 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	}
 	read.SetMaxOpenConns(8)
 	read.SetMaxIdleConns(8)
-	s := &Store{write: write, read: read}
+	s := &Store{write: write, read: read, writes: make(chan *writeRequest, maxBatch),
+		stop: make(chan struct{}), done: make(chan struct{})}
 	if err := s.migrate(ctx); err != nil {
-		s.Close()
+		close(s.done)
+		errors.Join(write.Close(), read.Close())
 		return nil, err
 	}
+	go s.writer()
 	return s, nil
 }
 
-// Close closes the database.
+// Close stops the writer, answering writes still waiting with an error, and closes the database.
 func (s *Store) Close() error {
+	close(s.stop)
+	<-s.done
 	return errors.Join(s.write.Close(), s.read.Close())
 }
 
@@ -132,20 +141,120 @@ func (s *Store) migrateFile(ctx context.Context, name string) error {
 	return tx.Commit()
 }
 
-// Update runs fn in one IMMEDIATE transaction on the writer connection and commits it.
+// maxBatch bounds the writes that share one transaction.
+const maxBatch = 256
+
+var errClosed = errors.New("sqlite: the store is closed")
+
+// writeRequest is one call of Update waiting for the writer.
+type writeRequest struct {
+	ctx context.Context
+	p   activity.Principal
+	fn  func(activity.Tx) error
+	err chan error // buffered: the writer never waits on a caller
+}
+
+// Update runs fn in a transaction and returns once that transaction is durable. Writes that arrive
+// together share one transaction and so one fsync (group commit); each runs inside a savepoint of its
+// own, so that a write that fails is rolled back alone and never fails or loses another.
 func (s *Store) Update(ctx context.Context, p activity.Principal, fn func(activity.Tx) error) error {
+	req := &writeRequest{ctx: ctx, p: p, fn: fn, err: make(chan error, 1)}
+	select {
+	case s.writes <- req:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-s.stop:
+		return errClosed
+	}
+	// Once queued, the outcome is waited for even if ctx ends: the write may already be committed.
+	return <-req.err
+}
+
+// writer owns the writer connection: it takes the writes waiting at that moment, up to maxBatch, and
+// commits them in one transaction, until Close.
+func (s *Store) writer() {
+	defer close(s.done)
+	for {
+		var batch []*writeRequest
+		select {
+		case r := <-s.writes:
+			batch = append(batch, r)
+		case <-s.stop:
+			for {
+				select {
+				case r := <-s.writes:
+					r.err <- errClosed
+				default:
+					return
+				}
+			}
+		}
+	more:
+		for len(batch) < maxBatch {
+			select {
+			case r := <-s.writes:
+				batch = append(batch, r)
+			default:
+				break more
+			}
+		}
+		s.commit(batch)
+	}
+}
+
+// commit runs a batch of writes in one IMMEDIATE transaction, each in a savepoint, commits, and only
+// then answers each caller.
+func (s *Store) commit(batch []*writeRequest) {
+	ctx := context.Background() // the batch outlives any one request; each request's own ctx still applies to its statements
+	results := make([]error, len(batch))
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("begin: %w", err)
+		for _, r := range batch {
+			r.err <- fmt.Errorf("begin: %w", err)
+		}
+		return
 	}
 	defer tx.Rollback()
-	if err := fn(&Tx{tx: tx, p: p, now: s.now()}); err != nil {
-		return err
+	for i, r := range batch {
+		if err := r.ctx.Err(); err != nil {
+			results[i] = err
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, "SAVEPOINT write"); err != nil {
+			results[i] = fmt.Errorf("savepoint: %w", err)
+			continue
+		}
+		if results[i] = run(r, &Tx{tx: tx, p: r.p, now: s.now()}); results[i] != nil {
+			_, err = tx.ExecContext(ctx, "ROLLBACK TO write")
+		}
+		if _, err2 := tx.ExecContext(ctx, "RELEASE write"); err == nil {
+			err = err2
+		}
+		if err != nil && results[i] == nil {
+			results[i] = fmt.Errorf("release savepoint: %w", err)
+		}
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
+		for i := range results {
+			if results[i] == nil {
+				results[i] = fmt.Errorf("commit: %w", err)
+			}
+		}
 	}
-	return nil
+	for i, r := range batch {
+		r.err <- results[i]
+	}
+}
+
+// run calls a write's function, turning a panic into an error so that one bad write cannot stop the
+// writer that every other write depends on.
+func run(r *writeRequest, tx *Tx) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("panic in a write: %v", v)
+		}
+	}()
+	return r.fn(tx)
 }
 
 // Tx is an activity.Tx on SQLite.

@@ -170,9 +170,9 @@ func measure(ctx context.Context, c config, stdout, stderr io.Writer) error {
 			return err
 		}
 		targets = append(targets, t)
-		fmt.Fprintf(stderr, "%s: first answer %s after start; preloading %d users × %d activities\n", name, t.coldStart.Round(time.Millisecond), c.users, c.preload)
-		if err := t.prepare(ctx, c, issuer, client); err != nil {
-			return fmt.Errorf("preload %s: %w", name, err)
+		fmt.Fprintf(stderr, "%s: first answer %s after start\n", name, t.coldStart.Round(time.Millisecond))
+		if err := t.mintTokens(c, issuer); err != nil {
+			return err
 		}
 	}
 	var results []*result

@@ -4,8 +4,8 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -15,7 +15,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/activityd/activityd"
 	"github.com/activityd/activityd/auth"
+	"github.com/activityd/activityd/postgres"
+	"github.com/activityd/activityd/sqlite"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -46,7 +49,9 @@ func startTarget(ctx context.Context, c config, name, keyFile, dir string) (*tar
 		}
 		cmd = exec.Command(self, "ceiling", "--addr", addr)
 	case "sqlite", "postgres":
-		args := []string{"serve", "--addr", addr, "--data", filepath.Join(dir, name), "--issuer-key", keyFile, "--log-level", "warn", "--throttle=false"}
+		data := filepath.Join(dir, name)
+		args := []string{"serve", "--addr", addr, "--data", data, "--issuer-key", keyFile, "--log-level", "warn", "--throttle=false"}
+		var store activity.Store
 		if name == "postgres" {
 			url, drop, err := freshSchema(ctx, c.db)
 			if err != nil {
@@ -54,7 +59,25 @@ func startTarget(ctx context.Context, c config, name, keyFile, dir string) (*tar
 			}
 			t.cleanup = drop
 			args = append(args, "--db", url)
+			store, err = postgres.Open(ctx, url)
+			if err != nil {
+				return nil, err
+			}
+		} else {
+			if err := os.MkdirAll(data, 0o700); err != nil {
+				return nil, err
+			}
+			if store, err = sqlite.Open(ctx, filepath.Join(data, "activityd.db")); err != nil {
+				return nil, err
+			}
 		}
+		start := time.Now()
+		t.ids, err = seed(ctx, c, store)
+		store.Close()
+		if err != nil {
+			return nil, fmt.Errorf("preload %s: %w", name, err)
+		}
+		fmt.Fprintf(os.Stderr, "%s: preloaded %d users × %d activities in %s\n", name, c.users, c.preload, time.Since(start).Round(time.Second))
 		cmd = exec.Command(c.activityd, args...)
 	default:
 		return nil, fmt.Errorf("unknown store %q", name)
@@ -132,81 +155,100 @@ func freshSchema(ctx context.Context, url string) (string, func(), error) {
 	return url + sep + "search_path=" + schema, drop, nil
 }
 
-// prepare mints a token per user and stores the preload: activities, each with one history item.
-func (t *target) prepare(ctx context.Context, c config, issuer *auth.LocalIssuer, client *http.Client) error {
-	t.tokens, t.ids = make([]string, c.users), make([][]string, c.users)
+// principal is who the local issuer's token for user u speaks for.
+func principal(u int) activity.Principal {
+	name := fmt.Sprintf("user%05d", u)
+	return activity.Principal{TenantID: auth.LocalTenant, UserID: auth.UserID(name), AppID: "loadapp", UserName: name}
+}
+
+// mintTokens mints a token per user.
+func (t *target) mintTokens(c config, issuer *auth.LocalIssuer) error {
+	t.tokens = make([]string, c.users)
 	for u := range c.users {
-		tok, err := issuer.Mint(fmt.Sprintf("user%05d", u), "loadapp", 24*time.Hour)
+		tok, err := issuer.Mint(principal(u).UserName, "loadapp", 24*time.Hour)
 		if err != nil {
 			return err
 		}
 		t.tokens[u] = tok
 	}
 	if t.name == "ceiling" {
+		t.ids = make([][]string, c.users)
 		for u := range t.ids {
 			t.ids[u] = []string{"1234567890123456789"}
 		}
-		return nil
 	}
+	return nil
+}
+
+// seed stores the preload straight into the store, before the server starts: each user gets
+// c.preload activities of about 1 KB, each with one history item. It returns the ids per user.
+func seed(ctx context.Context, c config, store activity.Store) ([][]string, error) {
+	svc := activity.NewService(store)
+	ids := make([][]string, c.users)
+	users := make(chan int)
+	errs := make(chan error, 64)
 	var wg sync.WaitGroup
-	errs := make(chan error, c.users)
-	sem := make(chan struct{}, 16)
-	for u := range c.users {
+	for range 64 {
 		wg.Go(func() {
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			for i := range c.preload {
-				key := fmt.Sprintf("preload-%d", i)
-				body, err := send(ctx, client, "PUT", t.base+"/v1.0/me/activities/"+key, t.tokens[u], activityJSON(key))
-				if err != nil {
-					errs <- err
-					return
-				}
-				id := jsonID(body)
-				t.ids[u] = append(t.ids[u], id)
-				if _, err := send(ctx, client, "PUT", t.base+"/v1.0/me/activities/"+id+"/historyItems/"+newGUID(), t.tokens[u], historyJSON); err != nil {
-					errs <- err
-					return
+			for u := range users {
+				p := principal(u)
+				for i := range c.preload {
+					a, err := decodeActivity(fmt.Sprintf("preload-%d", i))
+					if err != nil {
+						errs <- err
+						return
+					}
+					start := time.Now().Add(-time.Hour)
+					a.HistoryItems = []*activity.HistoryItem{{StartedDateTime: start, LastActiveDateTime: start.Add(5 * time.Minute)}}
+					if _, err := svc.UpsertActivity(ctx, p, a); err != nil {
+						errs <- err
+						return
+					}
+					ids[u] = append(ids[u], a.IDString())
 				}
 			}
 		})
 	}
+	for u := range c.users {
+		select {
+		case users <- u:
+		case err := <-errs:
+			close(users)
+			wg.Wait()
+			return nil, err
+		}
+	}
+	close(users)
 	wg.Wait()
-	close(errs)
-	return <-errs
+	select {
+	case err := <-errs:
+		return nil, err
+	default:
+	}
+	return ids, nil
 }
 
-// send makes one request and returns the body of a 2xx answer.
-func send(ctx context.Context, client *http.Client, method, url, token, body string) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, method, url, strings.NewReader(body))
-	if err != nil {
+// decodeActivity turns the 1 KB request body into an activity, as the server would store it.
+func decodeActivity(key string) (*activity.Activity, error) {
+	var w struct {
+		AppActivityID, ActivitySourceHost, UserTimezone, AppDisplayName string
+		ActivationURL                                                   string `json:"activationUrl"`
+		ContentURL                                                      string `json:"contentUrl"`
+		FallbackURL                                                     string `json:"fallbackUrl"`
+		ContentInfo                                                     json.RawMessage
+		VisualElements                                                  struct {
+			DisplayText, Description, BackgroundColor string
+			Content                                   json.RawMessage
+		}
+	}
+	if err := json.Unmarshal([]byte(activityJSON(key)), &w); err != nil {
 		return nil, err
 	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if resp.StatusCode/100 != 2 {
-		return nil, fmt.Errorf("%s %s: %d %s", method, url, resp.StatusCode, b)
-	}
-	return b, err
-}
-
-// jsonID picks "id":"…" out of a response without decoding all of it.
-func jsonID(body []byte) string {
-	s := string(body)
-	i := strings.Index(s, `"id":"`)
-	if i < 0 {
-		return ""
-	}
-	s = s[i+6:]
-	return s[:strings.IndexByte(s, '"')]
+	return &activity.Activity{AppActivityID: w.AppActivityID, ActivitySourceHost: w.ActivitySourceHost,
+		ActivationURL: w.ActivationURL, AppDisplayName: w.AppDisplayName, FallbackURL: w.FallbackURL,
+		ContentURL: w.ContentURL, ContentInfo: w.ContentInfo, UserTimezone: w.UserTimezone,
+		VisualElements: activity.VisualInfo{DisplayText: w.VisualElements.DisplayText, Description: w.VisualElements.Description,
+			BackgroundColor: w.VisualElements.BackgroundColor, Content: w.VisualElements.Content}}, nil
 }
 
 const historyJSON = `{"startedDateTime":"2026-11-27T10:00:00Z","lastActiveDateTime":"2026-11-27T10:05:00Z","userTimezone":"Africa/Casablanca"}`
