@@ -81,7 +81,7 @@ func nullBytes(b []byte) any {
 
 // FindActivity returns the activity whose id, or else appActivityId, is ref.
 func (s *Store) FindActivity(ctx context.Context, p activity.Principal, ref string) (*activity.Activity, error) {
-	return findActivity(ctx, s.read, p, s.now(), ref)
+	return findActivity(ctx, s.reads, p, s.now(), ref)
 }
 
 // FindActivity returns the activity whose id, or else appActivityId, is ref.
@@ -195,7 +195,7 @@ func (s *Store) ListActivities(ctx context.Context, p activity.Principal, q acti
 	if q.After != nil {
 		afterTime, afterID = micros(q.After.Time), q.After.ID
 	}
-	rows, err := s.read.QueryContext(ctx, `SELECT `+activityColumns+` FROM activities a
+	rows, err := s.reads.QueryContext(ctx, `SELECT `+activityColumns+` FROM activities a
 		WHERE a.tenant_id = ? AND a.user_id = ? AND a.app_id = ? AND a.expires > ?
 		AND a.last_modified BETWEEN ? AND ?
 		AND (a.last_modified < ? OR (a.last_modified = ? AND a.id < ?))
@@ -237,7 +237,7 @@ func (s *Store) RecentActivities(ctx context.Context, p activity.Principal, q ac
 	}
 	// The index on (user key, recent DESC, id DESC) yields the rows in order; an activity whose history
 	// items have all expired (but are not purged yet) is skipped.
-	rows, err := s.read.QueryContext(ctx, `SELECT `+activityColumns+`, a.recent FROM activities a
+	rows, err := s.reads.QueryContext(ctx, `SELECT `+activityColumns+`, a.recent FROM activities a
 		WHERE a.tenant_id = ? AND a.user_id = ? AND a.app_id = ? AND a.recent IS NOT NULL AND a.expires > ?
 		AND a.last_modified BETWEEN ? AND ? AND (a.recent < ? OR (a.recent = ? AND a.id < ?))
 		AND EXISTS (SELECT 1 FROM history_items h WHERE h.activity_id = a.id AND h.expires > ?)
@@ -274,7 +274,7 @@ func (s *Store) CountActivities(ctx context.Context, p activity.Principal, modif
 	}
 	from, to := modified.Micros()
 	var n int
-	err := s.read.QueryRowContext(ctx, `SELECT COUNT(*) FROM activities a
+	err := s.reads.QueryRowContext(ctx, `SELECT COUNT(*) FROM activities a
 		WHERE a.tenant_id = ? AND a.user_id = ? AND a.app_id = ? AND a.expires > ? AND a.last_modified BETWEEN ? AND ?`,
 		p.TenantID, p.UserID, p.AppID, s.now(), from, to).Scan(&n)
 	if err != nil {
@@ -284,10 +284,19 @@ func (s *Store) CountActivities(ctx context.Context, p activity.Principal, modif
 }
 
 // PurgeExpired deletes up to limit expired activities (their history items go with them), then up to
-// the rest of limit expired history items of live activities.
+// the rest of limit expired history items. It is a write like any other, run by the writer.
 func (s *Store) PurgeExpired(ctx context.Context, now time.Time, limit int) (int, error) {
-	res, err := s.write.ExecContext(ctx, `DELETE FROM activities WHERE id IN (
-		SELECT id FROM activities WHERE expires <= ? LIMIT ?)`, micros(now), limit)
+	var total int
+	err := s.submit(ctx, activity.Principal{}, func(tx *Tx) (err error) {
+		total, err = purge(ctx, tx.tx, micros(now), limit)
+		return err
+	})
+	return total, err
+}
+
+func purge(ctx context.Context, q querier, now int64, limit int) (int, error) {
+	res, err := q.ExecContext(ctx, `DELETE FROM activities WHERE id IN (
+		SELECT id FROM activities WHERE expires <= ? LIMIT ?)`, now, limit)
 	if err != nil {
 		return 0, fmt.Errorf("purge activities: %w", err)
 	}
@@ -297,13 +306,8 @@ func (s *Store) PurgeExpired(ctx context.Context, now time.Time, limit int) (int
 		return total, nil
 	}
 	// Deleting an activity's newest items changes its recent time: work it out again from the rest.
-	tx, err := s.write.BeginTx(ctx, nil)
-	if err != nil {
-		return total, fmt.Errorf("purge history items: %w", err)
-	}
-	defer tx.Rollback()
-	rows, err := tx.QueryContext(ctx, `DELETE FROM history_items WHERE (activity_id, id) IN (
-		SELECT activity_id, id FROM history_items WHERE expires <= ? LIMIT ?) RETURNING activity_id`, micros(now), limit-total)
+	rows, err := q.QueryContext(ctx, `DELETE FROM history_items WHERE (activity_id, id) IN (
+		SELECT activity_id, id FROM history_items WHERE expires <= ? LIMIT ?) RETURNING activity_id`, now, limit-total)
 	if err != nil {
 		return total, fmt.Errorf("purge history items: %w", err)
 	}
@@ -321,11 +325,11 @@ func (s *Store) PurgeExpired(ctx context.Context, now time.Time, limit int) (int
 		return total, fmt.Errorf("purge history items: %w", err)
 	}
 	for id := range affected {
-		if _, err := tx.ExecContext(ctx, updateRecent, id); err != nil {
+		if _, err := q.ExecContext(ctx, updateRecent, id); err != nil {
 			return total, fmt.Errorf("purge history items: %w", err)
 		}
 	}
-	return total, tx.Commit()
+	return total, nil
 }
 
 // updateRecent works an activity's recent time out again from its history items.

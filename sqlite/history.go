@@ -43,7 +43,7 @@ const liveActivity = `EXISTS (SELECT 1 FROM activities a WHERE a.id = h.activity
 
 // FindHistoryItem returns one live history item of a live activity of p.
 func (s *Store) FindHistoryItem(ctx context.Context, p activity.Principal, activityID int64, itemID string) (*activity.HistoryItem, error) {
-	return findHistoryItem(ctx, s.read, p, s.now(), activityID, itemID)
+	return findHistoryItem(ctx, s.reads, p, s.now(), activityID, itemID)
 }
 
 // FindHistoryItem returns one live history item of a live activity of the transaction's principal.
@@ -122,7 +122,7 @@ func (s *Store) ListHistoryItems(ctx context.Context, p activity.Principal, acti
 	if q.After != nil {
 		afterTime, afterID = micros(q.After.Time), q.After.ItemID
 	}
-	rows, err := s.read.QueryContext(ctx, `SELECT `+historyColumns+` FROM history_items h
+	rows, err := s.reads.QueryContext(ctx, `SELECT `+historyColumns+` FROM history_items h
 		WHERE h.activity_id = ? AND h.tenant_id = ? AND h.user_id = ? AND h.app_id = ? AND h.expires > ?
 		AND h.last_modified BETWEEN ? AND ? AND (h.last_modified < ? OR (h.last_modified = ? AND h.id < ?))
 		AND `+liveActivity+`
@@ -155,7 +155,7 @@ func (s *Store) ExpandHistoryItems(ctx context.Context, p activity.Principal, ac
 	for _, id := range activityIDs {
 		args = append(args, id)
 	}
-	rows, err := s.read.QueryContext(ctx, `SELECT `+historyColumns+` FROM history_items h
+	rows, err := s.reads.QueryContext(ctx, `SELECT `+historyColumns+` FROM history_items h
 		WHERE h.tenant_id = ? AND h.user_id = ? AND h.app_id = ? AND h.expires > ?
 		AND h.last_modified BETWEEN ? AND ?
 		AND h.activity_id IN (?`+strings.Repeat(", ?", len(activityIDs)-1)+`)
@@ -181,7 +181,7 @@ func (s *Store) CountHistoryItems(ctx context.Context, p activity.Principal, act
 	now := s.now()
 	from, to := modified.Micros()
 	var n int
-	err := s.read.QueryRowContext(ctx, `SELECT COUNT(*) FROM history_items h
+	err := s.reads.QueryRowContext(ctx, `SELECT COUNT(*) FROM history_items h
 		WHERE h.activity_id = ? AND h.tenant_id = ? AND h.user_id = ? AND h.app_id = ? AND h.expires > ?
 		AND h.last_modified BETWEEN ? AND ? AND `+liveActivity,
 		activityID, p.TenantID, p.UserID, p.AppID, now, from, to, now).Scan(&n)

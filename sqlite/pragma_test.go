@@ -15,7 +15,7 @@ func TestOpen_Pragmas(t *testing.T) {
 	for _, pool := range []struct {
 		name string
 		q    querier
-	}{{"write", s.write}, {"read", s.read}} {
+	}{{"write", s.conn}, {"read", s.read}} {
 		var mode string
 		var sync, fk int
 		ctx := t.Context()

@@ -33,6 +33,10 @@ type Store struct {
 	// Now returns the current time, used to hide expired rows; nil means time.Now.
 	Now func() time.Time
 
+	conn       *sql.Conn            // the writer connection, owned by the writer goroutine
+	writeStmts map[string]*sql.Stmt // statements prepared on conn; only the writer touches it
+	reads      preparedDB           // the read pool, through its statement cache
+
 	writes chan *writeRequest // to the group-commit writer
 	stop   chan struct{}      // closed by Close
 	done   chan struct{}      // closed when the writer has stopped
@@ -69,6 +73,11 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		errors.Join(write.Close(), read.Close())
 		return nil, err
 	}
+	if s.conn, err = write.Conn(ctx); err != nil {
+		errors.Join(write.Close(), read.Close())
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	s.writeStmts, s.reads = map[string]*sql.Stmt{}, preparedDB{newStmtCache(read)}
 	go s.writer()
 	return s, nil
 }
@@ -77,7 +86,11 @@ func Open(ctx context.Context, path string) (*Store, error) {
 func (s *Store) Close() error {
 	close(s.stop)
 	<-s.done
-	return errors.Join(s.write.Close(), s.read.Close())
+	for _, st := range s.writeStmts {
+		st.Close()
+	}
+	s.reads.c.close()
+	return errors.Join(s.conn.Close(), s.write.Close(), s.read.Close())
 }
 
 func (s *Store) now() int64 {
@@ -146,11 +159,11 @@ const maxBatch = 256
 
 var errClosed = errors.New("sqlite: the store is closed")
 
-// writeRequest is one call of Update waiting for the writer.
+// writeRequest is one write waiting for the writer.
 type writeRequest struct {
 	ctx context.Context
 	p   activity.Principal
-	fn  func(activity.Tx) error
+	fn  func(*Tx) error
 	err chan error // buffered: the writer never waits on a caller
 }
 
@@ -158,6 +171,11 @@ type writeRequest struct {
 // together share one transaction and so one fsync (group commit); each runs inside a savepoint of its
 // own, so that a write that fails is rolled back alone and never fails or loses another.
 func (s *Store) Update(ctx context.Context, p activity.Principal, fn func(activity.Tx) error) error {
+	return s.submit(ctx, p, func(tx *Tx) error { return fn(tx) })
+}
+
+// submit queues a write for the writer and waits for its outcome.
+func (s *Store) submit(ctx context.Context, p activity.Principal, fn func(*Tx) error) error {
 	req := &writeRequest{ctx: ctx, p: p, fn: fn, err: make(chan error, 1)}
 	select {
 	case s.writes <- req:
@@ -206,35 +224,41 @@ func (s *Store) writer() {
 // then answers each caller.
 func (s *Store) commit(batch []*writeRequest) {
 	ctx := context.Background() // the batch outlives any one request; each request's own ctx still applies to its statements
-	results := make([]error, len(batch))
-	tx, err := s.write.BeginTx(ctx, nil)
-	if err != nil {
+	exec := func(sql string) error {
+		_, err := s.conn.ExecContext(ctx, sql)
+		return err
+	}
+	if err := exec("BEGIN IMMEDIATE"); err != nil {
 		for _, r := range batch {
 			r.err <- fmt.Errorf("begin: %w", err)
 		}
 		return
 	}
-	defer tx.Rollback()
+	results := make([]error, len(batch))
+	tx := &Tx{tx: preparedConn{s}}
 	for i, r := range batch {
 		if err := r.ctx.Err(); err != nil {
 			results[i] = err
 			continue
 		}
-		if _, err := tx.ExecContext(ctx, "SAVEPOINT write"); err != nil {
+		if err := exec("SAVEPOINT write"); err != nil {
 			results[i] = fmt.Errorf("savepoint: %w", err)
 			continue
 		}
-		if results[i] = run(r, &Tx{tx: tx, p: r.p, now: s.now()}); results[i] != nil {
-			_, err = tx.ExecContext(ctx, "ROLLBACK TO write")
+		tx.p, tx.now = r.p, s.now()
+		var err error
+		if results[i] = run(r, tx); results[i] != nil {
+			err = exec("ROLLBACK TO write")
 		}
-		if _, err2 := tx.ExecContext(ctx, "RELEASE write"); err == nil {
+		if err2 := exec("RELEASE write"); err == nil {
 			err = err2
 		}
 		if err != nil && results[i] == nil {
 			results[i] = fmt.Errorf("release savepoint: %w", err)
 		}
 	}
-	if err := tx.Commit(); err != nil {
+	if err := exec("COMMIT"); err != nil {
+		exec("ROLLBACK")
 		for i := range results {
 			if results[i] == nil {
 				results[i] = fmt.Errorf("commit: %w", err)
@@ -259,7 +283,7 @@ func run(r *writeRequest, tx *Tx) (err error) {
 
 // Tx is an activity.Tx on SQLite.
 type Tx struct {
-	tx  *sql.Tx
+	tx  querier
 	p   activity.Principal
 	now int64 // microseconds; rows that expire at or before it are invisible
 }

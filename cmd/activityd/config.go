@@ -36,6 +36,7 @@ type Config struct {
 	ReadLimits  []activity.Rate
 	WriteLimits []activity.Rate
 
+	DebugAddr         string // where to serve net/http/pprof; empty: nowhere
 	LogFormat         string // text or json
 	LogLevel          string
 	PageSize          int
@@ -164,6 +165,7 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (Co
 	fs.BoolVar(&c.Throttle, "throttle", c.Throttle, "limit each user and app to --read-limits and --write-limits (429 with Retry-After)")
 	fs.Var(rateFlag{&c.ReadLimits}, "read-limits", "GET requests allowed per user and app")
 	fs.Var(rateFlag{&c.WriteLimits}, "write-limits", "PUT, POST, PATCH and DELETE requests allowed per user and app")
+	fs.StringVar(&c.DebugAddr, "debug-addr", c.DebugAddr, "serve Go's profiler (/debug/pprof/) on this address, e.g. 127.0.0.1:6060; off when empty")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "log format: text or json")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log level: debug, info, warn or error")
 	fs.IntVar(&c.PageSize, "page-size", c.PageSize, "page size when a client sends no Prefer: odata.maxpagesize")

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	_ "net/http/pprof" // served only on --debug-addr
 	"os"
 	"path/filepath"
 	"strings"
@@ -95,6 +96,16 @@ func serve(ctx context.Context, cfg Config, logOut io.Writer) error {
 		logger.Info("serving https with a self-signed certificate; trust its CA, e.g. NODE_EXTRA_CA_CERTS", slog.String("ca", ca))
 	}
 	scheme := "http"
+	if cfg.DebugAddr != "" {
+		// net/http/pprof registers on DefaultServeMux, which nothing else here uses.
+		debug := &http.Server{Addr: cfg.DebugAddr, Handler: http.DefaultServeMux, ReadHeaderTimeout: 10 * time.Second}
+		go func() {
+			if err := debug.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
+				logger.Error("debug listener", slog.String("error", err.Error()))
+			}
+		}()
+		defer debug.Close()
+	}
 	errc := make(chan error, 1)
 	if certFile != "" {
 		scheme = "https"

@@ -41,6 +41,7 @@ type config struct {
 	rate        int
 	users       int
 	preload     int
+	serverArgs  []string
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -48,7 +49,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return serveCeiling(ctx, args[1:])
 	}
 	c := config{}
-	var stores, scenarios string
+	var stores, scenarios, serverArgs string
 	fs := flag.NewFlagSet("activityload", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.activityd, "activityd", "./activityd", "the activityd binary to start")
@@ -61,9 +62,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&c.rate, "rate", 0, "open loop at this many requests per second; 0 is a closed loop")
 	fs.IntVar(&c.users, "users", 100, "users (each through one app)")
 	fs.IntVar(&c.preload, "preload", 20, "activities (each with a history item) stored per user before measuring")
+	fs.StringVar(&serverArgs, "server-args", "", "more flags for activityd serve, space-separated (e.g. --debug-addr 127.0.0.1:6060)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	c.serverArgs = strings.Fields(serverArgs)
 	c.stores, c.scenarios = strings.Split(stores, ","), strings.Split(scenarios, ",")
 	if c.concurrency < 1 || c.duration <= 0 || c.users < 1 || c.preload < 1 || c.rate < 0 {
 		return errors.New("--concurrency, --duration, --users and --preload must be positive, --rate not negative")

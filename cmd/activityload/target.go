@@ -78,7 +78,7 @@ func startTarget(ctx context.Context, c config, name, keyFile, dir string) (*tar
 			return nil, fmt.Errorf("preload %s: %w", name, err)
 		}
 		fmt.Fprintf(os.Stderr, "%s: preloaded %d users × %d activities in %s\n", name, c.users, c.preload, time.Since(start).Round(time.Second))
-		cmd = exec.Command(c.activityd, args...)
+		cmd = exec.Command(c.activityd, append(args, c.serverArgs...)...)
 	default:
 		return nil, fmt.Errorf("unknown store %q", name)
 	}
