@@ -40,6 +40,8 @@ type Store struct {
 	writes chan *writeRequest // to the group-commit writer
 	stop   chan struct{}      // closed by Close
 	done   chan struct{}      // closed when the writer has stopped
+
+	checkpointDone chan struct{} // closed when the checkpointer has stopped
 }
 
 var _ activity.Store = (*Store)(nil)
@@ -67,9 +69,10 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	read.SetMaxOpenConns(8)
 	read.SetMaxIdleConns(8)
 	s := &Store{write: write, read: read, writes: make(chan *writeRequest, maxBatch),
-		stop: make(chan struct{}), done: make(chan struct{})}
+		stop: make(chan struct{}), done: make(chan struct{}), checkpointDone: make(chan struct{})}
 	if err := s.migrate(ctx); err != nil {
 		close(s.done)
+		close(s.checkpointDone)
 		errors.Join(write.Close(), read.Close())
 		return nil, err
 	}
@@ -77,8 +80,15 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		errors.Join(write.Close(), read.Close())
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
+	// Checkpoints move committed pages from the WAL into the database file. SQLite runs them inside
+	// the commit that crosses the threshold, on the writer; the checkpointer runs them beside it.
+	if _, err := s.conn.ExecContext(ctx, "PRAGMA wal_autocheckpoint = 0"); err != nil {
+		errors.Join(s.conn.Close(), write.Close(), read.Close())
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
 	s.writeStmts, s.reads = map[string]*sql.Stmt{}, preparedDB{newStmtCache(read)}
 	go s.writer()
+	go s.checkpointer()
 	return s, nil
 }
 
@@ -86,6 +96,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 func (s *Store) Close() error {
 	close(s.stop)
 	<-s.done
+	<-s.checkpointDone
 	for _, st := range s.writeStmts {
 		st.Close()
 	}
@@ -224,8 +235,9 @@ func (s *Store) writer() {
 // then answers each caller.
 func (s *Store) commit(batch []*writeRequest) {
 	ctx := context.Background() // the batch outlives any one request; each request's own ctx still applies to its statements
+	conn := preparedConn{s}
 	exec := func(sql string) error {
-		_, err := s.conn.ExecContext(ctx, sql)
+		_, err := conn.ExecContext(ctx, sql)
 		return err
 	}
 	if err := exec("BEGIN IMMEDIATE"); err != nil {
@@ -235,7 +247,7 @@ func (s *Store) commit(batch []*writeRequest) {
 		return
 	}
 	results := make([]error, len(batch))
-	tx := &Tx{tx: preparedConn{s}}
+	tx := &Tx{tx: conn}
 	for i, r := range batch {
 		if err := r.ctx.Err(); err != nil {
 			results[i] = err
@@ -267,6 +279,30 @@ func (s *Store) commit(batch []*writeRequest) {
 	}
 	for i, r := range batch {
 		r.err <- results[i]
+	}
+}
+
+// checkpointInterval is how often the checkpointer copies the WAL into the database file.
+const checkpointInterval = 200 * time.Millisecond
+
+// checkpointer runs WAL checkpoints on a reader connection until Close, so that the writer never
+// does: PASSIVE ones, which wait for no one, and a TRUNCATE one now and then to keep the WAL short.
+func (s *Store) checkpointer() {
+	defer close(s.checkpointDone)
+	t := time.NewTicker(checkpointInterval)
+	defer t.Stop()
+	for n := 1; ; n++ {
+		select {
+		case <-s.stop:
+			s.read.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
+			return
+		case <-t.C:
+		}
+		mode := "PASSIVE"
+		if n%50 == 0 {
+			mode = "TRUNCATE"
+		}
+		s.read.Exec("PRAGMA wal_checkpoint(" + mode + ")") // a busy checkpoint is simply tried again later
 	}
 }
 
