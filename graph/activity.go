@@ -65,7 +65,7 @@ func (s *Server) handleActivityList(w http.ResponseWriter, r *http.Request, rp *
 		return
 	}
 	next := pg.nextLink(r, q, list, page.Next, len(page.Activities))
-	b := beginPage(context, count, next)
+	b := beginPage(make([]byte, 0, 4096), context, count, next)
 	for i, a := range page.Activities {
 		if i > 0 {
 			b = append(b, ',')
@@ -77,8 +77,8 @@ func (s *Server) handleActivityList(w http.ResponseWriter, r *http.Request, rp *
 
 // beginPage starts a collection response; count < 0 leaves out @odata.count, and next "" leaves out
 // @odata.nextLink (a null or empty one breaks the JavaScript client's page iterator).
-func beginPage(context string, count int, next string) []byte {
-	o := newObject(make([]byte, 0, 4096))
+func beginPage(b []byte, context string, count int, next string) []byte {
+	o := newObject(b)
 	o.str("@odata.context", context)
 	if count >= 0 {
 		o.key("@odata.count")

@@ -42,7 +42,7 @@ func (s *Server) handleHistoryItemList(w http.ResponseWriter, r *http.Request, r
 		s.error(w, r, err)
 		return
 	}
-	b := beginPage(historyContext(r, rp, p, ""), count, pg.nextLink(r, q, 'h', page.Next, len(page.Items)))
+	b := beginPage(make([]byte, 0, 4096), historyContext(r, rp, p, ""), count, pg.nextLink(r, q, 'h', page.Next, len(page.Items)))
 	for i, h := range page.Items {
 		if i > 0 {
 			b = append(b, ',')
