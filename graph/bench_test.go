@@ -37,9 +37,9 @@ func BenchmarkDecodeActivity_EncodingJSON(b *testing.B) {
 	for b.Loop() {
 		var v struct {
 			AppActivityID, ActivitySourceHost, ActivationURL, AppDisplayName, UserTimezone string
-			ContentURL, FallbackURL                                                         string
-			ContentInfo                                                                     json.RawMessage
-			VisualElements                                                                  struct {
+			ContentURL, FallbackURL                                                        string
+			ContentInfo                                                                    json.RawMessage
+			VisualElements                                                                 struct {
 				DisplayText, Description, BackgroundColor string
 				Content                                   json.RawMessage
 				Attribution                               *struct {
