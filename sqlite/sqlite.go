@@ -40,8 +40,6 @@ type Store struct {
 	writes chan *writeRequest // to the group-commit writer
 	stop   chan struct{}      // closed by Close
 	done   chan struct{}      // closed when the writer has stopped
-
-	checkpointDone chan struct{} // closed when the checkpointer has stopped
 }
 
 var _ activity.Store = (*Store)(nil)
@@ -69,10 +67,9 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	read.SetMaxOpenConns(8)
 	read.SetMaxIdleConns(8)
 	s := &Store{write: write, read: read, writes: make(chan *writeRequest, maxBatch),
-		stop: make(chan struct{}), done: make(chan struct{}), checkpointDone: make(chan struct{})}
+		stop: make(chan struct{}), done: make(chan struct{})}
 	if err := s.migrate(ctx); err != nil {
 		close(s.done)
-		close(s.checkpointDone)
 		errors.Join(write.Close(), read.Close())
 		return nil, err
 	}
@@ -80,15 +77,12 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		errors.Join(write.Close(), read.Close())
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	// Checkpoints move committed pages from the WAL into the database file. SQLite runs them inside
-	// the commit that crosses the threshold, on the writer; the checkpointer runs them beside it.
-	if _, err := s.conn.ExecContext(ctx, "PRAGMA wal_autocheckpoint = 0"); err != nil {
-		errors.Join(s.conn.Close(), write.Close(), read.Close())
-		return nil, fmt.Errorf("open %s: %w", path, err)
-	}
+	// Checkpoints stay SQLite's automatic ones, run by the writer after the commit that crosses the
+	// threshold. Run beside a writer that commits without pause, a checkpoint never catches up with
+	// the end of the WAL, so the WAL is never reset and grows without bound (measured: 11.8 GB for a
+	// 0.9 GB database while loading a million activities).
 	s.writeStmts, s.reads = map[string]*sql.Stmt{}, preparedDB{newStmtCache(read)}
 	go s.writer()
-	go s.checkpointer()
 	return s, nil
 }
 
@@ -96,7 +90,6 @@ func Open(ctx context.Context, path string) (*Store, error) {
 func (s *Store) Close() error {
 	close(s.stop)
 	<-s.done
-	<-s.checkpointDone
 	for _, st := range s.writeStmts {
 		st.Close()
 	}
@@ -279,30 +272,6 @@ func (s *Store) commit(batch []*writeRequest) {
 	}
 	for i, r := range batch {
 		r.err <- results[i]
-	}
-}
-
-// checkpointInterval is how often the checkpointer copies the WAL into the database file.
-const checkpointInterval = 200 * time.Millisecond
-
-// checkpointer runs WAL checkpoints on a reader connection until Close, so that the writer never
-// does: PASSIVE ones, which wait for no one, and a TRUNCATE one now and then to keep the WAL short.
-func (s *Store) checkpointer() {
-	defer close(s.checkpointDone)
-	t := time.NewTicker(checkpointInterval)
-	defer t.Stop()
-	for n := 1; ; n++ {
-		select {
-		case <-s.stop:
-			s.read.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
-			return
-		case <-t.C:
-		}
-		mode := "PASSIVE"
-		if n%50 == 0 {
-			mode = "TRUNCATE"
-		}
-		s.read.Exec("PRAGMA wal_checkpoint(" + mode + ")") // a busy checkpoint is simply tried again later
 	}
 }
 
