@@ -25,6 +25,9 @@ import (
 //go:embed migrations/*.sql
 var migrationFS embed.FS
 
+// DefaultMaxConns is the pool size of a process unless the URL sets pool_max_conns.
+const DefaultMaxConns = 16
+
 // Store is an activity.Store on PostgreSQL.
 type Store struct {
 	pool *pgxpool.Pool
@@ -36,11 +39,17 @@ type Store struct {
 var _ activity.Store = (*Store)(nil)
 
 // Open connects to the database at url (a postgres:// URL or a key=value string; search_path and
-// other run-time parameters may be given there) and applies pending migrations.
+// other run-time parameters may be given there, and pool_max_conns, default DefaultMaxConns) and
+// applies pending migrations.
 func Open(ctx context.Context, url string) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	if !strings.Contains(url, "pool_max_conns") {
+		// pgxpool's default, one connection per CPU and at least 4, leaves most concurrent requests
+		// waiting for a connection while each transaction waits on its commit flush.
+		cfg.MaxConns = DefaultMaxConns
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {

@@ -237,7 +237,7 @@ func (s *Store) RecentActivities(ctx context.Context, p activity.Principal, q ac
 	}
 	// The index on (user key, recent DESC, id DESC) yields the rows in order; an activity whose history
 	// items have all expired (but are not purged yet) is skipped.
-	rows, err := s.reads.QueryContext(ctx, `SELECT `+activityColumns+`, a.recent FROM activities a
+	rows, err := s.reads.QueryContext(ctx, `SELECT `+activityColumns+`, a.recent FROM activities a INDEXED BY activities_recent
 		WHERE a.tenant_id = ? AND a.user_id = ? AND a.app_id = ? AND a.recent IS NOT NULL AND a.expires > ?
 		AND a.last_modified BETWEEN ? AND ? AND (a.recent < ? OR (a.recent = ? AND a.id < ?))
 		AND EXISTS (SELECT 1 FROM history_items h WHERE h.activity_id = a.id AND h.expires > ?)

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/activityd/activityd"
 	"github.com/activityd/activityd/activitytest"
@@ -46,6 +47,24 @@ func BenchmarkListActivities(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		page, err := svc.ListActivities(b.Context(), activitytest.AliceNotes, activity.ActivityQuery{Limit: 20})
+		if err != nil || len(page.Activities) != 20 {
+			b.Fatal(page, err)
+		}
+	}
+}
+
+func BenchmarkRecentActivities(b *testing.B) {
+	svc := openBench(b)
+	for i := range 200 {
+		a := activitytest.NewActivity(fmt.Sprint("doc-", i))
+		a.HistoryItems = []*activity.HistoryItem{activitytest.NewHistoryItem("", time.Now(), time.Minute)}
+		if _, err := svc.UpsertActivity(b.Context(), activitytest.AliceNotes, a); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		page, err := svc.RecentActivities(b.Context(), activitytest.AliceNotes, activity.ActivityQuery{Limit: 20})
 		if err != nil || len(page.Activities) != 20 {
 			b.Fatal(page, err)
 		}
