@@ -1,0 +1,1 @@
+INSERT INTO bench_raw (body) VALUES (repeat('x', 1000));
