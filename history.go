@@ -45,6 +45,16 @@ func (h *HistoryItem) Validate() error {
 	return nil
 }
 
+// settle brings the session bounds to the stores' precision, the microsecond, and computes the
+// duration when the client sent none: what is stored and answered is then the same.
+func (h *HistoryItem) settle() {
+	h.StartedDateTime = Truncate(h.StartedDateTime)
+	if !h.LastActiveDateTime.IsZero() {
+		h.LastActiveDateTime = Truncate(h.LastActiveDateTime)
+	}
+	h.computeDuration()
+}
+
 // computeDuration sets ActiveDurationSeconds from the session's bounds when the client sent none,
 // as Graph does: start 20:54:04.345, last active 20:54:24.345 gives 20.
 func (h *HistoryItem) computeDuration() {

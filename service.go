@@ -42,14 +42,6 @@ func (s *Service) now() time.Time {
 	return Truncate(time.Now())
 }
 
-// truncateOrZero is Truncate that keeps the zero time (null) zero.
-func truncateOrZero(t time.Time) time.Time {
-	if t.IsZero() {
-		return t
-	}
-	return Truncate(t)
-}
-
 // expiry returns the client's requested expiration when it lies in the future and within the
 // retention limit, and now + TTL otherwise.
 func (s *Service) expiry(requested, now time.Time) time.Time {
@@ -186,10 +178,9 @@ func (s *Service) PutHistoryItem(ctx context.Context, p Principal, ref string, h
 // stores it.
 func (s *Service) putHistoryItem(ctx context.Context, tx Tx, activityID int64, h *HistoryItem, now time.Time) (created bool, err error) {
 	h.ActivityID = activityID
-	h.StartedDateTime, h.LastActiveDateTime = Truncate(h.StartedDateTime), truncateOrZero(h.LastActiveDateTime)
 	h.LastModifiedDateTime = now
 	h.ExpirationDateTime = s.expiry(h.ExpirationDateTime, now)
-	h.computeDuration()
+	h.settle()
 	h.CreatedDateTime, h.Status, created = now, StatusActive, true
 	if h.ID == "" {
 		h.ID = NewGUID()
@@ -233,8 +224,7 @@ func (s *Service) UpdateHistoryItem(ctx context.Context, p Principal, ref, itemI
 		} else {
 			h.ExpirationDateTime = now.Add(s.TTL)
 		}
-		h.StartedDateTime, h.LastActiveDateTime = Truncate(h.StartedDateTime), truncateOrZero(h.LastActiveDateTime)
-		h.computeDuration()
+		h.settle()
 		return tx.PutHistoryItem(ctx, h)
 	})
 	return h, err

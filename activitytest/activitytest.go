@@ -3,7 +3,6 @@
 package activitytest
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"sync"
@@ -120,7 +119,5 @@ func ids(as []*activity.Activity) []string {
 	}
 	return out
 }
-
-func ctxOf(t *testing.T) context.Context { return t.Context() }
 
 func name(i int) string { return fmt.Sprintf("doc-%03d", i) }

@@ -12,7 +12,7 @@ import (
 
 func testUpsert(t *testing.T, open Opener) {
 	f := newFixture(t, open)
-	ctx := ctxOf(t)
+	ctx := t.Context()
 	a := NewActivity("/article?12345")
 	a.HistoryItems = []*activity.HistoryItem{NewHistoryItem("", f.clock.Now().Add(-time.Hour), 20*time.Second)}
 	created, err := f.UpsertActivity(ctx, AliceNotes, a)
@@ -86,7 +86,7 @@ func testUpsert(t *testing.T, open Opener) {
 
 func testFind(t *testing.T, open Opener) {
 	f := newFixture(t, open)
-	ctx := ctxOf(t)
+	ctx := t.Context()
 	a := f.mustUpsert(t, AliceNotes, NewActivity("doc"))
 	numeric := f.mustUpsert(t, AliceNotes, NewActivity("12345"))
 	for _, tc := range []struct{ ref, want string }{
@@ -106,7 +106,7 @@ func testFind(t *testing.T, open Opener) {
 
 func testUpdate(t *testing.T, open Opener) {
 	f := newFixture(t, open)
-	ctx := ctxOf(t)
+	ctx := t.Context()
 	a := f.mustUpsert(t, AliceNotes, NewActivity("doc"))
 	f.clock.Add(time.Minute)
 	got, err := f.UpdateActivity(ctx, AliceNotes, a.IDString(), func(a *activity.Activity) {
@@ -133,7 +133,7 @@ func testUpdate(t *testing.T, open Opener) {
 
 func testDelete(t *testing.T, open Opener) {
 	f := newFixture(t, open)
-	ctx := ctxOf(t)
+	ctx := t.Context()
 	a := NewActivity("doc")
 	a.HistoryItems = []*activity.HistoryItem{NewHistoryItem(activity.NewGUID(), f.clock.Now(), time.Minute)}
 	f.mustUpsert(t, AliceNotes, a)
@@ -156,7 +156,7 @@ func testDelete(t *testing.T, open Opener) {
 
 func testIsolation(t *testing.T, open Opener) {
 	f := newFixture(t, open)
-	ctx := ctxOf(t)
+	ctx := t.Context()
 	a := NewActivity("shared-key")
 	a.HistoryItems = []*activity.HistoryItem{NewHistoryItem(activity.NewGUID(), f.clock.Now(), time.Minute)}
 	f.mustUpsert(t, AliceNotes, a)
@@ -190,7 +190,7 @@ func testIsolation(t *testing.T, open Opener) {
 
 func testList(t *testing.T, open Opener) {
 	f := newFixture(t, open)
-	ctx := ctxOf(t)
+	ctx := t.Context()
 	const n = 25
 	for i := range n {
 		f.mustUpsert(t, AliceNotes, NewActivity(name(i)))
@@ -249,7 +249,7 @@ func testList(t *testing.T, open Opener) {
 
 func testRecent(t *testing.T, open Opener) {
 	f := newFixture(t, open)
-	ctx := ctxOf(t)
+	ctx := t.Context()
 	for _, k := range []string{"a", "b", "c", "none"} {
 		f.mustUpsert(t, AliceNotes, NewActivity(k))
 	}
@@ -313,7 +313,7 @@ func mustFind(t *testing.T, f fixture, ref string) *activity.Activity {
 
 func testHistoryItems(t *testing.T, open Opener) {
 	f := newFixture(t, open)
-	ctx := ctxOf(t)
+	ctx := t.Context()
 	a := f.mustUpsert(t, AliceNotes, NewActivity("doc"))
 	id := activity.NewGUID()
 	start := f.clock.Now().Add(-time.Hour)
@@ -403,7 +403,7 @@ func testHistoryItems(t *testing.T, open Opener) {
 
 func testExpiry(t *testing.T, open Opener) {
 	f := newFixture(t, open)
-	ctx := ctxOf(t)
+	ctx := t.Context()
 	a := NewActivity("short")
 	a.ExpirationDateTime = f.clock.Now().Add(time.Hour)
 	a.HistoryItems = []*activity.HistoryItem{NewHistoryItem(activity.NewGUID(), f.clock.Now(), time.Minute)}
@@ -445,7 +445,7 @@ func testExpiry(t *testing.T, open Opener) {
 
 func testRollback(t *testing.T, open Opener) {
 	f := newFixture(t, open)
-	ctx := ctxOf(t)
+	ctx := t.Context()
 	boom := errors.New("boom")
 	err := f.Store.Update(ctx, AliceNotes, func(tx activity.Tx) error {
 		if err := tx.InsertActivity(ctx, NewActivity("ghost")); err != nil {
@@ -462,7 +462,7 @@ func testRollback(t *testing.T, open Opener) {
 
 func testConcurrent(t *testing.T, open Opener) {
 	f := newFixture(t, open)
-	ctx := ctxOf(t)
+	ctx := t.Context()
 	const writers = 8
 	var wg sync.WaitGroup
 	errs := make(chan error, writers*4)
@@ -495,7 +495,7 @@ func testConcurrent(t *testing.T, open Opener) {
 // between concurrent writes must isolate them).
 func testConcurrentFailures(t *testing.T, open Opener) {
 	f := newFixture(t, open)
-	ctx := ctxOf(t)
+	ctx := t.Context()
 	boom := errors.New("boom")
 	const writes = 64
 	var wg sync.WaitGroup

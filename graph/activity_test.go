@@ -1,6 +1,9 @@
 package graph_test
 
 import (
+	"bytes"
+	"compress/gzip"
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -97,6 +100,9 @@ func TestActivity_Seed(t *testing.T) {
 	}
 	r := alice.do("POST", "/v1.0/me/activities/$ref", `{"@odata.id":"https://graph.microsoft.com/v1.0/me/activities/1"}`)
 	wantError(t, "POST $ref with @odata.id", r, http.StatusBadRequest, "contained")
+	// An "@odata.id" inside free-form contentInfo is the client's data, not a reference.
+	r = alice.do("POST", "/v1.0/me/activities/$ref", `{"contentInfo":{"@odata.id":"x"}}`)
+	wantError(t, "POST $ref with @odata.id only in contentInfo", r, http.StatusBadRequest, "'appActivityId' is required")
 }
 
 func TestActivity_Gzip(t *testing.T) {
@@ -114,6 +120,18 @@ func TestActivity_Gzip(t *testing.T) {
 	bomb := gzipped(t, map[string]any{"appActivityId": strings.Repeat("A", 50<<20)})
 	r = alice.do("POST", "/v1.0/me/activities", bomb, "Content-Encoding", "gzip")
 	wantError(t, "gzip bomb", r, http.StatusRequestEntityTooLarge, "larger than")
+	// Incompressible data just under the limit gzips to just over it: that is too large, not broken gzip.
+	noise := make([]byte, 1<<20-16)
+	rand.Read(noise)
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	zw.Write(noise)
+	zw.Close()
+	if buf.Len() <= 1<<20 {
+		t.Fatalf("the compressed noise is %d bytes, not over the limit", buf.Len())
+	}
+	r = alice.do("POST", "/v1.0/me/activities", buf.Bytes(), "Content-Encoding", "gzip")
+	wantError(t, "compressed body over the limit", r, http.StatusRequestEntityTooLarge, "larger than")
 }
 
 func TestActivity_StrictJSON(t *testing.T) {

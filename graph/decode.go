@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -30,6 +31,8 @@ func invalid(format string, args ...any) error {
 // decoder walks one JSON document.
 type decoder struct {
 	dec *json.Decoder
+	// annotations are the names of the annotations of the top-level object, such as "@odata.id".
+	annotations []string
 }
 
 func newDecoder(body []byte, maxDepth int) (*decoder, error) {
@@ -115,6 +118,9 @@ func (d *decoder) object(path string, field func(name, path string) error) (bool
 		}
 		seen[name] = true
 		if isAnnotation(name) {
+			if path == "" {
+				d.annotations = append(d.annotations, name)
+			}
 			if err := d.skip(); err != nil {
 				return false, err
 			}
@@ -224,9 +230,9 @@ func (d *decoder) dateTime(path string) (time.Time, error) {
 	return t, nil
 }
 
-// boolean reads a boolean or null; with lenient, also the strings "true" and "false", which the Graph
-// docs' own examples send for addImageQuery.
-func (d *decoder) boolean(path string, lenient bool) (*bool, error) {
+// boolean reads a boolean or null, and also the strings "true" and "false", which the Graph docs' own
+// examples send for addImageQuery (the only boolean of these types).
+func (d *decoder) boolean(path string) (*bool, error) {
 	tok, err := d.dec.Token()
 	if err != nil {
 		return nil, syntax(err)
@@ -237,7 +243,7 @@ func (d *decoder) boolean(path string, lenient bool) (*bool, error) {
 	case bool:
 		return &v, nil
 	case string:
-		if lenient && (v == "true" || v == "false") {
+		if v == "true" || v == "false" {
 			b := v == "true"
 			return &b, nil
 		}
@@ -298,7 +304,7 @@ func wrongType(path, want string, tok any) error {
 type activityBody struct {
 	activity.Activity
 	present  map[string]bool // top-level properties the body holds
-	odataID  bool            // the body held an @odata.id annotation (a $ref body)
+	odataID  bool            // the body itself held an @odata.id annotation (a $ref body)
 	hasItems bool
 }
 
@@ -322,7 +328,6 @@ func decodeActivity(body []byte, maxDepth int) (*activityBody, error) {
 	}
 	b := &activityBody{present: make(map[string]bool)}
 	a := &b.Activity
-	b.odataID = bytes.Contains(body, []byte(`"@odata.id"`))
 	ok, err := d.object("", func(name, path string) (err error) {
 		b.present[name] = true
 		switch name {
@@ -362,6 +367,7 @@ func decodeActivity(body []byte, maxDepth int) (*activityBody, error) {
 	if !ok {
 		return nil, invalid("The request body must be a JSON object, not null.")
 	}
+	b.odataID = slices.Contains(d.annotations, "@odata.id")
 	return b, d.end()
 }
 
@@ -398,7 +404,7 @@ func (d *decoder) imageInfo(path string, out **activity.ImageInfo) error {
 		case "alternativeText":
 			im.AlternativeText, err = d.str(full)
 		case "addImageQuery":
-			im.AddImageQuery, err = d.boolean(full, true)
+			im.AddImageQuery, err = d.boolean(full)
 		default:
 			err = unknown(full, name, "imageInfo", imageInfoProps)
 		}

@@ -144,7 +144,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.error(sw, r, activity.Errorf(activity.NotAllowed, "The method %s is not supported for this resource; use %s.", r.Method, s.allowed(rp.kind)))
 		return
 	}
-	h(s, sw, r.WithContext(activity.NewContextWithPrincipal(r.Context(), p)), rp, p)
+	h(s, sw, r, rp, p)
 }
 
 var kindNames = map[kind]string{kindMe: "me", kindActivities: "activities", kindActivitiesCount: "activities/$count",
@@ -217,13 +217,16 @@ func (s *Server) readBody(r *http.Request) ([]byte, error) {
 			return nil, activity.Errorf(activity.UnsupportedMedia, "The Content-Type '%s' is not supported; send application/json.", ct)
 		}
 	}
-	body := io.Reader(r.Body)
+	tooLarge := activity.Errorf(activity.TooLarge, "The request body is larger than %d bytes.", s.MaxBodyBytes)
+	// The limit applies to what is sent as well as to what it decompresses to: a stream of empty gzip
+	// members decompresses to nothing, however long it is.
+	body := io.Reader(http.MaxBytesReader(nil, r.Body, s.MaxBodyBytes))
 	switch enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))); enc {
 	case "", "identity":
 	case "gzip":
-		zr, err := gzip.NewReader(io.LimitReader(r.Body, s.MaxBodyBytes+1))
+		zr, err := gzip.NewReader(body)
 		if err != nil {
-			return nil, activity.Errorf(activity.Invalid, "The request body is not valid gzip.")
+			return nil, bodyError(err, tooLarge)
 		}
 		defer zr.Close()
 		body = zr
@@ -232,15 +235,24 @@ func (s *Server) readBody(r *http.Request) ([]byte, error) {
 	}
 	b, err := io.ReadAll(io.LimitReader(body, s.MaxBodyBytes+1))
 	if err != nil {
-		if errors.Is(err, gzip.ErrChecksum) || errors.Is(err, gzip.ErrHeader) || errors.Is(err, io.ErrUnexpectedEOF) {
-			return nil, activity.Errorf(activity.Invalid, "The request body is not valid gzip.")
-		}
-		return nil, activity.Errorf(activity.Invalid, "The request body could not be read.")
+		return nil, bodyError(err, tooLarge)
 	}
 	if int64(len(b)) > s.MaxBodyBytes {
-		return nil, activity.Errorf(activity.TooLarge, "The request body is larger than %d bytes.", s.MaxBodyBytes)
+		return nil, tooLarge
 	}
 	return b, nil
+}
+
+// bodyError is the client's error for a body that could not be read.
+func bodyError(err, tooLarge error) error {
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		return tooLarge
+	case errors.Is(err, gzip.ErrChecksum), errors.Is(err, gzip.ErrHeader), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		return activity.Errorf(activity.Invalid, "The request body is not valid gzip.")
+	}
+	return activity.Errorf(activity.Invalid, "The request body could not be read.")
 }
 
 // jsonContentType is what Graph sends; its media type is exactly application/json, which the

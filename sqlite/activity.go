@@ -191,10 +191,7 @@ func (s *Store) ListActivities(ctx context.Context, p activity.Principal, q acti
 		return &activity.ActivityPage{}, nil
 	}
 	from, to := q.Modified.Micros()
-	afterTime, afterID := int64(1<<63-1), int64(1<<63-1)
-	if q.After != nil {
-		afterTime, afterID = micros(q.After.Time), q.After.ID
-	}
+	afterTime, afterID := cursorArgs(q.After)
 	rows, err := s.reads.QueryContext(ctx, `SELECT `+activityColumns+` FROM activities a
 		WHERE a.tenant_id = ? AND a.user_id = ? AND a.app_id = ? AND a.expires > ?
 		AND a.last_modified BETWEEN ? AND ?
@@ -204,22 +201,9 @@ func (s *Store) ListActivities(ctx context.Context, p activity.Principal, q acti
 	if err != nil {
 		return nil, fmt.Errorf("list activities: %w", err)
 	}
-	defer rows.Close()
-	page := &activity.ActivityPage{}
-	for rows.Next() {
-		a, err := scanActivity(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list activities: %w", err)
-		}
-		page.Activities = append(page.Activities, a)
-	}
-	if err := rows.Err(); err != nil {
+	page, err := scanPage(rows, q.Limit, false)
+	if err != nil {
 		return nil, fmt.Errorf("list activities: %w", err)
-	}
-	if len(page.Activities) > q.Limit {
-		page.Activities = page.Activities[:q.Limit]
-		last := page.Activities[q.Limit-1]
-		page.Next = &activity.Cursor{Time: last.LastModifiedDateTime, ID: last.ID}
 	}
 	return page, nil
 }
@@ -231,10 +215,7 @@ func (s *Store) RecentActivities(ctx context.Context, p activity.Principal, q ac
 	}
 	now := s.now()
 	from, to := q.Modified.Micros()
-	afterTime, afterID := int64(1<<63-1), int64(1<<63-1)
-	if q.After != nil {
-		afterTime, afterID = micros(q.After.Time), q.After.ID
-	}
+	afterTime, afterID := cursorArgs(q.After)
 	// The index on (user key, recent DESC, id DESC) yields the rows in order; an activity whose history
 	// items have all expired (but are not purged yet) is skipped.
 	rows, err := s.reads.QueryContext(ctx, `SELECT `+activityColumns+`, a.recent FROM activities a INDEXED BY activities_recent
@@ -246,23 +227,48 @@ func (s *Store) RecentActivities(ctx context.Context, p activity.Principal, q ac
 	if err != nil {
 		return nil, fmt.Errorf("recent activities: %w", err)
 	}
-	defer rows.Close()
-	page := &activity.ActivityPage{}
-	var recent []int64
-	for rows.Next() {
-		var r int64
-		a, err := scanActivity(rows, &r)
-		if err != nil {
-			return nil, fmt.Errorf("recent activities: %w", err)
-		}
-		page.Activities, recent = append(page.Activities, a), append(recent, r)
-	}
-	if err := rows.Err(); err != nil {
+	page, err := scanPage(rows, q.Limit, true)
+	if err != nil {
 		return nil, fmt.Errorf("recent activities: %w", err)
 	}
-	if len(page.Activities) > q.Limit {
-		page.Activities = page.Activities[:q.Limit]
-		page.Next = &activity.Cursor{Time: fromMicros(recent[q.Limit-1]), ID: page.Activities[q.Limit-1].ID}
+	return page, nil
+}
+
+// cursorArgs returns the keyset position after which a page starts: the end of the list for nil.
+func cursorArgs(c *activity.Cursor) (t, id int64) {
+	if c == nil {
+		return 1<<63 - 1, 1<<63 - 1
+	}
+	return micros(c.Time), c.ID
+}
+
+// scanPage reads up to limit activities and the cursor of the next page; with recent, each row ends
+// with its recent time, which is the sort key.
+func scanPage(rows *sql.Rows, limit int, recent bool) (*activity.ActivityPage, error) {
+	defer rows.Close()
+	page := &activity.ActivityPage{}
+	var keys []int64
+	for rows.Next() {
+		var key int64
+		var extra []any
+		if recent {
+			extra = []any{&key}
+		}
+		a, err := scanActivity(rows, extra...)
+		if err != nil {
+			return nil, err
+		}
+		if !recent {
+			key = micros(a.LastModifiedDateTime)
+		}
+		page.Activities, keys = append(page.Activities, a), append(keys, key)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if len(page.Activities) > limit {
+		page.Activities = page.Activities[:limit]
+		page.Next = &activity.Cursor{Time: fromMicros(keys[limit-1]), ID: page.Activities[limit-1].ID}
 	}
 	return page, nil
 }

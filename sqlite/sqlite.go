@@ -33,9 +33,9 @@ type Store struct {
 	// Now returns the current time, used to hide expired rows; nil means time.Now.
 	Now func() time.Time
 
-	conn       *sql.Conn            // the writer connection, owned by the writer goroutine
-	writeStmts map[string]*sql.Stmt // statements prepared on conn; only the writer touches it
-	reads      preparedDB           // the read pool, through its statement cache
+	conn   *sql.Conn // the writer connection, owned by the writer goroutine
+	writeQ *prepared // conn, through its statement cache; only the writer uses it
+	reads  *prepared // the read pool, through its statement cache
 
 	writes chan *writeRequest // to the group-commit writer
 	stop   chan struct{}      // closed by Close
@@ -81,7 +81,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	// threshold. Run beside a writer that commits without pause, a checkpoint never catches up with
 	// the end of the WAL, so the WAL is never reset and grows without bound (measured: 11.8 GB for a
 	// 0.9 GB database while loading a million activities).
-	s.writeStmts, s.reads = map[string]*sql.Stmt{}, preparedDB{newStmtCache(read)}
+	s.writeQ, s.reads = newPrepared(s.conn), newPrepared(read)
 	go s.writer()
 	return s, nil
 }
@@ -90,10 +90,8 @@ func Open(ctx context.Context, path string) (*Store, error) {
 func (s *Store) Close() error {
 	close(s.stop)
 	<-s.done
-	for _, st := range s.writeStmts {
-		st.Close()
-	}
-	s.reads.c.close()
+	s.writeQ.close()
+	s.reads.close()
 	return errors.Join(s.conn.Close(), s.write.Close(), s.read.Close())
 }
 
@@ -228,9 +226,8 @@ func (s *Store) writer() {
 // then answers each caller.
 func (s *Store) commit(batch []*writeRequest) {
 	ctx := context.Background() // the batch outlives any one request; each request's own ctx still applies to its statements
-	conn := preparedConn{s}
 	exec := func(sql string) error {
-		_, err := conn.ExecContext(ctx, sql)
+		_, err := s.writeQ.ExecContext(ctx, sql)
 		return err
 	}
 	if err := exec("BEGIN IMMEDIATE"); err != nil {
@@ -240,7 +237,7 @@ func (s *Store) commit(batch []*writeRequest) {
 		return
 	}
 	results := make([]error, len(batch))
-	tx := &Tx{tx: conn}
+	tx := &Tx{tx: s.writeQ}
 	for i, r := range batch {
 		if err := r.ctx.Err(); err != nil {
 			results[i] = err
