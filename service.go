@@ -82,26 +82,22 @@ func (s *Service) UpsertActivity(ctx context.Context, p Principal, a *Activity) 
 	}
 	requested := a.ExpirationDateTime
 	items := a.HistoryItems
-	err = s.Store.Update(ctx, p, func(tx Tx) error {
+	prepare := func() {
 		now := s.now()
-		a.LastModifiedDateTime = now
+		a.ID, a.CreatedDateTime, a.LastModifiedDateTime, a.Status = 0, now, now, StatusActive
 		a.ExpirationDateTime = s.expiry(requested, now)
-		old, err := tx.FindActivityByAppID(ctx, a.AppActivityID)
-		switch ErrorCode(err) {
-		case NotFound:
-			created = true
-			a.CreatedDateTime, a.Status = now, StatusActive
-			err = tx.InsertActivity(ctx, a)
-		case "":
-			created = false
-			a.ID, a.CreatedDateTime, a.Status = old.ID, old.CreatedDateTime, StatusUpdated
-			err = tx.UpdateActivity(ctx, a)
-		}
-		if err != nil {
+	}
+	if len(items) == 0 {
+		prepare()
+		return s.Store.PutActivity(ctx, p, a)
+	}
+	err = s.Store.Update(ctx, p, func(tx Tx) error {
+		prepare()
+		if created, err = tx.PutActivity(ctx, a); err != nil {
 			return err
 		}
 		for _, h := range items {
-			if _, err := s.putHistoryItem(ctx, tx, a.ID, h, now); err != nil {
+			if _, err := s.putHistoryItem(ctx, tx, a.ID, h, a.LastModifiedDateTime); err != nil {
 				return err
 			}
 		}

@@ -14,6 +14,9 @@ type Store interface {
 	// durable when Update returns nil. fn may be called more than once when the backend retries a
 	// transaction that lost a race, so it must have no side effects outside tx.
 	Update(ctx context.Context, p Principal, fn func(tx Tx) error) error
+	// PutActivity is Tx.PutActivity in a transaction of its own, for the most frequent write: a
+	// backend may do it in fewer round trips than Update would.
+	PutActivity(ctx context.Context, p Principal, a *Activity) (created bool, err error)
 
 	// FindActivity returns the activity whose id is ref or, when no activity has that id, whose
 	// appActivityId is ref. Errors: NotFound.
@@ -47,11 +50,12 @@ type Store interface {
 type Tx interface {
 	// FindActivity is Store.FindActivity inside the transaction. Errors: NotFound.
 	FindActivity(ctx context.Context, ref string) (*Activity, error)
-	// FindActivityByAppID returns the activity with that appActivityId. Errors: NotFound.
-	FindActivityByAppID(ctx context.Context, appActivityID string) (*Activity, error)
-	// InsertActivity stores a new activity and sets its ID. An expired activity with the same
-	// appActivityId is replaced, history items and all.
-	InsertActivity(ctx context.Context, a *Activity) error
+	// PutActivity stores a under its appActivityId. When a live activity has that key, it is replaced
+	// but keeps its ID, CreatedDateTime and history items, its Status becomes StatusUpdated, and a's
+	// ID, CreatedDateTime and Status are set to match; otherwise a is inserted as given under a new
+	// ID (set in a), after an expired activity with the key is deleted with its history items. It
+	// reports whether a was inserted.
+	PutActivity(ctx context.Context, a *Activity) (created bool, err error)
 	// UpdateActivity replaces the stored activity with a's ID. Errors: NotFound.
 	UpdateActivity(ctx context.Context, a *Activity) error
 	// DeleteActivity deletes an activity and its history items. Errors: NotFound.

@@ -431,6 +431,13 @@ func testExpiry(t *testing.T, open Opener) {
 	if created, err := f.UpsertActivity(ctx, AliceNotes, b); err != nil || !created {
 		t.Errorf("upsert onto an expired key = %v, %v; want created", created, err)
 	}
+	if b.ID == a.ID || b.Status != activity.StatusActive || !b.CreatedDateTime.Equal(f.clock.Now()) {
+		t.Errorf("activity put onto an expired key: id %d (expired one %d), status %s, created %v; want a new one",
+			b.ID, a.ID, b.Status, b.CreatedDateTime)
+	}
+	if n, _ := f.Store.CountHistoryItems(ctx, AliceNotes, b.ID, activity.TimeRange{}); n != 0 {
+		t.Errorf("activity put onto an expired key has %d history items, want none of the expired one's", n)
+	}
 	n, err := f.Store.PurgeExpired(ctx, f.clock.Now(), 100)
 	if err != nil || n != 1 {
 		t.Errorf("PurgeExpired = %d, %v; want 1 (the expired history item of %d)", n, err, long.ID)
@@ -441,6 +448,19 @@ func testExpiry(t *testing.T, open Opener) {
 	if n, _ := f.Store.PurgeExpired(ctx, f.clock.Now(), 100); n != 0 {
 		t.Errorf("second PurgeExpired = %d, want 0", n)
 	}
+	// The same with a deep insert, which writes in a transaction of its own.
+	c := NewActivity("again")
+	c.ExpirationDateTime = f.clock.Now().Add(time.Hour)
+	f.mustUpsert(t, AliceNotes, c)
+	f.clock.Add(time.Hour)
+	d := NewActivity("again")
+	d.HistoryItems = []*activity.HistoryItem{NewHistoryItem(activity.NewGUID(), f.clock.Now(), time.Minute)}
+	if created, err := f.UpsertActivity(ctx, AliceNotes, d); err != nil || !created || d.ID == c.ID {
+		t.Errorf("deep insert onto an expired key = %v, %v, id %d (expired one %d); want a new one", created, err, d.ID, c.ID)
+	}
+	if n, _ := f.Store.CountHistoryItems(ctx, AliceNotes, d.ID, activity.TimeRange{}); n != 1 {
+		t.Errorf("deep insert onto an expired key: %d history items, want its own 1", n)
+	}
 }
 
 func testRollback(t *testing.T, open Opener) {
@@ -448,7 +468,7 @@ func testRollback(t *testing.T, open Opener) {
 	ctx := t.Context()
 	boom := errors.New("boom")
 	err := f.Store.Update(ctx, AliceNotes, func(tx activity.Tx) error {
-		if err := tx.InsertActivity(ctx, NewActivity("ghost")); err != nil {
+		if _, err := tx.PutActivity(ctx, NewActivity("ghost")); err != nil {
 			return err
 		}
 		return boom
@@ -506,7 +526,7 @@ func testConcurrentFailures(t *testing.T, open Opener) {
 				a := NewActivity(name(i))
 				a.CreatedDateTime, a.LastModifiedDateTime, a.Status = f.clock.Now(), f.clock.Now(), activity.StatusActive
 				a.ExpirationDateTime = f.clock.Now().Add(time.Hour)
-				if err := tx.InsertActivity(ctx, a); err != nil {
+				if _, err := tx.PutActivity(ctx, a); err != nil {
 					return err
 				}
 				if i%2 == 1 {

@@ -76,11 +76,6 @@ func (tx *Tx) FindActivity(ctx context.Context, ref string) (*activity.Activity,
 	return findActivity(ctx, tx.tx, tx.p, tx.now, ref, " FOR UPDATE")
 }
 
-// FindActivityByAppID returns the activity with that appActivityId, locked like FindActivity.
-func (tx *Tx) FindActivityByAppID(ctx context.Context, appActivityID string) (*activity.Activity, error) {
-	return findActivityBy(ctx, tx.tx, tx.p, tx.now, "a.app_activity_id", appActivityID, " FOR UPDATE")
-}
-
 func findActivity(ctx context.Context, q querier, p activity.Principal, now int64, ref, lock string) (*activity.Activity, error) {
 	if id, ok := activity.ParseID(ref); ok {
 		a, err := findActivityBy(ctx, q, p, now, "a.id", id, lock)
@@ -105,33 +100,79 @@ func findActivityBy(ctx context.Context, q querier, p activity.Principal, now in
 	return a, nil
 }
 
-// InsertActivity stores a new activity under a fresh random id.
-func (tx *Tx) InsertActivity(ctx context.Context, a *activity.Activity) error {
+// PutActivity stores the activity in one autocommitted upsert, one round trip, unless an expired
+// activity holds its key: then in a transaction that deletes that one first.
+func (s *Store) PutActivity(ctx context.Context, p activity.Principal, a *activity.Activity) (created bool, err error) {
+	for attempt := 1; ; attempt++ {
+		created, ok, err := upsertActivity(ctx, s.pool, p, s.now(), a)
+		if err == nil && !ok {
+			err = s.Update(ctx, p, func(tx activity.Tx) (err error) {
+				created, err = tx.PutActivity(ctx, a)
+				return err
+			})
+			return created, err
+		}
+		if err == nil || !retryable(err) || attempt == maxAttempts {
+			return created, err
+		}
+	}
+}
+
+// PutActivity inserts a, or replaces the live activity with its appActivityId, in one upsert. The
+// upsert leaves an expired activity with the key alone: that one is deleted, and the upsert runs again.
+func (tx *Tx) PutActivity(ctx context.Context, a *activity.Activity) (created bool, err error) {
+	created, ok, err := upsertActivity(ctx, tx.tx, tx.p, tx.now, a)
+	if err != nil || ok {
+		return created, err
+	}
 	// An expired activity with this key is gone for the client; make room for the new one.
 	if _, err := tx.tx.Exec(ctx, `DELETE FROM activities
 		WHERE tenant_id = $1 AND user_id = $2 AND app_id = $3 AND app_activity_id = $4 AND expires <= $5`,
 		tx.p.TenantID, tx.p.UserID, tx.p.AppID, a.AppActivityID, tx.now); err != nil {
-		return fmt.Errorf("insert activity: %w", err)
+		return false, fmt.Errorf("put activity: %w", err)
 	}
-	for {
-		a.ID = activity.NewID()
-		args := append([]any{a.ID, tx.p.TenantID, tx.p.UserID, tx.p.AppID}, activityArgs(a)...)
-		// ON CONFLICT on the primary key only: an id collision (once in 2^63) draws again, while a
-		// concurrent insert of the same appActivityId fails the transaction, which Update retries.
-		tag, err := tx.tx.Exec(ctx, `INSERT INTO activities (id, tenant_id, user_id, app_id,
-			app_activity_id, activity_source_host, activation_url, app_display_name, fallback_url, content_url,
-			content_info, user_timezone, display_text, description, background_color, content, attribution,
-			icon_url, alternate_text, alternative_text, add_image_query, created, last_modified, expires, status)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
-			$21, $22, $23, $24, $25)
-			ON CONFLICT (tenant_id, user_id, app_id, id) DO NOTHING`, args...)
-		if err != nil {
-			return fmt.Errorf("insert activity: %w", err)
-		}
-		if tag.RowsAffected() == 1 {
-			return nil
-		}
+	if created, ok, err = upsertActivity(ctx, tx.tx, tx.p, tx.now, a); err == nil && !ok {
+		err = fmt.Errorf("put activity: the expired activity '%s' is still in the way", a.AppActivityID)
 	}
+	return created, err
+}
+
+// upsertActivity inserts a under a new random id or, when a live activity has a's key, replaces it,
+// atomically also against concurrent upserts of the key. ok is false when an expired activity has the
+// key: then nothing was written. An id collision (once in 2^63) fails with a unique violation on the
+// primary key, which the callers retry.
+func upsertActivity(ctx context.Context, q querier, p activity.Principal, now int64, a *activity.Activity) (created, ok bool, err error) {
+	args := append([]any{activity.NewID(), p.TenantID, p.UserID, p.AppID}, activityArgs(a)...)
+	var stored, createdAt int64
+	err = q.QueryRow(ctx, `INSERT INTO activities (id, tenant_id, user_id, app_id,
+		app_activity_id, activity_source_host, activation_url, app_display_name, fallback_url, content_url,
+		content_info, user_timezone, display_text, description, background_color, content, attribution,
+		icon_url, alternate_text, alternative_text, add_image_query, created, last_modified, expires, status)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
+		$21, $22, $23, $24, $25)
+		ON CONFLICT (tenant_id, user_id, app_id, app_activity_id) DO UPDATE SET
+		activity_source_host = excluded.activity_source_host, activation_url = excluded.activation_url,
+		app_display_name = excluded.app_display_name, fallback_url = excluded.fallback_url,
+		content_url = excluded.content_url, content_info = excluded.content_info,
+		user_timezone = excluded.user_timezone, display_text = excluded.display_text,
+		description = excluded.description, background_color = excluded.background_color,
+		content = excluded.content, attribution = excluded.attribution, icon_url = excluded.icon_url,
+		alternate_text = excluded.alternate_text, alternative_text = excluded.alternative_text,
+		add_image_query = excluded.add_image_query, last_modified = excluded.last_modified,
+		expires = excluded.expires, status = '`+string(activity.StatusUpdated)+`'
+		WHERE activities.expires > $26
+		RETURNING id, created, xmax = 0`, append(args, now)...).Scan(&stored, &createdAt, &created)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return false, false, nil
+	case err != nil:
+		return false, false, fmt.Errorf("put activity: %w", err)
+	}
+	if !created {
+		a.CreatedDateTime, a.Status = fromMicros(createdAt), activity.StatusUpdated
+	}
+	a.ID = stored
+	return created, true, nil
 }
 
 // UpdateActivity replaces the stored activity with a's id.

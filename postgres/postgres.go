@@ -171,8 +171,8 @@ func retryable(err error) bool {
 	switch pe.Code {
 	case "40001", "40P01": // serialization_failure, deadlock_detected
 		return true
-	case "23505": // unique_violation: a concurrent insert of the same appActivityId won
-		return pe.ConstraintName == "activities_app_activity_id"
+	case "23505": // unique_violation: an activity id drawn twice (once in 2^63), or a concurrent insert won
+		return pe.ConstraintName == "activities_pkey" || pe.ConstraintName == "activities_app_activity_id"
 	}
 	return false
 }

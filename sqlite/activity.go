@@ -89,11 +89,6 @@ func (tx *Tx) FindActivity(ctx context.Context, ref string) (*activity.Activity,
 	return findActivity(ctx, tx.tx, tx.p, tx.now, ref)
 }
 
-// FindActivityByAppID returns the activity with that appActivityId.
-func (tx *Tx) FindActivityByAppID(ctx context.Context, appActivityID string) (*activity.Activity, error) {
-	return findActivityBy(ctx, tx.tx, tx.p, tx.now, "a.app_activity_id", appActivityID)
-}
-
 func findActivity(ctx context.Context, q querier, p activity.Principal, now int64, ref string) (*activity.Activity, error) {
 	if id, ok := activity.ParseID(ref); ok {
 		a, err := findActivityBy(ctx, q, p, now, "a.id", id)
@@ -118,33 +113,73 @@ func findActivityBy(ctx context.Context, q querier, p activity.Principal, now in
 	return a, nil
 }
 
-// InsertActivity stores a new activity under a fresh random id.
-func (tx *Tx) InsertActivity(ctx context.Context, a *activity.Activity) error {
-	// An expired activity with this key is gone for the client; make room for the new one.
-	if _, err := tx.tx.ExecContext(ctx, `DELETE FROM activities
-		WHERE tenant_id = ? AND user_id = ? AND app_id = ? AND app_activity_id = ? AND expires <= ?`,
-		tx.p.TenantID, tx.p.UserID, tx.p.AppID, a.AppActivityID, tx.now); err != nil {
-		return fmt.Errorf("insert activity: %w", err)
+// PutActivity stores the activity through the writer, in one statement unless an expired activity
+// holds its key.
+func (s *Store) PutActivity(ctx context.Context, p activity.Principal, a *activity.Activity) (created bool, err error) {
+	err = s.submit(ctx, p, func(tx *Tx) (err error) {
+		created, err = tx.PutActivity(ctx, a)
+		return err
+	})
+	return created, err
+}
+
+// PutActivity inserts a, or replaces the live activity with its appActivityId, in one upsert. The
+// upsert leaves an expired activity with the key alone: that one is deleted, and the upsert runs again.
+func (tx *Tx) PutActivity(ctx context.Context, a *activity.Activity) (created bool, err error) {
+	for range 2 {
+		created, ok, err := tx.upsertActivity(ctx, a)
+		if err != nil || ok {
+			return created, err
+		}
+		// An expired activity with this key is gone for the client; make room for the new one.
+		if _, err := tx.tx.ExecContext(ctx, `DELETE FROM activities
+			WHERE tenant_id = ? AND user_id = ? AND app_id = ? AND app_activity_id = ? AND expires <= ?`,
+			tx.p.TenantID, tx.p.UserID, tx.p.AppID, a.AppActivityID, tx.now); err != nil {
+			return false, fmt.Errorf("put activity: %w", err)
+		}
 	}
+	return false, fmt.Errorf("put activity: the expired activity '%s' is still in the way", a.AppActivityID)
+}
+
+// upsertActivity inserts a under a new random id or, when a live activity has a's key, replaces it.
+// ok is false when an expired activity has the key: then nothing was written. A statement that fails
+// changes nothing, so a single upsert needs no savepoint of its own.
+func (tx *Tx) upsertActivity(ctx context.Context, a *activity.Activity) (created, ok bool, err error) {
 	for {
-		a.ID = activity.NewID()
-		args := append([]any{a.ID, tx.p.TenantID, tx.p.UserID, tx.p.AppID}, activityArgs(a)...)
-		_, err := tx.tx.ExecContext(ctx, `INSERT INTO activities (id, tenant_id, user_id, app_id,
+		id := activity.NewID()
+		args := append([]any{id, tx.p.TenantID, tx.p.UserID, tx.p.AppID}, activityArgs(a)...)
+		var stored, createdAt int64
+		err := tx.tx.QueryRowContext(ctx, `INSERT INTO activities (id, tenant_id, user_id, app_id,
 			app_activity_id, activity_source_host, activation_url, app_display_name, fallback_url, content_url,
 			content_info, user_timezone, display_text, description, background_color, content, attribution,
 			icon_url, alternate_text, alternative_text, add_image_query, created, last_modified, expires, status)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...)
-		if err == nil {
-			return nil
-		} else if !isUniqueViolation(err) {
-			return fmt.Errorf("insert activity: %w", err)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (tenant_id, user_id, app_id, app_activity_id) DO UPDATE SET
+			activity_source_host = excluded.activity_source_host, activation_url = excluded.activation_url,
+			app_display_name = excluded.app_display_name, fallback_url = excluded.fallback_url,
+			content_url = excluded.content_url, content_info = excluded.content_info,
+			user_timezone = excluded.user_timezone, display_text = excluded.display_text,
+			description = excluded.description, background_color = excluded.background_color,
+			content = excluded.content, attribution = excluded.attribution, icon_url = excluded.icon_url,
+			alternate_text = excluded.alternate_text, alternative_text = excluded.alternative_text,
+			add_image_query = excluded.add_image_query, last_modified = excluded.last_modified,
+			expires = excluded.expires, status = '`+string(activity.StatusUpdated)+`'
+			WHERE activities.expires > ?
+			RETURNING id, created`, append(args, tx.now)...).Scan(&stored, &createdAt)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			return false, false, nil
+		case isPrimaryKeyViolation(err):
+			continue // the id collided, once in 2^63: draw again
+		case err != nil:
+			return false, false, fmt.Errorf("put activity: %w", err)
 		}
-		var taken bool // the id collided (once in 2^63), or the key exists
-		if err := tx.tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM activities WHERE id = ?)`, a.ID).Scan(&taken); err != nil {
-			return fmt.Errorf("insert activity: %w", err)
-		} else if !taken {
-			return activity.Errorf(activity.Conflict, "An activity with appActivityId '%s' already exists.", a.AppActivityID)
+		// Ids are random: the row has the id just drawn only when it was inserted.
+		if created = stored == id; !created {
+			a.CreatedDateTime, a.Status = fromMicros(createdAt), activity.StatusUpdated
 		}
+		a.ID = stored
+		return created, true, nil
 	}
 }
 

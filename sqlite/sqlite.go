@@ -290,14 +290,10 @@ type Tx struct {
 	now int64 // microseconds; rows that expire at or before it are invisible
 }
 
-// isUniqueViolation reports whether err is SQLite's unique or primary key constraint failure.
-func isUniqueViolation(err error) bool {
+// isPrimaryKeyViolation reports whether err is SQLite's primary key constraint failure.
+func isPrimaryKeyViolation(err error) bool {
 	var e *sqlite.Error
-	if errors.As(err, &e) {
-		code := e.Code()
-		return code == sqlite3.SQLITE_CONSTRAINT_UNIQUE || code == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
-	}
-	return false
+	return errors.As(err, &e) && e.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
 }
 
 // micros converts t to microseconds since the epoch; the zero time is 0.
