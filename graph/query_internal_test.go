@@ -1,6 +1,8 @@
 package graph
 
 import (
+	"bytes"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -96,6 +98,7 @@ func FuzzDecodeActivity(f *testing.F) {
 	f.Add([]byte(`{"appActivityId":"a","activitySourceHost":"h","activationUrl":"u","visualElements":{"displayText":"d","attribution":{"addImageQuery":"false"}},"historyItems":[{"startedDateTime":"2026-11-27T10:00:00Z"}]}`))
 	f.Add([]byte(`{"contentInfo":{"@context":"https://schema.org","a":[1,2,{"b":null}]},"@odata.type":"x"}`))
 	f.Add([]byte(`[{"a":`))
+	f.Add([]byte(` { "appActivityId" : "a\u00e9\"" , "contentInfo" : [ 1 , "]}" , { } ] , "visualElements" : { "displayText" : "\ud83d\ude00" } } `))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		b, err := decodeActivity(body, DefaultMaxJSONDepth)
 		if err != nil {
@@ -104,7 +107,27 @@ func FuzzDecodeActivity(f *testing.F) {
 			}
 			return
 		}
-		// Whatever was accepted encodes to valid JSON and decodes to the same values.
+		// Whatever was accepted is valid JSON, and encoding/json reads the same values from it.
+		var std struct {
+			AppActivityID  *string         `json:"appActivityId"`
+			ContentInfo    json.RawMessage `json:"contentInfo"`
+			VisualElements *struct {
+				DisplayText *string `json:"displayText"`
+			} `json:"visualElements"`
+		}
+		if err := json.Unmarshal(body, &std); err != nil {
+			t.Fatalf("decodeActivity(%q) accepted what encoding/json refuses: %v", body, err)
+		}
+		if std.AppActivityID != nil && *std.AppActivityID != b.AppActivityID {
+			t.Fatalf("decodeActivity(%q): appActivityId %q, encoding/json %q", body, b.AppActivityID, *std.AppActivityID)
+		}
+		if string(std.ContentInfo) != "null" && !bytes.Equal(std.ContentInfo, b.ContentInfo) {
+			t.Fatalf("decodeActivity(%q): contentInfo %q, encoding/json %q", body, b.ContentInfo, std.ContentInfo)
+		}
+		if std.VisualElements != nil && std.VisualElements.DisplayText != nil && *std.VisualElements.DisplayText != b.VisualElements.DisplayText {
+			t.Fatalf("decodeActivity(%q): displayText %q, encoding/json %q", body, b.VisualElements.DisplayText, *std.VisualElements.DisplayText)
+		}
+		// It encodes to valid JSON and decodes to the same values.
 		out := appendActivity(nil, &b.Activity, nil, "")
 		again, err := decodeActivity(out, DefaultMaxJSONDepth)
 		if err != nil {
