@@ -35,6 +35,7 @@ type config struct {
 	stores      []string
 	db          string
 	scenarios   []string
+	mix         []weight // the scenarios of mix
 	concurrency int
 	duration    time.Duration
 	warmup      time.Duration
@@ -49,13 +50,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return serveCeiling(ctx, args[1:])
 	}
 	c := config{}
-	var stores, scenarios, serverArgs string
+	var stores, scenarios, mix, serverArgs string
 	fs := flag.NewFlagSet("activityload", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.activityd, "activityd", "./activityd", "the activityd binary to start")
 	fs.StringVar(&stores, "stores", "sqlite", "stores to measure, comma-separated: sqlite, postgres")
 	fs.StringVar(&c.db, "db", os.Getenv("ACTIVITYD_DB"), "PostgreSQL URL for the postgres store (a fresh schema is made in it)")
-	fs.StringVar(&scenarios, "scenarios", "create,get,list,recent,history", "scenarios, comma-separated: create, post, get, list, recent, history")
+	fs.StringVar(&scenarios, "scenarios", "create,get,list,recent,history", "scenarios, comma-separated: create, post, get, list, recent, history, mix")
+	fs.StringVar(&mix, "mix", defaultMix, "the mix scenario's weights, scenario=weight, comma-separated")
 	fs.IntVar(&c.concurrency, "concurrency", 16, "connections (closed loop) or most requests in flight (open loop)")
 	fs.DurationVar(&c.duration, "duration", 10*time.Second, "measured time per scenario and target")
 	fs.DurationVar(&c.warmup, "warmup", 2*time.Second, "unmeasured time before each measurement")
@@ -70,6 +72,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	c.stores, c.scenarios = strings.Split(stores, ","), strings.Split(scenarios, ",")
 	if c.concurrency < 1 || c.duration <= 0 || c.users < 1 || c.preload < 1 || c.rate < 0 {
 		return errors.New("--concurrency, --duration, --users and --preload must be positive, --rate not negative")
+	}
+	var err error
+	if c.mix, err = parseMix(mix); err != nil {
+		return err
 	}
 	for _, s := range c.scenarios {
 		if _, ok := scenarioPaths[s]; !ok {

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -26,6 +27,48 @@ var scenarioPaths = map[string]string{
 	"list":    "GET …/activities?$top=20",
 	"recent":  "GET …/activities/recent?$top=20",
 	"history": "PUT …/activities/{id}/historyItems/{new GUID}",
+	"mix":     "each request one of the above, drawn with the weights of --mix",
+}
+
+// defaultMix is a feed's traffic: mostly reads, a write in three requests.
+const defaultMix = "get=45,list=15,recent=5,create=15,post=5,history=15"
+
+// weight is one scenario's share of a mix.
+type weight struct {
+	scenario string
+	weight   int
+}
+
+// parseMix parses "get=45,list=15,…" into weights of known scenarios other than mix.
+func parseMix(s string) ([]weight, error) {
+	var mix []weight
+	for part := range strings.SplitSeq(s, ",") {
+		name, w, ok := strings.Cut(part, "=")
+		n, err := strconv.Atoi(w)
+		if _, known := scenarioPaths[name]; !ok || err != nil || n < 1 || !known || name == "mix" {
+			return nil, fmt.Errorf("--mix: %q is not scenario=weight with a scenario other than mix and a positive weight", part)
+		}
+		mix = append(mix, weight{name, n})
+	}
+	return mix, nil
+}
+
+// pick returns the scenario that a request of scenario runs: itself, or for mix one drawn by weight.
+func (c config) pick(scenario string, rnd *rand.Rand) string {
+	if scenario != "mix" {
+		return scenario
+	}
+	total := 0
+	for _, w := range c.mix {
+		total += w.weight
+	}
+	n := rnd.IntN(total)
+	for _, w := range c.mix {
+		if n -= w.weight; n < 0 {
+			return w.scenario
+		}
+	}
+	panic("unreachable")
 }
 
 // request builds the i-th request of a worker in a scenario.
@@ -78,7 +121,7 @@ func (t *target) drive(ctx context.Context, c config, client *http.Client, scena
 	var seq atomic.Int64
 	do := func(worker int, rnd *rand.Rand, scheduled time.Time, lat *[]time.Duration) {
 		i := int(seq.Add(1))
-		method, path, token, body := t.request(scenario, worker, round*1_000_000_000+i, rnd)
+		method, path, token, body := t.request(c.pick(scenario, rnd), worker, round*1_000_000_000+i, rnd)
 		req, _ := http.NewRequestWithContext(context.WithoutCancel(ctx), method, t.base+path, strings.NewReader(body))
 		req.Header.Set("Authorization", "Bearer "+token)
 		if body != "" {
