@@ -43,6 +43,7 @@ type config struct {
 	users       int
 	preload     int
 	serverArgs  []string
+	sqliteData  string // a data directory for the sqlite store that outlives the run, or ""
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -64,6 +65,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&c.rate, "rate", 0, "open loop at this many requests per second; 0 is a closed loop")
 	fs.IntVar(&c.users, "users", 100, "users (each through one app)")
 	fs.IntVar(&c.preload, "preload", 20, "activities (each with a history item) stored per user before measuring")
+	fs.StringVar(&c.sqliteData, "sqlite-data", "", "keep the sqlite store's data in this directory, and reuse it when a run with the same --users and --preload made it")
 	fs.StringVar(&serverArgs, "server-args", "", "more flags for activityd serve, space-separated (e.g. --debug-addr 127.0.0.1:6060)")
 	if err := fs.Parse(args); err != nil {
 		return err

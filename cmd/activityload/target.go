@@ -50,6 +50,9 @@ func startTarget(ctx context.Context, c config, name, keyFile, dir string) (*tar
 		cmd = exec.Command(self, "ceiling", "--addr", addr)
 	case "sqlite", "postgres":
 		data := filepath.Join(dir, name)
+		if name == "sqlite" && c.sqliteData != "" {
+			data = c.sqliteData
+		}
 		args := []string{"serve", "--addr", addr, "--data", data, "--issuer-key", keyFile, "--log-level", "warn", "--throttle=false"}
 		var store activity.Store
 		if name == "postgres" {
@@ -64,6 +67,13 @@ func startTarget(ctx context.Context, c config, name, keyFile, dir string) (*tar
 				return nil, err
 			}
 		} else {
+			if c.sqliteData != "" {
+				if t.ids, err = loadPreload(data, c); err == nil {
+					fmt.Fprintf(os.Stderr, "%s: %d users × %d activities preloaded before, in %s\n", name, c.users, c.preload, data)
+					cmd = exec.Command(c.activityd, append(args, c.serverArgs...)...)
+					break
+				}
+			}
 			if err := os.MkdirAll(data, 0o700); err != nil {
 				return nil, err
 			}
@@ -78,6 +88,11 @@ func startTarget(ctx context.Context, c config, name, keyFile, dir string) (*tar
 			return nil, fmt.Errorf("preload %s: %w", name, err)
 		}
 		fmt.Fprintf(os.Stderr, "%s: preloaded %d users × %d activities in %s\n", name, c.users, c.preload, time.Since(start).Round(time.Second))
+		if name == "sqlite" && c.sqliteData != "" {
+			if err := savePreload(data, c, t.ids); err != nil {
+				return nil, err
+			}
+		}
 		cmd = exec.Command(c.activityd, append(args, c.serverArgs...)...)
 	default:
 		return nil, fmt.Errorf("unknown store %q", name)
@@ -124,6 +139,37 @@ func (t *target) peakRSS() int64 {
 		}
 	}
 	return 0
+}
+
+// preload records what a kept SQLite data directory was preloaded with.
+type preload struct {
+	Users, Preload int
+	IDs            [][]string
+}
+
+// savePreload records the preload of the kept directory dir, so that a later run can skip it.
+func savePreload(dir string, c config, ids [][]string) error {
+	b, err := json.Marshal(preload{Users: c.users, Preload: c.preload, IDs: ids})
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "preload.json"), b, 0o600)
+}
+
+// loadPreload returns the ids preloaded into dir by an earlier run with the same users and preload.
+func loadPreload(dir string, c config) ([][]string, error) {
+	b, err := os.ReadFile(filepath.Join(dir, "preload.json"))
+	if err != nil {
+		return nil, err
+	}
+	var p preload
+	if err := json.Unmarshal(b, &p); err != nil {
+		return nil, err
+	}
+	if p.Users != c.users || p.Preload != c.preload {
+		return nil, fmt.Errorf("%s was preloaded with %d users × %d activities, not %d × %d", dir, p.Users, p.Preload, c.users, c.preload)
+	}
+	return p.IDs, nil
 }
 
 // freshSchema makes a new schema in the database at url and returns a URL that uses it.
