@@ -53,8 +53,8 @@ type Tx interface {
 	// PutActivity stores a under its appActivityId. When a live activity has that key, it is replaced
 	// but keeps its ID, CreatedDateTime and history items, its Status becomes StatusUpdated, and a's
 	// ID, CreatedDateTime and Status are set to match; otherwise a is inserted as given under a new
-	// ID (set in a), after an expired activity with the key is deleted with its history items. It
-	// reports whether a was inserted.
+	// ID (set in a) with Status StatusActive, after an expired activity with the key is deleted with
+	// its history items. It reports whether a was inserted.
 	PutActivity(ctx context.Context, a *Activity) (created bool, err error)
 	// UpdateActivity replaces the stored activity with a's ID. Errors: NotFound.
 	UpdateActivity(ctx context.Context, a *Activity) error

@@ -2,6 +2,7 @@ package activitytest
 
 import (
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -57,6 +58,19 @@ func testUpsert(t *testing.T, open Opener) {
 		page, _ := f.Store.ListHistoryItems(ctx, AliceNotes, a.ID, activity.HistoryQuery{Limit: 10})
 		if len(page.Items) != 1 {
 			t.Errorf("replace without history items left %d items, want the 1 stored before", len(page.Items))
+		}
+	})
+	t.Run("SameInstant", func(t *testing.T) {
+		// A create and a replace of one key at one instant: the replace must still say so (a store
+		// that told them apart by a time-based id would say "created" now and then).
+		for i := range 300 {
+			key := fmt.Sprintf("instant-%d", i)
+			if created, err := f.UpsertActivity(ctx, AliceNotes, NewActivity(key)); err != nil || !created {
+				t.Fatalf("UpsertActivity(%s) = %v, %v; want created", key, created, err)
+			}
+			if created, err := f.UpsertActivity(ctx, AliceNotes, NewActivity(key)); err != nil || created {
+				t.Fatalf("UpsertActivity(%s) again at the same instant = %v, %v; want replaced", key, created, err)
+			}
 		}
 	})
 	t.Run("Invalid", func(t *testing.T) {

@@ -142,6 +142,7 @@ func (tx *Tx) PutActivity(ctx context.Context, a *activity.Activity) (created bo
 // key: then nothing was written. An id collision (once in 2^63) fails with a unique violation on the
 // primary key, which the callers retry.
 func upsertActivity(ctx context.Context, q querier, p activity.Principal, now int64, a *activity.Activity) (created, ok bool, err error) {
+	a.Status = activity.StatusActive // as inserted
 	args := append([]any{activity.NewID(), p.TenantID, p.UserID, p.AppID}, activityArgs(a)...)
 	var stored, createdAt int64
 	err = q.QueryRow(ctx, `INSERT INTO activities (id, tenant_id, user_id, app_id,

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"time"
 
 	"github.com/activityd/activityd"
@@ -141,14 +142,39 @@ func (tx *Tx) PutActivity(ctx context.Context, a *activity.Activity) (created bo
 	return false, fmt.Errorf("put activity: the expired activity '%s' is still in the way", a.AppActivityID)
 }
 
+// idEpoch is where the seconds of newID start: 2025-01-01, which leaves them room until 2059.
+var idEpoch = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC).Unix()
+
+// newID returns an id for a new activity of p created at now (microseconds); attempt counts the ids
+// already drawn for it that were taken. SQLite keeps a table's rows in id order, so the id decides
+// which rows share a page. Random ids scattered a user's activities over the whole file, one page
+// read per activity listed; these keep each principal's activities together in the order they were
+// created, so a page of the newest reads a few adjacent pages. Of the 63 bits: 16 of a hash of the
+// principal, 30 of seconds since idEpoch, 17 random. Like random ids, they tell nothing about how
+// many activities exist. After a few draws that were taken, it returns a wholly random id.
+func newID(p activity.Principal, now int64, attempt int) int64 {
+	if attempt >= 4 {
+		return activity.NewID()
+	}
+	h := fnv.New32a()
+	h.Write([]byte(p.TenantID + "\x00" + p.UserID + "\x00" + p.AppID))
+	seconds := max(now/1_000_000-idEpoch, 0) & (1<<30 - 1)
+	if id := int64(h.Sum32()>>16)<<47 | seconds<<17 | activity.NewID()&(1<<17-1); id > 0 {
+		return id
+	}
+	return activity.NewID()
+}
+
 // upsertActivity inserts a under a new random id or, when a live activity has a's key, replaces it.
 // ok is false when an expired activity has the key: then nothing was written. A statement that fails
 // changes nothing, so a single upsert needs no savepoint of its own.
 func (tx *Tx) upsertActivity(ctx context.Context, a *activity.Activity) (created, ok bool, err error) {
-	for {
-		id := activity.NewID()
+	a.Status = activity.StatusActive // as inserted; the update sets StatusUpdated, which tells the two apart
+	for attempt := 0; ; attempt++ {
+		id := newID(tx.p, tx.now, attempt)
 		args := append([]any{id, tx.p.TenantID, tx.p.UserID, tx.p.AppID}, activityArgs(a)...)
 		var stored, createdAt int64
+		var status string
 		err := tx.tx.QueryRowContext(ctx, `INSERT INTO activities (id, tenant_id, user_id, app_id,
 			app_activity_id, activity_source_host, activation_url, app_display_name, fallback_url, content_url,
 			content_info, user_timezone, display_text, description, background_color, content, attribution,
@@ -165,17 +191,16 @@ func (tx *Tx) upsertActivity(ctx context.Context, a *activity.Activity) (created
 			add_image_query = excluded.add_image_query, last_modified = excluded.last_modified,
 			expires = excluded.expires, status = '`+string(activity.StatusUpdated)+`'
 			WHERE activities.expires > ?
-			RETURNING id, created`, append(args, tx.now)...).Scan(&stored, &createdAt)
+			RETURNING id, created, status`, append(args, tx.now)...).Scan(&stored, &createdAt, &status)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 			return false, false, nil
 		case isPrimaryKeyViolation(err):
-			continue // the id collided, once in 2^63: draw again
+			continue // the id was taken: draw again
 		case err != nil:
 			return false, false, fmt.Errorf("put activity: %w", err)
 		}
-		// Ids are random: the row has the id just drawn only when it was inserted.
-		if created = stored == id; !created {
+		if created = status == string(activity.StatusActive); !created {
 			a.CreatedDateTime, a.Status = fromMicros(createdAt), activity.StatusUpdated
 		}
 		a.ID = stored
