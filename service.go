@@ -84,7 +84,7 @@ func (s *Service) UpsertActivity(ctx context.Context, p Principal, a *Activity) 
 	items := a.HistoryItems
 	prepare := func() {
 		now := s.now()
-		a.ID, a.CreatedDateTime, a.LastModifiedDateTime, a.Status = 0, now, now, StatusActive
+		a.CreatedDateTime, a.LastModifiedDateTime = now, now // the store sets ID and Status
 		a.ExpirationDateTime = s.expiry(requested, now)
 	}
 	if len(items) == 0 {

@@ -54,7 +54,9 @@ func newDecoder(body []byte, maxDepth int) (*decoder, error) {
 	return &decoder{b: body}, nil
 }
 
-// syntax describes why body, which is not valid JSON, is not: encoding/json says where.
+// syntax describes why body, which is not valid JSON, is not: encoding/json says where. Two of its
+// messages are recognised by their wording; TestActivity_StrictJSON (Trailing, Broken) notices if
+// that wording changes.
 func syntax(body []byte) error {
 	var v json.RawMessage
 	err := json.Unmarshal(body, &v)
