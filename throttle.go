@@ -56,8 +56,9 @@ func GraphLimits() Limits {
 // them in the shared database, so that the limits hold across processes.
 type RequestCounter interface {
 	// CountRequest adds one to each named counter of p, creating it to live until its expiry, and
-	// returns the new values in the order of names.
-	CountRequest(ctx context.Context, p Principal, names []string, expires []time.Time) ([]int64, error)
+	// returns the new values in the order of names. now is the throttle's clock: a counter whose
+	// expiry is not after now counts from zero again.
+	CountRequest(ctx context.Context, p Principal, now time.Time, names []string, expires []time.Time) ([]int64, error)
 }
 
 // Throttle enforces Limits with fixed windows: each rate counts the requests of the current window of
@@ -89,7 +90,7 @@ func (t *Throttle) Check(ctx context.Context, p Principal, write bool) (time.Dur
 		names[i] = kind + r.String() + "@" + strconv.FormatInt(start.Unix(), 10)
 		expires[i] = start.Add(r.Per)
 	}
-	counts, err := t.Counter.CountRequest(ctx, p, names, expires)
+	counts, err := t.Counter.CountRequest(ctx, p, now, names, expires)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -122,10 +123,9 @@ type memoryCount struct {
 func NewMemoryCounter() *MemoryCounter { return &MemoryCounter{counts: map[string]*memoryCount{}} }
 
 // CountRequest adds one to each named counter of p.
-func (m *MemoryCounter) CountRequest(_ context.Context, p Principal, names []string, expires []time.Time) ([]int64, error) {
+func (m *MemoryCounter) CountRequest(_ context.Context, p Principal, now time.Time, names []string, expires []time.Time) ([]int64, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	now := time.Now()
 	if m.calls++; m.calls%4096 == 0 {
 		for k, c := range m.counts {
 			if !c.expires.After(now) {

@@ -11,8 +11,9 @@ import (
 var _ activity.RequestCounter = (*Store)(nil)
 
 // CountRequest adds one to each named counter of p in one statement, so that every process on the
-// database counts against the same limits.
-func (s *Store) CountRequest(ctx context.Context, p activity.Principal, names []string, expires []time.Time) ([]int64, error) {
+// database counts against the same limits. The counter names carry their window, so now is not
+// needed here; expired counters are purged with the other expired rows.
+func (s *Store) CountRequest(ctx context.Context, p activity.Principal, _ time.Time, names []string, expires []time.Time) ([]int64, error) {
 	ex := make([]int64, len(expires))
 	for i, t := range expires {
 		ex[i] = micros(t)
