@@ -18,32 +18,30 @@ func userFragment(p activity.Principal) string {
 	return "users('" + url.PathEscape(p.UserID) + "')"
 }
 
-func (s *Server) handleMe(w http.ResponseWriter, r *http.Request, rp *resourcePath, p activity.Principal) {
+func (s *Server) handleMe(w http.ResponseWriter, r *http.Request, rp *resourcePath, p activity.Principal) error {
 	if _, err := parseQuery(r.URL.RawQuery, 0, nil); err != nil {
-		s.error(w, r, err)
-		return
+		return err
 	}
 	o := newObject(nil)
 	o.str("@odata.context", contextURL(r, rp, "users/$entity"))
 	o.str("id", p.UserID)
 	o.optStr("userPrincipalName", p.UserName)
 	s.writeJSON(w, http.StatusOK, o.close())
+	return nil
 }
 
-func (s *Server) handleActivityList(w http.ResponseWriter, r *http.Request, rp *resourcePath, p activity.Principal) {
+func (s *Server) handleActivityList(w http.ResponseWriter, r *http.Request, rp *resourcePath, p activity.Principal) error {
 	list, options, context := byte('a'), option(listOptions), contextURL(r, rp, userFragment(p)+"/activities")
 	if rp.kind == kindRecent {
 		list, options, context = 'r', listOptions&^optCount, contextURL(r, rp, "Collection(microsoft.graph.userActivity)")
 	}
 	q, err := parseQuery(r.URL.RawQuery, options, activityProps)
 	if err != nil {
-		s.error(w, r, err)
-		return
+		return err
 	}
 	pg, err := s.newPager(w, r, q, list)
 	if err != nil {
-		s.error(w, r, err)
-		return
+		return err
 	}
 	ctx := r.Context()
 	aq := activity.ActivityQuery{Modified: q.modified, After: pg.after, Limit: pg.limit}
@@ -61,8 +59,7 @@ func (s *Server) handleActivityList(w http.ResponseWriter, r *http.Request, rp *
 		count, err = s.service.CountActivities(ctx, p, q.modified)
 	}
 	if err != nil {
-		s.error(w, r, err)
-		return
+		return err
 	}
 	next := pg.nextLink(r, q, list, page.Next, len(page.Activities))
 	b := beginPage(make([]byte, 0, 4096), context, count, next)
@@ -73,6 +70,7 @@ func (s *Server) handleActivityList(w http.ResponseWriter, r *http.Request, rp *
 		b = appendActivity(b, a, q.sel, "")
 	}
 	s.writeJSON(w, http.StatusOK, endPage(b))
+	return nil
 }
 
 // beginPage starts a collection response; count < 0 leaves out @odata.count, and next "" leaves out
@@ -93,18 +91,17 @@ func beginPage(b []byte, context string, count int, next string) []byte {
 
 func endPage(b []byte) []byte { return append(b, ']', '}') }
 
-func (s *Server) handleActivityCount(w http.ResponseWriter, r *http.Request, rp *resourcePath, p activity.Principal) {
+func (s *Server) handleActivityCount(w http.ResponseWriter, r *http.Request, rp *resourcePath, p activity.Principal) error {
 	q, err := parseQuery(r.URL.RawQuery, countOptions, nil)
 	if err != nil {
-		s.error(w, r, err)
-		return
+		return err
 	}
 	n, err := s.service.CountActivities(r.Context(), p, q.modified)
 	if err != nil {
-		s.error(w, r, err)
-		return
+		return err
 	}
 	writeCount(w, n)
+	return nil
 }
 
 // writeCount answers a /$count request: a plain-text integer, as the SDKs' Count().Get expects.
@@ -116,21 +113,20 @@ func writeCount(w http.ResponseWriter, n int) {
 	_, _ = w.Write([]byte(body))
 }
 
-func (s *Server) handleActivityGet(w http.ResponseWriter, r *http.Request, rp *resourcePath, p activity.Principal) {
+func (s *Server) handleActivityGet(w http.ResponseWriter, r *http.Request, rp *resourcePath, p activity.Principal) error {
 	q, err := parseQuery(r.URL.RawQuery, activityOptions, activityProps)
 	if err != nil {
-		s.error(w, r, err)
-		return
+		return err
 	}
 	a, err := s.service.Activity(r.Context(), p, rp.key)
 	if err == nil && q.expand {
 		err = s.service.ExpandHistoryItems(r.Context(), p, []*activity.Activity{a}, q.expandMod)
 	}
 	if err != nil {
-		s.error(w, r, err)
-		return
+		return err
 	}
 	s.writeActivity(w, r, rp, p, http.StatusOK, a, q.sel)
+	return nil
 }
 
 func (s *Server) writeActivity(w http.ResponseWriter, r *http.Request, rp *resourcePath, p activity.Principal, status int, a *activity.Activity, sel selection) {
@@ -154,44 +150,40 @@ func (s *Server) readActivity(r *http.Request) (*activityBody, error) {
 
 // handleActivityPut is Graph's documented upsert: the URL names the appActivityId.
 // https://learn.microsoft.com/graph/api/projectrome-put-activity
-func (s *Server) handleActivityPut(w http.ResponseWriter, r *http.Request, rp *resourcePath, p activity.Principal) {
+func (s *Server) handleActivityPut(w http.ResponseWriter, r *http.Request, rp *resourcePath, p activity.Principal) error {
 	b, err := s.readActivity(r)
 	if err != nil {
-		s.error(w, r, err)
-		return
+		return err
 	}
 	if b.AppActivityID == "" {
 		b.AppActivityID = rp.key
 	} else if b.AppActivityID != rp.key {
-		s.error(w, r, invalid("The appActivityId in the body ('%s') differs from the one in the URL ('%s').", b.AppActivityID, rp.key))
-		return
+		return invalid("The appActivityId in the body ('%s') differs from the one in the URL ('%s').", b.AppActivityID, rp.key)
 	}
-	s.upsert(w, r, rp, p, b)
+	return s.upsert(w, r, rp, p, b)
 }
 
 // handleActivityPost creates or replaces the activity keyed by the body's appActivityId: the SDKs'
 // typed Post, and the seed's POST …/activities/$ref with a userActivity body.
-func (s *Server) handleActivityPost(w http.ResponseWriter, r *http.Request, rp *resourcePath, p activity.Principal) {
+func (s *Server) handleActivityPost(w http.ResponseWriter, r *http.Request, rp *resourcePath, p activity.Principal) error {
 	b, err := s.readActivity(r)
 	if err != nil {
-		s.error(w, r, err)
-		return
+		return err
 	}
 	if rp.kind == kindActivitiesRef && b.odataID && len(b.present) == 0 {
-		s.error(w, r, invalid("Activities are contained in the user, not referenced: POST the userActivity itself, without @odata.id."))
-		return
+		return invalid("Activities are contained in the user, not referenced: POST the userActivity itself, without @odata.id.")
 	}
-	s.upsert(w, r, rp, p, b)
+	return s.upsert(w, r, rp, p, b)
 }
 
-func (s *Server) upsert(w http.ResponseWriter, r *http.Request, rp *resourcePath, p activity.Principal, b *activityBody) {
+func (s *Server) upsert(w http.ResponseWriter, r *http.Request, rp *resourcePath, p activity.Principal, b *activityBody) error {
 	a := &b.Activity
 	created, err := s.service.UpsertActivity(r.Context(), p, a)
 	if err != nil {
-		s.error(w, r, err)
-		return
+		return err
 	}
 	s.writeActivity(w, r, rp, p, createdStatus(created), a, nil)
+	return nil
 }
 
 // createdStatus is the status of an upsert: 201 when it created the resource, 200 when it replaced it.
@@ -204,22 +196,20 @@ func createdStatus(created bool) int {
 
 // handleActivityPatch merges the properties the body holds into the stored activity; a complex
 // property (visualElements) is replaced whole, as Graph does.
-func (s *Server) handleActivityPatch(w http.ResponseWriter, r *http.Request, rp *resourcePath, p activity.Principal) {
+func (s *Server) handleActivityPatch(w http.ResponseWriter, r *http.Request, rp *resourcePath, p activity.Principal) error {
 	b, err := s.readActivity(r)
 	if err != nil {
-		s.error(w, r, err)
-		return
+		return err
 	}
 	if b.hasItems {
-		s.error(w, r, invalid("The property 'historyItems' cannot be changed with PATCH; use the activity's historyItems collection."))
-		return
+		return invalid("The property 'historyItems' cannot be changed with PATCH; use the activity's historyItems collection.")
 	}
 	a, err := s.service.UpdateActivity(r.Context(), p, rp.key, func(a *activity.Activity) { mergeActivity(a, b) })
 	if err != nil {
-		s.error(w, r, err)
-		return
+		return err
 	}
 	s.writeActivity(w, r, rp, p, http.StatusOK, a, nil)
+	return nil
 }
 
 func mergeActivity(a *activity.Activity, b *activityBody) {
@@ -249,14 +239,13 @@ func mergeActivity(a *activity.Activity, b *activityBody) {
 	}
 }
 
-func (s *Server) handleActivityDelete(w http.ResponseWriter, r *http.Request, rp *resourcePath, p activity.Principal) {
+func (s *Server) handleActivityDelete(w http.ResponseWriter, r *http.Request, rp *resourcePath, p activity.Principal) error {
 	if _, err := parseQuery(r.URL.RawQuery, 0, nil); err != nil {
-		s.error(w, r, err)
-		return
+		return err
 	}
 	if err := s.service.DeleteActivity(r.Context(), p, rp.key); err != nil {
-		s.error(w, r, err)
-		return
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }

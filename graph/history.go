@@ -21,16 +21,14 @@ func itemID(rp *resourcePath) (string, error) {
 	return id, nil
 }
 
-func (s *Server) handleHistoryItemList(w http.ResponseWriter, r *http.Request, rp *resourcePath, p activity.Principal) {
+func (s *Server) handleHistoryItemList(w http.ResponseWriter, r *http.Request, rp *resourcePath, p activity.Principal) error {
 	q, err := parseQuery(r.URL.RawQuery, historyListOptions, historyItemProps)
 	if err != nil {
-		s.error(w, r, err)
-		return
+		return err
 	}
 	pg, err := s.newPager(w, r, q, 'h')
 	if err != nil {
-		s.error(w, r, err)
-		return
+		return err
 	}
 	ctx := r.Context()
 	page, err := s.service.ListHistoryItems(ctx, p, rp.key, activity.HistoryQuery{Modified: q.modified, After: pg.after, Limit: pg.limit})
@@ -39,8 +37,7 @@ func (s *Server) handleHistoryItemList(w http.ResponseWriter, r *http.Request, r
 		count, err = s.service.CountHistoryItems(ctx, p, rp.key, q.modified)
 	}
 	if err != nil {
-		s.error(w, r, err)
-		return
+		return err
 	}
 	b := beginPage(make([]byte, 0, 4096), historyContext(r, rp, p, ""), count, pg.nextLink(r, q, 'h', page.Next, len(page.Items)))
 	for i, h := range page.Items {
@@ -50,52 +47,48 @@ func (s *Server) handleHistoryItemList(w http.ResponseWriter, r *http.Request, r
 		b = appendHistoryItem(b, h, q.sel, "")
 	}
 	s.writeJSON(w, http.StatusOK, endPage(b))
+	return nil
 }
 
-func (s *Server) handleHistoryItemCount(w http.ResponseWriter, r *http.Request, rp *resourcePath, p activity.Principal) {
+func (s *Server) handleHistoryItemCount(w http.ResponseWriter, r *http.Request, rp *resourcePath, p activity.Principal) error {
 	q, err := parseQuery(r.URL.RawQuery, countOptions, nil)
 	if err != nil {
-		s.error(w, r, err)
-		return
+		return err
 	}
 	n, err := s.service.CountHistoryItems(r.Context(), p, rp.key, q.modified)
 	if err != nil {
-		s.error(w, r, err)
-		return
+		return err
 	}
 	writeCount(w, n)
+	return nil
 }
 
-func (s *Server) handleHistoryItemGet(w http.ResponseWriter, r *http.Request, rp *resourcePath, p activity.Principal) {
+func (s *Server) handleHistoryItemGet(w http.ResponseWriter, r *http.Request, rp *resourcePath, p activity.Principal) error {
 	q, err := parseQuery(r.URL.RawQuery, optSelect, historyItemProps)
 	if err != nil {
-		s.error(w, r, err)
-		return
+		return err
 	}
 	id, err := itemID(rp)
 	if err != nil {
-		s.error(w, r, err)
-		return
+		return err
 	}
 	h, err := s.service.HistoryItem(r.Context(), p, rp.key, id)
 	if err != nil {
-		s.error(w, r, err)
-		return
+		return err
 	}
 	s.writeJSON(w, http.StatusOK, appendHistoryItem(nil, h, q.sel, historyContext(r, rp, p, "/$entity")))
+	return nil
 }
 
 // handleHistoryItemActivity is the item's back-link to its activity.
-func (s *Server) handleHistoryItemActivity(w http.ResponseWriter, r *http.Request, rp *resourcePath, p activity.Principal) {
+func (s *Server) handleHistoryItemActivity(w http.ResponseWriter, r *http.Request, rp *resourcePath, p activity.Principal) error {
 	q, err := parseQuery(r.URL.RawQuery, activityOptions, activityProps)
 	if err != nil {
-		s.error(w, r, err)
-		return
+		return err
 	}
 	id, err := itemID(rp)
 	if err != nil {
-		s.error(w, r, err)
-		return
+		return err
 	}
 	ctx := r.Context()
 	h, err := s.service.HistoryItem(ctx, p, rp.key, id)
@@ -107,10 +100,10 @@ func (s *Server) handleHistoryItemActivity(w http.ResponseWriter, r *http.Reques
 		err = s.service.ExpandHistoryItems(ctx, p, []*activity.Activity{a}, q.expandMod)
 	}
 	if err != nil {
-		s.error(w, r, err)
-		return
+		return err
 	}
 	s.writeActivity(w, r, rp, p, http.StatusOK, a, q.sel)
+	return nil
 }
 
 // readHistoryItem reads and decodes an activityHistoryItem request body.
@@ -127,59 +120,52 @@ func (s *Server) readHistoryItem(r *http.Request) (*activity.HistoryItem, map[st
 
 // handleHistoryItemPut creates or replaces the history item whose GUID the URL names.
 // https://learn.microsoft.com/graph/api/projectrome-put-historyitem
-func (s *Server) handleHistoryItemPut(w http.ResponseWriter, r *http.Request, rp *resourcePath, p activity.Principal) {
+func (s *Server) handleHistoryItemPut(w http.ResponseWriter, r *http.Request, rp *resourcePath, p activity.Principal) error {
 	id, err := itemID(rp)
 	if err != nil {
-		s.error(w, r, err)
-		return
+		return err
 	}
 	h, _, err := s.readHistoryItem(r)
 	if err != nil {
-		s.error(w, r, err)
-		return
+		return err
 	}
 	if h.ID != "" && h.ID != id {
-		s.error(w, r, invalid("The id in the body ('%s') differs from the one in the URL ('%s').", h.ID, id))
-		return
+		return invalid("The id in the body ('%s') differs from the one in the URL ('%s').", h.ID, id)
 	}
 	h.ID = id
-	s.putHistoryItem(w, r, rp, p, h)
+	return s.putHistoryItem(w, r, rp, p, h)
 }
 
 // handleHistoryItemPost creates a history item, with the body's id or a new one; an item with the
 // body's id is replaced, as activities are.
-func (s *Server) handleHistoryItemPost(w http.ResponseWriter, r *http.Request, rp *resourcePath, p activity.Principal) {
+func (s *Server) handleHistoryItemPost(w http.ResponseWriter, r *http.Request, rp *resourcePath, p activity.Principal) error {
 	h, _, err := s.readHistoryItem(r)
 	if err != nil {
-		s.error(w, r, err)
-		return
+		return err
 	}
-	s.putHistoryItem(w, r, rp, p, h)
+	return s.putHistoryItem(w, r, rp, p, h)
 }
 
-func (s *Server) putHistoryItem(w http.ResponseWriter, r *http.Request, rp *resourcePath, p activity.Principal, h *activity.HistoryItem) {
+func (s *Server) putHistoryItem(w http.ResponseWriter, r *http.Request, rp *resourcePath, p activity.Principal, h *activity.HistoryItem) error {
 	created, err := s.service.PutHistoryItem(r.Context(), p, rp.key, h)
 	if err != nil {
-		s.error(w, r, err)
-		return
+		return err
 	}
 	s.writeJSON(w, createdStatus(created), appendHistoryItem(nil, h, nil, historyContext(r, rp, p, "/$entity")))
+	return nil
 }
 
-func (s *Server) handleHistoryItemPatch(w http.ResponseWriter, r *http.Request, rp *resourcePath, p activity.Principal) {
+func (s *Server) handleHistoryItemPatch(w http.ResponseWriter, r *http.Request, rp *resourcePath, p activity.Principal) error {
 	id, err := itemID(rp)
 	if err != nil {
-		s.error(w, r, err)
-		return
+		return err
 	}
 	patch, present, err := s.readHistoryItem(r)
 	if err != nil {
-		s.error(w, r, err)
-		return
+		return err
 	}
 	if patch.ID != "" && patch.ID != id {
-		s.error(w, r, invalid("The property 'id' cannot be changed."))
-		return
+		return invalid("The property 'id' cannot be changed.")
 	}
 	h, err := s.service.UpdateHistoryItem(r.Context(), p, rp.key, id, func(h *activity.HistoryItem) {
 		for name := range present {
@@ -198,13 +184,13 @@ func (s *Server) handleHistoryItemPatch(w http.ResponseWriter, r *http.Request, 
 		}
 	})
 	if err != nil {
-		s.error(w, r, err)
-		return
+		return err
 	}
 	s.writeJSON(w, http.StatusOK, appendHistoryItem(nil, h, nil, historyContext(r, rp, p, "/$entity")))
+	return nil
 }
 
-func (s *Server) handleHistoryItemDelete(w http.ResponseWriter, r *http.Request, rp *resourcePath, p activity.Principal) {
+func (s *Server) handleHistoryItemDelete(w http.ResponseWriter, r *http.Request, rp *resourcePath, p activity.Principal) error {
 	id, err := itemID(rp)
 	if err == nil {
 		_, err = parseQuery(r.URL.RawQuery, 0, nil)
@@ -213,8 +199,8 @@ func (s *Server) handleHistoryItemDelete(w http.ResponseWriter, r *http.Request,
 		err = s.service.DeleteHistoryItem(r.Context(), p, rp.key, id)
 	}
 	if err != nil {
-		s.error(w, r, err)
-		return
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }

@@ -7,7 +7,6 @@ import (
 	"compress/gzip"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"mime"
@@ -45,19 +44,30 @@ type Server struct {
 	MaxJSONDepth   int
 	PageSize       int // page size when the client sends no Prefer: odata.maxpagesize
 	MaxPageSize    int // the most Prefer: odata.maxpagesize gets
+	// MaxBatchBytes bounds the bytes of all the step responses of one $batch; 0 means
+	// DefaultMaxBatchBytes.
+	MaxBatchBytes int
 	// Throttle limits each principal's requests; nil turns throttling off. $batch steps count one by one.
 	Throttle *activity.Throttle
+	// AllowedOrigins are the web origins (scheme://host[:port]) whose pages may call the API from a
+	// browser (CORS); "*" allows any origin. None by default.
+	AllowedOrigins []string
+
+	handler http.Handler // the middleware around route
 }
 
 // NewServer returns a Server over service that authenticates requests with verifier.
 func NewServer(service *activity.Service, verifier Verifier, logger *slog.Logger) *Server {
-	return &Server{service: service, verifier: verifier, logger: logger, routes: routeTable(),
+	s := &Server{service: service, verifier: verifier, logger: logger, routes: routeTable(),
 		MaxBodyBytes: DefaultMaxBodyBytes, MaxHeaderBytes: DefaultMaxHeaderBytes, MaxJSONDepth: DefaultMaxJSONDepth,
 		PageSize: DefaultPageSize, MaxPageSize: DefaultMaxPageSize}
+	s.handler = s.withRequestIDs(s.withLog(s.withCORS(http.HandlerFunc(s.route))))
+	return s
 }
 
-// handlerFunc is a Graph handler: it gets the parsed path and the caller.
-type handlerFunc func(s *Server, w http.ResponseWriter, r *http.Request, rp *resourcePath, p activity.Principal)
+// handlerFunc is a Graph handler: it gets the parsed path and the caller, writes a success, and
+// returns any error for route to write in the Graph envelope.
+type handlerFunc func(s *Server, w http.ResponseWriter, r *http.Request, rp *resourcePath, p activity.Principal) error
 
 type routeKey struct {
 	method string
@@ -65,7 +75,7 @@ type routeKey struct {
 }
 
 // routeTable is the whole API on one screen. (It is built by NewServer rather than held in a package
-// variable because $batch calls back into ServeHTTP, which reads the table.)
+// variable because $batch calls back into the handler, which reads the table.)
 func routeTable() map[routeKey]handlerFunc {
 	return map[routeKey]handlerFunc{
 		{"GET", kindMe}:                  (*Server).handleMe,
@@ -90,61 +100,44 @@ func routeTable() map[routeKey]handlerFunc {
 	}
 }
 
-// ServeHTTP serves one Graph request: ids, authentication, the path, the route.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	start := time.Now()
-	requestID := activity.NewGUID()
-	clientID := r.Header.Get("client-request-id")
-	if clientID == "" || len(clientID) > 128 {
-		clientID = requestID
-	}
-	w.Header().Set("request-id", requestID)
-	w.Header().Set("client-request-id", clientID)
-	sw := &statusWriter{ResponseWriter: w}
-	route := "unknown"
-	defer func() {
-		if v := recover(); v != nil {
-			s.logger.LogAttrs(r.Context(), slog.LevelError, "panic", slog.String("request_id", requestID),
-				slog.String("panic", fmt.Sprint(v)))
-			if sw.status == 0 {
-				s.error(sw, r, fmt.Errorf("panic: %v", v))
-			}
-		}
-		s.logger.LogAttrs(r.Context(), slog.LevelInfo, "request", slog.String("method", r.Method),
-			slog.String("route", route), slog.Int("status", sw.status),
-			slog.Duration("duration", time.Since(start)), slog.String("request_id", requestID))
-	}()
+// ServeHTTP serves one Graph request through the middleware (ids, log, CORS) and the route table.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
 
+// route serves one Graph request once the middleware has run: limits, the path, authentication,
+// throttling, then the handler; any error is written here, once, in the Graph envelope.
+func (s *Server) route(w http.ResponseWriter, r *http.Request) {
+	if err := s.routeErr(w, r); err != nil {
+		s.error(w, r, err)
+	}
+}
+
+func (s *Server) routeErr(w http.ResponseWriter, r *http.Request) error {
 	if n := headerBytes(r.Header); n > s.MaxHeaderBytes {
-		s.error(sw, r, activity.Errorf(activity.HeadersTooLarge, "The request headers hold %d bytes; at most %d are allowed.", n, s.MaxHeaderBytes))
-		return
+		return activity.Errorf(activity.HeadersTooLarge, "The request headers hold %d bytes; at most %d are allowed.", n, s.MaxHeaderBytes)
 	}
 	rp, err := parsePath(r.Method, r.URL.EscapedPath())
 	if err != nil {
-		s.error(sw, r, err)
-		return
+		return err
 	}
-	route = kindNames[rp.kind]
+	info := requestInfoFrom(r.Context())
+	info.route = kindNames[rp.kind]
 	p, err := s.authenticate(r)
 	if err != nil {
-		s.error(sw, r, err)
-		return
+		return err
 	}
+	info.principal = p
 	if rp.user != "" && !strings.EqualFold(rp.user, p.UserID) && (p.UserName == "" || !strings.EqualFold(rp.user, p.UserName)) {
-		s.error(sw, r, activity.Errorf(activity.Forbidden, "Access to the activities of user '%s' is denied; a token gives access to its own user only.", rp.user))
-		return
+		return activity.Errorf(activity.Forbidden, "Access to the activities of user '%s' is denied; a token gives access to its own user only.", rp.user)
 	}
-	if err := s.throttle(sw, r, rp, p); err != nil {
-		s.error(sw, r, err)
-		return
+	if err := s.throttle(w, r, rp, p); err != nil {
+		return err
 	}
 	h, ok := s.routes[routeKey{r.Method, rp.kind}]
 	if !ok {
-		sw.Header().Set("Allow", s.allowed(rp.kind))
-		s.error(sw, r, activity.Errorf(activity.NotAllowed, "The method %s is not supported for this resource; use %s.", r.Method, s.allowed(rp.kind)))
-		return
+		w.Header().Set("Allow", s.allowed(rp.kind))
+		return activity.Errorf(activity.NotAllowed, "The method %s is not supported for this resource; use %s.", r.Method, s.allowed(rp.kind))
 	}
-	h(s, sw, r, rp, p)
+	return h(s, w, r, rp, p)
 }
 
 var kindNames = map[kind]string{kindMe: "me", kindActivities: "activities", kindActivitiesCount: "activities/$count",
@@ -297,3 +290,15 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 	}
 	return w.ResponseWriter.Write(b)
 }
+
+// Flush sends what is buffered to the client, for streamed responses; a writer that cannot flush
+// (a $batch step) ignores it.
+func (w *statusWriter) Flush() {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	_ = http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+// Unwrap gives http.ResponseController the underlying writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
