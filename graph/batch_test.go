@@ -77,7 +77,14 @@ func TestBatch_Errors(t *testing.T) {
 		{"TooMany", steps(21), "at most 20"},
 		{"None", `{"requests":[]}`, "no requests"},
 		{"NotJSON", `{"requests":`, "not valid"},
-		{"Unknown", `{"requests":[],"extra":1}`, "not valid"},
+		{"Unknown", `{"requests":[],"extra":1}`, "'extra' does not exist"},
+		{"WrongCase", `{"Requests":[{"id":"a","method":"GET","url":"/me"}]}`, "did you mean 'requests'"},
+		{"DuplicateKey", `{"requests":[{"id":"a","method":"GET","url":"/me"}],"requests":[]}`, "'requests' appears more than once"},
+		{"StepDuplicateKey", `{"requests":[{"id":"a","id":"b","method":"GET","url":"/me"}]}`, "'requests[0].id' appears more than once"},
+		{"StepUnknown", `{"requests":[{"id":"a","method":"GET","url":"/me","Body":{}}]}`, "did you mean 'body'"},
+		{"StepWrongType", `{"requests":[{"id":1,"method":"GET","url":"/me"}]}`, "'requests[0].id' must be a string, not a number"},
+		{"HeadersWrongType", `{"requests":[{"id":"a","method":"GET","url":"/me","headers":{"x":1}}]}`, "'requests[0].headers.x' must be a string"},
+		{"RequestsNotArray", `{"requests":{}}`, "'requests' must be an array"},
 		{"DuplicateID", `{"requests":[{"id":"a","method":"GET","url":"/me"},{"id":"A","method":"GET","url":"/me"}]}`, "more than once"},
 		{"MissingURL", `{"requests":[{"id":"a","method":"GET"}]}`, "url"},
 		{"UnknownDependency", `{"requests":[{"id":"a","method":"GET","url":"/me","dependsOn":["b"]}]}`, "'b'"},
@@ -92,15 +99,55 @@ func TestBatch_Errors(t *testing.T) {
 		t.Errorf("20 steps gave %d responses", len(got))
 	}
 	got := batchResponses(t, alice, `{"requests":[
-		{"id":"nested","method":"POST","url":"/$batch","body":{"requests":[]}},
 		{"id":"absolute","method":"GET","url":"https://evil.example.com/v1.0/me"},
-		{"id":"string-body","method":"POST","url":"/me/activities","body":"eyJ9"}]}`)
-	for _, id := range []string{"nested", "absolute", "string-body"} {
-		if got[id]["status"] != float64(400) {
-			t.Errorf("step %s: %v, want 400", id, got[id])
+		{"id":"scheme-relative","method":"GET","url":"//evil.example.com/v1.0/me"},
+		{"id":"string-body","method":"POST","url":"/me/activities","body":"eyJ9"},
+		{"id":"after","method":"GET","url":"/me","dependsOn":["absolute"],"headers":{"client-request-id":"mine"}}]}`)
+	for id, status := range map[string]float64{"absolute": 400, "scheme-relative": 400, "string-body": 400, "after": 424} {
+		if got[id]["status"] != status {
+			t.Errorf("step %s: %v, want %v", id, got[id], status)
+		}
+		// The errors the $batch makes itself carry ids too.
+		inner := got[id]["body"].(map[string]any)["error"].(map[string]any)["innerError"].(map[string]any)
+		h := got[id]["headers"].(map[string]any)
+		if inner["request-id"] == "" || inner["client-request-id"] == "" || inner["request-id"] != h["Request-Id"] {
+			t.Errorf("step %s: ids %v, headers %v", id, inner, h)
 		}
 	}
+	if cid := got["after"]["headers"].(map[string]any)["Client-Request-Id"]; cid != "mine" {
+		t.Errorf("a failed dependency's client-request-id is %v, want the step's own", cid)
+	}
+	// A $batch inside a $batch, in every spelling, refuses the whole batch before any step runs.
+	for _, u := range []string{"/$batch", "/v1.0/$batch", "/beta/$batch", "/%24batch", "/v1.0/%24batch", "$BATCH", "/v1.0//$batch", "/beta/%24Batch/"} {
+		body := `{"requests":[{"id":"put","method":"PUT","url":"/me/activities/nested-marker","body":` + mustJSON(t, activityJSON("nested-marker")) +
+			`},{"id":"nested","method":"POST","url":"` + u + `","body":{"requests":[]}}]}`
+		wantError(t, "nested "+u, alice.do("POST", "/v1.0/$batch", body), http.StatusBadRequest, "cannot hold another")
+	}
+	wantStatus(t, "no step of a refused $batch ran", alice.do("GET", "/v1.0/me/activities/nested-marker", nil), http.StatusNotFound)
 	wantStatus(t, "GET $batch", alice.do("GET", "/v1.0/$batch", nil), http.StatusMethodNotAllowed)
 	anonymous := &client{e: e}
 	wantStatus(t, "$batch without a token", anonymous.do("POST", "/v1.0/$batch", steps(1)), http.StatusUnauthorized)
+}
+
+func TestBatch_ResponseBudget(t *testing.T) {
+	e := newEnv(t)
+	alice := e.as("alice", "notes")
+	big := activityJSON("big")
+	big["contentInfo"] = map[string]any{"text": strings.Repeat("x", 60<<10)}
+	wantStatus(t, "PUT big", alice.do("PUT", "/v1.0/me/activities/big", big), http.StatusCreated)
+	e.api.MaxBatchBytes = 150 << 10 // two answers of ~62 KB fit, the third does not
+	var steps []string
+	for i := range 4 {
+		steps = append(steps, fmt.Sprintf(`{"id":"%d","method":"GET","url":"/me/activities/big"}`, i))
+	}
+	got := batchResponses(t, alice, `{"requests":[`+strings.Join(steps, ",")+`]}`)
+	for id, status := range map[string]float64{"0": 200, "1": 200, "2": 413, "3": 413} {
+		if got[id]["status"] != status {
+			t.Errorf("step %s: status %v, want %v", id, got[id]["status"], status)
+		}
+	}
+	msg := got["2"]["body"].(map[string]any)["error"].(map[string]any)["message"].(string)
+	if !strings.Contains(msg, "budget") {
+		t.Errorf("over-budget step: message %q", msg)
+	}
 }

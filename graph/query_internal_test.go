@@ -152,8 +152,9 @@ func FuzzDecodeHistoryItem(f *testing.F) {
 func FuzzParseBatch(f *testing.F) {
 	f.Add([]byte(`{"requests":[{"id":"a","method":"GET","url":"/me/activities","dependsOn":["b"]},{"id":"b","method":"PUT","url":"/me/activities/x","body":{"a":1}}]}`))
 	f.Add([]byte(`{"requests":[{"id":"a","method":"GET","url":"/me","dependsOn":["a"]}]}`))
+	f.Add([]byte(`{"requests":[{"id":"a","method":"POST","url":"/v1.0/%24batch","headers":{"x":"y"},"body":null}]}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
-		steps, order, err := parseBatch(body)
+		steps, order, err := parseBatch(body, "v1.0", DefaultMaxJSONDepth)
 		if err != nil {
 			if activity.ErrorCode(err) != activity.Invalid {
 				t.Fatalf("parseBatch(%q): error code %s", body, activity.ErrorCode(err))
@@ -164,6 +165,11 @@ func FuzzParseBatch(f *testing.F) {
 			t.Fatalf("parseBatch(%q): order %v for %d steps", body, order, len(steps))
 		}
 		done := map[string]bool{}
+		for _, st := range steps {
+			if isBatchURL("v1.0", st.Method, st.URL) {
+				t.Fatalf("parseBatch(%q) accepted a nested $batch %q", body, st.URL)
+			}
+		}
 		for _, i := range order {
 			for _, d := range steps[i].DependsOn {
 				if !done[strings.ToLower(d)] {
