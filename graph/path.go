@@ -51,15 +51,19 @@ func parsePath(method, escaped string) (*resourcePath, error) {
 	if !ok {
 		return nil, notFound(escaped)
 	}
-	if rest == "/$batch" || strings.EqualFold(rest, "/%24batch") {
+	// Empty segments before the activity key are dropped: Python and .NET SDK regressions send
+	// /v1.0//me/… and /v1.0//users/{id}/…, and Graph routes them. The key keeps its slashes.
+	rest = oneSlash(rest)
+	if seg, err := url.PathUnescape(strings.TrimSuffix(rest, "/")); err == nil && strings.EqualFold(seg, "/$batch") {
 		p.kind = kindBatch
 		return p, nil
 	}
 	switch {
 	case hasSegment(rest, "/me"):
-		rest = rest[len("/me"):]
-	case hasSegment(rest, "/users") && len(rest) > len("/users/"):
-		seg, after, _ := strings.Cut(rest[len("/users/"):], "/")
+		rest = oneSlash(rest[len("/me"):])
+	case hasSegment(rest, "/users") && len(oneSlash(rest[len("/users"):])) > 1:
+		rest = oneSlash(rest[len("/users"):])
+		seg, after, _ := strings.Cut(rest[1:], "/")
 		user, err := unescape(seg, "user id")
 		if err != nil {
 			return nil, err
@@ -70,7 +74,7 @@ func parsePath(method, escaped string) (*resourcePath, error) {
 		if user != "me-token-to-replace" {
 			p.user = user
 		}
-		rest = "/" + after
+		rest = oneSlash("/" + after)
 		if after == "" {
 			rest = ""
 		}
@@ -90,6 +94,15 @@ func parsePath(method, escaped string) (*resourcePath, error) {
 		return p, nil
 	}
 	return p, p.parseActivityTail(method, rest[1:])
+}
+
+// oneSlash replaces the slashes that path starts with by one.
+func oneSlash(path string) string {
+	trimmed := strings.TrimLeft(path, "/")
+	if len(trimmed) == len(path) {
+		return path
+	}
+	return "/" + trimmed
 }
 
 // cutVersion removes the /v1.0 or /beta root and records it.
