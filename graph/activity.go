@@ -1,7 +1,9 @@
 package graph
 
 import (
+	"context"
 	"net/http"
+	"strings"
 	"net/url"
 	"strconv"
 
@@ -18,14 +20,41 @@ func userFragment(p activity.Principal) string {
 	return "users('" + url.PathEscape(p.UserID) + "')"
 }
 
+// userProps are the properties of the user object that GET /me answers: Graph's default set for a
+// user (https://learn.microsoft.com/graph/api/user-get). activityd knows a user only from the token,
+// so what the token does not say is null.
+var userProps = []string{"id", "displayName", "userPrincipalName", "mail", "givenName", "surname",
+	"jobTitle", "mobilePhone", "officeLocation", "preferredLanguage", "businessPhones"}
+
+// handleMe answers the user object of the caller (/me, or /users/{id} for the caller), with $select:
+// how the Go SDK's samples and most apps resolve the signed-in user.
 func (s *Server) handleMe(w http.ResponseWriter, r *http.Request, rp *resourcePath, p activity.Principal) error {
-	if _, err := parseQuery(r.URL.RawQuery, 0, nil); err != nil {
+	q, err := parseQuery(r.URL.RawQuery, optSelect, userProps)
+	if err != nil {
 		return err
 	}
 	o := newObject(nil)
-	o.str("@odata.context", contextURL(r, rp, "users/$entity"))
-	o.str("id", p.UserID)
-	o.optStr("userPrincipalName", p.UserName)
+	fragment := "users/$entity"
+	if q.sel != nil {
+		fragment = "users(" + strings.Join(q.selNames, ",") + ")/$entity"
+	}
+	o.str("@odata.context", contextURL(r, rp, fragment))
+	for _, name := range userProps {
+		if !q.sel.has(name) {
+			continue
+		}
+		switch name {
+		case "id":
+			o.str("id", p.UserID)
+		case "displayName", "userPrincipalName":
+			o.optStr(name, p.UserName)
+		case "businessPhones":
+			o.key(name)
+			o.b = append(o.b, "[]"...)
+		default:
+			o.optStr(name, "")
+		}
+	}
 	s.writeJSON(w, http.StatusOK, o.close())
 	return nil
 }
@@ -155,12 +184,62 @@ func (s *Server) handleActivityPut(w http.ResponseWriter, r *http.Request, rp *r
 	if err != nil {
 		return err
 	}
-	if b.AppActivityID == "" {
-		b.AppActivityID = rp.key
-	} else if b.AppActivityID != rp.key {
-		return invalid("The appActivityId in the body ('%s') differs from the one in the URL ('%s').", b.AppActivityID, rp.key)
+	key, err := s.putKey(r.Context(), p, rp, b.AppActivityID)
+	if err != nil {
+		return err
 	}
+	b.AppActivityID = key
 	return s.upsert(w, r, rp, p, b)
+}
+
+// putKey returns the appActivityId a PUT names. The URL segment, decoded once, is the key; a body
+// that repeats the segment exactly as sent (percent-encoded text used as an id, as a Timeline browser
+// extension sent it) names the segment as sent instead, and a body without appActivityId at such a
+// URL updates the activity stored under the segment as sent, when one exists and none is stored
+// under the decoded key. So no spelling of one key creates a second activity.
+func (s *Server) putKey(ctx context.Context, p activity.Principal, rp *resourcePath, body string) (string, error) {
+	switch {
+	case body == rp.key:
+		return rp.key, nil
+	case body != "" && body == rp.rawKey:
+		return rp.rawKey, nil
+	case body != "":
+		return "", invalid("The appActivityId in the body ('%s') differs from the one in the URL ('%s').", body, rp.key)
+	case rp.rawKey == rp.key:
+		return rp.key, nil
+	}
+	if ok, err := s.hasAppActivityID(ctx, p, rp.key); ok || err != nil {
+		return rp.key, err
+	}
+	if ok, err := s.hasAppActivityID(ctx, p, rp.rawKey); ok || err != nil {
+		return rp.rawKey, err
+	}
+	return rp.key, nil
+}
+
+// hasAppActivityID reports whether the caller has a live activity with the appActivityId.
+func (s *Server) hasAppActivityID(ctx context.Context, p activity.Principal, key string) (bool, error) {
+	a, err := s.service.Activity(ctx, p, key)
+	if activity.ErrorCode(err) == activity.NotFound {
+		return false, nil
+	}
+	return err == nil && a.AppActivityID == key, err
+}
+
+// resolveKey makes a GET, PATCH, DELETE or history item request whose key segment holds escapes
+// name the activity stored under the segment as sent, when none has the decoded key (see putKey).
+func (s *Server) resolveKey(ctx context.Context, p activity.Principal, rp *resourcePath) error {
+	if rp.rawKey == rp.key {
+		return nil
+	}
+	if _, err := s.service.Activity(ctx, p, rp.key); activity.ErrorCode(err) != activity.NotFound {
+		return err
+	}
+	if ok, err := s.hasAppActivityID(ctx, p, rp.rawKey); ok || err != nil {
+		rp.key = rp.rawKey
+		return err
+	}
+	return nil
 }
 
 // handleActivityPost creates or replaces the activity keyed by the body's appActivityId: the SDKs'

@@ -31,6 +31,9 @@ type resourcePath struct {
 	user    string // the {id} of /users/{id}, decoded; "" for /me
 	kind    kind
 	key     string // the activity segment, decoded once: an id, or an appActivityId
+	// rawKey is the activity segment as sent. It differs from key when the segment holds escapes;
+	// an appActivityId that is itself percent-encoded text may be named by it (see resolveKey).
+	rawKey string
 	itemID  string // the history item segment, decoded once
 	// prefix is the escaped path up to and including the version, and rest the escaped remainder:
 	// nextLinks are built from them so that a client gets back the spelling it sent.
@@ -155,7 +158,7 @@ func (p *resourcePath) parseActivityTail(method, tail string) error {
 	if key == "" {
 		return notFound(p.escaped)
 	}
-	p.key = key
+	p.key, p.rawKey = key, keyRaw
 	if !hasItems {
 		p.kind = kindActivity
 		return nil

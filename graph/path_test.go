@@ -65,7 +65,7 @@ func TestParsePath(t *testing.T) {
 			t.Errorf("parsePath(%s %q): %v", tc.method, tc.path, err)
 			continue
 		}
-		got.escaped = ""
+		got.escaped, got.rawKey = "", ""
 		if *got != tc.want {
 			t.Errorf("parsePath(%s %q) = %+v, want %+v", tc.method, tc.path, *got, tc.want)
 		}

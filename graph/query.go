@@ -44,6 +44,7 @@ type query struct {
 	expand    bool
 	expandMod activity.TimeRange // the nested $filter of $expand=historyItems(...)
 	sel       selection
+	selNames  []string // the $select list in the order sent, for context URLs
 	count     bool
 	token     *skipToken
 	rest      []string // the raw name=value pairs other than $skiptoken, for nextLinks
@@ -102,26 +103,26 @@ func (q *query) set(opt option, value string, props []string) (err error) {
 	case optSkipToken:
 		q.token, err = parseSkipToken(value)
 	case optSelect:
-		q.sel, err = parseSelect(value, props)
+		q.sel, q.selNames, err = parseSelect(value, props)
 	case optExpand:
 		err = q.setExpand(value)
 	}
 	return err
 }
 
-func parseSelect(value string, props []string) (selection, error) {
+func parseSelect(value string, props []string) (selection, []string, error) {
 	names, err := odata.ParseSelect(value)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	sel := selection{}
 	for _, n := range names {
 		if !containsExact(props, n) {
-			return nil, invalid("The property '%s' in $select does not exist or cannot be selected.", n)
+			return nil, nil, invalid("The property '%s' in $select does not exist or cannot be selected; it may be one of %s.", n, strings.Join(props, ", "))
 		}
 		sel[n] = true
 	}
-	return sel, nil
+	return sel, names, nil
 }
 
 func (q *query) setExpand(value string) error {

@@ -137,6 +137,11 @@ func (s *Server) routeErr(w http.ResponseWriter, r *http.Request) error {
 		w.Header().Set("Allow", s.allowed(rp.kind))
 		return activity.Errorf(activity.NotAllowed, "The method %s is not supported for this resource; use %s.", r.Method, s.allowed(rp.kind))
 	}
+	if rp.key != "" && !(r.Method == http.MethodPut && rp.kind == kindActivity) {
+		if err := s.resolveKey(r.Context(), p, rp); err != nil {
+			return err
+		}
+	}
 	return h(s, w, r, rp, p)
 }
 

@@ -1,0 +1,136 @@
+package graph_test
+
+import (
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// TestMe_Select is how the Go SDK's samples and most apps resolve the user: GET /me?$select=….
+func TestMe_Select(t *testing.T) {
+	e := newEnv(t)
+	alice := e.as("alice", "notes")
+	r := alice.do("GET", "/v1.0/me?$select=id,displayName", nil)
+	wantStatus(t, "GET /me?$select=id,displayName", r, http.StatusOK)
+	got := r.json()
+	if got["id"] != "alice" || got["displayName"] != "alice@example.com" || len(got) != 3 {
+		t.Errorf("GET /me?$select=id,displayName = %s", r.body)
+	}
+	if ctx := got["@odata.context"].(string); !strings.HasSuffix(ctx, "/v1.0/$metadata#users(id,displayName)/$entity") {
+		t.Errorf("@odata.context = %q", ctx)
+	}
+	r = alice.do("GET", "/beta/users/alice/?%24select=userPrincipalName", nil)
+	if wantStatus(t, "GET /users/alice?$select", r, http.StatusOK); r.json()["userPrincipalName"] != "alice@example.com" || r.json()["id"] != nil {
+		t.Errorf("GET /users/alice?$select=userPrincipalName = %s", r.body)
+	}
+	r = alice.do("GET", "/v1.0/me", nil)
+	for _, name := range []string{"id", "displayName", "userPrincipalName", "mail", "givenName", "surname", "jobTitle", "businessPhones"} {
+		if _, ok := r.json()[name]; !ok {
+			t.Errorf("GET /me lacks %s: %s", name, r.body)
+		}
+	}
+	wantError(t, "unknown property", alice.do("GET", "/v1.0/me?$select=id,shoeSize", nil), http.StatusBadRequest, "'shoeSize'")
+	wantError(t, "unsupported option", alice.do("GET", "/v1.0/me?$expand=manager", nil), http.StatusBadRequest, "'$expand'")
+	wantError(t, "another user", alice.do("GET", "/v1.0/users/bob?$select=id", nil), http.StatusForbidden, "bob")
+}
+
+// TestActivity_KeySpellings: an appActivityId that is itself percent-encoded text, sent the same in
+// the URL and the body (a Timeline browser extension did), is one key whichever way it is named.
+func TestActivity_KeySpellings(t *testing.T) {
+	e := newEnv(t)
+	alice := e.as("alice", "notes")
+	const sent = "https%3A__example.org_a%3Fq%3D1"
+	put := "/v1.0/me/activities/" + sent
+	body := activityJSON(sent)
+	r := alice.do("PUT", put, body)
+	wantStatus(t, "first PUT", r, http.StatusCreated)
+	id := r.json()["id"].(string)
+	if r.json()["appActivityId"] != sent {
+		t.Errorf("appActivityId stored as %v, want %q as sent", r.json()["appActivityId"], sent)
+	}
+	wantStatus(t, "second PUT", alice.do("PUT", put, body), http.StatusOK)
+	delete(body, "appActivityId")
+	if r := alice.do("PUT", put, body); r.status != http.StatusOK || r.json()["id"] != id {
+		t.Errorf("PUT without appActivityId at the same URL: %d %s, want 200 for activity %s", r.status, r.body, id)
+	}
+	if r := alice.do("GET", put, nil); r.status != http.StatusOK || r.json()["id"] != id {
+		t.Errorf("GET by the key as sent: %d %s", r.status, r.body)
+	}
+	wantStatus(t, "history item under the key as sent",
+		alice.do("POST", put+"/historyItems", `{"startedDateTime":"2026-11-27T10:00:00Z"}`), http.StatusCreated)
+	if n := len(alice.do("GET", "/v1.0/me/activities", nil).json()["value"].([]any)); n != 1 {
+		t.Errorf("%d activities, want 1", n)
+	}
+
+	// The ordinary case is unchanged: the URL segment is decoded once and names the key.
+	r = alice.do("PUT", "/v1.0/me/activities/a%2Fb", activityJSON("a/b"))
+	wantStatus(t, "PUT a/b", r, http.StatusCreated)
+	wantStatus(t, "PUT a/b without appActivityId", alice.do("PUT", "/v1.0/me/activities/a%2Fb", body), http.StatusOK)
+	wantError(t, "a body naming another key", alice.do("PUT", "/v1.0/me/activities/a%2Fb", activityJSON("a%2Fc")), http.StatusBadRequest, "differs")
+	if r := alice.do("DELETE", put, nil); r.status != http.StatusNoContent {
+		t.Errorf("DELETE by the key as sent: %d %s", r.status, r.body)
+	}
+	wantStatus(t, "gone", alice.do("GET", "/v1.0/me/activities/"+id, nil), http.StatusNotFound)
+}
+
+// TestPath_EmptySegments: /v1.0//me/… (Python and .NET SDK regressions) works like /v1.0/me/….
+func TestPath_EmptySegments(t *testing.T) {
+	e := newEnv(t)
+	alice := e.as("alice", "notes")
+	wantStatus(t, "PUT //me", alice.do("PUT", "/v1.0//me/activities//slash", activityJSON("/slash")), http.StatusCreated)
+	r := alice.do("POST", "/v1.0//me/activities/slash-item/historyItems", `{"startedDateTime":"2026-11-27T10:00:00Z"}`)
+	wantStatus(t, "unknown activity", r, http.StatusNotFound)
+	wantStatus(t, "history item", alice.do("POST", "/v1.0//me/activities/%2Fslash/historyItems", `{"startedDateTime":"2026-11-27T10:00:00Z"}`), http.StatusCreated)
+	r = alice.do("GET", "/v1.0//users/me-token-to-replace/activities/recent()", nil)
+	if wantStatus(t, "recent", r, http.StatusOK); len(r.json()["value"].([]any)) != 1 {
+		t.Errorf("recent: %s", r.body)
+	}
+	if r := alice.do("GET", "/beta//me//activities", nil); r.status != 200 || r.json()["value"].([]any)[0].(map[string]any)["appActivityId"] != "/slash" {
+		t.Errorf("list: %d %s", r.status, r.body)
+	}
+}
+
+// TestCORS: pages of the allowed origins may call the API from a browser; others may not.
+func TestCORS(t *testing.T) {
+	e := newEnv(t)
+	alice := e.as("alice", "notes")
+	anonymous := &client{e: e}
+	const origin = "https://app.example"
+	preflight := func(origin, method, headers string) *response {
+		t.Helper()
+		return anonymous.do("OPTIONS", "/v1.0/me/activities/x", nil, "Origin", origin,
+			"Access-Control-Request-Method", method, "Access-Control-Request-Headers", headers)
+	}
+	// None allowed by default: a preflight is answered as any unauthenticated request.
+	r := preflight(origin, "PUT", "authorization,content-type")
+	if r.status != http.StatusUnauthorized || r.header.Get("Access-Control-Allow-Origin") != "" {
+		t.Errorf("preflight with no origins allowed: %d %v", r.status, r.header)
+	}
+	e.api.AllowedOrigins = []string{origin, "http://localhost:3000"}
+	r = preflight(origin, "PUT", "authorization,content-type,content-encoding,client-request-id,sdkversion")
+	wantStatus(t, "preflight", r, http.StatusNoContent)
+	h := r.header
+	if h.Get("Access-Control-Allow-Origin") != origin || !strings.Contains(h.Get("Access-Control-Allow-Methods"), "PATCH") ||
+		h.Get("Access-Control-Allow-Headers") != "authorization,content-type,content-encoding,client-request-id,sdkversion" ||
+		h.Get("Access-Control-Allow-Credentials") != "" || h.Get("Access-Control-Max-Age") == "" || !slices.Contains(h.Values("Vary"), "Origin") {
+		t.Errorf("preflight headers: %v", h)
+	}
+	r = alice.do("GET", "/v1.0/me/activities", nil, "Origin", origin)
+	if r.status != 200 || r.header.Get("Access-Control-Allow-Origin") != origin || !strings.Contains(r.header.Get("Access-Control-Expose-Headers"), "request-id") {
+		t.Errorf("GET from an allowed origin: %d %v", r.status, r.header)
+	}
+	// An error still carries the headers, so that the page can read it.
+	if r := anonymous.do("GET", "/v1.0/me/activities", nil, "Origin", origin); r.status != 401 || r.header.Get("Access-Control-Allow-Origin") != origin {
+		t.Errorf("401 from an allowed origin: %d %v", r.status, r.header)
+	}
+	wantError(t, "preflight from another origin", preflight("https://evil.example", "PUT", "authorization"), http.StatusForbidden, "https://evil.example")
+	if r := alice.do("GET", "/v1.0/me/activities", nil, "Origin", "https://evil.example"); r.header.Get("Access-Control-Allow-Origin") != "" {
+		t.Errorf("GET from another origin got %v", r.header)
+	}
+	wantError(t, "malformed header list", preflight(origin, "PUT", "authorization, bad header"), http.StatusBadRequest, "header names")
+	e.api.AllowedOrigins = []string{"*"}
+	if r := preflight("https://any.example", "POST", ""); r.status != 204 || r.header.Get("Access-Control-Allow-Origin") != "https://any.example" {
+		t.Errorf("preflight with *: %d %v", r.status, r.header)
+	}
+}
