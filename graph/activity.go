@@ -3,9 +3,9 @@ package graph
 import (
 	"context"
 	"net/http"
-	"strings"
 	"net/url"
 	"strconv"
+	"strings"
 
 	"github.com/activityd/activityd"
 )
