@@ -1,8 +1,10 @@
 package activitytest
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"sync"
 	"testing"
 	"time"
@@ -560,4 +562,85 @@ func testConcurrentFailures(t *testing.T, open Opener) {
 			t.Errorf("write %d (failing: %v): stored %v", i, i%2 == 1, stored)
 		}
 	}
+}
+
+// testCancellation cancels thousands of writes of one user at random moments while another user
+// writes, and checks that every answer tells the truth: a write answered done is stored, a write
+// answered failed is not, and the other user's writes all succeed. (On SQLite, writes of different
+// users share a transaction; a statement interrupted by its own request's cancellation once rolled
+// back the whole transaction, failing writes that were in fact stored and others that were not.)
+func testCancellation(t *testing.T, open Opener) {
+	f := newFixture(t, open)
+	ctx := t.Context()
+	writes := 1500
+	if testing.Short() {
+		writes = 300
+	}
+	type outcome struct {
+		key string
+		err error
+	}
+	var wg sync.WaitGroup
+	cancelled := make([]outcome, writes)
+	wg.Go(func() {
+		var inner sync.WaitGroup
+		sem := make(chan struct{}, 16)
+		for i := range writes {
+			sem <- struct{}{}
+			inner.Go(func() {
+				defer func() { <-sem }()
+				wctx, cancel := context.WithCancel(ctx)
+				go func() {
+					// Early cancellations for a fast store, later ones for a slower one.
+					time.Sleep(time.Duration(rand.IntN([]int{4000, 40000}[i%2])) * time.Microsecond)
+					cancel()
+				}()
+				a := NewActivity(fmt.Sprintf("cancel-%04d", i))
+				for j := range 1 + i%20 {
+					a.HistoryItems = append(a.HistoryItems, NewHistoryItem(activity.NewGUID(), f.clock.Now().Add(-time.Duration(j)*time.Minute), time.Minute))
+				}
+				_, err := f.UpsertActivity(wctx, AliceNotes, a)
+				cancelled[i] = outcome{a.AppActivityID, err}
+				cancel()
+			})
+		}
+		inner.Wait()
+	})
+	var bobErrs []error
+	var bobDone int
+	wg.Go(func() {
+		for i := 0; i < writes/3; i++ {
+			if _, err := f.UpsertActivity(ctx, BobNotes, NewActivity(fmt.Sprintf("bob-%04d", i))); err != nil {
+				bobErrs = append(bobErrs, err)
+			}
+			bobDone++
+		}
+	})
+	wg.Wait()
+	for _, err := range bobErrs {
+		t.Errorf("another user's write failed: %v", err)
+	}
+	if n, err := f.Store.CountActivities(ctx, BobNotes, activity.TimeRange{}); err != nil || n != bobDone {
+		t.Errorf("the other user has %d activities (%v), want %d", n, err, bobDone)
+	}
+	var stored, failed int
+	for _, o := range cancelled {
+		a, err := f.Store.FindActivity(ctx, AliceNotes, o.key)
+		switch {
+		case err != nil && activity.ErrorCode(err) != activity.NotFound:
+			t.Fatalf("FindActivity(%s): %v", o.key, err)
+		case o.err == nil && err != nil:
+			t.Errorf("write %s was answered done but is not stored", o.key)
+		case o.err != nil && err == nil:
+			t.Errorf("write %s was answered failed (%v) but is stored", o.key, o.err)
+		case o.err == nil:
+			stored++
+			if n, _ := f.Store.CountHistoryItems(ctx, AliceNotes, a.ID, activity.TimeRange{}); n == 0 {
+				t.Errorf("write %s is stored without its history items", o.key)
+			}
+		default:
+			failed++
+		}
+	}
+	t.Logf("%d cancelled writes: %d stored, %d failed; the other user wrote %d", writes, stored, failed, bobDone)
 }

@@ -104,7 +104,9 @@ func findActivityBy(ctx context.Context, q querier, p activity.Principal, now in
 // activity holds its key: then in a transaction that deletes that one first.
 func (s *Store) PutActivity(ctx context.Context, p activity.Principal, a *activity.Activity) (created bool, err error) {
 	for attempt := 1; ; attempt++ {
-		created, ok, err := upsertActivity(ctx, s.pool, p, s.now(), a)
+		// Autocommitted: once sent, its outcome is waited for even if the request goes away, since a
+		// statement cancelled in flight may have committed all the same.
+		created, ok, err := upsertActivity(context.WithoutCancel(ctx), s.pool, p, s.now(), a)
 		if err == nil && !ok {
 			err = s.Update(ctx, p, func(tx activity.Tx) (err error) {
 				created, err = tx.PutActivity(ctx, a)

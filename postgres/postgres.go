@@ -156,7 +156,9 @@ func (s *Store) update(ctx context.Context, p activity.Principal, fn func(activi
 	if err := fn(&Tx{tx: tx, p: p, now: s.now()}); err != nil {
 		return err
 	}
-	if err := tx.Commit(ctx); err != nil {
+	// A commit cut short by the request's cancellation may still have been applied by the server:
+	// wait for its answer, so that the caller is told the truth.
+	if err := tx.Commit(context.WithoutCancel(ctx)); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
 	return nil

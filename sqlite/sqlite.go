@@ -295,7 +295,11 @@ func (s *Store) commit(batch []*writeRequest) {
 		return
 	}
 	results := make([]error, len(batch))
-	tx := &Tx{tx: s.writeQ}
+	// A statement interrupted because its request was cancelled would roll back the whole shared
+	// transaction (SQLite's interrupt ends the transaction), failing every other write in it. So once
+	// a write has started, its statements run to the end whatever becomes of its request: the write
+	// is then committed or failed like any other, and its caller told which.
+	tx := &Tx{tx: detached{s.writeQ}}
 	for i, r := range batch {
 		if err := r.ctx.Err(); err != nil {
 			results[i] = err
@@ -343,6 +347,22 @@ func run(r *writeRequest, tx *Tx) (err error) {
 		}
 	}()
 	return r.fn(tx)
+}
+
+// detached is a querier whose statements ignore the cancellation of the context they are given
+// (its values still reach the driver).
+type detached struct{ q querier }
+
+func (d detached) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return d.q.ExecContext(context.WithoutCancel(ctx), query, args...)
+}
+
+func (d detached) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return d.q.QueryContext(context.WithoutCancel(ctx), query, args...)
+}
+
+func (d detached) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	return d.q.QueryRowContext(context.WithoutCancel(ctx), query, args...)
 }
 
 // Tx is an activity.Tx on SQLite.
