@@ -1,6 +1,8 @@
 package graph
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
 	"net/http"
@@ -46,7 +48,8 @@ type query struct {
 	sel       selection
 	selNames  []string // the $select list in the order sent, for context URLs
 	count     bool
-	token     *skipToken
+	token     *skipToken // set by newPager from skiptoken
+	skiptoken string     // the $skiptoken as sent
 	rest      []string // the raw name=value pairs other than $skiptoken, for nextLinks
 }
 
@@ -101,7 +104,7 @@ func (q *query) set(opt option, value string, props []string) (err error) {
 	case optCount:
 		q.count, err = odata.ParseCount(value)
 	case optSkipToken:
-		q.token, err = parseSkipToken(value)
+		q.skiptoken = value
 	case optSelect:
 		q.sel, q.selNames, err = parseSelect(value, props)
 	case optExpand:
@@ -210,7 +213,8 @@ func (s *Server) pageSize(r *http.Request) (int, bool) {
 
 // skipToken is the state of a list between pages, kept in the nextLink: the keyset position, what is
 // left of $top, and the page size the client asked for with Prefer (the SDKs do not resend Prefer
-// when they follow a nextLink).
+// when they follow a nextLink). A token is signed, so a client cannot alter what it carries, and
+// everything it carries is checked against the same limits as the query options.
 type skipToken struct {
 	list      byte // 'a' activities, 'r' recent, 'h' history items
 	cursor    activity.Cursor
@@ -218,21 +222,37 @@ type skipToken struct {
 	pageSize  int // 0: the server's default
 }
 
-// String encodes the token in base64url, whose characters are all URL-unreserved, so that clients
-// that re-encode or partly decode links (the Go SDK decodes %2E, %2D, %7E, %24) cannot alter it.
-func (t *skipToken) String() string {
-	s := fmt.Sprintf("1.%c.%d.%d.%s.%d.%d", t.list, t.cursor.Time.UnixMicro(), t.cursor.ID, t.cursor.ItemID, t.remaining, t.pageSize)
-	return base64.RawURLEncoding.EncodeToString([]byte(s))
+// skipTokenMAC is the length of a token's signature: the first 16 bytes of an HMAC-SHA256.
+const skipTokenMAC = 16
+
+// encode returns the token signed with key, in base64url, whose characters are all URL-unreserved,
+// so that clients that re-encode or partly decode links (the Go SDK decodes %2E, %2D, %7E, %24)
+// cannot alter it.
+func (t *skipToken) encode(key []byte) string {
+	payload := fmt.Appendf(nil, "2.%c.%d.%d.%s.%d.%d", t.list, t.cursor.Time.UnixMicro(), t.cursor.ID, t.cursor.ItemID, t.remaining, t.pageSize)
+	return base64.RawURLEncoding.EncodeToString(append(payload, tokenMAC(key, payload)...))
 }
 
-func parseSkipToken(s string) (*skipToken, error) {
+func tokenMAC(key, payload []byte) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write(payload)
+	return m.Sum(nil)[:skipTokenMAC]
+}
+
+// parseSkipToken checks the token's signature with key and reads it; a page size past maxPageSize
+// is refused like a token that was altered.
+func parseSkipToken(s string, key []byte, maxPageSize int) (*skipToken, error) {
 	bad := invalid("The $skiptoken is not valid; use the @odata.nextLink of the previous page as it is.")
 	raw, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil || len(raw) > 200 {
+	if err != nil || len(raw) > 200 || len(raw) <= skipTokenMAC {
 		return nil, bad
 	}
-	parts := strings.Split(string(raw), ".")
-	if len(parts) != 7 || parts[0] != "1" || len(parts[1]) != 1 || !strings.Contains("arh", parts[1]) {
+	payload, mac := raw[:len(raw)-skipTokenMAC], raw[len(raw)-skipTokenMAC:]
+	if !hmac.Equal(mac, tokenMAC(key, payload)) {
+		return nil, bad
+	}
+	parts := strings.Split(string(payload), ".")
+	if len(parts) != 7 || parts[0] != "2" || len(parts[1]) != 1 || !strings.Contains("arh", parts[1]) {
 		return nil, bad
 	}
 	t := &skipToken{list: parts[1][0]}
@@ -240,7 +260,7 @@ func parseSkipToken(s string) (*skipToken, error) {
 	id, err2 := strconv.ParseInt(parts[3], 10, 64)
 	rem, err3 := strconv.Atoi(parts[5])
 	size, err4 := strconv.Atoi(parts[6])
-	if err1 != nil || err2 != nil || err3 != nil || err4 != nil || id < 0 || rem < 0 || size < 0 || size > MaxPageSize ||
+	if err1 != nil || err2 != nil || err3 != nil || err4 != nil || id < 0 || rem < 0 || size < 0 || size > maxPageSize ||
 		us < -62135596800000000 || us > 253402300799999999 {
 		return nil, bad
 	}
@@ -261,17 +281,23 @@ type pager struct {
 	remaining int // what is left of $top before this page; 0 when no $top
 	explicit  int // page size asked for with Prefer, 0 when none
 	after     *activity.Cursor
+	key       []byte // signs the next skiptoken
 }
 
 // newPager starts or continues a paged list. A skiptoken from another kind of list is refused.
 func (s *Server) newPager(w http.ResponseWriter, r *http.Request, q *query, list byte) (*pager, error) {
 	size, explicit := s.pageSize(r)
-	pg := &pager{remaining: q.top}
+	pg := &pager{remaining: q.top, key: s.keys.token}
 	if explicit {
 		pg.explicit = size
 		w.Header().Set("Preference-Applied", "odata.maxpagesize="+strconv.Itoa(size))
 	}
-	if t := q.token; t != nil {
+	if q.skiptoken != "" {
+		t, err := parseSkipToken(q.skiptoken, s.keys.token, s.MaxPageSize)
+		if err != nil {
+			return nil, err
+		}
+		q.token = t
 		if t.list != list {
 			return nil, invalid("The $skiptoken belongs to another list.")
 		}
@@ -299,6 +325,6 @@ func (pg *pager) nextLink(r *http.Request, q *query, list byte, next *activity.C
 			return ""
 		}
 	}
-	pairs := append(append([]string(nil), q.rest...), "$skiptoken="+t.String())
+	pairs := append(append([]string(nil), q.rest...), "$skiptoken="+t.encode(pg.key))
 	return baseURL(r) + r.URL.EscapedPath() + "?" + strings.Join(pairs, "&")
 }

@@ -2,6 +2,7 @@ package graph
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -11,6 +12,8 @@ import (
 	"github.com/activityd/activityd/odata"
 )
 
+var testKey = []byte("0123456789abcdef0123456789abcdef")
+
 func TestSkipToken_RoundTrip(t *testing.T) {
 	tests := []skipToken{
 		{list: 'a', cursor: activity.Cursor{Time: time.Date(2026, 11, 27, 10, 0, 0, 123456000, time.UTC), ID: 5347642601316252694}},
@@ -18,37 +21,57 @@ func TestSkipToken_RoundTrip(t *testing.T) {
 		{list: 'h', cursor: activity.Cursor{Time: time.Date(2015, 2, 11, 20, 54, 4, 345727000, time.UTC), ItemID: "9d0b74e4-4b41-43ea-b34d-f9c1bf9f809c"}, pageSize: 1000},
 	}
 	for _, tc := range tests {
-		s := tc.String()
+		s := tc.encode(testKey)
 		if strings.Trim(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") != "" {
 			t.Errorf("token %q has characters outside base64url", s)
 		}
-		got, err := parseSkipToken(s)
+		got, err := parseSkipToken(s, testKey, 1000)
 		if err != nil {
 			t.Errorf("parseSkipToken(%q): %v", s, err)
 			continue
 		}
 		if got.list != tc.list || !got.cursor.Time.Equal(tc.cursor.Time) || got.cursor.ID != tc.cursor.ID ||
 			got.cursor.ItemID != tc.cursor.ItemID || got.remaining != tc.remaining || got.pageSize != tc.pageSize {
-			t.Errorf("parseSkipToken(String(%+v)) = %+v", tc, *got)
+			t.Errorf("parseSkipToken(encode(%+v)) = %+v", tc, *got)
+		}
+		if _, err := parseSkipToken(s, []byte("another key"), 1000); err == nil {
+			t.Errorf("a token signed with another key was accepted")
 		}
 	}
-	for _, bad := range []string{"", "x", "MS5h", "!!!", "Mi5hLjEuMi4uMC4w" /* version 2 */} {
-		if _, err := parseSkipToken(bad); err == nil {
+	// A token is refused when any byte of it changed, and when it carries a page size past the limit
+	// (the reproducer of issue 11: 10,000 where --max-page-size is 1,000).
+	good := tests[0].encode(testKey)
+	raw, _ := base64.RawURLEncoding.DecodeString(good)
+	for i := range raw {
+		forged := bytes.Clone(raw)
+		forged[i] ^= 1
+		if _, err := parseSkipToken(base64.RawURLEncoding.EncodeToString(forged), testKey, 1000); err == nil {
+			t.Errorf("a token with byte %d altered was accepted", i)
+		}
+	}
+	big := (&skipToken{list: 'a', pageSize: 10000}).encode(testKey)
+	if _, err := parseSkipToken(big, testKey, 1000); err == nil {
+		t.Errorf("a token with page size 10,000 was accepted where the most is 1,000")
+	}
+	unsigned := base64.RawURLEncoding.EncodeToString([]byte("1.a.0.1..0.10000"))
+	for _, bad := range []string{"", "x", "MS5h", "!!!", unsigned} {
+		if _, err := parseSkipToken(bad, testKey, 1000); err == nil {
 			t.Errorf("parseSkipToken(%q) succeeded", bad)
 		}
 	}
 }
 
 func FuzzSkipToken(f *testing.F) {
-	f.Add((&skipToken{list: 'a', cursor: activity.Cursor{Time: time.Now(), ID: 42}, remaining: 3, pageSize: 5}).String())
-	f.Add((&skipToken{list: 'h', cursor: activity.Cursor{ItemID: activity.NewGUID()}}).String())
+	f.Add((&skipToken{list: 'a', cursor: activity.Cursor{Time: time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC), ID: 42}, remaining: 3, pageSize: 5}).encode(testKey))
+	f.Add((&skipToken{list: 'h', cursor: activity.Cursor{ItemID: activity.NewGUID()}}).encode(testKey))
 	f.Fuzz(func(t *testing.T, s string) {
-		tok, err := parseSkipToken(s)
+		tok, err := parseSkipToken(s, testKey, MaxPageSize)
 		if err != nil {
 			return
 		}
-		again, err := parseSkipToken(tok.String())
-		if err != nil || *again != *tok && !again.cursor.Time.Equal(tok.cursor.Time) {
+		again, err := parseSkipToken(tok.encode(testKey), testKey, MaxPageSize)
+		if err != nil || again.list != tok.list || !again.cursor.Time.Equal(tok.cursor.Time) || again.cursor.ID != tok.cursor.ID ||
+			again.cursor.ItemID != tok.cursor.ItemID || again.remaining != tok.remaining || again.pageSize != tok.pageSize {
 			t.Fatalf("parseSkipToken(%q) = %+v; re-encoded gives %+v, %v", s, tok, again, err)
 		}
 	})

@@ -5,6 +5,7 @@ package graph
 
 import (
 	"compress/gzip"
+	"crypto/rand"
 	"context"
 	"errors"
 	"io"
@@ -54,6 +55,7 @@ type Server struct {
 	AllowedOrigins []string
 
 	handler http.Handler // the middleware around route
+	keys    keys
 }
 
 // NewServer returns a Server over service that authenticates requests with verifier.
@@ -61,6 +63,9 @@ func NewServer(service *activity.Service, verifier Verifier, logger *slog.Logger
 	s := &Server{service: service, verifier: verifier, logger: logger, routes: routeTable(),
 		MaxBodyBytes: DefaultMaxBodyBytes, MaxHeaderBytes: DefaultMaxHeaderBytes, MaxJSONDepth: DefaultMaxJSONDepth,
 		PageSize: DefaultPageSize, MaxPageSize: DefaultMaxPageSize}
+	secret := make([]byte, SecretSize)
+	_, _ = rand.Read(secret) // crypto/rand.Read never fails on supported platforms
+	s.SetSecret(secret)
 	s.handler = s.withRequestIDs(s.withLog(s.withCORS(http.HandlerFunc(s.route))))
 	return s
 }
