@@ -39,6 +39,13 @@ type Store interface {
 	// CountHistoryItems returns how many history items of the activity fall in the range.
 	CountHistoryItems(ctx context.Context, p Principal, activityID int64, modified TimeRange) (int, error)
 
+	// Secret returns the store's secret called name: size random bytes made on first use and the same
+	// for every process on the store from then on (the first to make it wins). Keys that must agree
+	// across processes and restarts (skiptoken signatures, public ids) are derived from it.
+	Secret(ctx context.Context, name string, size int) ([]byte, error)
+	// Ready reports an error unless the store answers and its migrations are all applied.
+	Ready(ctx context.Context) error
+
 	// PurgeExpired deletes at most limit expired activities and history items (of every principal)
 	// and returns how many it deleted.
 	PurgeExpired(ctx context.Context, now time.Time, limit int) (int, error)

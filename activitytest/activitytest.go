@@ -81,6 +81,7 @@ func TestStore(t *testing.T, open Opener) {
 	t.Run("Concurrent", func(t *testing.T) { testConcurrent(t, open) })
 	t.Run("ConcurrentFailures", func(t *testing.T) { testConcurrentFailures(t, open) })
 	t.Run("Cancellation", func(t *testing.T) { testCancellation(t, open) })
+	t.Run("Secret", func(t *testing.T) { testSecret(t, open) })
 }
 
 // fixture is a service over a fresh store with a test clock.

@@ -644,3 +644,32 @@ func testCancellation(t *testing.T, open Opener) {
 	}
 	t.Logf("%d cancelled writes: %d stored, %d failed; the other user wrote %d", writes, stored, failed, bobDone)
 }
+
+// testSecret: a secret is made once and then the same for every caller; names are apart.
+func testSecret(t *testing.T, open Opener) {
+	f := newFixture(t, open)
+	ctx := t.Context()
+	var wg sync.WaitGroup
+	got := make([][]byte, 8)
+	for i := range got {
+		wg.Go(func() {
+			var err error
+			if got[i], err = f.Store.Secret(ctx, "test", 32); err != nil {
+				t.Errorf("Secret: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	for i, s := range got {
+		if len(s) != 32 || string(s) != string(got[0]) {
+			t.Fatalf("Secret call %d = %x, want the first call's %x", i, s, got[0])
+		}
+	}
+	other, err := f.Store.Secret(ctx, "other", 32)
+	if err != nil || string(other) == string(got[0]) {
+		t.Errorf("Secret(other) = %x, %v: want a secret of its own", other, err)
+	}
+	if err := f.Store.Ready(ctx); err != nil {
+		t.Errorf("Ready: %v", err)
+	}
+}

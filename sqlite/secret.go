@@ -1,0 +1,45 @@
+package sqlite
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"io/fs"
+
+	"github.com/activityd/activityd"
+)
+
+// Secret returns the store's secret called name, making a random one of size bytes on first use.
+// When two processes make it at once, the first to commit wins and both return its value.
+func (s *Store) Secret(ctx context.Context, name string, size int) ([]byte, error) {
+	fresh := make([]byte, size)
+	_, _ = rand.Read(fresh) // crypto/rand.Read never fails on supported platforms
+	var value []byte
+	err := s.submit(ctx, activity.Principal{}, func(tx *Tx) error {
+		if _, err := tx.tx.ExecContext(ctx, `INSERT INTO secrets (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING`, name, fresh); err != nil {
+			return err
+		}
+		return tx.tx.QueryRowContext(ctx, `SELECT value FROM secrets WHERE name = ?`, name).Scan(&value)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("secret %s: %w", name, err)
+	}
+	return value, nil
+}
+
+// Ready reports an error unless the database answers and every embedded migration is applied, as
+// it was when this build was made.
+func (s *Store) Ready(ctx context.Context) error {
+	names, err := fs.Glob(migrationFS, "migrations/*.sql")
+	if err != nil {
+		return err
+	}
+	var applied int
+	if err := s.reads.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations`).Scan(&applied); err != nil {
+		return fmt.Errorf("sqlite: %w", err)
+	}
+	if applied < len(names) {
+		return fmt.Errorf("sqlite: %d of %d migrations applied", applied, len(names))
+	}
+	return nil
+}
