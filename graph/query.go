@@ -50,7 +50,7 @@ type query struct {
 	count     bool
 	token     *skipToken // set by newPager from skiptoken
 	skiptoken string     // the $skiptoken as sent
-	rest      []string // the raw name=value pairs other than $skiptoken, for nextLinks
+	rest      []string   // the raw name=value pairs other than $skiptoken, for nextLinks
 }
 
 // parseQuery parses the raw query string, accepting the options in allowed. System query option

@@ -5,8 +5,8 @@ package graph
 
 import (
 	"compress/gzip"
-	"crypto/rand"
 	"context"
+	"crypto/rand"
 	"errors"
 	"io"
 	"log/slog"
