@@ -8,4 +8,7 @@ type Principal struct {
 	AppID    string // azp claim, falling back to appid
 	// UserName is the user's sign-in name (preferred_username or upn), used only to match /users/{id}.
 	UserName string
+	// Issuer is the iss of the token that vouches for the principal; each trusted issuer speaks for
+	// tenants of its own, never for another's.
+	Issuer string
 }

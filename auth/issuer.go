@@ -12,14 +12,16 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
+	"golang.org/x/text/secure/precis"
 )
 
 // DefaultIssuer is the local issuer's iss when no public URL is configured. It is fixed, never taken
@@ -39,14 +41,29 @@ type LocalIssuer struct {
 }
 
 // OpenLocalIssuer loads the issuer's P-256 key from the PEM file keyFile, creating it (and its
-// directory) on first use.
+// directory) on first use. The server calls it; a tool that only mints tokens calls LoadLocalIssuer,
+// so that it never makes a key no server uses.
 func OpenLocalIssuer(keyFile, name string) (*LocalIssuer, error) {
-	if name == "" {
-		name = DefaultIssuer
-	}
 	key, err := loadOrCreateKey(keyFile)
 	if err != nil {
 		return nil, err
+	}
+	return newLocalIssuer(key, name)
+}
+
+// LoadLocalIssuer loads the issuer's key from keyFile and never creates it. When the file does not
+// exist the error wraps fs.ErrNotExist.
+func LoadLocalIssuer(keyFile, name string) (*LocalIssuer, error) {
+	key, err := loadKey(keyFile)
+	if err != nil {
+		return nil, err
+	}
+	return newLocalIssuer(key, name)
+}
+
+func newLocalIssuer(key *ecdsa.PrivateKey, name string) (*LocalIssuer, error) {
+	if name == "" {
+		name = DefaultIssuer
 	}
 	jwk := jose.JSONWebKey{Key: key.Public(), Algorithm: string(jose.ES256), Use: "sig"}
 	thumb, err := jwk.Thumbprint(crypto.SHA256)
@@ -58,9 +75,17 @@ func OpenLocalIssuer(keyFile, name string) (*LocalIssuer, error) {
 }
 
 func loadOrCreateKey(path string) (*ecdsa.PrivateKey, error) {
-	data, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
+	key, err := loadKey(path)
+	if errors.Is(err, fs.ErrNotExist) {
 		return createKey(path)
+	}
+	return key, err
+}
+
+func loadKey(path string) (*ecdsa.PrivateKey, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, err
 	} else if err != nil {
 		return nil, fmt.Errorf("read issuer key: %w", err)
 	}
@@ -98,6 +123,11 @@ func createKey(path string) (*ecdsa.PrivateKey, error) {
 		return nil, fmt.Errorf("write issuer key: %w", err)
 	}
 	defer os.Remove(tmp.Name())
+	// Readable by the owner only, whatever the umask or the file system's defaults.
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return nil, fmt.Errorf("write issuer key: %w", err)
+	}
 	if err := pem.Encode(tmp, &pem.Block{Type: "PRIVATE KEY", Bytes: der}); err != nil {
 		tmp.Close()
 		return nil, fmt.Errorf("write issuer key: %w", err)
@@ -105,8 +135,8 @@ func createKey(path string) (*ecdsa.PrivateKey, error) {
 	if err := errors.Join(tmp.Sync(), tmp.Close()); err != nil {
 		return nil, fmt.Errorf("write issuer key: %w", err)
 	}
-	if err := os.Link(tmp.Name(), path); errors.Is(err, os.ErrExist) {
-		return loadOrCreateKey(path)
+	if err := os.Link(tmp.Name(), path); errors.Is(err, fs.ErrExist) {
+		return loadKey(path)
 	} else if err != nil {
 		return nil, fmt.Errorf("write issuer key: %w", err)
 	}
@@ -118,10 +148,48 @@ func (l *LocalIssuer) Keys() StaticKeys {
 	return StaticKeys{Keys: []jose.JSONWebKey{l.jwk}}
 }
 
-// UserID returns the oid the local issuer gives a user name: a stable GUID derived from it, as Entra's
-// object ids are GUIDs.
+// Issuer returns the issuer as a Verifier trusts it: its name, its key, and LocalTenant as the one
+// tenant it speaks for (no other trusted issuer may claim that tenant).
+func (l *LocalIssuer) Issuer() Issuer {
+	return Issuer{Name: l.Name, Keys: l.Keys(), Tenant: LocalTenant, local: true}
+}
+
+// Username returns the form in which the local issuer keeps and compares a user name: the PRECIS
+// UsernameCaseMapped profile of RFC 8265 (width mapping, lower case, NFC), so "Alice" and "ａｌｉｃｅ"
+// are one user, while names the profile refuses (spaces, control and compatibility characters such
+// as "ǆ", an empty name) are an error that says why.
+func Username(name string) (string, error) {
+	if name == "" {
+		return "", errors.New("the user name is empty")
+	}
+	if len(name) > maxClaimBytes {
+		return "", fmt.Errorf("the user name is longer than %d bytes", maxClaimBytes)
+	}
+	if !utf8.ValidString(name) {
+		return "", fmt.Errorf("the user name %q is not valid UTF-8", name)
+	}
+	out, err := precis.UsernameCaseMapped.String(name)
+	if err == nil && out != "" {
+		return out, nil
+	}
+	// Name the first character the profile refuses on its own, when there is one.
+	for _, r := range name {
+		if _, e := precis.UsernameCaseMapped.String(string(r)); e != nil {
+			return "", fmt.Errorf("the user name %q holds %q (U+%04X), which user names may not contain (RFC 8265, UsernameCaseMapped)", name, r, r)
+		}
+	}
+	return "", fmt.Errorf("the user name %q is not a valid user name (RFC 8265, UsernameCaseMapped): %v", name, err)
+}
+
+// UserID returns the oid the local issuer gives a user name: a stable GUID derived from the name's
+// Username form, as Entra's object ids are GUIDs. (For names in ASCII it is the same id as before
+// names were mapped by PRECIS: their form is their lower case.) A name Username refuses has no id: "".
 func UserID(user string) string {
-	sum := sha256.Sum256([]byte("activityd user\x00" + strings.ToLower(user)))
+	name, err := Username(user)
+	if err != nil {
+		return ""
+	}
+	sum := sha256.Sum256([]byte("activityd user\x00" + name))
 	b := sum[:16]
 	b[6] = b[6]&0x0f | 0x50 // shaped like a name-based (v5) UUID
 	b[8] = b[8]&0x3f | 0x80
@@ -129,10 +197,19 @@ func UserID(user string) string {
 }
 
 // Mint returns a signed token for user through app, valid for ttl from now: the claims of an Entra
-// delegated token for Graph with the activities scope.
+// delegated token for Graph with the activities scope. The user name must pass Username (the token
+// carries its mapped form as preferred_username), and the app name the bounds a Verifier puts on
+// claims.
 func (l *LocalIssuer) Mint(user, app string, ttl time.Duration) (string, error) {
-	if user == "" || app == "" {
-		return "", errors.New("a token needs a user and an app")
+	name, err := Username(user)
+	if err != nil {
+		return "", err
+	}
+	if app == "" {
+		return "", errors.New("a token needs an app")
+	}
+	if problem := claimProblem(app); problem != "" {
+		return "", fmt.Errorf("the app name %q %s", app, problem)
 	}
 	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: l.key},
 		(&jose.SignerOptions{}).WithType("JWT").WithHeader(jose.HeaderKey("kid"), l.jwk.KeyID))
@@ -140,13 +217,13 @@ func (l *LocalIssuer) Mint(user, app string, ttl time.Duration) (string, error) 
 		return "", err
 	}
 	now := time.Now()
-	oid := UserID(user)
+	oid := UserID(name)
 	std := jwt.Claims{
 		Issuer: l.Name, Subject: oid, Audience: jwt.Audience{l.Audience},
 		IssuedAt: jwt.NewNumericDate(now), NotBefore: jwt.NewNumericDate(now), Expiry: jwt.NewNumericDate(now.Add(ttl)),
 	}
 	extra := map[string]any{"tid": LocalTenant, "oid": oid, "azp": app, "scp": Scope,
-		"preferred_username": user, "name": user, "ver": "2.0"}
+		"preferred_username": name, "name": user, "ver": "2.0"}
 	return jwt.Signed(signer).Claims(std).Claims(extra).Serialize()
 }
 

@@ -3,17 +3,22 @@ package auth
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/netip"
+	"net/url"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
 )
 
-// RemoteKeys is a KeySource that fetches an issuer's JWKS over HTTP and keeps it. An unknown key id
+// RemoteKeys is a KeySource that fetches an issuer's JWKS over https and keeps it. An unknown key id
 // causes at most one fetch per MinRefresh, so forged kids cannot make activityd hammer the issuer.
+// Plain http is refused (the keys decide who is who), except to a loopback address, for tests.
 type RemoteKeys struct {
 	URL        string
 	Client     *http.Client  // nil means a client with a 10 s timeout
@@ -55,9 +60,20 @@ func (r *RemoteKeys) Key(ctx context.Context, kid string) (*jose.JSONWebKey, err
 
 func (r *RemoteKeys) fetch(ctx context.Context) (jose.JSONWebKeySet, error) {
 	var set jose.JSONWebKeySet
-	client := r.Client
-	if client == nil {
-		client = &http.Client{Timeout: 10 * time.Second}
+	if err := CheckJWKSURL(r.URL); err != nil {
+		return set, err
+	}
+	client := &http.Client{Timeout: 10 * time.Second}
+	if r.Client != nil {
+		c := *r.Client
+		client = &c
+	}
+	// A redirect must not leave https either.
+	client.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if len(via) >= 5 {
+			return errors.New("too many redirects")
+		}
+		return CheckJWKSURL(req.URL.String())
 	}
 	req, err := http.NewRequestWithContext(context.WithoutCancel(ctx), http.MethodGet, r.URL, nil)
 	if err != nil {
@@ -75,4 +91,28 @@ func (r *RemoteKeys) fetch(ctx context.Context) (jose.JSONWebKeySet, error) {
 		return set, fmt.Errorf("fetch JWKS %s: %w", r.URL, err)
 	}
 	return set, nil
+}
+
+// CheckJWKSURL reports a JWKS URL that RemoteKeys will not fetch: one that is not https, unless it is
+// http to a loopback address (localhost, 127.0.0.0/8, ::1), which never leaves the machine.
+func CheckJWKSURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return fmt.Errorf("JWKS URL %q is not an absolute URL", raw)
+	}
+	switch {
+	case u.Scheme == "https":
+		return nil
+	case u.Scheme == "http" && isLoopback(u.Hostname()):
+		return nil
+	}
+	return fmt.Errorf("JWKS URL %q is not https (http is allowed only to a loopback address)", raw)
+}
+
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
 }

@@ -6,12 +6,15 @@ package auth
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/activityd/activityd"
 	"github.com/go-jose/go-jose/v4"
@@ -31,18 +34,33 @@ var GraphAudiences = []string{"https://graph.microsoft.com", "00000003-0000-0000
 // maxTokenLength bounds the work an oversized token can cause; Entra tokens are a few KB.
 const maxTokenLength = 16 << 10
 
+// maxClaimBytes bounds each claim that becomes part of a key (tenant, user, app, user name, issuer),
+// so that none makes cache entries, throttle counters or rows large; Entra's are GUIDs, sign-in names
+// and URLs far below it.
+const maxClaimBytes = 256
+
 // KeySource finds the public key that signed a token.
 type KeySource interface {
 	// Key returns the key with the given id (kid), or an error when there is none.
 	Key(ctx context.Context, kid string) (*jose.JSONWebKey, error)
 }
 
-// Issuer is a token issuer the verifier trusts.
+// Issuer is a token issuer the verifier trusts, and the tenants it may speak for: one issuer's tokens
+// never name a tenant, and so a user, of another.
 type Issuer struct {
 	// Name is the exact iss value, or a template with "{tid}" that the token's tid claim fills, such as
-	// Entra's "https://login.microsoftonline.com/{tid}/v2.0".
+	// Entra's "https://login.microsoftonline.com/{tid}/v2.0". With a template, the iss of a token must
+	// carry the very tid the token claims, and that tid is the principal's tenant.
 	Name string
 	Keys KeySource
+	// Tenant, when set, is the one tenant this issuer speaks for: its tokens' tid must be Tenant (or
+	// absent), and no other issuer's token may claim it. The local issuer's is LocalTenant.
+	//
+	// An issuer with neither a template nor a Tenant is one tenant too, named by its iss: the tid its
+	// tokens carry does not choose the tenant (it could name another issuer's).
+	Tenant string
+
+	local bool // the LocalIssuer of this process: an unknown kid means a token of another key file
 }
 
 // Verifier checks bearer tokens: signature with an allow-listed algorithm and a key of a trusted issuer,
@@ -55,6 +73,8 @@ type Verifier struct {
 	Now       func() time.Time
 	// CacheSize bounds the cache of verified tokens; 0 means DefaultCacheSize, negative turns it off.
 	CacheSize int
+	// CacheBytes bounds the memory the cache's entries hold; 0 means DefaultCacheBytes.
+	CacheBytes int
 
 	cacheOnce sync.Once
 	cache     *tokenCache
@@ -85,11 +105,15 @@ func (v *Verifier) Verify(ctx context.Context, token string) (activity.Principal
 		return activity.Principal{}, unauthenticated("The access token is longer than %d bytes.", maxTokenLength)
 	}
 	v.cacheOnce.Do(func() {
-		switch {
-		case v.CacheSize == 0:
-			v.cache = newTokenCache(DefaultCacheSize)
-		case v.CacheSize > 0:
-			v.cache = newTokenCache(v.CacheSize)
+		size, bytes := v.CacheSize, v.CacheBytes
+		if size == 0 {
+			size = DefaultCacheSize
+		}
+		if bytes <= 0 {
+			bytes = DefaultCacheBytes
+		}
+		if size > 0 {
+			v.cache = newTokenCache(size, bytes)
 		}
 	})
 	if v.cache == nil {
@@ -122,9 +146,21 @@ func (v *Verifier) now() time.Time {
 
 // verify does every check of a token and returns its principal and claims.
 func (v *Verifier) verify(ctx context.Context, token string) (activity.Principal, *claims, error) {
+	// JSON is UTF-8 (RFC 8259); decoding would silently turn invalid bytes into U+FFFD, and two
+	// different byte strings into one claim value.
+	if parts := strings.Split(token, "."); len(parts) == 3 {
+		if payload, err := base64.RawURLEncoding.DecodeString(parts[1]); err == nil && !utf8.Valid(payload) {
+			return activity.Principal{}, nil, unauthenticated("The access token's claims are not valid UTF-8.")
+		}
+	}
 	tok, err := jwt.ParseSigned(token, Algorithms)
 	if err != nil {
 		return activity.Principal{}, nil, unauthenticated("The access token is malformed or uses an algorithm other than RS256, ES256 or EdDSA.")
+	}
+	// RFC 7515 §4.1.11: a header parameter marked critical must be understood, or the token refused.
+	// activityd understands none (go-jose would accept "b64", which has no place in a JWT).
+	if crit, ok := tok.Headers[0].ExtraHeaders["crit"]; ok {
+		return activity.Principal{}, nil, unauthenticated("The access token's header marks %s critical (crit), which this service does not understand.", critNames(crit))
 	}
 	// Which issuer, and so which keys, is named inside the token; the claims are trusted only below,
 	// once the signature is verified with that issuer's key.
@@ -139,17 +175,46 @@ func (v *Verifier) verify(ctx context.Context, token string) (activity.Principal
 	kid := tok.Headers[0].KeyID
 	key, err := iss.Keys.Key(ctx, kid)
 	if err != nil {
+		if iss.local {
+			return activity.Principal{}, nil, unauthenticated("The access token was signed by another key than this server's local issuer (kid '%s'): "+
+				"it was minted with another key file, e.g. by 'activityd token' with a different data directory or --issuer-key.", kid)
+		}
 		return activity.Principal{}, nil, unauthenticated("The access token's signing key '%s' is not known.", kid)
 	}
 	var c claims
 	if err := tok.Claims(key.Key, &c); err != nil {
+		if tok.Headers[0].Nonce != "" {
+			// Entra's tokens for Microsoft Graph itself carry a nonce header and are signed over its
+			// hash: only Graph can check them. An app gets a token for an API it exposes instead.
+			return activity.Principal{}, nil, unauthenticated("The access token's signature is invalid: a token with a nonce header is one for Microsoft Graph itself, " +
+				"which only Graph can validate; request a token for the API your app registration exposes.")
+		}
 		return activity.Principal{}, nil, unauthenticated("The access token's signature is invalid.")
 	}
 	if err := v.validate(&c); err != nil {
 		return activity.Principal{}, nil, err
 	}
-	p, err := principal(&c)
+	tenant, err := v.tenant(iss, &c)
+	if err != nil {
+		return activity.Principal{}, nil, err
+	}
+	p, err := principal(&c, tenant)
 	return p, &c, err
+}
+
+// critNames lists the names of a crit header for a message.
+func critNames(crit any) string {
+	names, _ := crit.([]any)
+	var quoted []string
+	for _, n := range names {
+		if s, ok := n.(string); ok && claimProblem(s) == "" && len(quoted) < 3 {
+			quoted = append(quoted, "'"+s+"'")
+		}
+	}
+	if len(quoted) == 0 {
+		return "a header parameter"
+	}
+	return strings.Join(quoted, ", ")
 }
 
 // issuer returns the trusted issuer whose name, with tid filled in, is iss.
@@ -167,6 +232,28 @@ func (v *Verifier) issuer(iss, tid string) *Issuer {
 		}
 	}
 	return nil
+}
+
+// tenant returns the tenant a verified token of iss speaks for, binding tenants to issuers: a tenant
+// that another trusted issuer owns (its Tenant) is refused; a fixed Tenant must be the token's tid; a
+// template's tid is the one its iss carries (issuer matched it so); any other issuer is one tenant,
+// named by its iss.
+func (v *Verifier) tenant(iss *Issuer, c *claims) (string, error) {
+	for i := range v.Issuers {
+		if other := &v.Issuers[i]; other != iss && other.Tenant != "" && c.TenantID == other.Tenant {
+			return "", unauthenticated("The access token's tenant (tid) belongs to another issuer than its own (iss).")
+		}
+	}
+	switch {
+	case iss.Tenant != "":
+		if c.TenantID != "" && c.TenantID != iss.Tenant {
+			return "", unauthenticated("The access token's tenant (tid) is not one its issuer (iss) speaks for.")
+		}
+		return iss.Tenant, nil
+	case strings.Contains(iss.Name, "{tid}"):
+		return c.TenantID, nil
+	}
+	return c.Issuer, nil
 }
 
 func (v *Verifier) validate(c *claims) error {
@@ -202,13 +289,20 @@ func (v *Verifier) validate(c *claims) error {
 	return activity.Errorf(activity.Forbidden, "The access token lacks the scope %s.", strings.Join(scopes, " or "))
 }
 
-// principal maps verified claims to the principal: tenant tid (or, outside Entra, the issuer), user oid
-// falling back to sub, app azp falling back to appid.
-func principal(c *claims) (activity.Principal, error) {
-	p := activity.Principal{TenantID: c.TenantID, UserID: c.ObjectID, AppID: c.AuthorizedParty, UserName: c.PreferredUsername}
-	if p.TenantID == "" {
-		p.TenantID = c.Issuer
+// principal maps verified claims to the principal of tenant: user oid falling back to sub, app azp
+// falling back to appid, and the issuer. Every claim that becomes part of a key is bounded in size
+// and may hold no control character, so that keys made of them (the throttle's, the cache's) stay
+// small and unambiguous.
+func principal(c *claims, tenant string) (activity.Principal, error) {
+	for _, claim := range []struct{ name, value string }{
+		{"tid", c.TenantID}, {"oid", c.ObjectID}, {"sub", c.Subject}, {"azp", c.AuthorizedParty}, {"appid", c.AppID},
+		{"preferred_username", c.PreferredUsername}, {"upn", c.UPN}, {"iss", c.Issuer},
+	} {
+		if problem := claimProblem(claim.value); problem != "" {
+			return activity.Principal{}, unauthenticated("The access token's %s claim %s.", claim.name, problem)
+		}
 	}
+	p := activity.Principal{TenantID: tenant, UserID: c.ObjectID, AppID: c.AuthorizedParty, UserName: c.PreferredUsername, Issuer: c.Issuer}
 	if p.UserID == "" {
 		p.UserID = c.Subject
 	}
@@ -219,12 +313,30 @@ func principal(c *claims) (activity.Principal, error) {
 		p.UserName = c.UPN
 	}
 	switch {
+	case p.TenantID == "":
+		return p, unauthenticated("The access token names no tenant (tid).")
 	case p.UserID == "":
 		return p, unauthenticated("The access token names no user (oid or sub).")
 	case p.AppID == "":
 		return p, unauthenticated("The access token names no client application (azp or appid).")
 	}
 	return p, nil
+}
+
+// claimProblem says what is wrong with a claim that becomes part of a key, or "" when nothing is.
+func claimProblem(v string) string {
+	if len(v) > maxClaimBytes {
+		return fmt.Sprintf("is longer than %d bytes", maxClaimBytes)
+	}
+	if !utf8.ValidString(v) {
+		return "is not valid UTF-8"
+	}
+	for _, r := range v {
+		if unicode.IsControl(r) {
+			return fmt.Sprintf("holds a control character (U+%04X)", r)
+		}
+	}
+	return ""
 }
 
 // StaticKeys is a KeySource holding a fixed key set, such as the local issuer's.

@@ -7,8 +7,11 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -47,7 +50,7 @@ func newFixture(t *testing.T) *fixture {
 	t.Cleanup(jwks.Close)
 	v := &auth.Verifier{
 		Issuers: []auth.Issuer{
-			{Name: local.Name, Keys: local.Keys()},
+			local.Issuer(),
 			{Name: entraIssuer, Keys: &auth.RemoteKeys{URL: jwks.URL, MinRefresh: time.Hour}},
 		},
 		Audiences: auth.GraphAudiences,
@@ -89,7 +92,7 @@ func TestVerify_OK(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := activity.Principal{TenantID: auth.LocalTenant, UserID: auth.UserID("alice"), AppID: "notes", UserName: "alice"}
+	want := activity.Principal{TenantID: auth.LocalTenant, UserID: auth.UserID("alice"), AppID: "notes", UserName: "alice", Issuer: auth.DefaultIssuer}
 	if p != want {
 		t.Errorf("local token: %+v, want %+v", p, want)
 	}
@@ -97,7 +100,7 @@ func TestVerify_OK(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.TenantID != "tenant-1" || p.UserID != "pairwise" || p.AppID != "v1-app" {
+	if p.TenantID != "tenant-1" || p.UserID != "pairwise" || p.AppID != "v1-app" || p.Issuer != "https://login.microsoftonline.com/tenant-1/v2.0" {
 		t.Errorf("Entra token with appid and no oid: %+v", p)
 	}
 }
@@ -162,14 +165,38 @@ func TestLocalIssuer_KeyPersists(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v := &auth.Verifier{Issuers: []auth.Issuer{{Name: b.Name, Keys: b.Keys()}}, Audiences: auth.GraphAudiences}
+	v := &auth.Verifier{Issuers: []auth.Issuer{b.Issuer()}, Audiences: auth.GraphAudiences}
 	if _, err := v.Verify(t.Context(), tok); err != nil {
 		t.Errorf("a token of the first issuer fails with the reloaded key: %v", err)
 	}
 	other, _ := auth.OpenLocalIssuer(filepath.Join(t.TempDir(), "key.pem"), "")
 	forged, _ := other.Mint("alice", "notes", time.Hour)
-	if _, err := v.Verify(t.Context(), forged); err == nil {
-		t.Error("a token of another data directory's key was accepted")
+	_, err = v.Verify(t.Context(), forged)
+	if activity.ErrorCode(err) != activity.Unauthenticated || !strings.Contains(activity.ErrorMessage(err), "signed by another key") ||
+		!strings.Contains(activity.ErrorMessage(err), "data directory") {
+		t.Errorf("a token of another data directory's key: %v, want 401 saying it was signed by another key", err)
+	}
+}
+
+// TestLoadLocalIssuer checks that loading, unlike opening, never creates a key.
+func TestLoadLocalIssuer(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "data", "key.pem")
+	if _, err := auth.LoadLocalIssuer(path, ""); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("LoadLocalIssuer of a missing key = %v, want fs.ErrNotExist", err)
+	}
+	if _, err := os.Stat(filepath.Dir(path)); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("LoadLocalIssuer created %s", filepath.Dir(path))
+	}
+	opened, err := auth.OpenLocalIssuer(path, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	loaded, err := auth.LoadLocalIssuer(path, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if opened.Keys().Keys[0].KeyID != loaded.Keys().Keys[0].KeyID {
+		t.Error("LoadLocalIssuer loaded another key than OpenLocalIssuer made")
 	}
 }
 

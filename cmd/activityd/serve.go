@@ -43,7 +43,7 @@ func serve(ctx context.Context, cfg Config, logOut io.Writer) error {
 		if issuer, err = auth.OpenLocalIssuer(issuerKeyFile(cfg.Data, cfg.IssuerKey), cfg.IssuerName); err != nil {
 			return err
 		}
-		verifier.Issuers = append(verifier.Issuers, auth.Issuer{Name: issuer.Name, Keys: issuer.Keys()})
+		verifier.Issuers = append(verifier.Issuers, issuer.Issuer())
 	}
 	if cfg.TrustIssuer != "" {
 		verifier.Issuers = append(verifier.Issuers, auth.Issuer{Name: cfg.TrustIssuer, Keys: &auth.RemoteKeys{URL: cfg.TrustJWKS}})
