@@ -77,6 +77,27 @@ func ParseID(s string) (int64, bool) {
 	return id, err == nil && id > 0
 }
 
+// Ref names an activity in a URL: by its id or, when no activity has that id, by its appActivityId
+// (Graph's docs use both in the one key slot, and clients mix them).
+type Ref struct {
+	ID            int64  // the stored id; 0 when the key is not an id
+	AppActivityID string // the key as an appActivityId
+}
+
+// ParseRef returns the Ref of a key that names an activity by stored id or appActivityId.
+func ParseRef(key string) Ref {
+	id, _ := ParseID(key)
+	return Ref{ID: id, AppActivityID: key}
+}
+
+// String returns the key as the client gave it.
+func (r Ref) String() string {
+	if r.AppActivityID == "" {
+		return strconv.FormatInt(r.ID, 10)
+	}
+	return r.AppActivityID
+}
+
 // NewID returns a random positive 63-bit activity id. Ids look like Graph's and, unlike a counter,
 // tell nothing about how many activities exist.
 func NewID() int64 {

@@ -108,7 +108,7 @@ func (s *Service) UpsertActivity(ctx context.Context, p Principal, a *Activity) 
 
 // UpdateActivity applies change to the activity that ref names and stores the result (Graph's PATCH).
 // change may not alter the appActivityId. Errors: NotFound, Invalid.
-func (s *Service) UpdateActivity(ctx context.Context, p Principal, ref string, change func(*Activity)) (*Activity, error) {
+func (s *Service) UpdateActivity(ctx context.Context, p Principal, ref Ref, change func(*Activity)) (*Activity, error) {
 	var a *Activity
 	err := s.Store.Update(ctx, p, func(tx Tx) error {
 		old, err := tx.FindActivity(ctx, ref)
@@ -137,12 +137,12 @@ func (s *Service) UpdateActivity(ctx context.Context, p Principal, ref string, c
 }
 
 // Activity returns the activity that ref names: its id, or else its appActivityId. Errors: NotFound.
-func (s *Service) Activity(ctx context.Context, p Principal, ref string) (*Activity, error) {
+func (s *Service) Activity(ctx context.Context, p Principal, ref Ref) (*Activity, error) {
 	return s.Store.FindActivity(ctx, p, ref)
 }
 
 // DeleteActivity deletes the activity that ref names, with its history items. Errors: NotFound.
-func (s *Service) DeleteActivity(ctx context.Context, p Principal, ref string) error {
+func (s *Service) DeleteActivity(ctx context.Context, p Principal, ref Ref) error {
 	return s.Store.Update(ctx, p, func(tx Tx) error {
 		a, err := tx.FindActivity(ctx, ref)
 		if err != nil {
@@ -155,7 +155,7 @@ func (s *Service) DeleteActivity(ctx context.Context, p Principal, ref string) e
 // PutHistoryItem creates or replaces history item h (h.ID set) of the activity that ref names,
 // or creates one with a new id when h.ID is "". It reports whether the item was created.
 // Errors: NotFound (the activity), Invalid.
-func (s *Service) PutHistoryItem(ctx context.Context, p Principal, ref string, h *HistoryItem) (created bool, err error) {
+func (s *Service) PutHistoryItem(ctx context.Context, p Principal, ref Ref, h *HistoryItem) (created bool, err error) {
 	if err := h.Validate(); err != nil {
 		return false, err
 	}
@@ -190,7 +190,7 @@ func (s *Service) putHistoryItem(ctx context.Context, tx Tx, activityID int64, h
 
 // UpdateHistoryItem applies change to one history item and stores it (Graph's PATCH).
 // Errors: NotFound, Invalid.
-func (s *Service) UpdateHistoryItem(ctx context.Context, p Principal, ref, itemID string, change func(*HistoryItem)) (*HistoryItem, error) {
+func (s *Service) UpdateHistoryItem(ctx context.Context, p Principal, ref Ref, itemID string, change func(*HistoryItem)) (*HistoryItem, error) {
 	var h *HistoryItem
 	err := s.Store.Update(ctx, p, func(tx Tx) error {
 		a, err := tx.FindActivity(ctx, ref)
@@ -227,7 +227,7 @@ func (s *Service) UpdateHistoryItem(ctx context.Context, p Principal, ref, itemI
 }
 
 // HistoryItem returns one history item of the activity that ref names. Errors: NotFound.
-func (s *Service) HistoryItem(ctx context.Context, p Principal, ref, itemID string) (*HistoryItem, error) {
+func (s *Service) HistoryItem(ctx context.Context, p Principal, ref Ref, itemID string) (*HistoryItem, error) {
 	a, err := s.Store.FindActivity(ctx, p, ref)
 	if err != nil {
 		return nil, err
@@ -236,7 +236,7 @@ func (s *Service) HistoryItem(ctx context.Context, p Principal, ref, itemID stri
 }
 
 // DeleteHistoryItem deletes one history item of the activity that ref names. Errors: NotFound.
-func (s *Service) DeleteHistoryItem(ctx context.Context, p Principal, ref, itemID string) error {
+func (s *Service) DeleteHistoryItem(ctx context.Context, p Principal, ref Ref, itemID string) error {
 	return s.Store.Update(ctx, p, func(tx Tx) error {
 		a, err := tx.FindActivity(ctx, ref)
 		if err != nil {
@@ -282,7 +282,7 @@ func (s *Service) ExpandHistoryItems(ctx context.Context, p Principal, activitie
 
 // ListHistoryItems returns a page of the history items of the activity that ref names.
 // Errors: NotFound.
-func (s *Service) ListHistoryItems(ctx context.Context, p Principal, ref string, q HistoryQuery) (*HistoryPage, error) {
+func (s *Service) ListHistoryItems(ctx context.Context, p Principal, ref Ref, q HistoryQuery) (*HistoryPage, error) {
 	a, err := s.Store.FindActivity(ctx, p, ref)
 	if err != nil {
 		return nil, err
@@ -292,7 +292,7 @@ func (s *Service) ListHistoryItems(ctx context.Context, p Principal, ref string,
 
 // CountHistoryItems returns how many history items of the activity that ref names were last modified
 // in the range. Errors: NotFound.
-func (s *Service) CountHistoryItems(ctx context.Context, p Principal, ref string, modified TimeRange) (int, error) {
+func (s *Service) CountHistoryItems(ctx context.Context, p Principal, ref Ref, modified TimeRange) (int, error) {
 	a, err := s.Store.FindActivity(ctx, p, ref)
 	if err != nil {
 		return 0, err

@@ -18,9 +18,9 @@ type Store interface {
 	// backend may do it in fewer round trips than Update would.
 	PutActivity(ctx context.Context, p Principal, a *Activity) (created bool, err error)
 
-	// FindActivity returns the activity whose id is ref or, when no activity has that id, whose
-	// appActivityId is ref. Errors: NotFound.
-	FindActivity(ctx context.Context, p Principal, ref string) (*Activity, error)
+	// FindActivity returns the activity whose id is ref.ID or, when no activity has that id, whose
+	// appActivityId is ref.AppActivityID. Errors: NotFound.
+	FindActivity(ctx context.Context, p Principal, ref Ref) (*Activity, error)
 	// ListActivities returns a page of activities by lastModifiedDateTime, newest first.
 	ListActivities(ctx context.Context, p Principal, q ActivityQuery) (*ActivityPage, error)
 	// RecentActivities returns a page of the activities that have history items, ordered by their
@@ -56,7 +56,7 @@ type Store interface {
 // Tx is a read-write transaction of one principal, given to the function passed to Store.Update.
 type Tx interface {
 	// FindActivity is Store.FindActivity inside the transaction. Errors: NotFound.
-	FindActivity(ctx context.Context, ref string) (*Activity, error)
+	FindActivity(ctx context.Context, ref Ref) (*Activity, error)
 	// PutActivity stores a under its appActivityId. When a live activity has that key, it is replaced
 	// but keeps its ID, CreatedDateTime and history items, its Status becomes StatusUpdated, and a's
 	// ID, CreatedDateTime and Status are set to match; otherwise a is inserted as given under a new

@@ -32,7 +32,7 @@ func testUpsert(t *testing.T, open Opener) {
 	if _, ok := activity.ParseGUID(h.ID); !ok || h.ActiveDurationSeconds == nil || *h.ActiveDurationSeconds != 20 {
 		t.Errorf("deep-inserted item: id %q duration %v, want a GUID and 20", h.ID, h.ActiveDurationSeconds)
 	}
-	got, err := f.Activity(ctx, AliceNotes, a.IDString())
+	got, err := f.Activity(ctx, AliceNotes, activity.ParseRef(a.IDString()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +53,7 @@ func testUpsert(t *testing.T, open Opener) {
 		if b.ID != a.ID || !b.CreatedDateTime.Equal(a.CreatedDateTime) || b.Status != activity.StatusUpdated {
 			t.Errorf("replace changed id/created or status: %d %v %s", b.ID, b.CreatedDateTime, b.Status)
 		}
-		got, _ := f.Activity(ctx, AliceNotes, a.IDString())
+		got, _ := f.Activity(ctx, AliceNotes, activity.ParseRef(a.IDString()))
 		if got.AppDisplayName != "" || got.VisualElements.Attribution != nil || got.ContentInfo != nil {
 			t.Errorf("replace kept omitted properties: %+v", got)
 		}
@@ -80,7 +80,7 @@ func testUpsert(t *testing.T, open Opener) {
 		b.ActivationURL = ""
 		_, err := f.UpsertActivity(ctx, AliceNotes, b)
 		wantCode(t, "missing activationUrl", err, activity.Invalid)
-		if _, err := f.Activity(ctx, AliceNotes, "x"); activity.ErrorCode(err) != activity.NotFound {
+		if _, err := f.Activity(ctx, AliceNotes, activity.ParseRef("x")); activity.ErrorCode(err) != activity.NotFound {
 			t.Errorf("an invalid activity was stored: %v", err)
 		}
 	})
@@ -111,12 +111,12 @@ func testFind(t *testing.T, open Opener) {
 		{"12345", "12345"}, // no activity has id 12345: falls back to the appActivityId
 		{numeric.IDString(), "12345"},
 	} {
-		got, err := f.Activity(ctx, AliceNotes, tc.ref)
+		got, err := f.Activity(ctx, AliceNotes, activity.ParseRef(tc.ref))
 		if err != nil || got.AppActivityID != tc.want {
 			t.Errorf("Activity(%q) = %v, %v; want %q", tc.ref, got, err, tc.want)
 		}
 	}
-	_, err := f.Activity(ctx, AliceNotes, "nope")
+	_, err := f.Activity(ctx, AliceNotes, activity.ParseRef("nope"))
 	wantCode(t, "Activity(nope)", err, activity.NotFound)
 }
 
@@ -125,7 +125,7 @@ func testUpdate(t *testing.T, open Opener) {
 	ctx := t.Context()
 	a := f.mustUpsert(t, AliceNotes, NewActivity("doc"))
 	f.clock.Add(time.Minute)
-	got, err := f.UpdateActivity(ctx, AliceNotes, a.IDString(), func(a *activity.Activity) {
+	got, err := f.UpdateActivity(ctx, AliceNotes, activity.ParseRef(a.IDString()), func(a *activity.Activity) {
 		a.VisualElements.DisplayText = "Renamed"
 	})
 	if err != nil {
@@ -135,13 +135,13 @@ func testUpdate(t *testing.T, open Opener) {
 		!got.LastModifiedDateTime.Equal(f.clock.Now()) {
 		t.Errorf("after update: %+v", got)
 	}
-	_, err = f.UpdateActivity(ctx, AliceNotes, "doc", func(a *activity.Activity) { a.AppActivityID = "other" })
+	_, err = f.UpdateActivity(ctx, AliceNotes, activity.ParseRef("doc"), func(a *activity.Activity) { a.AppActivityID = "other" })
 	wantCode(t, "changing appActivityId", err, activity.Invalid)
-	_, err = f.UpdateActivity(ctx, AliceNotes, "doc", func(a *activity.Activity) { a.ActivitySourceHost = "" })
+	_, err = f.UpdateActivity(ctx, AliceNotes, activity.ParseRef("doc"), func(a *activity.Activity) { a.ActivitySourceHost = "" })
 	wantCode(t, "clearing a required property", err, activity.Invalid)
-	_, err = f.UpdateActivity(ctx, AliceNotes, "missing", func(*activity.Activity) {})
+	_, err = f.UpdateActivity(ctx, AliceNotes, activity.ParseRef("missing"), func(*activity.Activity) {})
 	wantCode(t, "updating a missing activity", err, activity.NotFound)
-	after, _ := f.Activity(ctx, AliceNotes, "doc")
+	after, _ := f.Activity(ctx, AliceNotes, activity.ParseRef("doc"))
 	if after.ActivitySourceHost == "" {
 		t.Error("a rejected update was stored")
 	}
@@ -153,12 +153,12 @@ func testDelete(t *testing.T, open Opener) {
 	a := NewActivity("doc")
 	a.HistoryItems = []*activity.HistoryItem{NewHistoryItem(activity.NewGUID(), f.clock.Now(), time.Minute)}
 	f.mustUpsert(t, AliceNotes, a)
-	if err := f.DeleteActivity(ctx, AliceNotes, a.IDString()); err != nil {
+	if err := f.DeleteActivity(ctx, AliceNotes, activity.ParseRef(a.IDString())); err != nil {
 		t.Fatal(err)
 	}
-	_, err := f.Activity(ctx, AliceNotes, a.IDString())
+	_, err := f.Activity(ctx, AliceNotes, activity.ParseRef(a.IDString()))
 	wantCode(t, "Activity after delete", err, activity.NotFound)
-	wantCode(t, "second delete", f.DeleteActivity(ctx, AliceNotes, a.IDString()), activity.NotFound)
+	wantCode(t, "second delete", f.DeleteActivity(ctx, AliceNotes, activity.ParseRef(a.IDString())), activity.NotFound)
 	// A new activity with the same appActivityId starts afresh, without the old history.
 	b := f.mustUpsert(t, AliceNotes, NewActivity("doc"))
 	if b.ID == a.ID {
@@ -183,12 +183,12 @@ func testIsolation(t *testing.T, open Opener) {
 		t.Fatalf("principals share an id: %d %d %d", a.ID, b.ID, c.ID)
 	}
 	for _, p := range []activity.Principal{AliceMusic, BobNotes} {
-		_, err := f.Activity(ctx, p, a.IDString())
+		_, err := f.Activity(ctx, p, activity.ParseRef(a.IDString()))
 		wantCode(t, "another principal's Activity", err, activity.NotFound)
-		wantCode(t, "another principal's DeleteActivity", f.DeleteActivity(ctx, p, a.IDString()), activity.NotFound)
-		_, err = f.UpdateActivity(ctx, p, a.IDString(), func(*activity.Activity) {})
+		wantCode(t, "another principal's DeleteActivity", f.DeleteActivity(ctx, p, activity.ParseRef(a.IDString())), activity.NotFound)
+		_, err = f.UpdateActivity(ctx, p, activity.ParseRef(a.IDString()), func(*activity.Activity) {})
 		wantCode(t, "another principal's UpdateActivity", err, activity.NotFound)
-		_, err = f.HistoryItem(ctx, p, a.IDString(), a.HistoryItems[0].ID)
+		_, err = f.HistoryItem(ctx, p, activity.ParseRef(a.IDString()), a.HistoryItems[0].ID)
 		wantCode(t, "another principal's HistoryItem", err, activity.NotFound)
 		page, err := f.Store.ListActivities(ctx, p, activity.ActivityQuery{Limit: 10})
 		if err != nil || len(page.Activities) != 1 || page.Activities[0].ID == a.ID {
@@ -271,7 +271,7 @@ func testRecent(t *testing.T, open Opener) {
 	}
 	for _, k := range []string{"b", "a", "c", "b"} { // b used first and last
 		f.clock.Add(time.Minute)
-		if _, err := f.PutHistoryItem(ctx, AliceNotes, k, NewHistoryItem(activity.NewGUID(), f.clock.Now(), time.Minute)); err != nil {
+		if _, err := f.PutHistoryItem(ctx, AliceNotes, activity.ParseRef(k), NewHistoryItem(activity.NewGUID(), f.clock.Now(), time.Minute)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -297,7 +297,7 @@ func testRecent(t *testing.T, open Opener) {
 	if err != nil || len(page.Items) != 1 {
 		t.Fatalf("b's newest item: %v, %v", page, err)
 	}
-	if err := f.DeleteHistoryItem(ctx, AliceNotes, "b", page.Items[0].ID); err != nil {
+	if err := f.DeleteHistoryItem(ctx, AliceNotes, activity.ParseRef("b"), page.Items[0].ID); err != nil {
 		t.Fatal(err)
 	}
 	recent, err := f.Store.RecentActivities(ctx, AliceNotes, activity.ActivityQuery{Limit: 10})
@@ -309,7 +309,7 @@ func testRecent(t *testing.T, open Opener) {
 	}
 	// An activity whose only item is deleted leaves recent.
 	page, _ = f.Store.ListHistoryItems(ctx, AliceNotes, mustFind(t, f, "a").ID, activity.HistoryQuery{Limit: 1})
-	if err := f.DeleteHistoryItem(ctx, AliceNotes, "a", page.Items[0].ID); err != nil {
+	if err := f.DeleteHistoryItem(ctx, AliceNotes, activity.ParseRef("a"), page.Items[0].ID); err != nil {
 		t.Fatal(err)
 	}
 	recent, _ = f.Store.RecentActivities(ctx, AliceNotes, activity.ActivityQuery{Limit: 10})
@@ -320,7 +320,7 @@ func testRecent(t *testing.T, open Opener) {
 
 func mustFind(t *testing.T, f fixture, ref string) *activity.Activity {
 	t.Helper()
-	a, err := f.Activity(t.Context(), AliceNotes, ref)
+	a, err := f.Activity(t.Context(), AliceNotes, activity.ParseRef(ref))
 	if err != nil {
 		t.Fatalf("Activity(%q): %v", ref, err)
 	}
@@ -334,19 +334,19 @@ func testHistoryItems(t *testing.T, open Opener) {
 	id := activity.NewGUID()
 	start := f.clock.Now().Add(-time.Hour)
 	h := NewHistoryItem(id, start, 90*time.Second)
-	created, err := f.PutHistoryItem(ctx, AliceNotes, a.IDString(), h)
+	created, err := f.PutHistoryItem(ctx, AliceNotes, activity.ParseRef(a.IDString()), h)
 	if err != nil || !created || *h.ActiveDurationSeconds != 90 {
 		t.Fatalf("PutHistoryItem = %v, %v, duration %v", created, err, h.ActiveDurationSeconds)
 	}
 	f.clock.Add(time.Minute)
 	h2 := NewHistoryItem(id, start, 30*time.Second)
-	if created, err := f.PutHistoryItem(ctx, AliceNotes, "doc", h2); err != nil || created {
+	if created, err := f.PutHistoryItem(ctx, AliceNotes, activity.ParseRef("doc"), h2); err != nil || created {
 		t.Fatalf("PutHistoryItem again = %v, %v; want replaced", created, err)
 	}
 	if !h2.CreatedDateTime.Equal(h.CreatedDateTime) || h2.Status != activity.StatusUpdated || *h2.ActiveDurationSeconds != 30 {
 		t.Errorf("replaced item: created %v status %s duration %d", h2.CreatedDateTime, h2.Status, *h2.ActiveDurationSeconds)
 	}
-	got, err := f.HistoryItem(ctx, AliceNotes, a.IDString(), id)
+	got, err := f.HistoryItem(ctx, AliceNotes, activity.ParseRef(a.IDString()), id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -354,21 +354,21 @@ func testHistoryItems(t *testing.T, open Opener) {
 		t.Errorf("stored item differs (-put +found):\n%s", diff)
 	}
 	ongoing := &activity.HistoryItem{StartedDateTime: start}
-	if _, err := f.PutHistoryItem(ctx, AliceNotes, "doc", ongoing); err != nil {
+	if _, err := f.PutHistoryItem(ctx, AliceNotes, activity.ParseRef("doc"), ongoing); err != nil {
 		t.Fatal(err)
 	}
 	if ongoing.ID == "" || ongoing.ActiveDurationSeconds != nil {
 		t.Errorf("ongoing item: id %q duration %v; want a new id and no duration", ongoing.ID, ongoing.ActiveDurationSeconds)
 	}
-	updated, err := f.UpdateHistoryItem(ctx, AliceNotes, "doc", ongoing.ID, func(h *activity.HistoryItem) {
+	updated, err := f.UpdateHistoryItem(ctx, AliceNotes, activity.ParseRef("doc"), ongoing.ID, func(h *activity.HistoryItem) {
 		h.LastActiveDateTime = start.Add(5 * time.Second)
 	})
 	if err != nil || updated.ActiveDurationSeconds == nil || *updated.ActiveDurationSeconds != 5 {
 		t.Errorf("UpdateHistoryItem = %+v, %v; want duration 5", updated, err)
 	}
-	_, err = f.PutHistoryItem(ctx, AliceNotes, "doc", &activity.HistoryItem{})
+	_, err = f.PutHistoryItem(ctx, AliceNotes, activity.ParseRef("doc"), &activity.HistoryItem{})
 	wantCode(t, "item without startedDateTime", err, activity.Invalid)
-	_, err = f.PutHistoryItem(ctx, AliceNotes, "missing", NewHistoryItem("", start, 0))
+	_, err = f.PutHistoryItem(ctx, AliceNotes, activity.ParseRef("missing"), NewHistoryItem("", start, 0))
 	wantCode(t, "item of a missing activity", err, activity.NotFound)
 
 	page, err := f.Store.ListHistoryItems(ctx, AliceNotes, a.ID, activity.HistoryQuery{Limit: 1})
@@ -386,7 +386,7 @@ func testHistoryItems(t *testing.T, open Opener) {
 	if err != nil || len(expanded[a.ID]) != 2 {
 		t.Errorf("ExpandHistoryItems = %v, %v; want 2 items", expanded, err)
 	}
-	if err := f.DeleteHistoryItem(ctx, AliceNotes, "doc", id); err != nil {
+	if err := f.DeleteHistoryItem(ctx, AliceNotes, activity.ParseRef("doc"), id); err != nil {
 		t.Fatal(err)
 	}
 
@@ -414,7 +414,7 @@ func testHistoryItems(t *testing.T, open Opener) {
 	if len(seen) != 5 {
 		t.Errorf("paging through 5 items of equal lastModifiedDateTime saw %d", len(seen))
 	}
-	wantCode(t, "second item delete", f.DeleteHistoryItem(ctx, AliceNotes, "doc", id), activity.NotFound)
+	wantCode(t, "second item delete", f.DeleteHistoryItem(ctx, AliceNotes, activity.ParseRef("doc"), id), activity.NotFound)
 }
 
 func testExpiry(t *testing.T, open Opener) {
@@ -427,13 +427,13 @@ func testExpiry(t *testing.T, open Opener) {
 	long := f.mustUpsert(t, AliceNotes, NewActivity("long"))
 	item := NewHistoryItem(activity.NewGUID(), f.clock.Now(), time.Minute)
 	item.ExpirationDateTime = f.clock.Now().Add(time.Hour)
-	if _, err := f.PutHistoryItem(ctx, AliceNotes, "long", item); err != nil {
+	if _, err := f.PutHistoryItem(ctx, AliceNotes, activity.ParseRef("long"), item); err != nil {
 		t.Fatal(err)
 	}
 	f.clock.Add(time.Hour) // expiry is exclusive: at its expiration instant an object is gone
-	_, err := f.Activity(ctx, AliceNotes, "short")
+	_, err := f.Activity(ctx, AliceNotes, activity.ParseRef("short"))
 	wantCode(t, "expired Activity", err, activity.NotFound)
-	_, err = f.HistoryItem(ctx, AliceNotes, "long", item.ID)
+	_, err = f.HistoryItem(ctx, AliceNotes, activity.ParseRef("long"), item.ID)
 	wantCode(t, "expired HistoryItem", err, activity.NotFound)
 	page, _ := f.Store.ListActivities(ctx, AliceNotes, activity.ActivityQuery{Limit: 10})
 	if diff := cmp.Diff([]string{"long"}, ids(page.Activities)); diff != "" {
@@ -492,7 +492,7 @@ func testRollback(t *testing.T, open Opener) {
 	if !errors.Is(err, boom) {
 		t.Fatalf("Update = %v, want the function's error", err)
 	}
-	_, err = f.Activity(ctx, AliceNotes, "ghost")
+	_, err = f.Activity(ctx, AliceNotes, activity.ParseRef("ghost"))
 	wantCode(t, "activity of a failed transaction", err, activity.NotFound)
 }
 
@@ -557,7 +557,7 @@ func testConcurrentFailures(t *testing.T, open Opener) {
 		if want := map[bool]error{true: boom, false: nil}[i%2 == 1]; !errors.Is(err, want) && err != want {
 			t.Errorf("write %d: %v, want %v", i, err, want)
 		}
-		_, err := f.Activity(ctx, AliceNotes, name(i))
+		_, err := f.Activity(ctx, AliceNotes, activity.ParseRef(name(i)))
 		if stored := err == nil; stored != (i%2 == 0) {
 			t.Errorf("write %d (failing: %v): stored %v", i, i%2 == 1, stored)
 		}
@@ -625,7 +625,7 @@ func testCancellation(t *testing.T, open Opener) {
 	}
 	var stored, failed int
 	for _, o := range cancelled {
-		a, err := f.Store.FindActivity(ctx, AliceNotes, o.key)
+		a, err := f.Store.FindActivity(ctx, AliceNotes, activity.ParseRef(o.key))
 		switch {
 		case err != nil && activity.ErrorCode(err) != activity.NotFound:
 			t.Fatalf("FindActivity(%s): %v", o.key, err)

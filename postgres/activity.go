@@ -65,25 +65,28 @@ func activityArgs(a *activity.Activity) []any {
 		micros(a.CreatedDateTime), micros(a.LastModifiedDateTime), micros(a.ExpirationDateTime), string(a.Status)}
 }
 
-// FindActivity returns the activity whose id, or else appActivityId, is ref.
-func (s *Store) FindActivity(ctx context.Context, p activity.Principal, ref string) (*activity.Activity, error) {
+// FindActivity returns the activity whose id is ref.ID, or else whose appActivityId is ref.AppActivityID.
+func (s *Store) FindActivity(ctx context.Context, p activity.Principal, ref activity.Ref) (*activity.Activity, error) {
 	return findActivity(ctx, s.pool, p, s.now(), ref, "")
 }
 
 // FindActivity returns the activity whose id, or else appActivityId, is ref, and locks it for the
 // rest of the transaction, so that a read-modify-write (PATCH) loses no concurrent change.
-func (tx *Tx) FindActivity(ctx context.Context, ref string) (*activity.Activity, error) {
+func (tx *Tx) FindActivity(ctx context.Context, ref activity.Ref) (*activity.Activity, error) {
 	return findActivity(ctx, tx.tx, tx.p, tx.now, ref, " FOR UPDATE")
 }
 
-func findActivity(ctx context.Context, q querier, p activity.Principal, now int64, ref, lock string) (*activity.Activity, error) {
-	if id, ok := activity.ParseID(ref); ok {
-		a, err := findActivityBy(ctx, q, p, now, "a.id", id, lock)
+func findActivity(ctx context.Context, q querier, p activity.Principal, now int64, ref activity.Ref, lock string) (*activity.Activity, error) {
+	if ref.ID > 0 {
+		a, err := findActivityBy(ctx, q, p, now, "a.id", ref.ID, lock)
 		if activity.ErrorCode(err) != activity.NotFound {
 			return a, err
 		}
 	}
-	return findActivityBy(ctx, q, p, now, "a.app_activity_id", ref, lock)
+	if ref.AppActivityID == "" {
+		return nil, activity.Errorf(activity.NotFound, "The activity was not found.")
+	}
+	return findActivityBy(ctx, q, p, now, "a.app_activity_id", ref.AppActivityID, lock)
 }
 
 // findActivityBy looks an activity up by one key column, a constant of this package.

@@ -80,24 +80,27 @@ func nullBytes(b []byte) any {
 	return b
 }
 
-// FindActivity returns the activity whose id, or else appActivityId, is ref.
-func (s *Store) FindActivity(ctx context.Context, p activity.Principal, ref string) (*activity.Activity, error) {
+// FindActivity returns the activity whose id is ref.ID, or else whose appActivityId is ref.AppActivityID.
+func (s *Store) FindActivity(ctx context.Context, p activity.Principal, ref activity.Ref) (*activity.Activity, error) {
 	return findActivity(ctx, s.reads, p, s.now(), ref)
 }
 
-// FindActivity returns the activity whose id, or else appActivityId, is ref.
-func (tx *Tx) FindActivity(ctx context.Context, ref string) (*activity.Activity, error) {
+// FindActivity returns the activity whose id is ref.ID, or else whose appActivityId is ref.AppActivityID.
+func (tx *Tx) FindActivity(ctx context.Context, ref activity.Ref) (*activity.Activity, error) {
 	return findActivity(ctx, tx.tx, tx.p, tx.now, ref)
 }
 
-func findActivity(ctx context.Context, q querier, p activity.Principal, now int64, ref string) (*activity.Activity, error) {
-	if id, ok := activity.ParseID(ref); ok {
-		a, err := findActivityBy(ctx, q, p, now, "a.id", id)
+func findActivity(ctx context.Context, q querier, p activity.Principal, now int64, ref activity.Ref) (*activity.Activity, error) {
+	if ref.ID > 0 {
+		a, err := findActivityBy(ctx, q, p, now, "a.id", ref.ID)
 		if activity.ErrorCode(err) != activity.NotFound {
 			return a, err
 		}
 	}
-	return findActivityBy(ctx, q, p, now, "a.app_activity_id", ref)
+	if ref.AppActivityID == "" {
+		return nil, activity.Errorf(activity.NotFound, "The activity was not found.")
+	}
+	return findActivityBy(ctx, q, p, now, "a.app_activity_id", ref.AppActivityID)
 }
 
 // findActivityBy looks an activity up by one key column, a constant of this package.
