@@ -96,7 +96,7 @@ func (s *Server) handleActivityList(w http.ResponseWriter, r *http.Request, rp *
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendActivity(b, a, q.sel, "")
+		b = appendActivity(b, a, s.publicID(a.ID), q.sel, "")
 	}
 	s.writeJSON(w, http.StatusOK, endPage(b))
 	return nil
@@ -147,7 +147,7 @@ func (s *Server) handleActivityGet(w http.ResponseWriter, r *http.Request, rp *r
 	if err != nil {
 		return err
 	}
-	a, err := s.service.Activity(r.Context(), p, rp.key)
+	a, err := s.service.Activity(r.Context(), p, s.ref(rp.key))
 	if err == nil && q.expand {
 		err = s.service.ExpandHistoryItems(r.Context(), p, []*activity.Activity{a}, q.expandMod)
 	}
@@ -160,9 +160,9 @@ func (s *Server) handleActivityGet(w http.ResponseWriter, r *http.Request, rp *r
 
 func (s *Server) writeActivity(w http.ResponseWriter, r *http.Request, rp *resourcePath, p activity.Principal, status int, a *activity.Activity, sel selection) {
 	if status == http.StatusCreated {
-		w.Header().Set("Location", baseURL(r)+"/"+rp.version+"/me/activities/"+a.IDString())
+		w.Header().Set("Location", baseURL(r)+"/"+rp.version+"/me/activities/"+s.publicID(a.ID))
 	}
-	s.writeJSON(w, status, appendActivity(nil, a, sel, contextURL(r, rp, userFragment(p)+"/activities/$entity")))
+	s.writeJSON(w, status, appendActivity(nil, a, s.publicID(a.ID), sel, contextURL(r, rp, userFragment(p)+"/activities/$entity")))
 }
 
 // readActivity reads and decodes a userActivity request body; a write takes no query options.
@@ -219,7 +219,7 @@ func (s *Server) putKey(ctx context.Context, p activity.Principal, rp *resourceP
 
 // hasAppActivityID reports whether the caller has a live activity with the appActivityId.
 func (s *Server) hasAppActivityID(ctx context.Context, p activity.Principal, key string) (bool, error) {
-	a, err := s.service.Activity(ctx, p, key)
+	a, err := s.service.Activity(ctx, p, activity.Ref{AppActivityID: key})
 	if activity.ErrorCode(err) == activity.NotFound {
 		return false, nil
 	}
@@ -232,7 +232,7 @@ func (s *Server) resolveKey(ctx context.Context, p activity.Principal, rp *resou
 	if rp.rawKey == rp.key {
 		return nil
 	}
-	if _, err := s.service.Activity(ctx, p, rp.key); activity.ErrorCode(err) != activity.NotFound {
+	if _, err := s.service.Activity(ctx, p, s.ref(rp.key)); activity.ErrorCode(err) != activity.NotFound {
 		return err
 	}
 	if ok, err := s.hasAppActivityID(ctx, p, rp.rawKey); ok || err != nil {
@@ -283,7 +283,7 @@ func (s *Server) handleActivityPatch(w http.ResponseWriter, r *http.Request, rp 
 	if b.hasItems {
 		return invalid("The property 'historyItems' cannot be changed with PATCH; use the activity's historyItems collection.")
 	}
-	a, err := s.service.UpdateActivity(r.Context(), p, rp.key, func(a *activity.Activity) { mergeActivity(a, b) })
+	a, err := s.service.UpdateActivity(r.Context(), p, s.ref(rp.key), func(a *activity.Activity) { mergeActivity(a, b) })
 	if err != nil {
 		return err
 	}
@@ -322,7 +322,7 @@ func (s *Server) handleActivityDelete(w http.ResponseWriter, r *http.Request, rp
 	if _, err := parseQuery(r.URL.RawQuery, 0, nil); err != nil {
 		return err
 	}
-	if err := s.service.DeleteActivity(r.Context(), p, rp.key); err != nil {
+	if err := s.service.DeleteActivity(r.Context(), p, s.ref(rp.key)); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -72,14 +72,14 @@ func (o *object) raw(k string, v []byte) {
 
 func (o *object) close() []byte { return append(o.b, '}') }
 
-// appendActivity appends a as a Graph userActivity with the selected properties; id is always there.
-// context, when not "", is written as @odata.context.
-func appendActivity(b []byte, a *activity.Activity, sel selection, context string) []byte {
+// appendActivity appends a as a Graph userActivity with the selected properties; id, its public id,
+// is always there. context, when not "", is written as @odata.context.
+func appendActivity(b []byte, a *activity.Activity, id string, sel selection, context string) []byte {
 	o := newObject(b)
 	if context != "" {
 		o.str("@odata.context", context)
 	}
-	o.str("id", a.IDString())
+	o.str("id", id)
 	if sel.has("appActivityId") {
 		o.str("appActivityId", a.AppActivityID)
 	}

@@ -31,10 +31,10 @@ func (s *Server) handleHistoryItemList(w http.ResponseWriter, r *http.Request, r
 		return err
 	}
 	ctx := r.Context()
-	page, err := s.service.ListHistoryItems(ctx, p, rp.key, activity.HistoryQuery{Modified: q.modified, After: pg.after, Limit: pg.limit})
+	page, err := s.service.ListHistoryItems(ctx, p, s.ref(rp.key), activity.HistoryQuery{Modified: q.modified, After: pg.after, Limit: pg.limit})
 	count := -1
 	if err == nil && q.count && q.token == nil {
-		count, err = s.service.CountHistoryItems(ctx, p, rp.key, q.modified)
+		count, err = s.service.CountHistoryItems(ctx, p, s.ref(rp.key), q.modified)
 	}
 	if err != nil {
 		return err
@@ -55,7 +55,7 @@ func (s *Server) handleHistoryItemCount(w http.ResponseWriter, r *http.Request, 
 	if err != nil {
 		return err
 	}
-	n, err := s.service.CountHistoryItems(r.Context(), p, rp.key, q.modified)
+	n, err := s.service.CountHistoryItems(r.Context(), p, s.ref(rp.key), q.modified)
 	if err != nil {
 		return err
 	}
@@ -72,7 +72,7 @@ func (s *Server) handleHistoryItemGet(w http.ResponseWriter, r *http.Request, rp
 	if err != nil {
 		return err
 	}
-	h, err := s.service.HistoryItem(r.Context(), p, rp.key, id)
+	h, err := s.service.HistoryItem(r.Context(), p, s.ref(rp.key), id)
 	if err != nil {
 		return err
 	}
@@ -91,10 +91,10 @@ func (s *Server) handleHistoryItemActivity(w http.ResponseWriter, r *http.Reques
 		return err
 	}
 	ctx := r.Context()
-	h, err := s.service.HistoryItem(ctx, p, rp.key, id)
+	h, err := s.service.HistoryItem(ctx, p, s.ref(rp.key), id)
 	var a *activity.Activity
 	if err == nil {
-		a, err = s.service.Activity(ctx, p, h.ActivityIDString())
+		a, err = s.service.Activity(ctx, p, activity.Ref{ID: h.ActivityID})
 	}
 	if err == nil && q.expand {
 		err = s.service.ExpandHistoryItems(ctx, p, []*activity.Activity{a}, q.expandMod)
@@ -147,7 +147,7 @@ func (s *Server) handleHistoryItemPost(w http.ResponseWriter, r *http.Request, r
 }
 
 func (s *Server) putHistoryItem(w http.ResponseWriter, r *http.Request, rp *resourcePath, p activity.Principal, h *activity.HistoryItem) error {
-	created, err := s.service.PutHistoryItem(r.Context(), p, rp.key, h)
+	created, err := s.service.PutHistoryItem(r.Context(), p, s.ref(rp.key), h)
 	if err != nil {
 		return err
 	}
@@ -167,7 +167,7 @@ func (s *Server) handleHistoryItemPatch(w http.ResponseWriter, r *http.Request, 
 	if patch.ID != "" && patch.ID != id {
 		return invalid("The property 'id' cannot be changed.")
 	}
-	h, err := s.service.UpdateHistoryItem(r.Context(), p, rp.key, id, func(h *activity.HistoryItem) {
+	h, err := s.service.UpdateHistoryItem(r.Context(), p, s.ref(rp.key), id, func(h *activity.HistoryItem) {
 		for name := range present {
 			switch name {
 			case "startedDateTime":
@@ -196,7 +196,7 @@ func (s *Server) handleHistoryItemDelete(w http.ResponseWriter, r *http.Request,
 		_, err = parseQuery(r.URL.RawQuery, 0, nil)
 	}
 	if err == nil {
-		err = s.service.DeleteHistoryItem(r.Context(), p, rp.key, id)
+		err = s.service.DeleteHistoryItem(r.Context(), p, s.ref(rp.key), id)
 	}
 	if err != nil {
 		return err

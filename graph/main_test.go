@@ -31,10 +31,11 @@ const testIssuer = "https://issuer.test/v2.0"
 // env is a Graph server over a real SQLite file, verifying real RS256 tokens whose keys it fetches
 // from a JWKS endpoint, as it would from Entra ID.
 type env struct {
-	t   *testing.T
-	srv *httptest.Server
-	api *graph.Server
-	key *rsa.PrivateKey
+	t     *testing.T
+	srv   *httptest.Server
+	api   *graph.Server
+	key   *rsa.PrivateKey
+	store activity.Store
 }
 
 func newEnv(t *testing.T) *env {
@@ -56,7 +57,7 @@ func newEnv(t *testing.T) *env {
 	api.PageSize = 20
 	srv := httptest.NewServer(api)
 	t.Cleanup(srv.Close)
-	return &env{t: t, srv: srv, api: api, key: key}
+	return &env{t: t, srv: srv, api: api, key: key, store: store}
 }
 
 // openStore opens the store the tests run on: SQLite, or PostgreSQL when ACTIVITYD_TEST_STORE=postgres

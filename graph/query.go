@@ -282,12 +282,13 @@ type pager struct {
 	explicit  int // page size asked for with Prefer, 0 when none
 	after     *activity.Cursor
 	key       []byte // signs the next skiptoken
+	ids       *activity.PublicIDs
 }
 
 // newPager starts or continues a paged list. A skiptoken from another kind of list is refused.
 func (s *Server) newPager(w http.ResponseWriter, r *http.Request, q *query, list byte) (*pager, error) {
 	size, explicit := s.pageSize(r)
-	pg := &pager{remaining: q.top, key: s.keys.token}
+	pg := &pager{remaining: q.top, key: s.keys.token, ids: s.keys.ids}
 	if explicit {
 		pg.explicit = size
 		w.Header().Set("Preference-Applied", "odata.maxpagesize="+strconv.Itoa(size))
@@ -298,6 +299,9 @@ func (s *Server) newPager(w http.ResponseWriter, r *http.Request, q *query, list
 			return nil, err
 		}
 		q.token = t
+		if t.cursor.ID > 0 {
+			t.cursor.ID = s.keys.ids.Stored(t.cursor.ID)
+		}
 		if t.list != list {
 			return nil, invalid("The $skiptoken belongs to another list.")
 		}
@@ -320,6 +324,9 @@ func (pg *pager) nextLink(r *http.Request, q *query, list byte, next *activity.C
 		return ""
 	}
 	t := &skipToken{list: list, cursor: *next, pageSize: pg.explicit}
+	if t.cursor.ID > 0 {
+		t.cursor.ID = pg.ids.Public(t.cursor.ID) // a token tells no more than the page did
+	}
 	if pg.remaining > 0 {
 		if t.remaining = pg.remaining - n; t.remaining <= 0 {
 			return ""

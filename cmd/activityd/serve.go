@@ -52,6 +52,13 @@ func serve(ctx context.Context, cfg Config, logOut io.Writer) error {
 	service := activity.NewService(store)
 	service.MaxContentBytes, service.MaxDeepInsert = cfg.MaxContentBytes, cfg.MaxDeepInsert
 	api := graph.NewServer(service, verifier, logger)
+	// The secret behind public ids and skiptokens is the store's, so that every process on it, and
+	// every restart, gives the same ids.
+	secret, err := store.Secret(ctx, "graph", graph.SecretSize)
+	if err != nil {
+		return fmt.Errorf("read the store's secret: %w", err)
+	}
+	api.SetSecret(secret)
 	api.PageSize, api.MaxPageSize, api.MaxBodyBytes = cfg.PageSize, cfg.MaxPageSize, cfg.MaxBody
 	api.MaxHeaderBytes, api.MaxJSONDepth = cfg.MaxHeaderBytes, cfg.MaxJSONDepth
 	if cfg.Throttle {
