@@ -201,6 +201,29 @@ type ActivityQuery struct {
 	Modified TimeRange // bounds on lastModifiedDateTime
 	After    *Cursor   // nil for the first page
 	Limit    int       // page size, at least 1
+	// MaxBytes, when positive, ends the page early, with a Next cursor, after the first activity that
+	// brings the page's Size past it: a page of large activities stays within a memory budget
+	// whatever the page size (OData lets a server return fewer items than asked, with a nextLink).
+	MaxBytes int
+}
+
+// Size is the bytes an activity holds in its free-form and string properties, near enough to its
+// size in memory and on the wire: what page budgets count.
+func (a *Activity) Size() int {
+	n := 256 + len(a.AppActivityID) + len(a.ActivitySourceHost) + len(a.ActivationURL) + len(a.AppDisplayName) +
+		len(a.FallbackURL) + len(a.ContentURL) + len(a.ContentInfo) + len(a.UserTimezone) +
+		len(a.VisualElements.DisplayText) + len(a.VisualElements.Description) + len(a.VisualElements.BackgroundColor) +
+		len(a.VisualElements.Content)
+	if at := a.VisualElements.Attribution; at != nil {
+		n += len(at.IconURL) + len(at.AlternateText) + len(at.AlternativeText)
+	}
+	return n
+}
+
+// PageFull reports whether a page holding n items of size bytes in all is full: at limit items, or
+// past maxBytes when that is positive. Stores call it after adding each item.
+func PageFull(n, limit, size, maxBytes int) bool {
+	return n >= limit || maxBytes > 0 && size > maxBytes
 }
 
 // ActivityPage is one page of activities, and the cursor of the next page when there is one.

@@ -11,6 +11,7 @@ const (
 	DefaultRetention       = 365 * 24 * time.Hour // the latest expiration a client may ask for
 	DefaultMaxContentBytes = 64 << 10             // contentInfo, and visualElements.content, each
 	DefaultMaxDeepInsert   = 100                  // history items in one activity body
+	DefaultMaxHistoryItems = 5000                 // history items one activity may hold
 )
 
 // Service holds the rules every backend shares: server-set properties, expiration, computed durations,
@@ -27,12 +28,15 @@ type Service struct {
 	MaxContentBytes int
 	// MaxDeepInsert bounds the history items one activity body may carry.
 	MaxDeepInsert int
+	// MaxHistoryItems bounds the history items one activity may hold, so that no activity grows
+	// without end (each read pages them, but deleting an activity deletes them all at once).
+	MaxHistoryItems int
 }
 
 // NewService returns a Service on store with the default TTL and retention.
 func NewService(store Store) *Service {
 	return &Service{Store: store, TTL: DefaultTTL, Retention: DefaultRetention,
-		MaxContentBytes: DefaultMaxContentBytes, MaxDeepInsert: DefaultMaxDeepInsert}
+		MaxContentBytes: DefaultMaxContentBytes, MaxDeepInsert: DefaultMaxDeepInsert, MaxHistoryItems: DefaultMaxHistoryItems}
 }
 
 func (s *Service) now() time.Time {
@@ -96,9 +100,21 @@ func (s *Service) UpsertActivity(ctx context.Context, p Principal, a *Activity) 
 		if created, err = tx.PutActivity(ctx, a); err != nil {
 			return err
 		}
-		for _, h := range items {
-			if _, err := s.putHistoryItem(ctx, tx, a.ID, h, a.LastModifiedDateTime); err != nil {
+		held := 0
+		if !created {
+			if held, err = tx.CountHistoryItems(ctx, a.ID); err != nil {
 				return err
+			}
+		}
+		for _, h := range items {
+			added, err := s.putHistoryItem(ctx, tx, a.ID, h, a.LastModifiedDateTime)
+			if err != nil {
+				return err
+			}
+			if added {
+				if held++; held > s.MaxHistoryItems {
+					return s.tooManyItems()
+				}
 			}
 		}
 		return nil
@@ -164,10 +180,21 @@ func (s *Service) PutHistoryItem(ctx context.Context, p Principal, ref Ref, h *H
 		if err != nil {
 			return err
 		}
-		created, err = s.putHistoryItem(ctx, tx, a.ID, h, s.now())
-		return err
+		if created, err = s.putHistoryItem(ctx, tx, a.ID, h, s.now()); err != nil || !created {
+			return err
+		}
+		if n, err := tx.CountHistoryItems(ctx, a.ID); err != nil {
+			return err
+		} else if n > s.MaxHistoryItems {
+			return s.tooManyItems()
+		}
+		return nil
 	})
 	return created, err
+}
+
+func (s *Service) tooManyItems() error {
+	return Errorf(Invalid, "The activity holds the most history items allowed (%d); delete some, or record the session in the newest one.", s.MaxHistoryItems)
 }
 
 // putHistoryItem sets h's server properties, keeping createdDateTime of the item it replaces, and
@@ -261,23 +288,28 @@ func (s *Service) CountActivities(ctx context.Context, p Principal, modified Tim
 	return s.Store.CountActivities(ctx, p, modified)
 }
 
-// ExpandHistoryItems sets the HistoryItems of each activity to its items modified in the range.
-func (s *Service) ExpandHistoryItems(ctx context.Context, p Principal, activities []*Activity, modified TimeRange) error {
+// ExpandHistoryItems sets the HistoryItems of each activity to its newest items modified in the
+// range, at most limit of each (limit ≥ 1), and returns the ids of the activities that have more.
+func (s *Service) ExpandHistoryItems(ctx context.Context, p Principal, activities []*Activity, modified TimeRange, limit int) (more map[int64]bool, err error) {
 	ids := make([]int64, len(activities))
 	for i, a := range activities {
 		ids[i] = a.ID
 	}
-	items, err := s.Store.ExpandHistoryItems(ctx, p, ids, modified)
+	items, err := s.Store.ExpandHistoryItems(ctx, p, ids, modified, limit+1)
 	if err != nil {
-		return err
+		return nil, err
 	}
+	more = map[int64]bool{}
 	for _, a := range activities {
 		a.HistoryItems = items[a.ID]
 		if a.HistoryItems == nil {
 			a.HistoryItems = []*HistoryItem{}
 		}
+		if len(a.HistoryItems) > limit {
+			a.HistoryItems, more[a.ID] = a.HistoryItems[:limit], true
+		}
 	}
-	return nil
+	return more, nil
 }
 
 // ListHistoryItems returns a page of the history items of the activity that ref names.

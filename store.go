@@ -33,9 +33,9 @@ type Store interface {
 	FindHistoryItem(ctx context.Context, p Principal, activityID int64, itemID string) (*HistoryItem, error)
 	// ListHistoryItems returns a page of one activity's history items, newest lastModifiedDateTime first.
 	ListHistoryItems(ctx context.Context, p Principal, activityID int64, q HistoryQuery) (*HistoryPage, error)
-	// ExpandHistoryItems returns, for each of the given activities, its history items in the range,
-	// newest first: the $expand=historyItems of a page.
-	ExpandHistoryItems(ctx context.Context, p Principal, activityIDs []int64, modified TimeRange) (map[int64][]*HistoryItem, error)
+	// ExpandHistoryItems returns, for each of the given activities, its newest history items in the
+	// range, at most limit of each (limit ≥ 1), newest first: the $expand=historyItems of a page.
+	ExpandHistoryItems(ctx context.Context, p Principal, activityIDs []int64, modified TimeRange, limit int) (map[int64][]*HistoryItem, error)
 	// CountHistoryItems returns how many history items of the activity fall in the range.
 	CountHistoryItems(ctx context.Context, p Principal, activityID int64, modified TimeRange) (int, error)
 
@@ -72,6 +72,8 @@ type Tx interface {
 	FindHistoryItem(ctx context.Context, activityID int64, itemID string) (*HistoryItem, error)
 	// PutHistoryItem inserts the history item or replaces the one with the same activity and id.
 	PutHistoryItem(ctx context.Context, h *HistoryItem) error
+	// CountHistoryItems returns how many live history items the activity holds.
+	CountHistoryItems(ctx context.Context, activityID int64) (int, error)
 	// DeleteHistoryItem deletes one history item. Errors: NotFound.
 	DeleteHistoryItem(ctx context.Context, activityID int64, itemID string) error
 }

@@ -82,6 +82,7 @@ func TestStore(t *testing.T, open Opener) {
 	t.Run("ConcurrentFailures", func(t *testing.T) { testConcurrentFailures(t, open) })
 	t.Run("Cancellation", func(t *testing.T) { testCancellation(t, open) })
 	t.Run("Secret", func(t *testing.T) { testSecret(t, open) })
+	t.Run("Bounds", func(t *testing.T) { testBounds(t, open) })
 }
 
 // fixture is a service over a fresh store with a test clock.

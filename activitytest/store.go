@@ -2,9 +2,11 @@ package activitytest
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -382,7 +384,7 @@ func testHistoryItems(t *testing.T, open Opener) {
 	if n, _ := f.Store.CountHistoryItems(ctx, AliceNotes, a.ID, activity.TimeRange{}); n != 2 {
 		t.Errorf("CountHistoryItems = %d, want 2", n)
 	}
-	expanded, err := f.Store.ExpandHistoryItems(ctx, AliceNotes, []int64{a.ID}, activity.TimeRange{})
+	expanded, err := f.Store.ExpandHistoryItems(ctx, AliceNotes, []int64{a.ID}, activity.TimeRange{}, 10)
 	if err != nil || len(expanded[a.ID]) != 2 {
 		t.Errorf("ExpandHistoryItems = %v, %v; want 2 items", expanded, err)
 	}
@@ -671,5 +673,71 @@ func testSecret(t *testing.T, open Opener) {
 	}
 	if err := f.Store.Ready(ctx); err != nil {
 		t.Errorf("Ready: %v", err)
+	}
+}
+
+// testBounds: what one request reads and what one activity holds are bounded.
+func testBounds(t *testing.T, open Opener) {
+	f := newFixture(t, open)
+	ctx := t.Context()
+	// A page ends early, with a cursor, after the activity that passes its byte budget.
+	big := strings.Repeat("x", 10000)
+	for i := range 5 {
+		a := NewActivity(name(i))
+		a.ContentInfo = json.RawMessage(`"` + big + `"`)
+		f.mustUpsert(t, AliceNotes, a)
+		f.clock.Add(time.Second)
+	}
+	var got []string
+	q := activity.ActivityQuery{Limit: 100, MaxBytes: 25000}
+	for pages := 0; ; pages++ {
+		page, err := f.Store.ListActivities(ctx, AliceNotes, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page.Activities) > 3 {
+			t.Errorf("a page of %d activities of 10 KB each past a budget of 25,000 bytes", len(page.Activities))
+		}
+		got = append(got, ids(page.Activities)...)
+		if page.Next == nil {
+			break
+		}
+		if pages > 5 {
+			t.Fatal("paging does not end")
+		}
+		q.After = page.Next
+	}
+	if want := []string{name(4), name(3), name(2), name(1), name(0)}; !cmp.Equal(got, want) {
+		t.Errorf("pages by bytes gave %v, want %v", got, want)
+	}
+	// Expanding takes the newest items of each activity, at most limit of each.
+	a := f.mustUpsert(t, AliceNotes, NewActivity("many"))
+	for i := range 7 {
+		f.clock.Add(time.Second)
+		if _, err := f.PutHistoryItem(ctx, AliceNotes, activity.ParseRef("many"), NewHistoryItem(fmt.Sprintf("00000000-0000-4000-8000-%012d", i), f.clock.Now(), time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	expanded, err := f.Store.ExpandHistoryItems(ctx, AliceNotes, []int64{a.ID, mustFind(t, f, name(0)).ID}, activity.TimeRange{}, 3)
+	if err != nil || len(expanded[a.ID]) != 3 || expanded[a.ID][0].ID != "00000000-0000-4000-8000-000000000006" {
+		t.Errorf("ExpandHistoryItems(limit 3) = %v, %v; want the 3 newest", expanded[a.ID], err)
+	}
+	// An activity holds at most MaxHistoryItems; past it a write is refused and nothing changes.
+	f.MaxHistoryItems = 8
+	if _, err := f.PutHistoryItem(ctx, AliceNotes, activity.ParseRef("many"), NewHistoryItem("", f.clock.Now(), time.Minute)); err != nil {
+		t.Fatalf("the 8th item: %v", err)
+	}
+	_, err = f.PutHistoryItem(ctx, AliceNotes, activity.ParseRef("many"), NewHistoryItem("", f.clock.Now(), time.Minute))
+	wantCode(t, "the 9th item", err, activity.Invalid)
+	deep := NewActivity("many")
+	deep.HistoryItems = []*activity.HistoryItem{NewHistoryItem("", f.clock.Now(), time.Minute)}
+	_, err = f.UpsertActivity(ctx, AliceNotes, deep)
+	wantCode(t, "a deep insert past the bound", err, activity.Invalid)
+	// Replacing an item it holds is no new item.
+	if _, err := f.PutHistoryItem(ctx, AliceNotes, activity.ParseRef("many"), NewHistoryItem("00000000-0000-4000-8000-000000000001", f.clock.Now(), time.Minute)); err != nil {
+		t.Errorf("replacing an item at the bound: %v", err)
+	}
+	if n, _ := f.Store.CountHistoryItems(ctx, AliceNotes, a.ID, activity.TimeRange{}); n != 8 {
+		t.Errorf("the activity holds %d items, want 8", n)
 	}
 }

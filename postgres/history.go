@@ -140,18 +140,22 @@ func (s *Store) ListHistoryItems(ctx context.Context, p activity.Principal, acti
 	return page, nil
 }
 
-// ExpandHistoryItems returns the live history items of the given activities in the range, newest first.
-func (s *Store) ExpandHistoryItems(ctx context.Context, p activity.Principal, activityIDs []int64, modified activity.TimeRange) (map[int64][]*activity.HistoryItem, error) {
+// ExpandHistoryItems returns the newest live history items of the given activities in the range, at
+// most limit of each, newest first.
+func (s *Store) ExpandHistoryItems(ctx context.Context, p activity.Principal, activityIDs []int64, modified activity.TimeRange, limit int) (map[int64][]*activity.HistoryItem, error) {
 	out := make(map[int64][]*activity.HistoryItem, len(activityIDs))
 	if len(activityIDs) == 0 || modified.Empty() {
 		return out, nil
 	}
 	from, to := modified.Micros()
-	rows, err := s.pool.Query(ctx, `SELECT `+historyColumns+` FROM history_items h
-		WHERE h.tenant_id = $1 AND h.user_id = $2 AND h.app_id = $3 AND h.activity_id = ANY($4)
-		AND h.expires > $5 AND h.last_modified BETWEEN $6 AND $7
+	rows, err := s.pool.Query(ctx, `SELECT `+historyColumns+` FROM (
+			SELECT h.*, row_number() OVER (PARTITION BY h.activity_id ORDER BY h.last_modified DESC, h.id DESC) AS n
+			FROM history_items h
+			WHERE h.tenant_id = $1 AND h.user_id = $2 AND h.app_id = $3 AND h.activity_id = ANY($4)
+			AND h.expires > $5 AND h.last_modified BETWEEN $6 AND $7) h
+		WHERE h.n <= $8
 		ORDER BY h.activity_id, h.last_modified DESC, h.id DESC`,
-		p.TenantID, p.UserID, p.AppID, activityIDs, s.now(), from, to)
+		p.TenantID, p.UserID, p.AppID, activityIDs, s.now(), from, to, limit)
 	if err != nil {
 		return nil, fmt.Errorf("expand history items: %w", err)
 	}
@@ -176,6 +180,18 @@ func (s *Store) CountHistoryItems(ctx context.Context, p activity.Principal, act
 		WHERE h.tenant_id = $1 AND h.user_id = $2 AND h.app_id = $3 AND h.activity_id = $4 AND h.expires > $5
 		AND h.last_modified BETWEEN $6 AND $7 AND `+liveActivity("$5"),
 		p.TenantID, p.UserID, p.AppID, activityID, s.now(), from, to).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count history items: %w", err)
+	}
+	return n, nil
+}
+
+// CountHistoryItems returns how many live history items the activity holds.
+func (tx *Tx) CountHistoryItems(ctx context.Context, activityID int64) (int, error) {
+	var n int
+	err := tx.tx.QueryRow(ctx, `SELECT count(*) FROM history_items
+		WHERE tenant_id = $1 AND user_id = $2 AND app_id = $3 AND activity_id = $4 AND expires > $5`,
+		tx.p.TenantID, tx.p.UserID, tx.p.AppID, activityID, tx.now).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("count history items: %w", err)
 	}

@@ -264,7 +264,7 @@ func (s *Store) ListActivities(ctx context.Context, p activity.Principal, q acti
 	if err != nil {
 		return nil, fmt.Errorf("list activities: %w", err)
 	}
-	page, err := scanPage(rows, q.Limit, false)
+	page, err := scanPage(rows, q, false)
 	if err != nil {
 		return nil, fmt.Errorf("list activities: %w", err)
 	}
@@ -290,7 +290,7 @@ func (s *Store) RecentActivities(ctx context.Context, p activity.Principal, q ac
 	if err != nil {
 		return nil, fmt.Errorf("recent activities: %w", err)
 	}
-	page, err := scanPage(rows, q.Limit, true)
+	page, err := scanPage(rows, q, true)
 	if err != nil {
 		return nil, fmt.Errorf("recent activities: %w", err)
 	}
@@ -305,13 +305,23 @@ func cursorArgs(c *activity.Cursor) (t, id int64) {
 	return micros(c.Time), c.ID
 }
 
-// scanPage reads up to limit activities and the cursor of the next page; with recent, each row ends
-// with its recent time, which is the sort key.
-func scanPage(rows *sql.Rows, limit int, recent bool) (*activity.ActivityPage, error) {
+// scanPage reads up to q.Limit activities, fewer when they pass q.MaxBytes, and the cursor of the
+// next page when rows remain; with recent, each row ends with its recent time, which is the sort key.
+func scanPage(rows *sql.Rows, q activity.ActivityQuery, recent bool) (*activity.ActivityPage, error) {
 	defer rows.Close()
 	page := &activity.ActivityPage{}
-	var keys []int64
+	size := 0
+	var lastKey int64 // the recent time of the last row, the sort key of recent
 	for rows.Next() {
+		if activity.PageFull(len(page.Activities), q.Limit, size, q.MaxBytes) {
+			// There is another row: the page ends here, and the next one starts after its last item.
+			last := page.Activities[len(page.Activities)-1]
+			page.Next = &activity.Cursor{Time: last.LastModifiedDateTime, ID: last.ID}
+			if recent {
+				page.Next.Time = fromMicros(lastKey)
+			}
+			break
+		}
 		var key int64
 		var extra []any
 		if recent {
@@ -321,17 +331,11 @@ func scanPage(rows *sql.Rows, limit int, recent bool) (*activity.ActivityPage, e
 		if err != nil {
 			return nil, err
 		}
-		if !recent {
-			key = micros(a.LastModifiedDateTime)
-		}
-		page.Activities, keys = append(page.Activities, a), append(keys, key)
+		page.Activities, lastKey = append(page.Activities, a), key
+		size += a.Size()
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
-	}
-	if len(page.Activities) > limit {
-		page.Activities = page.Activities[:limit]
-		page.Next = &activity.Cursor{Time: fromMicros(keys[limit-1]), ID: page.Activities[limit-1].ID}
 	}
 	return page, nil
 }

@@ -144,8 +144,9 @@ func (s *Store) ListHistoryItems(ctx context.Context, p activity.Principal, acti
 	return page, nil
 }
 
-// ExpandHistoryItems returns the live history items of the given activities in the range, newest first.
-func (s *Store) ExpandHistoryItems(ctx context.Context, p activity.Principal, activityIDs []int64, modified activity.TimeRange) (map[int64][]*activity.HistoryItem, error) {
+// ExpandHistoryItems returns the newest live history items of the given activities in the range, at
+// most limit of each, newest first.
+func (s *Store) ExpandHistoryItems(ctx context.Context, p activity.Principal, activityIDs []int64, modified activity.TimeRange, limit int) (map[int64][]*activity.HistoryItem, error) {
 	out := make(map[int64][]*activity.HistoryItem, len(activityIDs))
 	if len(activityIDs) == 0 || modified.Empty() {
 		return out, nil
@@ -155,10 +156,14 @@ func (s *Store) ExpandHistoryItems(ctx context.Context, p activity.Principal, ac
 	for _, id := range activityIDs {
 		args = append(args, id)
 	}
-	rows, err := s.reads.QueryContext(ctx, `SELECT `+historyColumns+` FROM history_items h
-		WHERE h.tenant_id = ? AND h.user_id = ? AND h.app_id = ? AND h.expires > ?
-		AND h.last_modified BETWEEN ? AND ?
-		AND h.activity_id IN (?`+strings.Repeat(", ?", len(activityIDs)-1)+`)
+	args = append(args, limit)
+	rows, err := s.reads.QueryContext(ctx, `SELECT `+historyColumns+` FROM (
+			SELECT h.*, row_number() OVER (PARTITION BY h.activity_id ORDER BY h.last_modified DESC, h.id DESC) AS n
+			FROM history_items h
+			WHERE h.tenant_id = ? AND h.user_id = ? AND h.app_id = ? AND h.expires > ?
+			AND h.last_modified BETWEEN ? AND ?
+			AND h.activity_id IN (?`+strings.Repeat(", ?", len(activityIDs)-1)+`)) h
+		WHERE h.n <= ?
 		ORDER BY h.activity_id, h.last_modified DESC, h.id DESC`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("expand history items: %w", err)
@@ -202,4 +207,15 @@ func scanHistoryItems(rows *sql.Rows) ([]*activity.HistoryItem, error) {
 		items = append(items, h)
 	}
 	return items, rows.Err()
+}
+
+// CountHistoryItems returns how many live history items the activity holds.
+func (tx *Tx) CountHistoryItems(ctx context.Context, activityID int64) (int, error) {
+	var n int
+	err := tx.tx.QueryRowContext(ctx, `SELECT count(*) FROM history_items WHERE activity_id = ? AND expires > ?`,
+		activityID, tx.now).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count history items: %w", err)
+	}
+	return n, nil
 }
