@@ -73,15 +73,20 @@ func (s *Server) handleActivityList(w http.ResponseWriter, r *http.Request, rp *
 		return err
 	}
 	ctx := r.Context()
-	aq := activity.ActivityQuery{Modified: q.modified, After: pg.after, Limit: pg.limit}
+	if q.expand {
+		// Expanded pages hold at most MaxExpandItemsPerPage items, MaxExpandItems of each activity.
+		pg.limit = min(pg.limit, max(1, s.maxExpandItemsPerPage()/s.maxExpandItems()))
+	}
+	aq := activity.ActivityQuery{Modified: q.modified, After: pg.after, Limit: pg.limit, MaxBytes: s.maxPageBytes()}
 	var page *activity.ActivityPage
 	if list == 'r' {
 		page, err = s.service.RecentActivities(ctx, p, aq)
 	} else {
 		page, err = s.service.ListActivities(ctx, p, aq)
 	}
+	var more map[int64]bool
 	if err == nil && q.expand {
-		err = s.service.ExpandHistoryItems(ctx, p, page.Activities, q.expandMod)
+		more, err = s.service.ExpandHistoryItems(ctx, p, page.Activities, q.expandMod, s.maxExpandItems())
 	}
 	count := -1
 	if err == nil && q.count && q.token == nil {
@@ -96,7 +101,7 @@ func (s *Server) handleActivityList(w http.ResponseWriter, r *http.Request, rp *
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendActivity(b, a, s.publicID(a.ID), q.sel, "")
+		b = appendActivity(b, a, s.publicID(a.ID), q.sel, "", s.itemsNextLink(r, rp, a, q, more))
 	}
 	s.writeJSON(w, http.StatusOK, endPage(b))
 	return nil
@@ -148,21 +153,24 @@ func (s *Server) handleActivityGet(w http.ResponseWriter, r *http.Request, rp *r
 		return err
 	}
 	a, err := s.service.Activity(r.Context(), p, s.ref(rp.key))
+	var more map[int64]bool
 	if err == nil && q.expand {
-		err = s.service.ExpandHistoryItems(r.Context(), p, []*activity.Activity{a}, q.expandMod)
+		more, err = s.service.ExpandHistoryItems(r.Context(), p, []*activity.Activity{a}, q.expandMod, s.maxExpandItems())
 	}
 	if err != nil {
 		return err
 	}
-	s.writeActivity(w, r, rp, p, http.StatusOK, a, q.sel)
+	s.writeActivity(w, r, rp, p, http.StatusOK, a, q.sel, s.itemsNextLink(r, rp, a, q, more))
 	return nil
 }
 
-func (s *Server) writeActivity(w http.ResponseWriter, r *http.Request, rp *resourcePath, p activity.Principal, status int, a *activity.Activity, sel selection) {
+// writeActivity writes one activity; itemsNext, when not "", is the nextLink of its expanded history
+// items.
+func (s *Server) writeActivity(w http.ResponseWriter, r *http.Request, rp *resourcePath, p activity.Principal, status int, a *activity.Activity, sel selection, itemsNext string) {
 	if status == http.StatusCreated {
 		w.Header().Set("Location", baseURL(r)+"/"+rp.version+"/me/activities/"+s.publicID(a.ID))
 	}
-	s.writeJSON(w, status, appendActivity(nil, a, s.publicID(a.ID), sel, contextURL(r, rp, userFragment(p)+"/activities/$entity")))
+	s.writeJSON(w, status, appendActivity(nil, a, s.publicID(a.ID), sel, contextURL(r, rp, userFragment(p)+"/activities/$entity"), itemsNext))
 }
 
 // readActivity reads and decodes a userActivity request body; a write takes no query options.
@@ -261,7 +269,7 @@ func (s *Server) upsert(w http.ResponseWriter, r *http.Request, rp *resourcePath
 	if err != nil {
 		return err
 	}
-	s.writeActivity(w, r, rp, p, createdStatus(created), a, nil)
+	s.writeActivity(w, r, rp, p, createdStatus(created), a, nil, "")
 	return nil
 }
 
@@ -287,7 +295,7 @@ func (s *Server) handleActivityPatch(w http.ResponseWriter, r *http.Request, rp 
 	if err != nil {
 		return err
 	}
-	s.writeActivity(w, r, rp, p, http.StatusOK, a, nil)
+	s.writeActivity(w, r, rp, p, http.StatusOK, a, nil, "")
 	return nil
 }
 

@@ -70,7 +70,7 @@ func BenchmarkAppendActivityPage(b *testing.B) {
 			if i > 0 {
 				buf = append(buf, ',')
 			}
-			buf = appendActivity(buf, a, a.IDString(), nil, "")
+			buf = appendActivity(buf, a, a.IDString(), nil, "", "")
 		}
 		buf = endPage(buf)
 	}

@@ -73,8 +73,10 @@ func (o *object) raw(k string, v []byte) {
 func (o *object) close() []byte { return append(o.b, '}') }
 
 // appendActivity appends a as a Graph userActivity with the selected properties; id, its public id,
-// is always there. context, when not "", is written as @odata.context.
-func appendActivity(b []byte, a *activity.Activity, id string, sel selection, context string) []byte {
+// is always there. context, when not "", is written as @odata.context, and itemsNext as the
+// nextLink of the expanded history items (historyItems@odata.nextLink, OData's paging of an expanded
+// collection).
+func appendActivity(b []byte, a *activity.Activity, id string, sel selection, context, itemsNext string) []byte {
 	o := newObject(b)
 	if context != "" {
 		o.str("@odata.context", context)
@@ -119,6 +121,9 @@ func appendActivity(b []byte, a *activity.Activity, id string, sel selection, co
 	}
 	if sel.has("status") {
 		o.str("status", string(a.Status))
+	}
+	if itemsNext != "" {
+		o.str("historyItems@odata.nextLink", itemsNext)
 	}
 	if a.HistoryItems != nil {
 		o.key("historyItems")

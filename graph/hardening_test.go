@@ -1,6 +1,7 @@
 package graph_test
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -77,4 +78,103 @@ func TestSkipToken_Forged(t *testing.T) {
 	forged := next[:i] + string(c) + next[i+1:]
 	wantError(t, "forged token", alice.do("GET", forged, nil), http.StatusBadRequest, "$skiptoken")
 	wantStatus(t, "the real token", alice.do("GET", next, nil), http.StatusOK)
+}
+
+// TestExpand_Bounded: $expand=historyItems gives each activity at most MaxExpandItems items, with a
+// historyItems@odata.nextLink to the rest, and an expanded page holds at most MaxExpandItemsPerPage.
+func TestExpand_Bounded(t *testing.T) {
+	e := newEnv(t)
+	e.api.MaxExpandItems, e.api.MaxExpandItemsPerPage = 3, 7 // pages of 2 activities
+	alice := e.as("alice", "notes")
+	var items []any
+	for i := range 8 {
+		items = append(items, map[string]any{"id": fmt.Sprintf("00000000-0000-4000-8000-%012d", i), "startedDateTime": "2026-11-27T10:00:00Z"})
+	}
+	for _, k := range []string{"a", "b", "c", "d", "e"} {
+		body := activityJSON(k)
+		body["historyItems"] = items
+		wantStatus(t, "PUT "+k, alice.do("PUT", "/v1.0/me/activities/"+k, body), http.StatusCreated)
+	}
+	seen := map[string]int{}
+	next := "/v1.0/me/activities?$expand=historyItems"
+	for pages := 0; next != ""; pages++ {
+		if pages > 5 {
+			t.Fatal("paging does not end")
+		}
+		r := alice.do("GET", next, nil, "Prefer", "odata.maxpagesize=100")
+		wantStatus(t, "GET "+next, r, http.StatusOK)
+		value := r.json()["value"].([]any)
+		if len(value) > 2 {
+			t.Errorf("an expanded page of %d activities, want at most 7/3 = 2", len(value))
+		}
+		for _, v := range value {
+			a := v.(map[string]any)
+			got := a["historyItems"].([]any)
+			if len(got) != 3 {
+				t.Errorf("activity %v: %d expanded items, want 3", a["appActivityId"], len(got))
+			}
+			// The rest of the activity's items, through its nextLink.
+			itemsNext, _ := a["historyItems@odata.nextLink"].(string)
+			if itemsNext == "" {
+				t.Fatalf("activity %v: no historyItems@odata.nextLink: %v", a["appActivityId"], a)
+			}
+			n := len(got)
+			for itemsNext != "" {
+				r := alice.do("GET", itemsNext, nil)
+				wantStatus(t, "items nextLink", r, http.StatusOK)
+				n += len(r.json()["value"].([]any))
+				itemsNext, _ = r.json()["@odata.nextLink"].(string)
+			}
+			seen[a["appActivityId"].(string)] = n
+		}
+		next, _ = r.json()["@odata.nextLink"].(string)
+	}
+	for _, k := range []string{"a", "b", "c", "d", "e"} {
+		if seen[k] != 8 {
+			t.Errorf("activity %s: %d items reached, want 8", k, seen[k])
+		}
+	}
+	// The nextLink keeps the $expand's filter.
+	r := alice.do("GET", "/v1.0/me/activities/a?$expand=historyItems($filter=lastModifiedDateTime%20ge%202000-01-01T00:00:00Z)", nil)
+	if link, _ := r.json()["historyItems@odata.nextLink"].(string); !strings.Contains(link, "$filter=lastModifiedDateTime%20ge%202000-01-01T00%3A00%3A00Z&") {
+		t.Errorf("items nextLink %q lost the $filter", link)
+	}
+}
+
+// TestPage_Bytes: a page of large activities ends early, with a nextLink, at MaxPageBytes.
+func TestPage_Bytes(t *testing.T) {
+	e := newEnv(t)
+	e.api.MaxPageBytes = 100 << 10
+	alice := e.as("alice", "notes")
+	for i := range 6 {
+		body := activityJSON(fmt.Sprint(i))
+		body["contentInfo"] = map[string]any{"text": strings.Repeat("x", 40<<10)}
+		alice.do("PUT", "/v1.0/me/activities/"+fmt.Sprint(i), body)
+	}
+	total, next := 0, "/v1.0/me/activities"
+	for next != "" {
+		r := alice.do("GET", next, nil, "Prefer", "odata.maxpagesize=1000")
+		n := len(r.json()["value"].([]any))
+		if n > 3 {
+			t.Errorf("a page of %d activities of 40 KB past a budget of 100 KB", n)
+		}
+		total += n
+		next, _ = r.json()["@odata.nextLink"].(string)
+	}
+	if total != 6 {
+		t.Errorf("%d activities reached, want 6", total)
+	}
+}
+
+// TestHistoryItems_Bounded: an activity holds at most the service's MaxHistoryItems.
+func TestHistoryItems_Bounded(t *testing.T) {
+	e := newEnv(t)
+	e.service.MaxHistoryItems = 2
+	alice := e.as("alice", "notes")
+	alice.do("PUT", "/v1.0/me/activities/a", activityJSON("a"))
+	for range 2 {
+		wantStatus(t, "item", alice.do("POST", "/v1.0/me/activities/a/historyItems", `{"startedDateTime":"2026-11-27T10:00:00Z"}`), http.StatusCreated)
+	}
+	wantError(t, "third item", alice.do("POST", "/v1.0/me/activities/a/historyItems", `{"startedDateTime":"2026-11-27T10:00:00Z"}`),
+		http.StatusBadRequest, "most history items allowed (2)")
 }

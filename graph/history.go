@@ -3,8 +3,10 @@ package graph
 import (
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/activityd/activityd"
+	"github.com/activityd/activityd/odata"
 )
 
 // historyContext is the @odata.context of an activity's history items, with suffix "" or "/$entity".
@@ -96,13 +98,14 @@ func (s *Server) handleHistoryItemActivity(w http.ResponseWriter, r *http.Reques
 	if err == nil {
 		a, err = s.service.Activity(ctx, p, activity.Ref{ID: h.ActivityID})
 	}
+	var more map[int64]bool
 	if err == nil && q.expand {
-		err = s.service.ExpandHistoryItems(ctx, p, []*activity.Activity{a}, q.expandMod)
+		more, err = s.service.ExpandHistoryItems(ctx, p, []*activity.Activity{a}, q.expandMod, s.maxExpandItems())
 	}
 	if err != nil {
 		return err
 	}
-	s.writeActivity(w, r, rp, p, http.StatusOK, a, q.sel)
+	s.writeActivity(w, r, rp, p, http.StatusOK, a, q.sel, s.itemsNextLink(r, rp, a, q, more))
 	return nil
 }
 
@@ -203,4 +206,32 @@ func (s *Server) handleHistoryItemDelete(w http.ResponseWriter, r *http.Request,
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// itemsNextLink is the historyItems@odata.nextLink of an activity whose expanded history items were
+// cut at MaxExpandItems: the activity's historyItems collection after its last item shown, with the
+// $filter of the $expand. It is "" when nothing was cut.
+func (s *Server) itemsNextLink(r *http.Request, rp *resourcePath, a *activity.Activity, q *query, more map[int64]bool) string {
+	if !more[a.ID] || len(a.HistoryItems) == 0 {
+		return ""
+	}
+	last := a.HistoryItems[len(a.HistoryItems)-1]
+	t := &skipToken{list: 'h', cursor: activity.Cursor{Time: last.LastModifiedDateTime, ItemID: last.ID}}
+	link := baseURL(r) + "/" + rp.version + "/me/activities/" + s.publicID(a.ID) + "/historyItems?"
+	if f := filterText(q.expandMod); f != "" {
+		link += "$filter=" + strings.ReplaceAll(url.QueryEscape(f), "+", "%20") + "&"
+	}
+	return link + "$skiptoken=" + t.encode(s.keys.token)
+}
+
+// filterText writes a range of lastModifiedDateTime as a $filter; "" for the whole range.
+func filterText(r activity.TimeRange) string {
+	var parts []string
+	if !r.From.IsZero() {
+		parts = append(parts, "lastModifiedDateTime ge "+string(odata.AppendDateTime(nil, r.From)))
+	}
+	if !r.To.IsZero() {
+		parts = append(parts, "lastModifiedDateTime le "+string(odata.AppendDateTime(nil, r.To)))
+	}
+	return strings.Join(parts, " and ")
 }

@@ -31,11 +31,12 @@ const testIssuer = "https://issuer.test/v2.0"
 // env is a Graph server over a real SQLite file, verifying real RS256 tokens whose keys it fetches
 // from a JWKS endpoint, as it would from Entra ID.
 type env struct {
-	t     *testing.T
-	srv   *httptest.Server
-	api   *graph.Server
-	key   *rsa.PrivateKey
-	store activity.Store
+	t       *testing.T
+	srv     *httptest.Server
+	api     *graph.Server
+	key     *rsa.PrivateKey
+	store   activity.Store
+	service *activity.Service
 }
 
 func newEnv(t *testing.T) *env {
@@ -53,11 +54,12 @@ func newEnv(t *testing.T) *env {
 		Issuers:   []auth.Issuer{{Name: testIssuer, Keys: &auth.RemoteKeys{URL: jwks.URL}}},
 		Audiences: auth.GraphAudiences,
 	}
-	api := graph.NewServer(activity.NewService(store), verifier, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	service := activity.NewService(store)
+	api := graph.NewServer(service, verifier, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	api.PageSize = 20
 	srv := httptest.NewServer(api)
 	t.Cleanup(srv.Close)
-	return &env{t: t, srv: srv, api: api, key: key, store: store}
+	return &env{t: t, srv: srv, api: api, key: key, store: store, service: service}
 }
 
 // openStore opens the store the tests run on: SQLite, or PostgreSQL when ACTIVITYD_TEST_STORE=postgres

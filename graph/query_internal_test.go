@@ -151,7 +151,7 @@ func FuzzDecodeActivity(f *testing.F) {
 			t.Fatalf("decodeActivity(%q): displayText %q, encoding/json %q", body, b.VisualElements.DisplayText, *std.VisualElements.DisplayText)
 		}
 		// It encodes to valid JSON and decodes to the same values.
-		out := appendActivity(nil, &b.Activity, "1", nil, "")
+		out := appendActivity(nil, &b.Activity, "1", nil, "", "")
 		again, err := decodeActivity(out, DefaultMaxJSONDepth)
 		if err != nil {
 			t.Fatalf("decodeActivity(%q) accepted; its encoding %q does not decode: %v", body, out, err)

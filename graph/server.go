@@ -32,7 +32,28 @@ const (
 	DefaultMaxPageSize    = 1000
 	// MaxPageSize is the most any configuration allows: it bounds a skiptoken's page size.
 	MaxPageSize = 10000
+	// DefaultMaxPageBytes is the byte budget of a page of activities: with the largest activities
+	// (two 64 KB JSON values each) a page holds about 30.
+	DefaultMaxPageBytes = 4 << 20
+	// DefaultMaxExpandItems and DefaultMaxExpandItemsPerPage bound $expand=historyItems.
+	DefaultMaxExpandItems        = 100
+	DefaultMaxExpandItemsPerPage = 2000
 )
+
+func (s *Server) maxPageBytes() int { return orDefault(s.MaxPageBytes, DefaultMaxPageBytes) }
+
+func (s *Server) maxExpandItems() int { return orDefault(s.MaxExpandItems, DefaultMaxExpandItems) }
+
+func (s *Server) maxExpandItemsPerPage() int {
+	return orDefault(s.MaxExpandItemsPerPage, DefaultMaxExpandItemsPerPage)
+}
+
+func orDefault(v, def int) int {
+	if v > 0 {
+		return v
+	}
+	return def
+}
 
 // Server is the Graph HTTP surface, mounted at /v1.0 and /beta.
 type Server struct {
@@ -48,6 +69,15 @@ type Server struct {
 	// MaxBatchBytes bounds the bytes of all the step responses of one $batch; 0 means
 	// DefaultMaxBatchBytes.
 	MaxBatchBytes int
+	// MaxPageBytes ends a page of activities early, with a nextLink, once its activities hold more
+	// bytes than this; 0 means DefaultMaxPageBytes.
+	MaxPageBytes int
+	// MaxExpandItems bounds the history items $expand=historyItems gives each activity; more are
+	// reached through historyItems@odata.nextLink. 0 means DefaultMaxExpandItems.
+	MaxExpandItems int
+	// MaxExpandItemsPerPage bounds the history items of one expanded page: its page size shrinks to
+	// MaxExpandItemsPerPage / MaxExpandItems activities. 0 means DefaultMaxExpandItemsPerPage.
+	MaxExpandItemsPerPage int
 	// Throttle limits each principal's requests; nil turns throttling off. $batch steps count one by one.
 	Throttle *activity.Throttle
 	// AllowedOrigins are the web origins (scheme://host[:port]) whose pages may call the API from a
