@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -160,6 +161,23 @@ func (a *Activity) Validate() error {
 	}
 	if len(a.UserTimezone) > maxTimezoneLength {
 		return Errorf(Invalid, "The property 'userTimezone' is longer than %d bytes.", maxTimezoneLength)
+	}
+	strs = append(strs, struct{ name, value string }{"appActivityId", a.AppActivityID},
+		struct{ name, value string }{"userTimezone", a.UserTimezone})
+	for _, f := range strs {
+		if err := checkNUL(f.name, f.value); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkNUL refuses a string holding U+0000: PostgreSQL's text cannot store it, and both stores must
+// answer alike. (Inside contentInfo and visualElements.content, "\u0000" is six characters of JSON
+// text and is kept.)
+func checkNUL(name, value string) error {
+	if strings.IndexByte(value, 0) >= 0 {
+		return Errorf(Invalid, "The property '%s' holds the character U+0000, which cannot be stored.", name)
 	}
 	return nil
 }

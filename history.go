@@ -42,7 +42,7 @@ func (h *HistoryItem) Validate() error {
 	if len(h.UserTimezone) > maxTimezoneLength {
 		return Errorf(Invalid, "The property 'userTimezone' is longer than %d bytes.", maxTimezoneLength)
 	}
-	return nil
+	return checkNUL("userTimezone", h.UserTimezone)
 }
 
 // settle brings the session bounds to the stores' precision, the microsecond, and computes the

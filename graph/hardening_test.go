@@ -178,3 +178,29 @@ func TestHistoryItems_Bounded(t *testing.T) {
 	wantError(t, "third item", alice.do("POST", "/v1.0/me/activities/a/historyItems", `{"startedDateTime":"2026-11-27T10:00:00Z"}`),
 		http.StatusBadRequest, "most history items allowed (2)")
 }
+
+// TestNUL: U+0000 is refused alike by both stores (PostgreSQL's text cannot hold it), in the body and
+// in the URL, with a 400 naming where it is; inside free-form JSON its escape is kept.
+func TestNUL(t *testing.T) {
+	e := newEnv(t)
+	alice := e.as("alice", "notes")
+	for _, prop := range []string{"appDisplayName", "activationUrl", "fallbackUrl", "userTimezone"} {
+		body := activityJSON("nul")
+		body[prop] = "a\x00b"
+		wantError(t, prop, alice.do("PUT", "/v1.0/me/activities/nul", body), http.StatusBadRequest, "'"+prop+"' holds the character U+0000")
+	}
+	body := activityJSON("nul")
+	body["visualElements"].(map[string]any)["description"] = "a\x00b"
+	wantError(t, "description", alice.do("PUT", "/v1.0/me/activities/nul", body), http.StatusBadRequest, "visualElements.description")
+	wantError(t, "appActivityId in the URL", alice.do("PUT", "/v1.0/me/activities/a%00b", activityJSON("a\x00b")), http.StatusBadRequest, "U+0000")
+	wantError(t, "key of a GET", alice.do("GET", "/v1.0/me/activities/a%00b", nil), http.StatusBadRequest, "U+0000")
+	wantError(t, "history item", alice.do("POST", "/v1.0/me/activities/x/historyItems", `{"startedDateTime":"2026-11-27T10:00:00Z","userTimezone":"a\u0000"}`),
+		http.StatusBadRequest, "U+0000")
+	body = activityJSON("escaped")
+	body["contentInfo"] = map[string]any{"text": "a\x00b"} // encoded as "a\u0000b": JSON text, kept
+	r := alice.do("PUT", "/v1.0/me/activities/escaped", body)
+	wantStatus(t, "\\u0000 inside contentInfo", r, http.StatusCreated)
+	if got := r.json()["contentInfo"].(map[string]any)["text"]; got != "a\x00b" {
+		t.Errorf("contentInfo.text = %q", got)
+	}
+}

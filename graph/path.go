@@ -233,6 +233,10 @@ func unescape(s, what string) (string, error) {
 	if !utf8.ValidString(v) {
 		return "", activity.Errorf(activity.Invalid, "The %s '%s' is not valid UTF-8 once decoded.", what, s)
 	}
+	if strings.IndexByte(v, 0) >= 0 {
+		// No key can hold U+0000 (activity.Validate refuses it), and PostgreSQL cannot compare it.
+		return "", activity.Errorf(activity.Invalid, "The %s '%s' holds the character U+0000.", what, s)
+	}
 	return v, nil
 }
 
