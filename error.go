@@ -5,20 +5,16 @@ import (
 	"fmt"
 )
 
-// Error codes. The set is closed: graph/error.go maps each one to an HTTP status and a Graph error code.
+// Error codes, in the domain's terms. The set is closed: graph/error.go maps each one to an HTTP
+// status and a Graph error code. Errors of the HTTP exchange itself (a method, a media type, a size,
+// throttling) are graph's own.
 const (
-	Invalid          = "invalid"           // the request is malformed or breaks a rule (400)
-	NotFound         = "not_found"         // no such resource for this principal (404)
-	Conflict         = "conflict"          // the request conflicts with stored state (409)
-	Unauthenticated  = "unauthenticated"   // no valid bearer token (401)
-	Forbidden        = "forbidden"         // a valid token that may not do this (403)
-	NotAllowed       = "not_allowed"       // the method does not apply to this resource (405)
-	TooLarge         = "too_large"         // the request body is over a limit (413)
-	HeadersTooLarge  = "headers_too_large" // the request headers are over a limit (431)
-	UnsupportedMedia = "unsupported_media" // the body's media type or encoding is not accepted (415)
-	FailedDependency = "failed_dependency" // a $batch request whose dependency failed (424)
-	TooManyRequests  = "too_many_requests" // the caller is over a rate limit (429)
-	Internal         = "internal"          // anything else; never shown to clients in detail (500)
+	Invalid         = "invalid"         // the input is malformed or breaks a rule
+	NotFound        = "not_found"       // no such resource for this principal
+	Conflict        = "conflict"        // the request conflicts with stored state
+	Unauthenticated = "unauthenticated" // the caller's credentials are missing or not valid
+	Forbidden       = "forbidden"       // a known caller that may not do this
+	Internal        = "internal"        // anything else; never shown to clients in detail
 )
 
 // Error is an error whose Message is safe to show to a client. Any other error is internal.

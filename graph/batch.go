@@ -66,7 +66,7 @@ func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request, rp *resourc
 		if sw.body.Len() > budget {
 			over := sw.body.Len()
 			sw = newStepWriter(r, step)
-			s.error(sw, r, activity.Errorf(activity.TooLarge, "The response to request '%s' (%d bytes) does not fit in what is left of the $batch response's budget (%d of %d bytes); send it in a $batch of its own, or ask for smaller pages.",
+			s.error(sw, r, errorf(http.StatusRequestEntityTooLarge, "invalidRequest", "The response to request '%s' (%d bytes) does not fit in what is left of the $batch response's budget (%d of %d bytes); send it in a $batch of its own, or ask for smaller pages.",
 				step.ID, over, budget, s.maxBatchBytes()))
 		}
 		budget -= sw.body.Len()
@@ -95,7 +95,7 @@ func (s *Server) batchStep(outer *http.Request, rp *resourcePath, step batchStep
 	for _, d := range step.DependsOn {
 		if status[strings.ToLower(d)] >= 400 {
 			sw := newStepWriter(outer, step)
-			s.error(sw, outer, activity.Errorf(activity.FailedDependency, "The request '%s' depends on '%s', which failed.", step.ID, d))
+			s.error(sw, outer, errorf(http.StatusFailedDependency, "failedDependency", "The request '%s' depends on '%s', which failed.", step.ID, d))
 			return sw
 		}
 	}

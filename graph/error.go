@@ -1,6 +1,8 @@
 package graph
 
 import (
+	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"time"
@@ -20,17 +22,27 @@ var errorStatus = map[string]struct {
 	activity.Conflict:         {http.StatusConflict, "nameAlreadyExists"},
 	activity.Unauthenticated:  {http.StatusUnauthorized, "InvalidAuthenticationToken"},
 	activity.Forbidden:        {http.StatusForbidden, "accessDenied"},
-	activity.NotAllowed:       {http.StatusMethodNotAllowed, "notSupported"},
-	activity.TooLarge:         {http.StatusRequestEntityTooLarge, "invalidRequest"},
-	activity.HeadersTooLarge:  {http.StatusRequestHeaderFieldsTooLarge, "invalidRequest"},
-	activity.UnsupportedMedia: {http.StatusUnsupportedMediaType, "invalidRequest"},
-	activity.FailedDependency: {http.StatusFailedDependency, "failedDependency"},
-	activity.TooManyRequests:  {http.StatusTooManyRequests, "TooManyRequests"},
 	activity.Internal:         {http.StatusInternalServerError, "generalException"},
 }
 
+// httpError is an error of the HTTP exchange rather than of the domain: a method the resource does
+// not have, a media type, a size, throttling, a $batch dependency. Its message is safe to show.
+type httpError struct {
+	status  int
+	code    string // the Graph error code
+	message string
+}
+
+func (e *httpError) Error() string { return e.message }
+
+// errorf returns an httpError with the status, the Graph error code and a formatted message.
+func errorf(status int, code, format string, args ...any) error {
+	return &httpError{status: status, code: code, message: fmt.Sprintf(format, args...)}
+}
+
 // error writes err in the Graph error envelope. Internal errors are logged here, once, with the
-// request id, and reach the client only as a generic message.
+// request id, and reach the client only as a generic message; those of a request whose client went
+// away are not the server's fault and are logged at info.
 func (s *Server) error(w http.ResponseWriter, r *http.Request, err error) {
 	code := activity.ErrorCode(err)
 	if se, ok := err.(*odata.SyntaxError); ok {
@@ -40,14 +52,21 @@ func (s *Server) error(w http.ResponseWriter, r *http.Request, err error) {
 	if !ok {
 		m = errorStatus[activity.Internal]
 	}
-	if code == activity.Internal {
+	message := activity.ErrorMessage(err)
+	var he *httpError
+	switch {
+	case errors.As(err, &he):
+		m.status, m.code, message = he.status, he.code, he.message
+	case code == activity.Internal && r.Context().Err() != nil:
+		s.logger.LogAttrs(r.Context(), slog.LevelInfo, "request ended by the client",
+			slog.String("request_id", w.Header().Get("request-id")), slog.String("error", err.Error()))
+	case code == activity.Internal:
 		s.logger.LogAttrs(r.Context(), slog.LevelError, "internal error",
 			slog.String("request_id", w.Header().Get("request-id")), slog.String("error", err.Error()))
-	}
-	if code == activity.Unauthenticated {
+	case code == activity.Unauthenticated:
 		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
 	}
-	s.writeJSON(w, m.status, appendError(nil, m.code, activity.ErrorMessage(err), w.Header()))
+	s.writeJSON(w, m.status, appendError(nil, m.code, message, w.Header()))
 }
 
 // appendError appends the Graph error envelope. innerError.date is UTC with a Z, which every Graph

@@ -148,7 +148,7 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) routeErr(w http.ResponseWriter, r *http.Request) error {
 	if n := headerBytes(r.Header); n > s.MaxHeaderBytes {
-		return activity.Errorf(activity.HeadersTooLarge, "The request headers hold %d bytes; at most %d are allowed.", n, s.MaxHeaderBytes)
+		return errorf(http.StatusRequestHeaderFieldsTooLarge, "invalidRequest", "The request headers hold %d bytes; at most %d are allowed.", n, s.MaxHeaderBytes)
 	}
 	rp, err := parsePath(r.Method, r.URL.EscapedPath())
 	if err != nil {
@@ -170,7 +170,7 @@ func (s *Server) routeErr(w http.ResponseWriter, r *http.Request) error {
 	h, ok := s.routes[routeKey{r.Method, rp.kind}]
 	if !ok {
 		w.Header().Set("Allow", s.allowed(rp.kind))
-		return activity.Errorf(activity.NotAllowed, "The method %s is not supported for this resource; use %s.", r.Method, s.allowed(rp.kind))
+		return errorf(http.StatusMethodNotAllowed, "notSupported", "The method %s is not supported for this resource; use %s.", r.Method, s.allowed(rp.kind))
 	}
 	if rp.key != "" && !(r.Method == http.MethodPut && rp.kind == kindActivity) {
 		if err := s.resolveKey(r.Context(), p, rp); err != nil {
@@ -223,7 +223,7 @@ func (s *Server) throttle(w http.ResponseWriter, r *http.Request, rp *resourcePa
 	if r.Method != http.MethodGet {
 		kind = "writes"
 	}
-	return activity.Errorf(activity.TooManyRequests, "Too many requests: the limit of %d %s per %s for this user and app is reached; retry after %d seconds.",
+	return errorf(http.StatusTooManyRequests, "TooManyRequests", "Too many requests: the limit of %d %s per %s for this user and app is reached; retry after %d seconds.",
 		rate.N, kind, rate.Per, secs)
 }
 
@@ -247,10 +247,10 @@ func (s *Server) readBody(r *http.Request) ([]byte, error) {
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || mt != "application/json" {
-			return nil, activity.Errorf(activity.UnsupportedMedia, "The Content-Type '%s' is not supported; send application/json.", ct)
+			return nil, errorf(http.StatusUnsupportedMediaType, "invalidRequest", "The Content-Type '%s' is not supported; send application/json.", ct)
 		}
 	}
-	tooLarge := activity.Errorf(activity.TooLarge, "The request body is larger than %d bytes.", s.MaxBodyBytes)
+	tooLarge := errorf(http.StatusRequestEntityTooLarge, "invalidRequest", "The request body is larger than %d bytes.", s.MaxBodyBytes)
 	// The limit applies to what is sent as well as to what it decompresses to: a stream of empty gzip
 	// members decompresses to nothing, however long it is.
 	body := io.Reader(http.MaxBytesReader(nil, r.Body, s.MaxBodyBytes))
@@ -264,7 +264,7 @@ func (s *Server) readBody(r *http.Request) ([]byte, error) {
 		defer zr.Close()
 		body = zr
 	default:
-		return nil, activity.Errorf(activity.UnsupportedMedia, "The Content-Encoding '%s' is not supported; send gzip or none.", enc)
+		return nil, errorf(http.StatusUnsupportedMediaType, "invalidRequest", "The Content-Encoding '%s' is not supported; send gzip or none.", enc)
 	}
 	b, err := io.ReadAll(io.LimitReader(body, s.MaxBodyBytes+1))
 	if err != nil {
