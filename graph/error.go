@@ -17,12 +17,12 @@ var errorStatus = map[string]struct {
 	status int
 	code   string
 }{
-	activity.Invalid:          {http.StatusBadRequest, "invalidRequest"},
-	activity.NotFound:         {http.StatusNotFound, "itemNotFound"},
-	activity.Conflict:         {http.StatusConflict, "nameAlreadyExists"},
-	activity.Unauthenticated:  {http.StatusUnauthorized, "InvalidAuthenticationToken"},
-	activity.Forbidden:        {http.StatusForbidden, "accessDenied"},
-	activity.Internal:         {http.StatusInternalServerError, "generalException"},
+	activity.Invalid:         {http.StatusBadRequest, "invalidRequest"},
+	activity.NotFound:        {http.StatusNotFound, "itemNotFound"},
+	activity.Conflict:        {http.StatusConflict, "nameAlreadyExists"},
+	activity.Unauthenticated: {http.StatusUnauthorized, "InvalidAuthenticationToken"},
+	activity.Forbidden:       {http.StatusForbidden, "accessDenied"},
+	activity.Internal:        {http.StatusInternalServerError, "generalException"},
 }
 
 // httpError is an error of the HTTP exchange rather than of the domain: a method the resource does
