@@ -302,11 +302,16 @@ func (s *Server) writeJSON(w http.ResponseWriter, status int, body []byte) {
 	_, _ = w.Write(body)
 }
 
-// baseURL is the scheme and host the client used, for absolute links in responses.
+// baseURL is the scheme and host of absolute links in responses: the request's URL scheme when the
+// PublicOrigin middleware set it, else the connection's; the request's Host, which that middleware
+// also sets.
 func baseURL(r *http.Request) string {
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
+	scheme := r.URL.Scheme
+	if scheme == "" {
+		scheme = "http"
+		if r.TLS != nil {
+			scheme = "https"
+		}
 	}
 	return scheme + "://" + r.Host
 }
