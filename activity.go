@@ -37,6 +37,9 @@ type Activity struct {
 	ContentInfo        json.RawMessage // any JSON value, stored and echoed byte for byte; nil is null
 	VisualElements     VisualInfo
 	UserTimezone       string
+	// Blank holds those of AppDisplayName, FallbackURL, ContentURL and UserTimezone that were sent as
+	// "" rather than null: Graph keeps the difference, so a client reads back what it stored.
+	Blank Fields
 
 	CreatedDateTime      time.Time
 	LastModifiedDateTime time.Time
@@ -54,6 +57,7 @@ type VisualInfo struct {
 	BackgroundColor string
 	Content         json.RawMessage // an Adaptive Card or any JSON value, echoed byte for byte; nil is null
 	Attribution     *ImageInfo      // nil is null
+	Blank           Fields          // those of Description and BackgroundColor sent as "" (see Activity.Blank)
 }
 
 // ImageInfo is Graph's imageInfo: the app icon of a card.
@@ -62,7 +66,45 @@ type ImageInfo struct {
 	AlternateText string
 	// AlternativeText is the 2017 name of AlternateText, still in Graph's metadata; both are kept.
 	AlternativeText string
-	AddImageQuery   *bool // nil is null
+	AddImageQuery   *bool  // nil is null
+	Blank           Fields // those of its strings sent as "" (see Activity.Blank)
+}
+
+// Fields is a set of optional string properties. An optional string is null when it is "" and not
+// in its struct's Blank set, and "" when it is in it.
+type Fields uint16
+
+// The optional string properties, across Activity, VisualInfo, ImageInfo and HistoryItem.
+const (
+	FieldAppDisplayName Fields = 1 << iota
+	FieldFallbackURL
+	FieldContentURL
+	FieldUserTimezone // also HistoryItem's
+	FieldDescription
+	FieldBackgroundColor
+	FieldIconURL
+	FieldAlternateText
+	FieldAlternativeText
+)
+
+// AllBlank returns the Blank sets of a, its visual elements and their attribution together: one
+// value for a store to keep. SetBlank is its inverse.
+func (a *Activity) AllBlank() Fields {
+	f := a.Blank&(FieldAppDisplayName|FieldFallbackURL|FieldContentURL|FieldUserTimezone) |
+		a.VisualElements.Blank&(FieldDescription|FieldBackgroundColor)
+	if at := a.VisualElements.Attribution; at != nil {
+		f |= at.Blank & (FieldIconURL | FieldAlternateText | FieldAlternativeText)
+	}
+	return f
+}
+
+// SetBlank spreads f, as AllBlank made it, over a, its visual elements and their attribution.
+func (a *Activity) SetBlank(f Fields) {
+	a.Blank = f & (FieldAppDisplayName | FieldFallbackURL | FieldContentURL | FieldUserTimezone)
+	a.VisualElements.Blank = f & (FieldDescription | FieldBackgroundColor)
+	if at := a.VisualElements.Attribution; at != nil {
+		at.Blank = f & (FieldIconURL | FieldAlternateText | FieldAlternativeText)
+	}
 }
 
 // IDString returns the activity id as Graph spells it: a decimal string.

@@ -20,6 +20,7 @@ type HistoryItem struct {
 	// sends none; nil (null) for an ongoing session without a client value.
 	ActiveDurationSeconds *int32
 	UserTimezone          string
+	Blank                 Fields // FieldUserTimezone when it was sent as "" rather than null
 
 	CreatedDateTime      time.Time
 	LastModifiedDateTime time.Time

@@ -741,3 +741,28 @@ func testBounds(t *testing.T, open Opener) {
 		t.Errorf("the activity holds %d items, want 8", n)
 	}
 }
+
+// testBlank: which optional strings are "" rather than null survives the store.
+func testBlank(t *testing.T, open Opener) {
+	f := newFixture(t, open)
+	ctx := t.Context()
+	a := NewActivity("blank")
+	a.AppDisplayName, a.UserTimezone, a.VisualElements.Description = "", "", ""
+	a.VisualElements.Attribution.AlternateText = ""
+	a.Blank = activity.FieldAppDisplayName | activity.FieldUserTimezone
+	a.VisualElements.Blank = activity.FieldDescription
+	a.VisualElements.Attribution.Blank = activity.FieldAlternateText
+	item := NewHistoryItem("", f.clock.Now(), time.Minute)
+	item.UserTimezone, item.Blank = "", activity.FieldUserTimezone
+	a.HistoryItems = []*activity.HistoryItem{item}
+	f.mustUpsert(t, AliceNotes, a)
+	got := mustFind(t, f, "blank")
+	if got.AllBlank() != a.AllBlank() || got.Blank != a.Blank || got.VisualElements.Blank != a.VisualElements.Blank ||
+		got.VisualElements.Attribution.Blank != a.VisualElements.Attribution.Blank {
+		t.Errorf("blank fields %b, want %b", got.AllBlank(), a.AllBlank())
+	}
+	h, err := f.Store.FindHistoryItem(ctx, AliceNotes, got.ID, item.ID)
+	if err != nil || h.Blank != activity.FieldUserTimezone {
+		t.Errorf("history item blank fields = %v, %v", h, err)
+	}
+}

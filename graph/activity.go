@@ -47,12 +47,12 @@ func (s *Server) handleMe(w http.ResponseWriter, r *http.Request, rp *resourcePa
 		case "id":
 			o.str("id", p.UserID)
 		case "displayName", "userPrincipalName":
-			o.optStr(name, p.UserName)
+			o.optStr(name, p.UserName, 0, 0)
 		case "businessPhones":
 			o.key(name)
 			o.b = append(o.b, "[]"...)
 		default:
-			o.optStr(name, "")
+			o.optStr(name, "", 0, 0)
 		}
 	}
 	s.writeJSON(w, http.StatusOK, o.close())
@@ -310,16 +310,20 @@ func mergeActivity(a *activity.Activity, b *activityBody) {
 			a.ActivationURL = b.ActivationURL
 		case "appDisplayName":
 			a.AppDisplayName = b.AppDisplayName
+			a.Blank = a.Blank&^activity.FieldAppDisplayName | b.Blank&activity.FieldAppDisplayName
 		case "fallbackUrl":
 			a.FallbackURL = b.FallbackURL
+			a.Blank = a.Blank&^activity.FieldFallbackURL | b.Blank&activity.FieldFallbackURL
 		case "contentUrl":
 			a.ContentURL = b.ContentURL
+			a.Blank = a.Blank&^activity.FieldContentURL | b.Blank&activity.FieldContentURL
 		case "contentInfo":
 			a.ContentInfo = b.ContentInfo
 		case "visualElements":
 			a.VisualElements = b.VisualElements
 		case "userTimezone":
 			a.UserTimezone = b.UserTimezone
+			a.Blank = a.Blank&^activity.FieldUserTimezone | b.Blank&activity.FieldUserTimezone
 		case "expirationDateTime":
 			a.ExpirationDateTime = b.ExpirationDateTime
 		}

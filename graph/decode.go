@@ -273,6 +273,18 @@ func (d *decoder) str(path string) (string, error) {
 	return "", wrongType(path, "a string", v)
 }
 
+// optStr reads an optional string: null is "", and "" is "" with f added to blank, so that the
+// difference is kept.
+func (d *decoder) optStr(path string, blank *activity.Fields, f activity.Fields) (string, error) {
+	v, err := d.str(path)
+	if err == nil && v == "" && d.b[d.i-1] == '"' {
+		*blank |= f
+	} else {
+		*blank &^= f
+	}
+	return v, err
+}
+
 // dateTime reads a DateTimeOffset string or null (the zero time).
 func (d *decoder) dateTime(path string) (time.Time, error) {
 	s, err := d.str(path)
@@ -386,17 +398,17 @@ func decodeActivity(body []byte, maxDepth int) (*activityBody, error) {
 		case "activationUrl":
 			a.ActivationURL, err = d.str(path)
 		case "appDisplayName":
-			a.AppDisplayName, err = d.str(path)
+			a.AppDisplayName, err = d.optStr(path, &a.Blank, activity.FieldAppDisplayName)
 		case "fallbackUrl":
-			a.FallbackURL, err = d.str(path)
+			a.FallbackURL, err = d.optStr(path, &a.Blank, activity.FieldFallbackURL)
 		case "contentUrl":
-			a.ContentURL, err = d.str(path)
+			a.ContentURL, err = d.optStr(path, &a.Blank, activity.FieldContentURL)
 		case "contentInfo":
 			a.ContentInfo, err = d.raw(path)
 		case "visualElements":
 			err = d.visualInfo(path, &a.VisualElements)
 		case "userTimezone":
-			a.UserTimezone, err = d.str(path)
+			a.UserTimezone, err = d.optStr(path, &a.Blank, activity.FieldUserTimezone)
 		case "expirationDateTime":
 			a.ExpirationDateTime, err = d.dateTime(path)
 		case "historyItems":
@@ -426,9 +438,9 @@ func (d *decoder) visualInfo(path string, v *activity.VisualInfo) error {
 		case "displayText":
 			v.DisplayText, err = d.str(full)
 		case "description":
-			v.Description, err = d.str(full)
+			v.Description, err = d.optStr(full, &v.Blank, activity.FieldDescription)
 		case "backgroundColor":
-			v.BackgroundColor, err = d.str(full)
+			v.BackgroundColor, err = d.optStr(full, &v.Blank, activity.FieldBackgroundColor)
 		case "content":
 			v.Content, err = d.raw(full)
 		case "attribution":
@@ -446,11 +458,11 @@ func (d *decoder) imageInfo(path string, out **activity.ImageInfo) error {
 	ok, err := d.object(path, func(name, full string) (err error) {
 		switch name {
 		case "iconUrl":
-			im.IconURL, err = d.str(full)
+			im.IconURL, err = d.optStr(full, &im.Blank, activity.FieldIconURL)
 		case "alternateText":
-			im.AlternateText, err = d.str(full)
+			im.AlternateText, err = d.optStr(full, &im.Blank, activity.FieldAlternateText)
 		case "alternativeText":
-			im.AlternativeText, err = d.str(full)
+			im.AlternativeText, err = d.optStr(full, &im.Blank, activity.FieldAlternativeText)
 		case "addImageQuery":
 			im.AddImageQuery, err = d.boolean(full)
 		default:
@@ -507,7 +519,7 @@ func (d *decoder) historyItem(path string) (*activity.HistoryItem, map[string]bo
 		case "activeDurationSeconds":
 			h.ActiveDurationSeconds, err = d.int32(full)
 		case "userTimezone":
-			h.UserTimezone, err = d.str(full)
+			h.UserTimezone, err = d.optStr(full, &h.Blank, activity.FieldUserTimezone)
 		case "expirationDateTime":
 			h.ExpirationDateTime, err = d.dateTime(full)
 		case "createdDateTime", "lastModifiedDateTime", "status":

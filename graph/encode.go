@@ -40,10 +40,11 @@ func (o *object) str(k, v string) {
 	o.b = appendString(o.b, v)
 }
 
-// optStr writes "" as null: optional strings are unset when empty.
-func (o *object) optStr(k, v string) {
+// optStr writes "" as null: optional strings are unset when empty, unless f is in blank (the client
+// sent "").
+func (o *object) optStr(k, v string, blank, f activity.Fields) {
 	o.key(k)
-	if v == "" {
+	if v == "" && blank&f == 0 {
 		o.b = append(o.b, "null"...)
 	} else {
 		o.b = appendString(o.b, v)
@@ -92,13 +93,13 @@ func appendActivity(b []byte, a *activity.Activity, id string, sel selection, co
 		o.str("activationUrl", a.ActivationURL)
 	}
 	if sel.has("appDisplayName") {
-		o.optStr("appDisplayName", a.AppDisplayName)
+		o.optStr("appDisplayName", a.AppDisplayName, a.Blank, activity.FieldAppDisplayName)
 	}
 	if sel.has("fallbackUrl") {
-		o.optStr("fallbackUrl", a.FallbackURL)
+		o.optStr("fallbackUrl", a.FallbackURL, a.Blank, activity.FieldFallbackURL)
 	}
 	if sel.has("contentUrl") {
-		o.optStr("contentUrl", a.ContentURL)
+		o.optStr("contentUrl", a.ContentURL, a.Blank, activity.FieldContentURL)
 	}
 	if sel.has("contentInfo") {
 		o.raw("contentInfo", a.ContentInfo)
@@ -108,7 +109,7 @@ func appendActivity(b []byte, a *activity.Activity, id string, sel selection, co
 		o.b = appendVisualInfo(o.b, &a.VisualElements)
 	}
 	if sel.has("userTimezone") {
-		o.optStr("userTimezone", a.UserTimezone)
+		o.optStr("userTimezone", a.UserTimezone, a.Blank, activity.FieldUserTimezone)
 	}
 	if sel.has("createdDateTime") {
 		o.time("createdDateTime", a.CreatedDateTime)
@@ -142,18 +143,18 @@ func appendActivity(b []byte, a *activity.Activity, id string, sel selection, co
 func appendVisualInfo(b []byte, v *activity.VisualInfo) []byte {
 	o := newObject(b)
 	o.str("displayText", v.DisplayText)
-	o.optStr("description", v.Description)
-	o.optStr("backgroundColor", v.BackgroundColor)
+	o.optStr("description", v.Description, v.Blank, activity.FieldDescription)
+	o.optStr("backgroundColor", v.BackgroundColor, v.Blank, activity.FieldBackgroundColor)
 	o.raw("content", v.Content)
 	o.key("attribution")
 	if at := v.Attribution; at == nil {
 		o.b = append(o.b, "null"...)
 	} else {
 		a := newObject(o.b)
-		a.optStr("iconUrl", at.IconURL)
-		a.optStr("alternateText", at.AlternateText)
-		if at.AlternativeText != "" {
-			a.str("alternativeText", at.AlternativeText)
+		a.optStr("iconUrl", at.IconURL, at.Blank, activity.FieldIconURL)
+		a.optStr("alternateText", at.AlternateText, at.Blank, activity.FieldAlternateText)
+		if at.AlternativeText != "" || at.Blank&activity.FieldAlternativeText != 0 {
+			a.str("alternativeText", at.AlternativeText) // the 2017 name: written only when sent
 		}
 		a.key("addImageQuery")
 		if at.AddImageQuery == nil {
@@ -200,7 +201,7 @@ func appendHistoryItem(b []byte, h *activity.HistoryItem, sel selection, context
 		o.time("lastActiveDateTime", h.LastActiveDateTime)
 	}
 	if sel.has("userTimezone") {
-		o.optStr("userTimezone", h.UserTimezone)
+		o.optStr("userTimezone", h.UserTimezone, h.Blank, activity.FieldUserTimezone)
 	}
 	return o.close()
 }

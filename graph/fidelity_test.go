@@ -1,6 +1,7 @@
 package graph_test
 
 import (
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -132,5 +133,90 @@ func TestCORS(t *testing.T) {
 	e.api.AllowedOrigins = []string{"*"}
 	if r := preflight("https://any.example", "POST", ""); r.status != 204 || r.header.Get("Access-Control-Allow-Origin") != "https://any.example" {
 		t.Errorf("preflight with *: %d %v", r.status, r.header)
+	}
+}
+
+// TestActivity_RoundTrip walks every property of an activity and a history item: what a client
+// stores reads back as it sent it, "" as "" and null as null, through PUT, GET, a list, $expand and
+// PATCH, on both stores.
+func TestActivity_RoundTrip(t *testing.T) {
+	e := newEnv(t)
+	alice := e.as("alice", "notes")
+	optional := []string{"appDisplayName", "fallbackUrl", "contentUrl", "userTimezone",
+		"visualElements.description", "visualElements.backgroundColor",
+		"visualElements.attribution.iconUrl", "visualElements.attribution.alternateText", "visualElements.attribution.alternativeText"}
+	set := func(body map[string]any, path string, v any) {
+		parts := strings.Split(path, ".")
+		m := body
+		for _, p := range parts[:len(parts)-1] {
+			m = m[p].(map[string]any)
+		}
+		m[parts[len(parts)-1]] = v
+	}
+	get := func(body map[string]any, path string) (any, bool) {
+		parts := strings.Split(path, ".")
+		m := body
+		for _, p := range parts[:len(parts)-1] {
+			m = m[p].(map[string]any)
+		}
+		v, ok := m[parts[len(parts)-1]]
+		return v, ok
+	}
+	for i, prop := range optional {
+		for _, sent := range []any{"", nil, "x"} {
+			key := fmt.Sprintf("rt-%d-%v", i, sent)
+			body := activityJSON(key)
+			set(body, prop, sent)
+			body["historyItems"] = []any{map[string]any{"startedDateTime": "2026-11-27T10:00:00Z", "userTimezone": sent}}
+			check := func(how string, a map[string]any) {
+				t.Helper()
+				got, ok := get(a, prop)
+				if !ok && sent == nil && strings.HasSuffix(prop, "alternativeText") {
+					ok = true // the 2017 name is written only when sent
+				}
+				if !ok || got != sent {
+					t.Errorf("%s %s sent as %#v: read back %#v (present %v)", how, prop, sent, got, ok)
+				}
+			}
+			r := alice.do("PUT", "/v1.0/me/activities/"+key, body)
+			wantStatus(t, "PUT "+key, r, http.StatusCreated)
+			check("PUT", r.json())
+			id := r.json()["id"].(string)
+			r = alice.do("GET", "/v1.0/me/activities/"+id+"?$expand=historyItems", nil)
+			check("GET", r.json())
+			if got := r.json()["historyItems"].([]any)[0].(map[string]any)["userTimezone"]; got != sent {
+				t.Errorf("history item userTimezone sent as %#v: read back %#v", sent, got)
+			}
+			// PATCH another property keeps it; PATCH of the property itself sets it.
+			patched := alice.do("PATCH", "/v1.0/me/activities/"+id, map[string]any{"activationUrl": "https://x.example/" + key})
+			check("PATCH of another property", patched.json())
+			if !strings.Contains(prop, ".") {
+				r = alice.do("PATCH", "/v1.0/me/activities/"+id, map[string]any{prop: sent})
+				check("PATCH", r.json())
+			}
+		}
+	}
+	r := alice.do("GET", "/v1.0/me/activities?$top=100", nil, "Prefer", "odata.maxpagesize=100")
+	for _, v := range r.json()["value"].([]any) {
+		a := v.(map[string]any)
+		var i int
+		var sent string
+		if _, err := fmt.Sscanf(a["appActivityId"].(string), "rt-%d-%s", &i, &sent); err != nil {
+			continue
+		}
+		want := map[string]any{"": "", "<nil>": nil, "x": "x"}[sent]
+		if got, _ := get(a, optional[i]); got != want {
+			t.Errorf("list: %s of %s = %#v, want %#v", optional[i], a["appActivityId"], got, want)
+		}
+	}
+	// A history item PATCH keeps "" too.
+	item := alice.do("POST", "/v1.0/me/activities/rt-0-x/historyItems", `{"startedDateTime":"2026-11-27T10:00:00Z","userTimezone":""}`)
+	wantStatus(t, "POST item", item, http.StatusCreated)
+	url := "/v1.0/me/activities/rt-0-x/historyItems/" + item.json()["id"].(string)
+	if r := alice.do("PATCH", url, `{"activeDurationSeconds":5}`); r.json()["userTimezone"] != "" {
+		t.Errorf("history item PATCH lost userTimezone \"\": %s", r.body)
+	}
+	if r := alice.do("PATCH", url, `{"userTimezone":null}`); r.json()["userTimezone"] != nil {
+		t.Errorf("history item PATCH to null: %s", r.body)
 	}
 }

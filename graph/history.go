@@ -181,6 +181,7 @@ func (s *Server) handleHistoryItemPatch(w http.ResponseWriter, r *http.Request, 
 				h.ActiveDurationSeconds = patch.ActiveDurationSeconds
 			case "userTimezone":
 				h.UserTimezone = patch.UserTimezone
+				h.Blank = patch.Blank
 			case "expirationDateTime":
 				h.ExpirationDateTime = patch.ExpirationDateTime
 			}

@@ -21,7 +21,7 @@ type querier interface {
 const activityColumns = `a.id, a.app_activity_id, a.activity_source_host, a.activation_url, a.app_display_name,
 	a.fallback_url, a.content_url, a.content_info, a.user_timezone, a.display_text, a.description,
 	a.background_color, a.content, a.attribution, a.icon_url, a.alternate_text, a.alternative_text,
-	a.add_image_query, a.created, a.last_modified, a.expires, a.status`
+	a.add_image_query, a.created, a.last_modified, a.expires, a.status, a.blank`
 
 func scanActivity(row pgx.Row, extra ...any) (*activity.Activity, error) {
 	var (
@@ -31,11 +31,12 @@ func scanActivity(row pgx.Row, extra ...any) (*activity.Activity, error) {
 		addImageQuery                *bool
 		created, modified, expires   int64
 		status                       string
+		blank                        int64
 	)
 	dest := []any{&a.ID, &a.AppActivityID, &a.ActivitySourceHost, &a.ActivationURL, &a.AppDisplayName,
 		&a.FallbackURL, &a.ContentURL, &a.ContentInfo, &a.UserTimezone, &a.VisualElements.DisplayText,
 		&a.VisualElements.Description, &a.VisualElements.BackgroundColor, &a.VisualElements.Content, &attribution,
-		&icon, &alternate, &alternative, &addImageQuery, &created, &modified, &expires, &status}
+		&icon, &alternate, &alternative, &addImageQuery, &created, &modified, &expires, &status, &blank}
 	if err := row.Scan(append(dest, extra...)...); err != nil {
 		return nil, err
 	}
@@ -45,6 +46,7 @@ func scanActivity(row pgx.Row, extra ...any) (*activity.Activity, error) {
 	}
 	a.CreatedDateTime, a.LastModifiedDateTime, a.ExpirationDateTime = fromMicros(created), fromMicros(modified), fromMicros(expires)
 	a.Status = activity.Status(status)
+	a.SetBlank(activity.Fields(blank))
 	return &a, nil
 }
 
@@ -62,7 +64,7 @@ func activityArgs(a *activity.Activity) []any {
 		a.FallbackURL, a.ContentURL, []byte(a.ContentInfo), a.UserTimezone, a.VisualElements.DisplayText,
 		a.VisualElements.Description, a.VisualElements.BackgroundColor, []byte(a.VisualElements.Content),
 		attribution, icon, alternate, alternative, addImageQuery,
-		micros(a.CreatedDateTime), micros(a.LastModifiedDateTime), micros(a.ExpirationDateTime), string(a.Status)}
+		micros(a.CreatedDateTime), micros(a.LastModifiedDateTime), micros(a.ExpirationDateTime), string(a.Status), int64(a.AllBlank())}
 }
 
 // FindActivity returns the activity whose id is ref.ID, or else whose appActivityId is ref.AppActivityID.
@@ -153,9 +155,9 @@ func upsertActivity(ctx context.Context, q querier, p activity.Principal, now in
 	err = q.QueryRow(ctx, `INSERT INTO activities (id, tenant_id, user_id, app_id,
 		app_activity_id, activity_source_host, activation_url, app_display_name, fallback_url, content_url,
 		content_info, user_timezone, display_text, description, background_color, content, attribution,
-		icon_url, alternate_text, alternative_text, add_image_query, created, last_modified, expires, status)
+		icon_url, alternate_text, alternative_text, add_image_query, created, last_modified, expires, status, blank)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
-		$21, $22, $23, $24, $25)
+		$21, $22, $23, $24, $25, $26)
 		ON CONFLICT (tenant_id, user_id, app_id, app_activity_id) DO UPDATE SET
 		activity_source_host = excluded.activity_source_host, activation_url = excluded.activation_url,
 		app_display_name = excluded.app_display_name, fallback_url = excluded.fallback_url,
@@ -165,8 +167,8 @@ func upsertActivity(ctx context.Context, q querier, p activity.Principal, now in
 		content = excluded.content, attribution = excluded.attribution, icon_url = excluded.icon_url,
 		alternate_text = excluded.alternate_text, alternative_text = excluded.alternative_text,
 		add_image_query = excluded.add_image_query, last_modified = excluded.last_modified,
-		expires = excluded.expires, status = '`+string(activity.StatusUpdated)+`'
-		WHERE activities.expires > $26
+		expires = excluded.expires, blank = excluded.blank, status = '`+string(activity.StatusUpdated)+`'
+		WHERE activities.expires > $27
 		RETURNING id, created, xmax = 0`, append(args, now)...).Scan(&stored, &createdAt, &created)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
@@ -188,8 +190,8 @@ func (tx *Tx) UpdateActivity(ctx context.Context, a *activity.Activity) error {
 		activation_url = $3, app_display_name = $4, fallback_url = $5, content_url = $6, content_info = $7,
 		user_timezone = $8, display_text = $9, description = $10, background_color = $11, content = $12,
 		attribution = $13, icon_url = $14, alternate_text = $15, alternative_text = $16, add_image_query = $17,
-		created = $18, last_modified = $19, expires = $20, status = $21
-		WHERE tenant_id = $22 AND user_id = $23 AND app_id = $24 AND id = $25`, args...)
+		created = $18, last_modified = $19, expires = $20, status = $21, blank = $22
+		WHERE tenant_id = $23 AND user_id = $24 AND app_id = $25 AND id = $26`, args...)
 	if err != nil {
 		return fmt.Errorf("update activity: %w", err)
 	}

@@ -10,7 +10,7 @@ import (
 )
 
 const historyColumns = `h.activity_id, h.id, h.started, h.last_active, h.active_duration, h.user_timezone,
-	h.created, h.last_modified, h.expires, h.status`
+	h.created, h.last_modified, h.expires, h.status, h.blank`
 
 func scanHistoryItem(row pgx.Row) (*activity.HistoryItem, error) {
 	var (
@@ -20,7 +20,7 @@ func scanHistoryItem(row pgx.Row) (*activity.HistoryItem, error) {
 		status                              string
 	)
 	if err := row.Scan(&h.ActivityID, &h.ID, &started, &lastActive, &h.ActiveDurationSeconds, &h.UserTimezone,
-		&created, &modified, &expires, &status); err != nil {
+		&created, &modified, &expires, &status, &h.Blank); err != nil {
 		return nil, err
 	}
 	h.StartedDateTime = fromMicros(started)
@@ -71,15 +71,15 @@ func (tx *Tx) PutHistoryItem(ctx context.Context, h *activity.HistoryItem) error
 		lastActive = &v
 	}
 	_, err := tx.tx.Exec(ctx, `INSERT INTO history_items (tenant_id, user_id, app_id, activity_id, id,
-		started, last_active, active_duration, user_timezone, created, last_modified, expires, status)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+		started, last_active, active_duration, user_timezone, created, last_modified, expires, status, blank)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
 		ON CONFLICT (tenant_id, user_id, app_id, activity_id, id) DO UPDATE SET started = excluded.started,
 		last_active = excluded.last_active, active_duration = excluded.active_duration,
 		user_timezone = excluded.user_timezone, created = excluded.created,
-		last_modified = excluded.last_modified, expires = excluded.expires, status = excluded.status`,
+		last_modified = excluded.last_modified, expires = excluded.expires, status = excluded.status, blank = excluded.blank`,
 		tx.p.TenantID, tx.p.UserID, tx.p.AppID, h.ActivityID, h.ID, micros(h.StartedDateTime), lastActive,
 		h.ActiveDurationSeconds, h.UserTimezone, micros(h.CreatedDateTime), micros(h.LastModifiedDateTime),
-		micros(h.ExpirationDateTime), string(h.Status))
+		micros(h.ExpirationDateTime), string(h.Status), int64(h.Blank))
 	if err != nil {
 		return fmt.Errorf("put history item: %w", err)
 	}

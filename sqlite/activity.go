@@ -21,7 +21,7 @@ type querier interface {
 const activityColumns = `a.id, a.app_activity_id, a.activity_source_host, a.activation_url, a.app_display_name,
 	a.fallback_url, a.content_url, a.content_info, a.user_timezone, a.display_text, a.description,
 	a.background_color, a.content, a.attribution, a.icon_url, a.alternate_text, a.alternative_text,
-	a.add_image_query, a.created, a.last_modified, a.expires, a.status`
+	a.add_image_query, a.created, a.last_modified, a.expires, a.status, a.blank`
 
 func scanActivity(row scanner, extra ...any) (*activity.Activity, error) {
 	var (
@@ -32,11 +32,12 @@ func scanActivity(row scanner, extra ...any) (*activity.Activity, error) {
 		addImageQuery                sql.NullBool
 		created, modified, expires   int64
 		status                       string
+		blank                        int64
 	)
 	dest := []any{&a.ID, &a.AppActivityID, &a.ActivitySourceHost, &a.ActivationURL, &a.AppDisplayName,
 		&a.FallbackURL, &a.ContentURL, &contentInfo, &a.UserTimezone, &a.VisualElements.DisplayText,
 		&a.VisualElements.Description, &a.VisualElements.BackgroundColor, &content, &attribution,
-		&icon, &alternate, &alternative, &addImageQuery, &created, &modified, &expires, &status}
+		&icon, &alternate, &alternative, &addImageQuery, &created, &modified, &expires, &status, &blank}
 	if err := row.Scan(append(dest, extra...)...); err != nil {
 		return nil, err
 	}
@@ -49,6 +50,7 @@ func scanActivity(row scanner, extra ...any) (*activity.Activity, error) {
 	}
 	a.CreatedDateTime, a.LastModifiedDateTime, a.ExpirationDateTime = fromMicros(created), fromMicros(modified), fromMicros(expires)
 	a.Status = activity.Status(status)
+	a.SetBlank(activity.Fields(blank))
 	return &a, nil
 }
 
@@ -69,7 +71,7 @@ func activityArgs(a *activity.Activity) []any {
 		a.FallbackURL, a.ContentURL, nullBytes(a.ContentInfo), a.UserTimezone, a.VisualElements.DisplayText,
 		a.VisualElements.Description, a.VisualElements.BackgroundColor, nullBytes(a.VisualElements.Content),
 		attribution, icon, alternate, alternative, addImageQuery,
-		micros(a.CreatedDateTime), micros(a.LastModifiedDateTime), micros(a.ExpirationDateTime), string(a.Status)}
+		micros(a.CreatedDateTime), micros(a.LastModifiedDateTime), micros(a.ExpirationDateTime), string(a.Status), int64(a.AllBlank())}
 }
 
 // nullBytes stores a nil slice as NULL and anything else as a BLOB.
@@ -181,8 +183,8 @@ func (tx *Tx) upsertActivity(ctx context.Context, a *activity.Activity) (created
 		err := tx.tx.QueryRowContext(ctx, `INSERT INTO activities (id, tenant_id, user_id, app_id,
 			app_activity_id, activity_source_host, activation_url, app_display_name, fallback_url, content_url,
 			content_info, user_timezone, display_text, description, background_color, content, attribution,
-			icon_url, alternate_text, alternative_text, add_image_query, created, last_modified, expires, status)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			icon_url, alternate_text, alternative_text, add_image_query, created, last_modified, expires, status, blank)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (tenant_id, user_id, app_id, app_activity_id) DO UPDATE SET
 			activity_source_host = excluded.activity_source_host, activation_url = excluded.activation_url,
 			app_display_name = excluded.app_display_name, fallback_url = excluded.fallback_url,
@@ -192,7 +194,7 @@ func (tx *Tx) upsertActivity(ctx context.Context, a *activity.Activity) (created
 			content = excluded.content, attribution = excluded.attribution, icon_url = excluded.icon_url,
 			alternate_text = excluded.alternate_text, alternative_text = excluded.alternative_text,
 			add_image_query = excluded.add_image_query, last_modified = excluded.last_modified,
-			expires = excluded.expires, status = '`+string(activity.StatusUpdated)+`'
+			expires = excluded.expires, blank = excluded.blank, status = '`+string(activity.StatusUpdated)+`'
 			WHERE activities.expires > ?
 			RETURNING id, created, status`, append(args, tx.now)...).Scan(&stored, &createdAt, &status)
 		switch {
@@ -218,7 +220,7 @@ func (tx *Tx) UpdateActivity(ctx context.Context, a *activity.Activity) error {
 		activation_url = ?, app_display_name = ?, fallback_url = ?, content_url = ?, content_info = ?,
 		user_timezone = ?, display_text = ?, description = ?, background_color = ?, content = ?, attribution = ?,
 		icon_url = ?, alternate_text = ?, alternative_text = ?, add_image_query = ?, created = ?,
-		last_modified = ?, expires = ?, status = ?
+		last_modified = ?, expires = ?, status = ?, blank = ?
 		WHERE tenant_id = ? AND user_id = ? AND app_id = ? AND id = ?`, args...)
 	if err != nil {
 		return fmt.Errorf("update activity: %w", err)

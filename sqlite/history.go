@@ -11,7 +11,7 @@ import (
 )
 
 const historyColumns = `h.activity_id, h.id, h.started, h.last_active, h.active_duration, h.user_timezone,
-	h.created, h.last_modified, h.expires, h.status`
+	h.created, h.last_modified, h.expires, h.status, h.blank`
 
 func scanHistoryItem(row scanner) (*activity.HistoryItem, error) {
 	var (
@@ -21,7 +21,7 @@ func scanHistoryItem(row scanner) (*activity.HistoryItem, error) {
 		status                              string
 	)
 	if err := row.Scan(&h.ActivityID, &h.ID, &started, &lastActive, &duration, &h.UserTimezone,
-		&created, &modified, &expires, &status); err != nil {
+		&created, &modified, &expires, &status, &h.Blank); err != nil {
 		return nil, err
 	}
 	h.StartedDateTime = fromMicros(started)
@@ -75,15 +75,15 @@ func (tx *Tx) PutHistoryItem(ctx context.Context, h *activity.HistoryItem) error
 		duration = sql.NullInt64{Int64: int64(*h.ActiveDurationSeconds), Valid: true}
 	}
 	_, err := tx.tx.ExecContext(ctx, `INSERT INTO history_items (activity_id, id, tenant_id, user_id, app_id,
-		started, last_active, active_duration, user_timezone, created, last_modified, expires, status)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		started, last_active, active_duration, user_timezone, created, last_modified, expires, status, blank)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (activity_id, id) DO UPDATE SET started = excluded.started,
 		last_active = excluded.last_active, active_duration = excluded.active_duration,
 		user_timezone = excluded.user_timezone, created = excluded.created,
-		last_modified = excluded.last_modified, expires = excluded.expires, status = excluded.status`,
+		last_modified = excluded.last_modified, expires = excluded.expires, status = excluded.status, blank = excluded.blank`,
 		h.ActivityID, h.ID, tx.p.TenantID, tx.p.UserID, tx.p.AppID, micros(h.StartedDateTime), lastActive,
 		duration, h.UserTimezone, micros(h.CreatedDateTime), micros(h.LastModifiedDateTime),
-		micros(h.ExpirationDateTime), string(h.Status))
+		micros(h.ExpirationDateTime), string(h.Status), int64(h.Blank))
 	if err != nil {
 		return fmt.Errorf("put history item: %w", err)
 	}

@@ -1,0 +1,4 @@
+-- Which optional strings were sent as "" rather than null (activity.Fields bits): Graph keeps the
+-- difference. Rows written before hold 0: every empty string of theirs was null.
+ALTER TABLE activities ADD COLUMN blank INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE history_items ADD COLUMN blank INTEGER NOT NULL DEFAULT 0;
