@@ -35,8 +35,7 @@ type resourcePath struct {
 	// an appActivityId that is itself percent-encoded text may be named by it (see resolveKey).
 	rawKey string
 	itemID string // the history item segment, decoded once
-	// prefix is the escaped path up to and including the version, and rest the escaped remainder:
-	// nextLinks are built from them so that a client gets back the spelling it sent.
+	// escaped is the path as sent, for messages.
 	escaped string
 }
 

@@ -155,8 +155,11 @@ var idEpoch = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC).Unix()
 // which rows share a page. Random ids scattered a user's activities over the whole file, one page
 // read per activity listed; these keep each principal's activities together in the order they were
 // created, so a page of the newest reads a few adjacent pages. Of the 63 bits: 16 of a hash of the
-// principal, 30 of seconds since idEpoch, 17 random. Like random ids, they tell nothing about how
-// many activities exist. After a few draws that were taken, it returns a wholly random id.
+// principal, 30 of seconds since idEpoch, 17 random. They tell nothing about how many activities
+// exist, but they do tell when and for whom each was made: clients never see them, only the keyed
+// permutation of them that graph shows (activity.PublicIDs). (Migration 0001 still calls the id
+// random and the Graph id; applied migrations cannot change.) After a few draws that were taken, it
+// returns a wholly random id.
 func newID(p activity.Principal, now int64, attempt int) int64 {
 	if attempt >= 4 {
 		return activity.NewID()
