@@ -5,9 +5,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/activityd/activityd"
 	"github.com/activityd/activityd/auth"
@@ -16,7 +19,7 @@ import (
 // Config is the configuration of activityd serve.
 type Config struct {
 	Addr string // listen address
-	Data string // data directory: the SQLite database and the local issuer's key
+	Data string // data directory: the SQLite database, the local issuer's key, self-signed TLS files
 	DB   string // a postgres:// URL; empty means SQLite in Data
 
 	TLS     string // "" or "self-signed"
@@ -38,7 +41,7 @@ type Config struct {
 
 	DebugAddr         string // where to serve net/http/pprof; empty: nowhere
 	LogFormat         string // text or json
-	LogLevel          string
+	LogLevel          string // debug, info, warn or error
 	PageSize          int
 	MaxPageSize       int
 	MaxBody           int64
@@ -47,7 +50,7 @@ type Config struct {
 	MaxContentBytes   int
 	MaxDeepInsert     int
 	ReadHeaderTimeout time.Duration
-	Purge             time.Duration
+	Purge             time.Duration // 0: no purge
 	Shutdown          time.Duration
 }
 
@@ -65,37 +68,182 @@ func DefaultConfig() Config {
 	}
 }
 
-// Validate reports a configuration that cannot work.
+// Limits of the numeric flags: beyond them a value is a mistake (or would overflow what it sizes).
+const (
+	maxMaxBody        = 1 << 30
+	maxMaxHeaderBytes = 1 << 20
+	maxMaxJSONDepth   = 1000
+	maxMaxDeepInsert  = 10000
+	maxMaxPageSize    = 10000
+)
+
+// Validate reports the first flag whose value cannot work, naming the flag and what it wants. It
+// checks values only; files and directories are checked when the server starts, before it listens.
 func (c *Config) Validate() error {
-	switch {
-	case c.Data == "":
-		return errors.New("--data must name a directory")
-	case c.DB != "" && !strings.HasPrefix(c.DB, "postgres://") && !strings.HasPrefix(c.DB, "postgresql://"):
+	for _, check := range []func() error{c.validateListen, c.validateStore, c.validateTLS, c.validateIssuers, c.validateLimits, c.validateRest} {
+		if err := check(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *Config) validateListen() error {
+	if err := checkHostPort(c.Addr); err != nil {
+		return fmt.Errorf("--addr %q: want host:port, such as 127.0.0.1:8080 (%v)", c.Addr, err)
+	}
+	if c.DebugAddr == "" {
+		return nil
+	}
+	if err := checkHostPort(c.DebugAddr); err != nil {
+		return fmt.Errorf("--debug-addr %q: want host:port, such as 127.0.0.1:6060, or nothing (%v)", c.DebugAddr, err)
+	}
+	if c.DebugAddr == c.Addr && !strings.HasSuffix(c.Addr, ":0") {
+		return fmt.Errorf("--debug-addr %q: want another address than --addr", c.DebugAddr)
+	}
+	return nil
+}
+
+func checkHostPort(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return err
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("port %q is not a number from 0 to 65535", port)
+	}
+	return nil
+}
+
+func (c *Config) validateStore() error {
+	if c.Data == "" && dataNeeds(*c) != "" {
+		return fmt.Errorf("--data: want a directory (it holds %s)", dataNeeds(*c))
+	}
+	if c.DB == "" {
+		return nil
+	}
+	u, err := url.Parse(c.DB)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
 		return fmt.Errorf("--db %q: want a postgres:// URL", redact(c.DB))
-	case !c.LocalIssuer && c.TrustIssuer == "":
-		return errors.New("no token issuer: keep --local-issuer or set --trust-issuer and --trust-jwks")
-	case (c.TrustIssuer == "") != (c.TrustJWKS == ""):
-		return errors.New("--trust-issuer and --trust-jwks go together")
+	}
+	return nil
+}
+
+func (c *Config) validateTLS() error {
+	switch {
 	case c.TLS != "" && c.TLS != "self-signed":
 		return fmt.Errorf("--tls %q: want self-signed (or give --tls-cert and --tls-key)", c.TLS)
 	case (c.TLSCert == "") != (c.TLSKey == ""):
-		return errors.New("--tls-cert and --tls-key go together")
+		return errors.New("--tls-cert and --tls-key: want both (a certificate and its key) or neither")
 	case c.TLS != "" && c.TLSCert != "":
-		return errors.New("--tls self-signed and --tls-cert exclude each other")
-	case c.LogFormat != "text" && c.LogFormat != "json":
-		return fmt.Errorf("--log-format %q: want text or json", c.LogFormat)
-	case c.MaxPageSize < 1 || c.MaxPageSize > 10000:
-		return fmt.Errorf("--max-page-size %d: want 1 to 10000", c.MaxPageSize)
-	case c.PageSize < 1 || c.PageSize > c.MaxPageSize:
-		return fmt.Errorf("--page-size %d: want 1 to --max-page-size (%d)", c.PageSize, c.MaxPageSize)
-	case c.MaxHeaderBytes < 4096 || c.MaxJSONDepth < 4 || c.MaxContentBytes < 1024 || c.MaxDeepInsert < 1:
-		return errors.New("--max-header-bytes (at least 4096), --max-json-depth (4), --max-content-bytes (1024) and --max-deep-insert (1) are too small")
-	case c.MaxBody < 1024:
-		return fmt.Errorf("--max-body %d: want at least 1024", c.MaxBody)
-	case len(c.Audiences) == 0:
-		return errors.New("--audience must name at least one audience")
+		return errors.New("--tls self-signed and --tls-cert: want one or the other")
 	}
 	return nil
+}
+
+func (c *Config) validateIssuers() error {
+	switch {
+	case !c.LocalIssuer && c.TrustIssuer == "":
+		return errors.New("--local-issuer=false: want --trust-issuer and --trust-jwks then (no issuer would be trusted)")
+	case (c.TrustIssuer == "") != (c.TrustJWKS == ""):
+		return errors.New("--trust-issuer and --trust-jwks: want both (the issuer and its keys) or neither")
+	}
+	if c.LocalIssuer {
+		if err := checkIssuerURL(c.IssuerName); err != nil {
+			return fmt.Errorf("--issuer-name %q: want %v", c.IssuerName, err)
+		}
+	}
+	if c.TrustIssuer != "" {
+		if err := checkIssuerURL(strings.Replace(c.TrustIssuer, "{tid}", "tid", 1)); err != nil || strings.Count(c.TrustIssuer, "{tid}") > 1 {
+			return fmt.Errorf("--trust-issuer %q: want an https URL, with at most one {tid}, such as https://login.microsoftonline.com/{tid}/v2.0", c.TrustIssuer)
+		}
+		if c.LocalIssuer && c.TrustIssuer == c.IssuerName {
+			return fmt.Errorf("--trust-issuer %q: want another issuer than the local one (--issuer-name)", c.TrustIssuer)
+		}
+		if err := auth.CheckJWKSURL(c.TrustJWKS); err != nil {
+			return fmt.Errorf("--trust-jwks %q: want an https URL (http only to a loopback address), such as https://login.microsoftonline.com/common/discovery/v2.0/keys", c.TrustJWKS)
+		}
+	}
+	if len(c.Audiences) == 0 {
+		return errors.New("--audience: want at least one audience, such as api://<client id>")
+	}
+	for _, a := range c.Audiences {
+		if !printable(a) {
+			return fmt.Errorf("--audience %q: want audiences of printable characters, at most 256 bytes each", a)
+		}
+	}
+	if len(c.Scopes) == 0 {
+		return fmt.Errorf("--scopes: want at least one scope, such as %s", auth.Scope)
+	}
+	for _, s := range c.Scopes {
+		if !printable(s) || strings.ContainsFunc(s, unicode.IsSpace) {
+			return fmt.Errorf("--scopes %q: want scope names without spaces", s)
+		}
+	}
+	return nil
+}
+
+// checkIssuerURL says what an issuer's iss must be: an absolute http(s) URL without query or fragment
+// (OpenID Connect Discovery §4.3), short enough to be a claim a Verifier accepts.
+func checkIssuerURL(iss string) error {
+	u, err := url.Parse(iss)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || !printable(iss) {
+		return errors.New("an absolute https URL without query or fragment, at most 256 bytes")
+	}
+	return nil
+}
+
+// printable reports whether s could be a claim: at most 256 bytes, with no control characters.
+func printable(s string) bool {
+	return len(s) <= 256 && !strings.ContainsFunc(s, unicode.IsControl)
+}
+
+func (c *Config) validateLimits() error {
+	switch {
+	case c.MaxPageSize < 1 || c.MaxPageSize > maxMaxPageSize:
+		return fmt.Errorf("--max-page-size %d: want 1 to %d", c.MaxPageSize, maxMaxPageSize)
+	case c.PageSize < 1 || c.PageSize > c.MaxPageSize:
+		return fmt.Errorf("--page-size %d: want 1 to --max-page-size (%d)", c.PageSize, c.MaxPageSize)
+	case c.MaxBody < 1024 || c.MaxBody > maxMaxBody:
+		return fmt.Errorf("--max-body %d: want 1024 to %d (bytes)", c.MaxBody, maxMaxBody)
+	case c.MaxHeaderBytes < 4096 || c.MaxHeaderBytes > maxMaxHeaderBytes:
+		return fmt.Errorf("--max-header-bytes %d: want 4096 to %d", c.MaxHeaderBytes, maxMaxHeaderBytes)
+	case c.MaxJSONDepth < 4 || c.MaxJSONDepth > maxMaxJSONDepth:
+		return fmt.Errorf("--max-json-depth %d: want 4 to %d", c.MaxJSONDepth, maxMaxJSONDepth)
+	case c.MaxContentBytes < 1024 || int64(c.MaxContentBytes) > c.MaxBody:
+		return fmt.Errorf("--max-content-bytes %d: want 1024 to --max-body (%d)", c.MaxContentBytes, c.MaxBody)
+	case c.MaxDeepInsert < 1 || c.MaxDeepInsert > maxMaxDeepInsert:
+		return fmt.Errorf("--max-deep-insert %d: want 1 to %d", c.MaxDeepInsert, maxMaxDeepInsert)
+	case len(c.ReadLimits) == 0 && c.Throttle:
+		return errors.New("--read-limits: want at least one rate, such as 400/5m (or --throttle=false)")
+	case len(c.WriteLimits) == 0 && c.Throttle:
+		return errors.New("--write-limits: want at least one rate, such as 100/5m (or --throttle=false)")
+	}
+	return nil
+}
+
+func (c *Config) validateRest() error {
+	switch {
+	case c.LogFormat != "text" && c.LogFormat != "json":
+		return fmt.Errorf("--log-format %q: want text or json", c.LogFormat)
+	case !validLevel(c.LogLevel):
+		return fmt.Errorf("--log-level %q: want debug, info, warn or error", c.LogLevel)
+	case c.ReadHeaderTimeout <= 0:
+		return fmt.Errorf("--read-header-timeout %s: want a positive duration, such as 10s", c.ReadHeaderTimeout)
+	case c.Purge < 0 || (c.Purge > 0 && c.Purge < time.Second):
+		return fmt.Errorf("--purge-interval %s: want 0 (no purge) or a duration of at least 1s, such as 10m", c.Purge)
+	case c.Shutdown <= 0:
+		return fmt.Errorf("--shutdown-timeout %s: want a positive duration, such as 15s", c.Shutdown)
+	}
+	return nil
+}
+
+// levels are the log levels --log-level takes.
+var levels = map[string]int{"debug": -4, "info": 0, "warn": 4, "error": 8}
+
+func validLevel(s string) bool {
+	_, ok := levels[strings.ToLower(s)]
+	return ok
 }
 
 // redact hides the password of a URL for messages.
@@ -104,6 +252,22 @@ func redact(raw string) string {
 		return u.Redacted()
 	}
 	return "(unparsable)"
+}
+
+// parseRates parses limits such as "100/5m,8000/24h": a count of requests per period of at least a
+// second.
+func parseRates(s string) ([]activity.Rate, error) {
+	var rates []activity.Rate
+	for _, part := range strings.Split(s, ",") {
+		n, per, ok := strings.Cut(strings.TrimSpace(part), "/")
+		count, err1 := strconv.Atoi(n)
+		d, err2 := time.ParseDuration(per)
+		if !ok || err1 != nil || err2 != nil || count < 1 || d < time.Second {
+			return nil, fmt.Errorf("%q is not a rate such as 100/5m", part)
+		}
+		rates = append(rates, activity.Rate{N: count, Per: d})
+	}
+	return rates, nil
 }
 
 // rateFlag is a list of rates such as 100/5m,8000/24h.
@@ -121,8 +285,15 @@ func (f rateFlag) String() string {
 }
 
 func (f rateFlag) Set(s string) (err error) {
-	*f.rates, err = activity.ParseRates(s)
+	rates, err := parseRates(s)
+	if err == nil {
+		*f.rates = rates
+	}
 	return err
+}
+
+func (rateFlag) wanted() string {
+	return "rates such as 100/5m,8000/24h (requests per period, each period at least 1s)"
 }
 
 // listFlag is a comma-separated list.
@@ -145,44 +316,54 @@ func (l listFlag) Set(s string) error {
 	return nil
 }
 
-func parseServe(args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
+const serveSynopsis = `Usage: activityd serve [flags]
+
+Runs the server. With no flags: SQLite and a local token issuer in ./activityd-data, on
+http://127.0.0.1:8080/v1.0. Every flag is checked before the server listens.
+`
+
+// parseServe reads the configuration of activityd serve from args and the environment. On -h it
+// prints the usage on stdout and returns nil, nil.
+func parseServe(args []string, getenv func(string) string, stdout io.Writer) (*Config, error) {
 	c := DefaultConfig()
 	fs := flag.NewFlagSet("activityd serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.StringVar(&c.Addr, "addr", c.Addr, "listen address (port 0 picks a free port)")
-	fs.StringVar(&c.Data, "data", c.Data, "data directory: SQLite database and local issuer key")
-	fs.StringVar(&c.DB, "db", c.DB, "PostgreSQL URL (postgres://…); without it, SQLite in the data directory")
+	fs.StringVar(&c.Addr, "addr", c.Addr, "listen `address`; port 0 picks a free port (logged as addr=)")
+	fs.StringVar(&c.Data, "data", c.Data, "data `directory`: the SQLite database, the local issuer's key, --tls self-signed files;\ncreated 0700 when needed (not with --db unless the issuer key or TLS files go there)")
+	fs.StringVar(&c.DB, "db", c.DB, "PostgreSQL `URL` (postgres://…); without it, SQLite in the data directory")
 	fs.StringVar(&c.TLS, "tls", c.TLS, "self-signed: serve https with a certificate made in --data, signed by a local CA (see activityd cert)")
-	fs.StringVar(&c.TLSCert, "tls-cert", c.TLSCert, "serve https with this certificate (chain) file")
-	fs.StringVar(&c.TLSKey, "tls-key", c.TLSKey, "the key file of --tls-cert")
+	fs.StringVar(&c.TLSCert, "tls-cert", c.TLSCert, "serve https with this certificate (chain) `file`")
+	fs.StringVar(&c.TLSKey, "tls-key", c.TLSKey, "the key `file` of --tls-cert")
 	fs.BoolVar(&c.LocalIssuer, "local-issuer", c.LocalIssuer, "accept tokens of the local issuer (activityd token)")
-	fs.StringVar(&c.IssuerName, "issuer-name", c.IssuerName, "iss of the local issuer's tokens")
-	fs.StringVar(&c.IssuerKey, "issuer-key", c.IssuerKey, "the local issuer's key file (default issuer-key.pem in --data); processes sharing a database share it")
-	fs.StringVar(&c.TrustIssuer, "trust-issuer", c.TrustIssuer, "iss of an external issuer to trust; {tid} matches the token's tenant, e.g. https://login.microsoftonline.com/{tid}/v2.0")
-	fs.StringVar(&c.TrustJWKS, "trust-jwks", c.TrustJWKS, "JWKS URL of the external issuer, e.g. https://login.microsoftonline.com/common/discovery/v2.0/keys")
-	fs.Var(listFlag{&c.Audiences}, "audience", "accepted token audiences, comma-separated")
-	fs.Var(listFlag{&c.Scopes}, "scopes", "accepted scopes (a token needs one), comma-separated")
+	fs.StringVar(&c.IssuerName, "issuer-name", c.IssuerName, "iss of the local issuer's tokens (an https `URL`)")
+	fs.StringVar(&c.IssuerKey, "issuer-key", c.IssuerKey, "the local issuer's key `file` (default issuer-key.pem in --data); processes sharing a database share it")
+	fs.StringVar(&c.TrustIssuer, "trust-issuer", c.TrustIssuer, "iss of an external issuer to trust; {tid} matches the token's tenant,\ne.g. https://login.microsoftonline.com/{tid}/v2.0")
+	fs.StringVar(&c.TrustJWKS, "trust-jwks", c.TrustJWKS, "https `URL` of the external issuer's keys, e.g. https://login.microsoftonline.com/common/discovery/v2.0/keys")
+	fs.Var(listFlag{&c.Audiences}, "audience", "accepted token `audiences`, comma-separated, e.g. api://<client id>")
+	fs.Var(listFlag{&c.Scopes}, "scopes", "accepted `scopes` (a token needs one), comma-separated")
 	fs.BoolVar(&c.Throttle, "throttle", c.Throttle, "limit each user and app to --read-limits and --write-limits (429 with Retry-After)")
-	fs.Var(rateFlag{&c.ReadLimits}, "read-limits", "GET requests allowed per user and app")
-	fs.Var(rateFlag{&c.WriteLimits}, "write-limits", "PUT, POST, PATCH and DELETE requests allowed per user and app")
-	fs.StringVar(&c.DebugAddr, "debug-addr", c.DebugAddr, "serve Go's profiler (/debug/pprof/) on this address, e.g. 127.0.0.1:6060; off when empty")
-	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "log format: text or json")
-	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log level: debug, info, warn or error")
-	fs.IntVar(&c.PageSize, "page-size", c.PageSize, "page size when a client sends no Prefer: odata.maxpagesize")
-	fs.IntVar(&c.MaxPageSize, "max-page-size", c.MaxPageSize, "the most Prefer: odata.maxpagesize gets")
-	fs.Int64Var(&c.MaxBody, "max-body", c.MaxBody, "largest request body in bytes, after gzip decompression")
-	fs.IntVar(&c.MaxHeaderBytes, "max-header-bytes", c.MaxHeaderBytes, "largest request headers in bytes (431 above)")
-	fs.IntVar(&c.MaxJSONDepth, "max-json-depth", c.MaxJSONDepth, "deepest nesting of a request body")
-	fs.IntVar(&c.MaxContentBytes, "max-content-bytes", c.MaxContentBytes, "largest contentInfo, and visualElements.content, in bytes")
-	fs.IntVar(&c.MaxDeepInsert, "max-deep-insert", c.MaxDeepInsert, "most history items in one activity body")
-	fs.DurationVar(&c.ReadHeaderTimeout, "read-header-timeout", c.ReadHeaderTimeout, "how long a client may take to send its request headers")
-	fs.DurationVar(&c.Purge, "purge-interval", c.Purge, "how often expired activities are purged")
-	fs.DurationVar(&c.Shutdown, "shutdown-timeout", c.Shutdown, "how long a shutdown waits for requests in flight")
-	if err := parseFlags(fs, args, getenv); err != nil {
-		return c, err
+	fs.Var(rateFlag{&c.ReadLimits}, "read-limits", "GET requests allowed per user and app, as `rates` such as 400/5m,12000/24h")
+	fs.Var(rateFlag{&c.WriteLimits}, "write-limits", "PUT, POST, PATCH and DELETE requests allowed per user and app, as `rates`")
+	fs.StringVar(&c.DebugAddr, "debug-addr", c.DebugAddr, "serve Go's profiler (/debug/pprof/) on this `address`, e.g. 127.0.0.1:6060; off when empty")
+	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "log `format`: text or json")
+	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log `level`: debug, info, warn or error")
+	fs.IntVar(&c.PageSize, "page-size", c.PageSize, "page size when a client sends no Prefer: odata.maxpagesize (1 to --max-page-size)")
+	fs.IntVar(&c.MaxPageSize, "max-page-size", c.MaxPageSize, "the most Prefer: odata.maxpagesize gets (1 to 10000)")
+	fs.Int64Var(&c.MaxBody, "max-body", c.MaxBody, "largest request body in `bytes`, after gzip decompression (1024 to 1073741824)")
+	fs.IntVar(&c.MaxHeaderBytes, "max-header-bytes", c.MaxHeaderBytes, "largest request headers in `bytes` (431 above; 4096 to 1048576)")
+	fs.IntVar(&c.MaxJSONDepth, "max-json-depth", c.MaxJSONDepth, "deepest nesting of a request body (4 to 1000)")
+	fs.IntVar(&c.MaxContentBytes, "max-content-bytes", c.MaxContentBytes, "largest contentInfo, and visualElements.content, in `bytes` (1024 to --max-body)")
+	fs.IntVar(&c.MaxDeepInsert, "max-deep-insert", c.MaxDeepInsert, "most history items in one activity body (1 to 10000)")
+	fs.DurationVar(&c.ReadHeaderTimeout, "read-header-timeout", c.ReadHeaderTimeout, "how long a client may take to send its request headers (positive)")
+	fs.DurationVar(&c.Purge, "purge-interval", c.Purge, "how often expired activities are purged; 0 turns the purge off (expired rows stay hidden)")
+	fs.DurationVar(&c.Shutdown, "shutdown-timeout", c.Shutdown, "how long a shutdown (SIGTERM, Ctrl-C) waits for requests in flight (positive)")
+	if err := parseFlags(fs, args, getenv); errors.Is(err, flag.ErrHelp) {
+		printUsage(stdout, fs, serveSynopsis)
+		return nil, nil
+	} else if err != nil {
+		return nil, err
 	}
-	if fs.NArg() > 0 {
-		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	if err := c.Validate(); err != nil {
+		return nil, &usageError{cmd: "serve", err: err}
 	}
-	return c, c.Validate()
+	return &c, nil
 }

@@ -12,53 +12,79 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "activityd:", err)
-		}
-		os.Exit(2)
+	os.Exit(exit(run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr), os.Stderr))
+}
+
+// exit prints err, if any, as one line on stderr and returns the exit status: 0 for success, 2 for a
+// mistake in the command line or the environment (with a hint at the usage), 1 for anything else.
+func exit(err error, stderr io.Writer) int {
+	if err == nil {
+		return 0
 	}
+	fmt.Fprintln(stderr, "activityd:", err)
+	var ue *usageError
+	if errors.As(err, &ue) {
+		fmt.Fprintf(stderr, "run 'activityd %s' for usage\n", strings.TrimSpace(ue.cmd+" -h"))
+		return 2
+	}
+	return 1
+}
+
+// usageError is a mistake in the command line or the environment of command cmd ("" for activityd
+// itself): the usage says how to do it right.
+type usageError struct {
+	cmd string
+	err error
+}
+
+func (e *usageError) Error() string { return e.err.Error() }
+func (e *usageError) Unwrap() error { return e.err }
+
+func usagef(cmd, format string, args ...any) error {
+	return &usageError{cmd: cmd, err: fmt.Errorf(format, args...)}
 }
 
 const usage = `activityd serves the Microsoft Graph user-activities API.
 
 Usage:
   activityd serve [flags]   run the server (default: SQLite and a local token issuer in ./activityd-data)
-  activityd token [flags]   print a bearer token from the local issuer
+  activityd token [flags]   print a bearer token from the local issuer of a server's data directory
   activityd cert [flags]    print the path of the local CA behind --tls self-signed (creating it)
+  activityd help            print this help
 
-Run "activityd serve -h" or "activityd token -h" for the flags. Every flag can also be set with an
-ACTIVITYD_* environment variable: --addr is ACTIVITYD_ADDR, --log-format is ACTIVITYD_LOG_FORMAT.
+Run 'activityd serve -h', 'activityd token -h' or 'activityd cert -h' for the flags of each. Every flag
+can also be set with an ACTIVITYD_* environment variable: --addr is ACTIVITYD_ADDR, --log-format is
+ACTIVITYD_LOG_FORMAT; a flag on the command line wins over the environment.
 `
 
 // run is main without the process: tests call it with their own arguments, environment and output.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
-		return errors.New("no command given")
+		return usagef("", "no command given")
 	}
 	switch args[0] {
 	case "serve":
-		cfg, err := parseServe(args[1:], getenv, stderr)
-		if err != nil {
+		cfg, err := parseServe(args[1:], getenv, stdout)
+		if err != nil || cfg == nil {
 			return err
 		}
-		return serve(ctx, cfg, stderr)
+		return serve(ctx, *cfg, stderr)
 	case "token":
-		return token(args[1:], getenv, stdout, stderr)
+		return token(args[1:], getenv, stdout)
 	case "cert":
 		return cert(args[1:], getenv, stdout, stderr)
-	case "help", "-h", "--help":
+	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
 	}
-	fmt.Fprint(stderr, usage)
-	return fmt.Errorf("unknown command %q", args[0])
+	return usagef("", "unknown command %q", args[0])
 }
 
 // envFlag names the environment variable of a flag: --log-format is ACTIVITYD_LOG_FORMAT.
@@ -66,19 +92,107 @@ func envFlag(name string) string {
 	return "ACTIVITYD_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
 }
 
+// wanter is a flag value that says what it wants, for error messages.
+type wanter interface{ wanted() string }
+
+// wanted says what a flag's value must look like: "an integer", "true or false", …
+func wanted(v flag.Value) string {
+	if c, ok := v.(checkedValue); ok {
+		v = c.Value
+	}
+	if w, ok := v.(wanter); ok {
+		return w.wanted()
+	}
+	if g, ok := v.(flag.Getter); ok {
+		switch g.Get().(type) {
+		case bool:
+			return "true or false"
+		case int, int64:
+			return "an integer"
+		case time.Duration:
+			return "a duration such as 30s, 10m or 1h"
+		}
+	}
+	return "a valid value"
+}
+
+// checkedValue reports which flag got which bad value, so that the error can say what is wanted (the
+// flag package says only "parse error").
+type checkedValue struct {
+	flag.Value
+	name string
+	bad  *error
+}
+
+func (v checkedValue) Set(s string) error {
+	if err := v.Value.Set(s); err != nil {
+		*v.bad = fmt.Errorf("--%s %q: want %s", v.name, s, wanted(v.Value))
+		return *v.bad
+	}
+	return nil
+}
+
+func (v checkedValue) IsBoolFlag() bool {
+	b, ok := v.Value.(interface{ IsBoolFlag() bool })
+	return ok && b.IsBoolFlag()
+}
+
 // parseFlags parses args into fs after setting every flag that has an environment variable, so that
-// flags win over the environment.
+// flags win over the environment. It prints nothing: -h is reported as flag.ErrHelp, anything else
+// as one usageError naming the flag or variable, the value and what is wanted.
 func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string) error {
+	cmd := strings.TrimPrefix(fs.Name(), "activityd ")
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
 	var err error
 	fs.VisitAll(func(f *flag.Flag) {
 		if v := getenv(envFlag(f.Name)); v != "" && err == nil {
-			if e := f.Value.Set(v); e != nil {
-				err = fmt.Errorf("%s=%q: %w", envFlag(f.Name), v, e)
+			if f.Value.Set(v) != nil {
+				err = usagef(cmd, "%s=%q: want %s", envFlag(f.Name), v, wanted(f.Value))
 			}
 		}
 	})
 	if err != nil {
 		return err
 	}
-	return fs.Parse(args)
+	var bad error
+	fs.VisitAll(func(f *flag.Flag) { f.Value = checkedValue{Value: f.Value, name: f.Name, bad: &bad} })
+	err = fs.Parse(args)
+	switch {
+	case err == nil && fs.NArg() > 0:
+		return usagef(cmd, "unexpected argument %q", fs.Arg(0))
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return err
+	case bad != nil:
+		return &usageError{cmd: cmd, err: bad}
+	}
+	// The flag package's own words, with flags spelled as in the usage.
+	msg := err.Error()
+	if name, ok := strings.CutPrefix(msg, "flag provided but not defined: -"); ok {
+		msg = "unknown flag --" + strings.TrimPrefix(name, "-")
+	} else if name, ok := strings.CutPrefix(msg, "flag needs an argument: -"); ok {
+		msg = "--" + strings.TrimPrefix(name, "-") + " needs a value"
+	}
+	return usagef(cmd, "%s", msg)
+}
+
+// printUsage prints a command's usage: its synopsis, then each flag with its environment variable,
+// what it does and its default.
+func printUsage(w io.Writer, fs *flag.FlagSet, synopsis string) {
+	fmt.Fprint(w, synopsis)
+	fmt.Fprintf(w, "\nFlags (each also read from the environment variable in brackets; a flag wins over the environment):\n")
+	fs.VisitAll(func(f *flag.Flag) {
+		typ, text := flag.UnquoteUsage(f)
+		if v, ok := f.Value.(checkedValue); ok {
+			typ, text = flag.UnquoteUsage(&flag.Flag{Name: f.Name, Usage: f.Usage, Value: v.Value})
+		}
+		if typ != "" {
+			typ = " " + typ
+		}
+		fmt.Fprintf(w, "  --%s%s  [%s]\n", f.Name, typ, envFlag(f.Name))
+		if f.DefValue != "" && f.DefValue != "0" && f.DefValue != "false" {
+			text += " (default " + f.DefValue + ")"
+		}
+		fmt.Fprintf(w, "        %s\n", strings.ReplaceAll(text, "\n", "\n        "))
+	})
 }

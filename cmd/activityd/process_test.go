@@ -41,8 +41,14 @@ type process struct {
 // startProcess starts "activityd serve" with args on a free port and waits until it listens.
 func startProcess(t *testing.T, args ...string) *process {
 	t.Helper()
+	return startProcessEnv(t, nil, args...)
+}
+
+// startProcessEnv is startProcess with more environment variables (KEY=value).
+func startProcessEnv(t *testing.T, env []string, args ...string) *process {
+	t.Helper()
 	cmd := exec.Command(os.Args[0], append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)...)
-	cmd.Env = append(os.Environ(), "ACTIVITYD_TEST_AS_MAIN=1")
+	cmd.Env = append(append(os.Environ(), "ACTIVITYD_TEST_AS_MAIN=1"), env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -133,7 +139,7 @@ func TestProcesses_SharedDatabase(t *testing.T) {
 		t.Errorf("schema_migrations holds %d rows after three concurrent starts, want one per file (%d)", migrations, len(files))
 	}
 
-	tok := mintToken(t, t.TempDir(), "alice", "notes") // a data directory of its own...
+	tok := mintToken(t, t.TempDir(), "alice", "notes") // a key of its own...
 	var out bytes.Buffer
 	if err := run(t.Context(), []string{"token", "--issuer-key", key, "--user", "alice", "--app", "notes"}, os.Getenv, &out, io.Discard); err != nil {
 		t.Fatal(err)

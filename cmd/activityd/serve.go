@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/activityd/activityd"
@@ -22,14 +24,26 @@ import (
 	"github.com/activityd/activityd/sqlite"
 )
 
-// serve runs the server until ctx is done, then shuts it down gracefully.
+// serve runs the server until ctx is done, then shuts it down gracefully. Everything that can be
+// wrong with the configuration, the data directory, the store or the listen addresses is reported
+// before the server listens.
 func serve(ctx context.Context, cfg Config, logOut io.Writer) error {
-	logger, err := newLogger(cfg, logOut)
+	logger := newLogger(cfg, logOut)
+	if needs := dataNeeds(cfg); needs != "" {
+		warning, err := openDataDir(cfg.Data)
+		if err != nil {
+			return err
+		}
+		if warning != "" {
+			logger.Warn(warning)
+		}
+		if cfg.DB != "" {
+			logger.Info("the data directory holds "+needs+" (--issuer-key puts the key elsewhere)", slog.String("dir", cfg.Data))
+		}
+	}
+	tlsConfig, err := loadTLS(cfg, logger)
 	if err != nil {
 		return err
-	}
-	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
-		return fmt.Errorf("create data directory: %w", err)
 	}
 	store, err := openStore(ctx, cfg)
 	if err != nil {
@@ -41,7 +55,7 @@ func serve(ctx context.Context, cfg Config, logOut io.Writer) error {
 	var issuer *auth.LocalIssuer
 	if cfg.LocalIssuer {
 		if issuer, err = auth.OpenLocalIssuer(issuerKeyFile(cfg.Data, cfg.IssuerKey), cfg.IssuerName); err != nil {
-			return err
+			return fmt.Errorf("local issuer: %w", err)
 		}
 		verifier.Issuers = append(verifier.Issuers, issuer.Issuer())
 	}
@@ -70,53 +84,51 @@ func serve(ctx context.Context, cfg Config, logOut io.Writer) error {
 		api.Throttle = &activity.Throttle{Limits: activity.Limits{Reads: cfg.ReadLimits, Writes: cfg.WriteLimits}, Counter: counter}
 	}
 
+	if cfg.DebugAddr != "" {
+		dln, err := net.Listen("tcp", cfg.DebugAddr)
+		if err != nil {
+			return fmt.Errorf("--debug-addr %s: %w", cfg.DebugAddr, listenReason(err))
+		}
+		// net/http/pprof registers on DefaultServeMux, which nothing else here uses.
+		debug := &http.Server{Handler: http.DefaultServeMux, ReadHeaderTimeout: 10 * time.Second}
+		go func() {
+			if err := debug.Serve(dln); !errors.Is(err, http.ErrServerClosed) {
+				logger.Error("debug listener", slog.String("error", err.Error()))
+			}
+		}()
+		defer debug.Close()
+	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
-		return err
+		return fmt.Errorf("--addr %s: %w", cfg.Addr, listenReason(err))
 	}
 	srv := &http.Server{
-		Handler:           handler(api, issuer),
+		Handler:           handler(api, issuer, store, logger),
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 		IdleTimeout:       2 * time.Minute,
 		// Above this net/http answers 431 itself, in plain text; below it graph answers 431 in
 		// Graph's envelope at --max-header-bytes.
 		MaxHeaderBytes: max(1<<20, 2*cfg.MaxHeaderBytes),
 		ErrorLog:       slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		TLSConfig:      tlsConfig,
 	}
 
 	var wg sync.WaitGroup
 	bg, stopBackground := context.WithCancel(ctx)
 	defer stopBackground()
-	wg.Go(func() {
-		_ = service.RunPurge(bg, cfg.Purge, 1000, func(err error) {
-			logger.Error("purge expired", slog.String("error", err.Error()))
+	if cfg.Purge > 0 {
+		wg.Go(func() {
+			_ = service.RunPurge(bg, cfg.Purge, 1000, func(err error) {
+				logger.Error("purge expired", slog.String("error", err.Error()))
+			})
 		})
-	})
+	}
 
-	certFile, keyFile := cfg.TLSCert, cfg.TLSKey
-	if cfg.TLS == "self-signed" {
-		var ca string
-		if certFile, keyFile, ca, err = ensureSelfSigned(cfg.Data, selfSignedHosts(cfg.Addr)); err != nil {
-			ln.Close()
-			return fmt.Errorf("self-signed certificate: %w", err)
-		}
-		logger.Info("serving https with a self-signed certificate; trust its CA, e.g. NODE_EXTRA_CA_CERTS", slog.String("ca", ca))
-	}
-	scheme := "http"
-	if cfg.DebugAddr != "" {
-		// net/http/pprof registers on DefaultServeMux, which nothing else here uses.
-		debug := &http.Server{Addr: cfg.DebugAddr, Handler: http.DefaultServeMux, ReadHeaderTimeout: 10 * time.Second}
-		go func() {
-			if err := debug.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
-				logger.Error("debug listener", slog.String("error", err.Error()))
-			}
-		}()
-		defer debug.Close()
-	}
 	errc := make(chan error, 1)
-	if certFile != "" {
+	scheme := "http"
+	if tlsConfig != nil {
 		scheme = "https"
-		go func() { errc <- srv.ServeTLS(ln, certFile, keyFile) }()
+		go func() { errc <- srv.ServeTLS(ln, "", "") }()
 	} else {
 		go func() { errc <- srv.Serve(ln) }()
 	}
@@ -142,19 +154,71 @@ func serve(ctx context.Context, cfg Config, logOut io.Writer) error {
 	return err
 }
 
+// listenReason is why a listen failed, without the operation and address the message names already:
+// "bind: address already in use".
+func listenReason(err error) error {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Err != nil {
+		return op.Err
+	}
+	return err
+}
+
+// loadTLS returns the TLS configuration of --tls self-signed or --tls-cert and --tls-key, or nil for
+// plain http, reading every file now so that a missing or mismatched one is reported before the
+// server listens, naming its flag.
+func loadTLS(cfg Config, logger *slog.Logger) (*tls.Config, error) {
+	var pair tls.Certificate
+	switch {
+	case cfg.TLS == "self-signed":
+		p, ca, err := ensureSelfSigned(cfg.Data, selfSignedHosts(cfg.Addr))
+		if err != nil {
+			return nil, fmt.Errorf("--tls self-signed: certificate in %s: %w", cfg.Data, err)
+		}
+		logger.Info("serving https with a self-signed certificate; trust its CA, e.g. NODE_EXTRA_CA_CERTS", slog.String("ca", ca))
+		pair = p
+	case cfg.TLSCert != "":
+		for _, f := range []struct{ flag, path string }{{"--tls-cert", cfg.TLSCert}, {"--tls-key", cfg.TLSKey}} {
+			if _, err := os.ReadFile(f.path); err != nil {
+				return nil, fmt.Errorf("%s %s: %s", f.flag, f.path, reason(err))
+			}
+		}
+		p, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
+		if err != nil {
+			return nil, fmt.Errorf("--tls-cert %s and --tls-key %s: %w", cfg.TLSCert, cfg.TLSKey, err)
+		}
+		pair = p
+	default:
+		return nil, nil
+	}
+	return &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}, nil
+}
+
 // openStore opens PostgreSQL when --db is set, else SQLite in the data directory.
 func openStore(ctx context.Context, cfg Config) (activity.Store, error) {
 	if cfg.DB != "" {
 		return postgres.Open(ctx, cfg.DB)
 	}
-	return sqlite.Open(ctx, filepath.Join(cfg.Data, "activityd.db"))
+	path := sqliteFile(cfg.Data)
+	if err := prepareSQLite(path); err != nil {
+		return nil, err
+	}
+	store, err := sqlite.Open(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	if err := protectSQLite(path); err != nil {
+		store.Close()
+		return nil, err
+	}
+	return store, nil
 }
 
 func storeName(cfg Config) string {
 	if cfg.DB != "" {
 		return "postgres " + redact(cfg.DB)
 	}
-	return "sqlite " + filepath.Join(cfg.Data, "activityd.db")
+	return "sqlite " + sqliteFile(cfg.Data)
 }
 
 // issuerKeyFile is the local issuer's key: the --issuer-key file, or issuer-key.pem in the data directory.
@@ -165,13 +229,42 @@ func issuerKeyFile(data, key string) string {
 	return filepath.Join(data, "issuer-key.pem")
 }
 
+// readiness is what /readyz asks a store: that it answers and its migrations are all applied. A store
+// without it counts as ready once open.
+type readiness interface {
+	Ready(ctx context.Context) error
+}
+
+// readyTimeout bounds a /readyz check: a load balancer's probe wants an answer, not a hang.
+const readyTimeout = 2 * time.Second
+
 // handler routes the non-Graph routes (health, discovery) to a ServeMux and everything else to the
 // Graph server, without any path cleaning in front of it: the SDK's /me/activities//key form must reach
-// it as sent, and unknown paths get a 404 in Graph's error envelope.
-func handler(api http.Handler, issuer *auth.LocalIssuer) http.Handler {
+// it as sent, and unknown paths get a 404 in Graph's error envelope. /healthz says the process is alive;
+// /readyz that it can serve (its store answers, with its migrations applied), else 503 with the reason.
+func handler(api http.Handler, issuer *auth.LocalIssuer, store any, logger *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
+	var notReady atomic.Bool // logged once per change, not on every probe
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if s, ok := store.(readiness); ok {
+			ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
+			defer cancel()
+			if err := s.Ready(ctx); err != nil {
+				if !notReady.Swap(true) {
+					logger.Warn("not ready", slog.String("error", err.Error()))
+				}
+				w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+				w.WriteHeader(http.StatusServiceUnavailable)
+				io.WriteString(w, "not ready: "+shortReason(err)+"\n")
+				return
+			}
+			if notReady.Swap(false) {
+				logger.Info("ready again")
+			}
+		}
+		io.WriteString(w, "ok\n")
+	})
 	if issuer != nil {
 		mux.Handle("GET /.well-known/", issuer.Handler())
 	}
@@ -187,14 +280,19 @@ func handler(api http.Handler, issuer *auth.LocalIssuer) http.Handler {
 	})
 }
 
-func newLogger(cfg Config, out io.Writer) (*slog.Logger, error) {
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
-		return nil, fmt.Errorf("--log-level %q: %w", cfg.LogLevel, err)
+// shortReason is the first line of err, at most 200 bytes: enough for an operator reading a probe.
+func shortReason(err error) string {
+	s, _, _ := strings.Cut(err.Error(), "\n")
+	if len(s) > 200 {
+		s = strings.ToValidUTF8(s[:200], "") + "…"
 	}
-	opts := &slog.HandlerOptions{Level: level}
+	return s
+}
+
+func newLogger(cfg Config, out io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: slog.Level(levels[strings.ToLower(cfg.LogLevel)])}
 	if cfg.LogFormat == "json" {
-		return slog.New(slog.NewJSONHandler(out, opts)), nil
+		return slog.New(slog.NewJSONHandler(out, opts))
 	}
-	return slog.New(slog.NewTextHandler(out, opts)), nil
+	return slog.New(slog.NewTextHandler(out, opts))
 }

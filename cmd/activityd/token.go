@@ -1,44 +1,78 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
+	"path/filepath"
 	"time"
 
 	"github.com/activityd/activityd/auth"
 )
 
+const tokenSynopsis = `Usage: activityd token --user NAME --app NAME [flags]
+
+Prints one bearer token of the local issuer on stdout, signed with the key that 'activityd serve'
+keeps in its data directory (or --issuer-key). It never creates a key: run it with the server's
+--data (or ACTIVITYD_DATA), or its --issuer-key. User names follow RFC 8265 (PRECIS
+UsernameCaseMapped): "Alice" and "alice" are one user; names with spaces or control characters are
+refused.
+`
+
 // token prints one bearer token of the local issuer, alone, on stdout.
-func token(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+func token(args []string, getenv func(string) string, stdout io.Writer) error {
 	data, name, key := "./activityd-data", auth.DefaultIssuer, ""
 	var user, app string
 	ttl := 24 * time.Hour
 	fs := flag.NewFlagSet("activityd token", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.StringVar(&data, "data", data, "data directory holding the local issuer's key (as for serve)")
 	fs.StringVar(&user, "user", "", "the user the token speaks for (required)")
 	fs.StringVar(&app, "app", "", "the client application (required); each app sees only its own activities")
 	fs.DurationVar(&ttl, "ttl", ttl, "how long the token is valid")
+	fs.StringVar(&data, "data", data, "the server's data `directory`, holding the local issuer's key (as for serve)")
+	fs.StringVar(&key, "issuer-key", key, "the local issuer's key `file` (as for serve; default issuer-key.pem in --data)")
 	fs.StringVar(&name, "issuer-name", name, "iss of the local issuer (as for serve)")
-	fs.StringVar(&key, "issuer-key", key, "the local issuer's key file (as for serve; default issuer-key.pem in --data)")
-	if err := parseFlags(fs, args, getenv); err != nil {
+	if err := parseFlags(fs, args, getenv); errors.Is(err, flag.ErrHelp) {
+		printUsage(stdout, fs, tokenSynopsis)
+		return nil
+	} else if err != nil {
 		return err
 	}
-	if user == "" || app == "" {
-		return fmt.Errorf("--user and --app are required")
+	switch {
+	case user == "" || app == "":
+		return usagef("token", "--user and --app are required")
+	case ttl <= 0:
+		return usagef("token", "--ttl %s: want a positive duration, such as 24h", ttl)
 	}
-	if ttl <= 0 {
-		return fmt.Errorf("--ttl %s: want a positive duration", ttl)
+	if _, err := auth.Username(user); err != nil {
+		return usagef("token", "--user: %v", err)
 	}
-	issuer, err := auth.OpenLocalIssuer(issuerKeyFile(data, key), name)
+	issuer, err := loadIssuer(data, key, name)
 	if err != nil {
 		return err
 	}
 	tok, err := issuer.Mint(user, app, ttl)
 	if err != nil {
-		return err
+		return usagef("token", "%v", err)
 	}
 	_, err = fmt.Fprintln(stdout, tok)
 	return err
+}
+
+// loadIssuer loads the local issuer's existing key from --issuer-key, or else from --data. A missing
+// key is an error naming the path tried (absolute: a relative --data is relative to the working
+// directory, which may not be the server's).
+func loadIssuer(data, key, name string) (*auth.LocalIssuer, error) {
+	path, from := issuerKeyFile(data, key), "--data "+data
+	if key != "" {
+		from = "--issuer-key"
+	}
+	issuer, err := auth.LoadLocalIssuer(path, name)
+	if errors.Is(err, fs.ErrNotExist) {
+		abs, _ := filepath.Abs(path)
+		return nil, fmt.Errorf("no local issuer key at %s (from %s): give the server's --data or --issuer-key "+
+			"(or ACTIVITYD_DATA, ACTIVITYD_ISSUER_KEY); 'activityd serve' creates the key when it first starts", abs, from)
+	}
+	return issuer, err
 }
