@@ -229,10 +229,10 @@ func (s *Server) itemsNextLink(r *http.Request, rp *resourcePath, a *activity.Ac
 func filterText(r activity.TimeRange) string {
 	var parts []string
 	if !r.From.IsZero() {
-		parts = append(parts, "lastModifiedDateTime ge "+string(odata.AppendDateTime(nil, r.From)))
+		parts = append(parts, "lastModifiedDateTime ge "+odata.FormatDateTime(r.From))
 	}
 	if !r.To.IsZero() {
-		parts = append(parts, "lastModifiedDateTime le "+string(odata.AppendDateTime(nil, r.To)))
+		parts = append(parts, "lastModifiedDateTime le "+odata.FormatDateTime(r.To))
 	}
 	return strings.Join(parts, " and ")
 }

@@ -22,11 +22,17 @@ type keys struct {
 // so that an id or a nextLink made by one works on another and after a restart; without it a server
 // makes a random one, good for one process's lifetime. Call it before serving.
 func (s *Server) SetSecret(secret []byte) {
+	s.keys = keys{token: derive(secret, "activityd skiptoken v2"), ids: PublicIDs(secret)}
+}
+
+// PublicIDs returns the permutation between stored and public activity ids that a server with the
+// secret uses: for tools that write to a store directly and then call the API (the load tool).
+func PublicIDs(secret []byte) *activity.PublicIDs {
 	ids, err := activity.NewPublicIDs(derive(secret, "activityd public ids v1")[:activity.PublicIDKeySize])
 	if err != nil {
 		panic(err) // the key has the size Triple DES wants
 	}
-	s.keys = keys{token: derive(secret, "activityd skiptoken v2"), ids: ids}
+	return ids
 }
 
 // ref returns the Ref of an activity key from a URL: a public id (turned into the stored one) or an

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/activityd/activityd"
 	"github.com/activityd/activityd/auth"
+	"github.com/activityd/activityd/graph"
 	"github.com/activityd/activityd/postgres"
 	"github.com/activityd/activityd/sqlite"
 	"github.com/jackc/pgx/v5"
@@ -227,8 +229,14 @@ func (t *target) mintTokens(c config, issuer *auth.LocalIssuer) error {
 }
 
 // seed stores the preload straight into the store, before the server starts: each user gets
-// c.preload activities of about 1 KB, each with one history item. It returns the ids per user.
+// c.preload activities of about 1 KB, each with one history item. It returns the public ids (those
+// the server will show) per user.
 func seed(ctx context.Context, c config, store activity.Store) ([][]string, error) {
+	secret, err := store.Secret(ctx, "graph", graph.SecretSize)
+	if err != nil {
+		return nil, err
+	}
+	public := graph.PublicIDs(secret)
 	svc := activity.NewService(store)
 	ids := make([][]string, c.users)
 	users := make(chan int)
@@ -250,7 +258,7 @@ func seed(ctx context.Context, c config, store activity.Store) ([][]string, erro
 						errs <- err
 						return
 					}
-					ids[u] = append(ids[u], a.IDString())
+					ids[u] = append(ids[u], strconv.FormatInt(public.Public(a.ID), 10))
 				}
 			}
 		})
