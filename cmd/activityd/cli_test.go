@@ -57,7 +57,7 @@ func TestMain_ExitStatus(t *testing.T) {
 		{[]string{"token", "--user", "alice"}, 2, "activityd: --user and --app are required\nrun 'activityd token -h' for usage\n"},
 		{[]string{"cert", "--addr", "x"}, 2, "activityd: --addr \"x\": want host:port, such as 127.0.0.1:8080\nrun 'activityd cert -h' for usage\n"},
 		{[]string{"frobnicate"}, 2, "activityd: unknown command \"frobnicate\"\nrun 'activityd -h' for usage\n"},
-		{[]string{"serve", "--data", dir, "--addr", "127.0.0.1:0", "--tls-cert", missing, "--tls-key", missing}, 1,
+		{[]string{"serve", "--data", filepath.Join(dir, "new"), "--addr", "127.0.0.1:0", "--tls-cert", missing, "--tls-key", missing}, 1,
 			"activityd: --tls-cert " + missing + ": no such file or directory\n"},
 		{[]string{"serve", "--data", dir, "--addr", busy.Addr().String()}, 1,
 			"activityd: --addr " + busy.Addr().String() + ": bind: address already in use\n"},
@@ -69,6 +69,9 @@ func TestMain_ExitStatus(t *testing.T) {
 		if code != tc.code || stderr != tc.stderr || stdout != "" {
 			t.Errorf("activityd %q: status %d, stdout %q, stderr %q; want %d and %q", tc.args, code, stdout, stderr, tc.code, tc.stderr)
 		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "new")); err == nil {
+		t.Error("a start that failed on --tls-cert left a data directory behind")
 	}
 }
 

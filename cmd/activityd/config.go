@@ -336,7 +336,7 @@ func parseServe(args []string, getenv func(string) string, stdout io.Writer) (*C
 	fs.BoolVar(&c.LocalIssuer, "local-issuer", c.LocalIssuer, "accept tokens of the local issuer (activityd token)")
 	fs.StringVar(&c.IssuerName, "issuer-name", c.IssuerName, "iss of the local issuer's tokens (an https `URL`)")
 	fs.StringVar(&c.IssuerKey, "issuer-key", c.IssuerKey, "the local issuer's key `file` (default issuer-key.pem in --data); processes sharing a database share it")
-	fs.StringVar(&c.TrustIssuer, "trust-issuer", c.TrustIssuer, "iss of an external issuer to trust; {tid} matches the token's tenant,\ne.g. https://login.microsoftonline.com/{tid}/v2.0")
+	fs.StringVar(&c.TrustIssuer, "trust-issuer", c.TrustIssuer, "iss of an external issuer to trust (an https `URL`); {tid} matches the token's tenant,\ne.g. https://login.microsoftonline.com/{tid}/v2.0")
 	fs.StringVar(&c.TrustJWKS, "trust-jwks", c.TrustJWKS, "https `URL` of the external issuer's keys, e.g. https://login.microsoftonline.com/common/discovery/v2.0/keys")
 	fs.Var(listFlag{&c.Audiences}, "audience", "accepted token `audiences`, comma-separated, e.g. api://<client id>")
 	fs.Var(listFlag{&c.Scopes}, "scopes", "accepted `scopes` (a token needs one), comma-separated")

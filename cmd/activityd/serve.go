@@ -29,6 +29,11 @@ import (
 // before the server listens.
 func serve(ctx context.Context, cfg Config, logOut io.Writer) error {
 	logger := newLogger(cfg, logOut)
+	// Files named by flags first: a mistake there leaves no data directory behind.
+	tlsConfig, err := loadTLSFiles(cfg)
+	if err != nil {
+		return err
+	}
 	if needs := dataNeeds(cfg); needs != "" {
 		warning, err := openDataDir(cfg.Data)
 		if err != nil {
@@ -41,9 +46,10 @@ func serve(ctx context.Context, cfg Config, logOut io.Writer) error {
 			logger.Info("the data directory holds "+needs+" (--issuer-key puts the key elsewhere)", slog.String("dir", cfg.Data))
 		}
 	}
-	tlsConfig, err := loadTLS(cfg, logger)
-	if err != nil {
-		return err
+	if cfg.TLS == "self-signed" {
+		if tlsConfig, err = selfSignedTLS(cfg, logger); err != nil {
+			return err
+		}
 	}
 	store, err := openStore(ctx, cfg)
 	if err != nil {
@@ -164,33 +170,33 @@ func listenReason(err error) error {
 	return err
 }
 
-// loadTLS returns the TLS configuration of --tls self-signed or --tls-cert and --tls-key, or nil for
-// plain http, reading every file now so that a missing or mismatched one is reported before the
-// server listens, naming its flag.
-func loadTLS(cfg Config, logger *slog.Logger) (*tls.Config, error) {
-	var pair tls.Certificate
-	switch {
-	case cfg.TLS == "self-signed":
-		p, ca, err := ensureSelfSigned(cfg.Data, selfSignedHosts(cfg.Addr))
-		if err != nil {
-			return nil, fmt.Errorf("--tls self-signed: certificate in %s: %w", cfg.Data, err)
-		}
-		logger.Info("serving https with a self-signed certificate; trust its CA, e.g. NODE_EXTRA_CA_CERTS", slog.String("ca", ca))
-		pair = p
-	case cfg.TLSCert != "":
-		for _, f := range []struct{ flag, path string }{{"--tls-cert", cfg.TLSCert}, {"--tls-key", cfg.TLSKey}} {
-			if _, err := os.ReadFile(f.path); err != nil {
-				return nil, fmt.Errorf("%s %s: %s", f.flag, f.path, reason(err))
-			}
-		}
-		p, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
-		if err != nil {
-			return nil, fmt.Errorf("--tls-cert %s and --tls-key %s: %w", cfg.TLSCert, cfg.TLSKey, err)
-		}
-		pair = p
-	default:
+// loadTLSFiles returns the TLS configuration of --tls-cert and --tls-key, or nil without them,
+// reading both files now so that a missing or mismatched one is reported before the server listens,
+// naming its flag.
+func loadTLSFiles(cfg Config) (*tls.Config, error) {
+	if cfg.TLSCert == "" {
 		return nil, nil
 	}
+	for _, f := range []struct{ flag, path string }{{"--tls-cert", cfg.TLSCert}, {"--tls-key", cfg.TLSKey}} {
+		if _, err := os.ReadFile(f.path); err != nil {
+			return nil, fmt.Errorf("%s %s: %s", f.flag, f.path, reason(err))
+		}
+	}
+	pair, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
+	if err != nil {
+		return nil, fmt.Errorf("--tls-cert %s and --tls-key %s: %w", cfg.TLSCert, cfg.TLSKey, err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}, nil
+}
+
+// selfSignedTLS returns the TLS configuration of --tls self-signed, making the certificate (and its
+// CA) in the data directory when needed.
+func selfSignedTLS(cfg Config, logger *slog.Logger) (*tls.Config, error) {
+	pair, ca, err := ensureSelfSigned(cfg.Data, selfSignedHosts(cfg.Addr))
+	if err != nil {
+		return nil, fmt.Errorf("--tls self-signed: certificate in %s: %w", cfg.Data, err)
+	}
+	logger.Info("serving https with a self-signed certificate; trust its CA, e.g. NODE_EXTRA_CA_CERTS", slog.String("ca", ca))
 	return &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}, nil
 }
 
