@@ -1,0 +1,213 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/activityd/activityd/auth"
+)
+
+// peak measures the memory of the heaviest requests the limits allow (BENCHMARKS.md): it starts
+// activityd on a fresh store, stores --activities activities of one user through the API, each with
+// --items history items and a contentInfo and visualElements.content of --content-bytes each, resets
+// the process's peak RSS, and sends --rounds times the request of issue 11: one $batch of 20
+// GET /me/activities?$top=1000&$expand=historyItems with Prefer: odata.maxpagesize=1000. It prints
+// the RSS at idle, the peak, and what the batches answered.
+func peak(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("activityload peak", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	bin := fs.String("activityd", "./activityd", "the activityd binary to start")
+	db := fs.String("db", "", "PostgreSQL URL; without it, SQLite in a temporary directory")
+	activities := fs.Int("activities", 1000, "activities stored")
+	items := fs.Int("items", 100, "history items per activity")
+	contentBytes := fs.Int("content-bytes", 200, "bytes of contentInfo and of visualElements.content, each")
+	rounds := fs.Int("rounds", 3, "batches sent")
+	serverArgs := fs.String("server-args", "", "more flags for activityd serve, space-separated")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp("", "activityload-peak-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	keyFile := filepath.Join(dir, "issuer-key.pem")
+	issuer, err := auth.OpenLocalIssuer(keyFile, "")
+	if err != nil {
+		return err
+	}
+	token, err := issuer.Mint("peak", "loadapp", time.Hour)
+	if err != nil {
+		return err
+	}
+	addr, err := freeAddr()
+	if err != nil {
+		return err
+	}
+	sargs := []string{"serve", "--addr", addr, "--data", filepath.Join(dir, "data"), "--issuer-key", keyFile, "--log-level", "warn", "--throttle=false"}
+	if *db != "" {
+		url, drop, err := freshSchema(ctx, *db)
+		if err != nil {
+			return err
+		}
+		defer drop()
+		sargs = append(sargs, "--db", url)
+	}
+	cmd := exec.Command(*bin, append(sargs, strings.Fields(*serverArgs)...)...)
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	defer func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() }()
+	base := "http://" + addr
+	if err := waitHealthy(base); err != nil {
+		return err
+	}
+	p := &peakClient{base: base, token: token, client: &http.Client{Timeout: 10 * time.Minute}}
+	start := time.Now()
+	if err := p.load(ctx, *activities, *items, *contentBytes); err != nil {
+		return fmt.Errorf("load: %w", err)
+	}
+	fmt.Fprintf(stderr, "stored %d activities × %d history items (%d B content each) in %s\n", *activities, *items, *contentBytes, time.Since(start).Round(time.Second))
+	pid := cmd.Process.Pid
+	idle := procStatus(pid, "VmRSS:")
+	// Writing 5 to clear_refs resets VmHWM to the current RSS (Linux 4.0+), so the peak below is
+	// the batches', not the load's.
+	if err := os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", pid), []byte("5"), 0); err != nil {
+		fmt.Fprintf(stderr, "cannot reset the peak RSS (%v): the peak below includes the load\n", err)
+	}
+	var steps []string
+	for i := range 20 {
+		steps = append(steps, fmt.Sprintf(`{"id":"%d","method":"GET","url":"/me/activities?$top=1000&$expand=historyItems","headers":{"Prefer":"odata.maxpagesize=1000"}}`, i))
+	}
+	batch := `{"requests":[` + strings.Join(steps, ",") + `]}`
+	for r := range *rounds {
+		t0 := time.Now()
+		size, statuses, err := p.batch(ctx, batch)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "batch %d: %d bytes in %s, step statuses %v\n", r+1, size, time.Since(t0).Round(time.Millisecond), statuses)
+	}
+	high := procStatus(pid, "VmHWM:")
+	fmt.Fprintf(stdout, "RSS idle after the load: %d MB; peak during the batches: %d MB; peak above idle: %d MB\n",
+		idle>>20, high>>20, (high-idle)>>20)
+	return nil
+}
+
+type peakClient struct {
+	base, token string
+	client      *http.Client
+}
+
+func (p *peakClient) do(ctx context.Context, method, path, body string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, method, p.base+path, strings.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+p.token)
+	req.Header.Set("Content-Type", "application/json")
+	return p.client.Do(req)
+}
+
+// load stores n activities with items history items each, 100 per request (the deep-insert limit).
+func (p *peakClient) load(ctx context.Context, n, items, contentBytes int) error {
+	filler := strings.Repeat("x", max(contentBytes-20, 1))
+	for i := range n {
+		key := fmt.Sprintf("peak-%05d", i)
+		var a map[string]any
+		if err := json.Unmarshal([]byte(activityJSON(key)), &a); err != nil {
+			return err
+		}
+		a["contentInfo"] = map[string]any{"text": filler}
+		a["visualElements"].(map[string]any)["content"] = map[string]any{"type": "AdaptiveCard", "text": filler}
+		for done := 0; done < items || done == 0; done += 100 {
+			var hist []any
+			for j := done; j < min(done+100, items); j++ {
+				hist = append(hist, map[string]any{"startedDateTime": "2026-11-27T10:00:00Z", "lastActiveDateTime": "2026-11-27T10:05:00Z"})
+			}
+			a["historyItems"] = hist
+			b, _ := json.Marshal(a)
+			resp, err := p.do(ctx, "PUT", "/v1.0/me/activities/"+key, string(b))
+			if err != nil {
+				return err
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode >= 300 {
+				return fmt.Errorf("PUT %s: %s", key, resp.Status)
+			}
+			if items == 0 {
+				break
+			}
+		}
+	}
+	return nil
+}
+
+// batch sends one $batch and returns the size of its answer and the status of each step.
+func (p *peakClient) batch(ctx context.Context, body string) (int, map[int]int, error) {
+	resp, err := p.do(ctx, "POST", "/v1.0/$batch", body)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return 0, nil, fmt.Errorf("$batch: %s: %s", resp.Status, b[:min(len(b), 300)])
+	}
+	var out struct{ Responses []struct{ Status int } }
+	if err := json.NewDecoder(bytes.NewReader(b)).Decode(&out); err != nil {
+		return 0, nil, err
+	}
+	statuses := map[int]int{}
+	for _, r := range out.Responses {
+		statuses[r.Status]++
+	}
+	return len(b), statuses, nil
+}
+
+func waitHealthy(base string) error {
+	start := time.Now()
+	for {
+		if resp, err := http.Get(base + "/healthz"); err == nil {
+			resp.Body.Close()
+			return nil
+		}
+		if time.Since(start) > 30*time.Second {
+			return errors.New("activityd did not answer within 30s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// procStatus reads a "kB" line of /proc/pid/status, in bytes.
+func procStatus(pid int, field string) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, field); ok {
+			var kb int64
+			fmt.Sscanf(strings.TrimSpace(rest), "%d kB", &kb)
+			return kb << 10
+		}
+	}
+	return 0
+}
