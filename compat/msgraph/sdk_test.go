@@ -122,6 +122,22 @@ func TestSDK(t *testing.T) {
 		t.Errorf("contentInfo came back as %T", created.GetContentInfo())
 	}
 
+	t.Run("Me", func(t *testing.T) {
+		// How the SDK's samples resolve the user: GET /me?$select=id,displayName.
+		me, err := alice.Me().Get(ctx, &users.UserItemRequestBuilderGetRequestConfiguration{
+			QueryParameters: &users.UserItemRequestBuilderGetQueryParameters{Select: []string{"id", "displayName"}},
+		})
+		if err != nil {
+			t.Fatalf("GET /me?$select=id,displayName: %v", err)
+		}
+		if me.GetId() == nil || *me.GetId() == "" || me.GetDisplayName() == nil {
+			t.Errorf("GET /me?$select=id,displayName: id %v, displayName %v", me.GetId(), me.GetDisplayName())
+		}
+		if me.GetUserPrincipalName() != nil {
+			t.Errorf("GET /me?$select=id,displayName also gave userPrincipalName %q", *me.GetUserPrincipalName())
+		}
+	})
+
 	t.Run("Replace", func(t *testing.T) {
 		// The same key through Users().ByUserId(oid), which encodes it fully: one activity.
 		me, err := alice.Me().Get(ctx, nil)
