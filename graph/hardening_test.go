@@ -1,8 +1,10 @@
 package graph_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -202,5 +204,39 @@ func TestNUL(t *testing.T) {
 	wantStatus(t, "\\u0000 inside contentInfo", r, http.StatusCreated)
 	if got := r.json()["contentInfo"].(map[string]any)["text"]; got != "a\x00b" {
 		t.Errorf("contentInfo.text = %q", got)
+	}
+}
+
+// TestLog_BatchAndHangUp: a $batch step's log line names its batch; a request whose client went
+// away is not logged as an error.
+func TestLog_BatchAndHangUp(t *testing.T) {
+	e := newEnv(t)
+	alice := e.as("alice", "notes")
+	r := alice.do("POST", "/v1.0/$batch", `{"requests":[{"id":"1","method":"GET","url":"/me/activities"}]}`)
+	batchID := r.header.Get("request-id")
+	var stepLine string
+	for _, line := range strings.Split(e.logs.String(), "\n") {
+		if strings.Contains(line, "route=activities") {
+			stepLine = line
+		}
+	}
+	if !strings.Contains(stepLine, "batch_request_id="+batchID) {
+		t.Errorf("the step's log line %q does not name its batch %s", stepLine, batchID)
+	}
+	// A client that hung up: its request's context is done before the store is asked.
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	req := httptest.NewRequestWithContext(ctx, "GET", "/v1.0/me/activities", nil)
+	req.Header.Set("Authorization", "Bearer "+alice.token)
+	rec := httptest.NewRecorder()
+	e.api.ServeHTTP(rec, req)
+	if rec.Code != http.StatusInternalServerError {
+		t.Fatalf("a request whose client went away: %d %s, want the store's failure", rec.Code, rec.Body)
+	}
+	if logs := e.logs.String(); strings.Contains(logs, "level=ERROR") {
+		t.Errorf("a client hanging up was logged as an error:\n%s", logs)
+	}
+	if !strings.Contains(e.logs.String(), "client_gone=true") {
+		t.Errorf("the hang-up is not in the request log:\n%s", e.logs.String())
 	}
 }

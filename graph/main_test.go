@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -37,7 +38,18 @@ type env struct {
 	key     *rsa.PrivateKey
 	store   activity.Store
 	service *activity.Service
+	logs    *syncBuffer // what the server logged, as text
 }
+
+// syncBuffer is a bytes.Buffer safe for the server's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) { b.mu.Lock(); defer b.mu.Unlock(); return b.b.Write(p) }
+
+func (b *syncBuffer) String() string { b.mu.Lock(); defer b.mu.Unlock(); return b.b.String() }
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
@@ -55,11 +67,12 @@ func newEnv(t *testing.T) *env {
 		Audiences: auth.GraphAudiences,
 	}
 	service := activity.NewService(store)
-	api := graph.NewServer(service, verifier, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	logs := &syncBuffer{}
+	api := graph.NewServer(service, verifier, slog.New(slog.NewTextHandler(logs, nil)))
 	api.PageSize = 20
 	srv := httptest.NewServer(api)
 	t.Cleanup(srv.Close)
-	return &env{t: t, srv: srv, api: api, key: key, store: store, service: service}
+	return &env{t: t, srv: srv, api: api, key: key, store: store, service: service, logs: logs}
 }
 
 // openStore opens the store the tests run on: SQLite, or PostgreSQL when ACTIVITYD_TEST_STORE=postgres
