@@ -43,7 +43,11 @@ func serve(ctx context.Context, cfg Config, logOut io.Writer) error {
 			logger.Warn(warning)
 		}
 		if cfg.DB != "" {
-			logger.Info("the data directory holds "+needs+" (--issuer-key puts the key elsewhere)", slog.String("dir", cfg.Data))
+			msg := "the data directory holds " + needs
+			if cfg.LocalIssuer && cfg.IssuerKey == "" {
+				msg += " (--issuer-key puts the key elsewhere)"
+			}
+			logger.Info(msg, slog.String("dir", cfg.Data))
 		}
 	}
 	if cfg.TLS == "self-signed" {
