@@ -39,6 +39,20 @@ type Store interface {
 	// CountHistoryItems returns how many history items of the activity fall in the range.
 	CountHistoryItems(ctx context.Context, p Principal, activityID int64, modified TimeRange) (int, error)
 
+	// ActivitiesByID returns the live activities of p among ids, by id; those it lacks were deleted
+	// or expired.
+	ActivitiesByID(ctx context.Context, p Principal, ids []int64) (map[int64]*Activity, error)
+
+	// Changes returns a page of the change log: changes of p (of p's app, or with q.AllApps of p's
+	// user) after q.After, in log order. Every write of every Tx and of PutActivity and PurgeExpired
+	// appends its changes in its own transaction.
+	Changes(ctx context.Context, p Principal, q ChangeQuery) (*ChangePage, error)
+	// ChangeLog returns the change log's horizon and latest position.
+	ChangeLog(ctx context.Context) (ChangeLog, error)
+	// TrimChanges deletes at most limit changes committed before the instant, oldest first, moves
+	// the horizon past them, and returns how many it deleted.
+	TrimChanges(ctx context.Context, before time.Time, limit int) (int, error)
+
 	// Secret returns the store's secret called name: size random bytes made on first use and the same
 	// for every process on the store from then on (the first to make it wins). Keys that must agree
 	// across processes and restarts (skiptoken signatures, public ids) are derived from it.

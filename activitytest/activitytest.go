@@ -84,6 +84,7 @@ func TestStore(t *testing.T, open Opener) {
 	t.Run("Secret", func(t *testing.T) { testSecret(t, open) })
 	t.Run("Bounds", func(t *testing.T) { testBounds(t, open) })
 	t.Run("Blank", func(t *testing.T) { testBlank(t, open) })
+	t.Run("Changes", func(t *testing.T) { testChanges(t, open) })
 }
 
 // fixture is a service over a fresh store with a test clock.

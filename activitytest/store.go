@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -764,5 +765,113 @@ func testBlank(t *testing.T, open Opener) {
 	h, err := f.Store.FindHistoryItem(ctx, AliceNotes, got.ID, item.ID)
 	if err != nil || h.Blank != activity.FieldUserTimezone {
 		t.Errorf("history item blank fields = %v, %v", h, err)
+	}
+}
+
+// allChanges reads the whole log of p after a position, a page of limit at a time.
+func allChanges(t *testing.T, f fixture, p activity.Principal, after activity.Position, allApps bool) ([]activity.Change, activity.Position) {
+	t.Helper()
+	var out []activity.Change
+	for range 100 {
+		page, err := f.Store.Changes(t.Context(), p, activity.ChangeQuery{After: after, Limit: 2, AllApps: allApps})
+		if err != nil {
+			t.Fatalf("Changes: %v", err)
+		}
+		for _, c := range page.Changes {
+			if !after.Before(c.Position) {
+				t.Fatalf("change at %v does not come after %v", c.Position, after)
+			}
+			after = c.Position
+		}
+		out = append(out, page.Changes...)
+		if after.Before(page.Next) {
+			after = page.Next
+		}
+		if !page.More {
+			return out, after
+		}
+	}
+	t.Fatal("the change log does not end")
+	return nil, after
+}
+
+func kinds(cs []activity.Change) []string {
+	var out []string
+	for _, c := range cs {
+		out = append(out, fmt.Sprintf("%s %d %s", c.AppID, c.ActivityID, c.Kind))
+	}
+	return out
+}
+
+// testChanges: every write appends its change, in its transaction, in log order; the app's view and
+// the person's view; trimming moves the horizon.
+func testChanges(t *testing.T, open Opener) {
+	f := newFixture(t, open)
+	ctx := t.Context()
+	log, err := f.Store.ChangeLog(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := log.Latest
+	a := f.mustUpsert(t, AliceNotes, NewActivity("a"))                                                                                          // created
+	f.mustUpsert(t, AliceNotes, NewActivity("a"))                                                                                               // updated
+	if _, err := f.UpdateActivity(ctx, AliceNotes, activity.ParseRef("a"), func(x *activity.Activity) { x.AppDisplayName = "x" }); err != nil { // updated
+		t.Fatal(err)
+	}
+	item := NewHistoryItem(activity.NewGUID(), f.clock.Now(), time.Minute)
+	if _, err := f.PutHistoryItem(ctx, AliceNotes, activity.ParseRef("a"), item); err != nil { // updated
+		t.Fatal(err)
+	}
+	if err := f.DeleteHistoryItem(ctx, AliceNotes, activity.ParseRef("a"), item.ID); err != nil { // updated
+		t.Fatal(err)
+	}
+	deep := NewActivity("b")
+	for range 3 {
+		deep.HistoryItems = append(deep.HistoryItems, NewHistoryItem("", f.clock.Now(), time.Minute))
+	}
+	b := f.mustUpsert(t, AliceNotes, deep)                                            // created, once for its items too
+	music := f.mustUpsert(t, AliceMusic, NewActivity("m"))                            // another app of Alice
+	f.mustUpsert(t, BobNotes, NewActivity("bob"))                                     // another user
+	if err := f.DeleteActivity(ctx, AliceNotes, activity.ParseRef("a")); err != nil { // deleted
+		t.Fatal(err)
+	}
+	got, end := allChanges(t, f, AliceNotes, start, false)
+	want := []string{
+		fmt.Sprintf("notes %d created", a.ID), fmt.Sprintf("notes %d updated", a.ID), fmt.Sprintf("notes %d updated", a.ID),
+		fmt.Sprintf("notes %d updated", a.ID), fmt.Sprintf("notes %d updated", a.ID), fmt.Sprintf("notes %d created", b.ID),
+		fmt.Sprintf("notes %d deleted", a.ID),
+	}
+	if diff := cmp.Diff(want, kinds(got)); diff != "" {
+		t.Errorf("the app's changes (-want +got):\n%s", diff)
+	}
+	person, _ := allChanges(t, f, AliceNotes, start, true)
+	if len(person) != len(want)+1 || !slices.ContainsFunc(person, func(c activity.Change) bool { return c.AppID == "music" && c.ActivityID == music.ID }) {
+		t.Errorf("the person's changes across apps: %v", kinds(person))
+	}
+	// Nothing more after the end; a new write comes after it.
+	if more, _ := allChanges(t, f, AliceNotes, end, false); len(more) != 0 {
+		t.Errorf("changes after the end: %v", kinds(more))
+	}
+	f.mustUpsert(t, AliceNotes, NewActivity("c"))
+	if more, _ := allChanges(t, f, AliceNotes, end, false); len(more) != 1 || more[0].Kind != activity.ChangeCreated {
+		t.Errorf("a write after the end: %v", kinds(more))
+	}
+	// The purge of an expired activity is a deletion.
+	f.clock.Add(activity.DefaultTTL + time.Second)
+	if _, err := f.Store.PurgeExpired(ctx, f.clock.Now(), 1000); err != nil {
+		t.Fatal(err)
+	}
+	purged, _ := allChanges(t, f, AliceNotes, end, false)
+	if !slices.ContainsFunc(purged, func(c activity.Change) bool { return c.ActivityID == b.ID && c.Kind == activity.ChangeDeleted }) {
+		t.Errorf("the purge of an expired activity is not in the log: %v", kinds(purged))
+	}
+	// Trimming everything moves the horizon past every position handed out so far.
+	n, err := f.Store.TrimChanges(ctx, f.clock.Now().Add(time.Hour), 1000)
+	if err != nil || n < len(person) {
+		t.Fatalf("TrimChanges = %d, %v", n, err)
+	}
+	log, err = f.Store.ChangeLog(ctx)
+	if err != nil || !start.Before(log.Horizon) || !end.Before(log.Horizon) {
+		t.Errorf("after trimming, the horizon %v is not past %v and %v (%v)", log.Horizon, start, end, err)
 	}
 }

@@ -128,15 +128,25 @@ func (s *Store) PutActivity(ctx context.Context, p activity.Principal, a *activi
 // PutActivity inserts a, or replaces the live activity with its appActivityId, in one upsert. The
 // upsert leaves an expired activity with the key alone: that one is deleted, and the upsert runs again.
 func (tx *Tx) PutActivity(ctx context.Context, a *activity.Activity) (created bool, err error) {
+	defer func() {
+		if err == nil {
+			tx.loggedByUpsert(a.ID)
+		}
+	}()
 	created, ok, err := upsertActivity(ctx, tx.tx, tx.p, tx.now, a)
 	if err != nil || ok {
 		return created, err
 	}
-	// An expired activity with this key is gone for the client; make room for the new one.
-	if _, err := tx.tx.Exec(ctx, `DELETE FROM activities
-		WHERE tenant_id = $1 AND user_id = $2 AND app_id = $3 AND app_activity_id = $4 AND expires <= $5`,
-		tx.p.TenantID, tx.p.UserID, tx.p.AppID, a.AppActivityID, tx.now); err != nil {
+	// An expired activity with this key is gone for the client; make room for the new one, and say
+	// that the old one is gone (its id is not the new one's).
+	var old int64
+	if err := tx.tx.QueryRow(ctx, `DELETE FROM activities
+		WHERE tenant_id = $1 AND user_id = $2 AND app_id = $3 AND app_activity_id = $4 AND expires <= $5 RETURNING id`,
+		tx.p.TenantID, tx.p.UserID, tx.p.AppID, a.AppActivityID, tx.now).Scan(&old); err != nil {
 		return false, fmt.Errorf("put activity: %w", err)
+	}
+	if err := tx.logChange(ctx, old, activity.ChangeDeleted); err != nil {
+		return false, err
 	}
 	if created, ok, err = upsertActivity(ctx, tx.tx, tx.p, tx.now, a); err == nil && !ok {
 		err = fmt.Errorf("put activity: the expired activity '%s' is still in the way", a.AppActivityID)
@@ -152,7 +162,8 @@ func upsertActivity(ctx context.Context, q querier, p activity.Principal, now in
 	a.Status = activity.StatusActive // as inserted
 	args := append([]any{activity.NewID(), p.TenantID, p.UserID, p.AppID}, activityArgs(a)...)
 	var stored, createdAt int64
-	err = q.QueryRow(ctx, `INSERT INTO activities (id, tenant_id, user_id, app_id,
+	// The change is logged in the same statement, so that the one-round-trip upsert stays one.
+	err = q.QueryRow(ctx, `WITH up AS (INSERT INTO activities (id, tenant_id, user_id, app_id,
 		app_activity_id, activity_source_host, activation_url, app_display_name, fallback_url, content_url,
 		content_info, user_timezone, display_text, description, background_color, content, attribution,
 		icon_url, alternate_text, alternative_text, add_image_query, created, last_modified, expires, status, blank)
@@ -169,7 +180,10 @@ func upsertActivity(ctx context.Context, q querier, p activity.Principal, now in
 		add_image_query = excluded.add_image_query, last_modified = excluded.last_modified,
 		expires = excluded.expires, blank = excluded.blank, status = '`+string(activity.StatusUpdated)+`'
 		WHERE activities.expires > $27
-		RETURNING id, created, xmax = 0`, append(args, now)...).Scan(&stored, &createdAt, &created)
+		RETURNING id, created, xmax = 0 AS inserted),
+		logged AS (INSERT INTO changes (tenant_id, user_id, app_id, activity_id, kind, at)
+			SELECT $2, $3, $4, id, CASE WHEN inserted THEN 'created' ELSE 'updated' END, $23 FROM up)
+		SELECT id, created, inserted FROM up`, append(args, now)...).Scan(&stored, &createdAt, &created)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		return false, false, nil
@@ -195,7 +209,10 @@ func (tx *Tx) UpdateActivity(ctx context.Context, a *activity.Activity) error {
 	if err != nil {
 		return fmt.Errorf("update activity: %w", err)
 	}
-	return mustAffect(tag, "The activity '%d' was not found.", a.ID)
+	if err := mustAffect(tag, "The activity '%d' was not found.", a.ID); err != nil {
+		return err
+	}
+	return tx.logChange(ctx, a.ID, activity.ChangeUpdated)
 }
 
 // DeleteActivity deletes an activity; its history items go with it (ON DELETE CASCADE).
@@ -206,7 +223,10 @@ func (tx *Tx) DeleteActivity(ctx context.Context, id int64) error {
 	if err != nil {
 		return fmt.Errorf("delete activity: %w", err)
 	}
-	return mustAffect(tag, "The activity '%d' was not found.", id)
+	if err := mustAffect(tag, "The activity '%d' was not found.", id); err != nil {
+		return err
+	}
+	return tx.logChange(ctx, id, activity.ChangeDeleted)
 }
 
 func mustAffect(tag pgconn.CommandTag, format string, args ...any) error {
@@ -252,6 +272,9 @@ func (s *Store) purgeHistoryItems(ctx context.Context, now int64, limit int) (in
 	}
 	for k := range affected {
 		if _, err := tx.Exec(ctx, updateRecent, k.tenant, k.user, k.app, k.id); err != nil {
+			return 0, fmt.Errorf("purge history items: %w", err)
+		}
+		if _, err := tx.Exec(ctx, insertChange, k.tenant, k.user, k.app, k.id, string(activity.ChangeUpdated), now); err != nil {
 			return 0, fmt.Errorf("purge history items: %w", err)
 		}
 	}
@@ -374,8 +397,13 @@ func (s *Store) CountActivities(ctx context.Context, p activity.Principal, modif
 // the rest of limit expired history items, then of ended throttling windows. Rows locked by a concurrent purge are skipped, so several
 // processes can purge at once without waiting on each other.
 func (s *Store) PurgeExpired(ctx context.Context, now time.Time, limit int) (int, error) {
-	tag, err := s.pool.Exec(ctx, `DELETE FROM activities WHERE (tenant_id, user_id, app_id, id) IN (
-		SELECT tenant_id, user_id, app_id, id FROM activities WHERE expires <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED)`,
+	// Each purged activity is logged as deleted, in the same statement.
+	tag, err := s.pool.Exec(ctx, `WITH gone AS (
+			DELETE FROM activities WHERE (tenant_id, user_id, app_id, id) IN (
+				SELECT tenant_id, user_id, app_id, id FROM activities WHERE expires <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED)
+			RETURNING tenant_id, user_id, app_id, id)
+		INSERT INTO changes (tenant_id, user_id, app_id, activity_id, kind, at)
+		SELECT tenant_id, user_id, app_id, id, 'deleted', $1 FROM gone`,
 		micros(now), limit)
 	if err != nil {
 		return 0, fmt.Errorf("purge activities: %w", err)

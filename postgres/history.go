@@ -88,7 +88,7 @@ func (tx *Tx) PutHistoryItem(ctx context.Context, h *activity.HistoryItem) error
 		tx.p.TenantID, tx.p.UserID, tx.p.AppID, h.ActivityID, micros(h.LastModifiedDateTime)); err != nil {
 		return fmt.Errorf("put history item: %w", err)
 	}
-	return nil
+	return tx.logChange(ctx, h.ActivityID, activity.ChangeUpdated)
 }
 
 // DeleteHistoryItem deletes one live history item.
@@ -105,7 +105,7 @@ func (tx *Tx) DeleteHistoryItem(ctx context.Context, activityID int64, itemID st
 	if _, err := tx.tx.Exec(ctx, updateRecent, tx.p.TenantID, tx.p.UserID, tx.p.AppID, activityID); err != nil {
 		return fmt.Errorf("delete history item: %w", err)
 	}
-	return nil
+	return tx.logChange(ctx, activityID, activity.ChangeUpdated)
 }
 
 // ListHistoryItems returns a page of one activity's history items, newest first.

@@ -181,9 +181,10 @@ func retryable(err error) bool {
 
 // Tx is an activity.Tx on PostgreSQL.
 type Tx struct {
-	tx  pgx.Tx
-	p   activity.Principal
-	now int64
+	tx     pgx.Tx
+	p      activity.Principal
+	now    int64
+	logged map[int64]bool // the activities this transaction has logged a change of
 }
 
 // micros converts t to microseconds since the epoch; the zero time is 0.

@@ -137,11 +137,16 @@ func (tx *Tx) PutActivity(ctx context.Context, a *activity.Activity) (created bo
 		if err != nil || ok {
 			return created, err
 		}
-		// An expired activity with this key is gone for the client; make room for the new one.
-		if _, err := tx.tx.ExecContext(ctx, `DELETE FROM activities
-			WHERE tenant_id = ? AND user_id = ? AND app_id = ? AND app_activity_id = ? AND expires <= ?`,
-			tx.p.TenantID, tx.p.UserID, tx.p.AppID, a.AppActivityID, tx.now); err != nil {
+		// An expired activity with this key is gone for the client; make room for the new one, and
+		// say that the old one is gone (its id is not the new one's).
+		var old int64
+		if err := tx.tx.QueryRowContext(ctx, `DELETE FROM activities
+			WHERE tenant_id = ? AND user_id = ? AND app_id = ? AND app_activity_id = ? AND expires <= ? RETURNING id`,
+			tx.p.TenantID, tx.p.UserID, tx.p.AppID, a.AppActivityID, tx.now).Scan(&old); err != nil {
 			return false, fmt.Errorf("put activity: %w", err)
+		}
+		if err := tx.logChange(ctx, old, activity.ChangeDeleted); err != nil {
+			return false, err
 		}
 	}
 	return false, fmt.Errorf("put activity: the expired activity '%s' is still in the way", a.AppActivityID)
@@ -208,11 +213,12 @@ func (tx *Tx) upsertActivity(ctx context.Context, a *activity.Activity) (created
 		case err != nil:
 			return false, false, fmt.Errorf("put activity: %w", err)
 		}
+		kind := activity.ChangeCreated
 		if created = status == string(activity.StatusActive); !created {
-			a.CreatedDateTime, a.Status = fromMicros(createdAt), activity.StatusUpdated
+			a.CreatedDateTime, a.Status, kind = fromMicros(createdAt), activity.StatusUpdated, activity.ChangeUpdated
 		}
 		a.ID = stored
-		return created, true, nil
+		return created, true, tx.logChange(ctx, stored, kind)
 	}
 }
 
@@ -228,7 +234,10 @@ func (tx *Tx) UpdateActivity(ctx context.Context, a *activity.Activity) error {
 	if err != nil {
 		return fmt.Errorf("update activity: %w", err)
 	}
-	return mustAffect(res, "The activity '%d' was not found.", a.ID)
+	if err := mustAffect(res, "The activity '%d' was not found.", a.ID); err != nil {
+		return err
+	}
+	return tx.logChange(ctx, a.ID, activity.ChangeUpdated)
 }
 
 // DeleteActivity deletes an activity; its history items go with it (ON DELETE CASCADE).
@@ -239,7 +248,10 @@ func (tx *Tx) DeleteActivity(ctx context.Context, id int64) error {
 	if err != nil {
 		return fmt.Errorf("delete activity: %w", err)
 	}
-	return mustAffect(res, "The activity '%d' was not found.", id)
+	if err := mustAffect(res, "The activity '%d' was not found.", id); err != nil {
+		return err
+	}
+	return tx.logChange(ctx, id, activity.ChangeDeleted)
 }
 
 // mustAffect turns a statement that changed no row into a NotFound error.
@@ -373,41 +385,73 @@ func (s *Store) PurgeExpired(ctx context.Context, now time.Time, limit int) (int
 }
 
 func purge(ctx context.Context, q querier, now int64, limit int) (int, error) {
-	res, err := q.ExecContext(ctx, `DELETE FROM activities WHERE id IN (
-		SELECT id FROM activities WHERE expires <= ? LIMIT ?)`, now, limit)
-	if err != nil {
-		return 0, fmt.Errorf("purge activities: %w", err)
-	}
-	n, _ := res.RowsAffected()
-	total := int(n)
-	if total >= limit {
-		return total, nil
+	total, err := purgeActivities(ctx, q, now, limit)
+	if err != nil || total >= limit {
+		return total, err
 	}
 	// Deleting an activity's newest items changes its recent time: work it out again from the rest.
 	rows, err := q.QueryContext(ctx, `DELETE FROM history_items WHERE (activity_id, id) IN (
-		SELECT activity_id, id FROM history_items WHERE expires <= ? LIMIT ?) RETURNING activity_id`, now, limit-total)
+		SELECT activity_id, id FROM history_items WHERE expires <= ? LIMIT ?)
+		RETURNING tenant_id, user_id, app_id, activity_id`, now, limit-total)
 	if err != nil {
 		return total, fmt.Errorf("purge history items: %w", err)
 	}
-	affected := map[int64]bool{}
+	affected := map[owned]bool{}
 	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
+		var o owned
+		if err := rows.Scan(&o.tenant, &o.user, &o.app, &o.id); err != nil {
 			rows.Close()
 			return total, fmt.Errorf("purge history items: %w", err)
 		}
-		affected[id] = true
+		affected[o] = true
 		total++
 	}
 	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
 		return total, fmt.Errorf("purge history items: %w", err)
 	}
-	for id := range affected {
-		if _, err := q.ExecContext(ctx, updateRecent, id); err != nil {
+	for o := range affected {
+		if _, err := q.ExecContext(ctx, updateRecent, o.id); err != nil {
 			return total, fmt.Errorf("purge history items: %w", err)
+		}
+		if err := logChangeOf(ctx, q, o.tenant, o.user, o.app, o.id, activity.ChangeUpdated, now); err != nil {
+			return total, err
 		}
 	}
 	return total, nil
+}
+
+// owned is an activity id with its principal.
+type owned struct {
+	tenant, user, app string
+	id                int64
+}
+
+// purgeActivities deletes at most limit expired activities, with their history items, and logs each
+// as deleted.
+func purgeActivities(ctx context.Context, q querier, now int64, limit int) (int, error) {
+	rows, err := q.QueryContext(ctx, `DELETE FROM activities WHERE id IN (
+		SELECT id FROM activities WHERE expires <= ? LIMIT ?) RETURNING tenant_id, user_id, app_id, id`, now, limit)
+	if err != nil {
+		return 0, fmt.Errorf("purge activities: %w", err)
+	}
+	var gone []owned
+	for rows.Next() {
+		var o owned
+		if err := rows.Scan(&o.tenant, &o.user, &o.app, &o.id); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("purge activities: %w", err)
+		}
+		gone = append(gone, o)
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return 0, fmt.Errorf("purge activities: %w", err)
+	}
+	for _, o := range gone {
+		if err := logChangeOf(ctx, q, o.tenant, o.user, o.app, o.id, activity.ChangeDeleted, now); err != nil {
+			return 0, err
+		}
+	}
+	return len(gone), nil
 }
 
 // updateRecent works an activity's recent time out again from its history items.

@@ -91,7 +91,7 @@ func (tx *Tx) PutHistoryItem(ctx context.Context, h *activity.HistoryItem) error
 		micros(h.LastModifiedDateTime), micros(h.LastModifiedDateTime), h.ActivityID); err != nil {
 		return fmt.Errorf("put history item: %w", err)
 	}
-	return nil
+	return tx.logChange(ctx, h.ActivityID, activity.ChangeUpdated)
 }
 
 // DeleteHistoryItem deletes one live history item.
@@ -108,7 +108,7 @@ func (tx *Tx) DeleteHistoryItem(ctx context.Context, activityID int64, itemID st
 	if _, err := tx.tx.ExecContext(ctx, updateRecent, activityID); err != nil {
 		return fmt.Errorf("delete history item: %w", err)
 	}
-	return nil
+	return tx.logChange(ctx, activityID, activity.ChangeUpdated)
 }
 
 // ListHistoryItems returns a page of one activity's history items, newest first.

@@ -309,7 +309,7 @@ func (s *Store) commit(batch []*writeRequest) {
 			results[i] = fmt.Errorf("savepoint: %w", err)
 			continue
 		}
-		tx.p, tx.now = r.p, s.now()
+		tx.p, tx.now, tx.logged = r.p, s.now(), nil
 		var err error
 		if results[i] = run(r, tx); results[i] != nil {
 			err = exec("ROLLBACK TO write")
@@ -367,9 +367,10 @@ func (d detached) QueryRowContext(ctx context.Context, query string, args ...any
 
 // Tx is an activity.Tx on SQLite.
 type Tx struct {
-	tx  querier
-	p   activity.Principal
-	now int64 // microseconds; rows that expire at or before it are invisible
+	tx     querier
+	p      activity.Principal
+	now    int64          // microseconds; rows that expire at or before it are invisible
+	logged map[int64]bool // the activities this write has logged a change of
 }
 
 // isPrimaryKeyViolation reports whether err is SQLite's primary key constraint failure.

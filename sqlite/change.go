@@ -1,0 +1,141 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/activityd/activityd"
+)
+
+// logChange appends a change of the transaction's principal to the change log, in the transaction:
+// every write method of Tx calls it, so no write can forget it. An update of an activity the write
+// has logged already (a deep insert's history items) adds nothing: one entry tells as much.
+func (tx *Tx) logChange(ctx context.Context, activityID int64, kind activity.ChangeKind) error {
+	if kind == activity.ChangeUpdated && tx.logged[activityID] {
+		return nil
+	}
+	if tx.logged == nil {
+		tx.logged = map[int64]bool{}
+	}
+	tx.logged[activityID] = true
+	return logChangeOf(ctx, tx.tx, tx.p.TenantID, tx.p.UserID, tx.p.AppID, activityID, kind, tx.now)
+}
+
+func logChangeOf(ctx context.Context, q querier, tenant, user, app string, activityID int64, kind activity.ChangeKind, now int64) error {
+	if _, err := q.ExecContext(ctx, `INSERT INTO changes (tenant_id, user_id, app_id, activity_id, kind, at)
+		VALUES (?, ?, ?, ?, ?, ?)`, tenant, user, app, activityID, string(kind), now); err != nil {
+		return fmt.Errorf("log change: %w", err)
+	}
+	return nil
+}
+
+// Changes returns the changes of p after q.After, in commit order. The single writer commits in seq
+// order, so every change a reader sees after a position was committed after it.
+func (s *Store) Changes(ctx context.Context, p activity.Principal, q activity.ChangeQuery) (*activity.ChangePage, error) {
+	// The latest seq is read first: what commits after it is left for the next page.
+	log, err := s.ChangeLog(ctx)
+	if err != nil {
+		return nil, err
+	}
+	query, args := `SELECT seq, app_id, activity_id, kind, at FROM changes
+		WHERE tenant_id = ? AND user_id = ? AND app_id = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?`,
+		[]any{p.TenantID, p.UserID, p.AppID, q.After.Seq, log.Latest.Seq, q.Limit + 1}
+	if q.AllApps {
+		query, args = `SELECT seq, app_id, activity_id, kind, at FROM changes
+		WHERE tenant_id = ? AND user_id = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?`,
+			[]any{p.TenantID, p.UserID, q.After.Seq, log.Latest.Seq, q.Limit + 1}
+	}
+	rows, err := s.reads.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("changes: %w", err)
+	}
+	defer rows.Close()
+	page := &activity.ChangePage{Next: log.Latest}
+	for rows.Next() {
+		if len(page.Changes) == q.Limit {
+			page.More, page.Next = true, page.Changes[len(page.Changes)-1].Position
+			break
+		}
+		var c activity.Change
+		var kind string
+		var at int64
+		if err := rows.Scan(&c.Position.Seq, &c.AppID, &c.ActivityID, &kind, &at); err != nil {
+			return nil, fmt.Errorf("changes: %w", err)
+		}
+		c.Kind, c.Time = activity.ChangeKind(kind), fromMicros(at)
+		page.Changes = append(page.Changes, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("changes: %w", err)
+	}
+	if page.Next.Before(q.After) {
+		page.Next = q.After
+	}
+	return page, nil
+}
+
+// ChangeLog returns the log's horizon and its latest position.
+func (s *Store) ChangeLog(ctx context.Context) (activity.ChangeLog, error) {
+	var log activity.ChangeLog
+	err := s.reads.QueryRowContext(ctx, `SELECT (SELECT seq FROM change_horizon WHERE id = 1),
+		COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'changes'), 0)`).Scan(&log.Horizon.Seq, &log.Latest.Seq)
+	if err != nil {
+		return log, fmt.Errorf("change log: %w", err)
+	}
+	return log, nil
+}
+
+// TrimChanges deletes at most limit changes committed before before, oldest first, and moves the
+// horizon past them.
+func (s *Store) TrimChanges(ctx context.Context, before time.Time, limit int) (int, error) {
+	var n int
+	err := s.submit(ctx, activity.Principal{}, func(tx *Tx) error {
+		var last int64
+		err := tx.tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0), COUNT(*) FROM (
+			SELECT seq FROM changes WHERE at < ? ORDER BY seq LIMIT ?)`, micros(before), limit).Scan(&last, &n)
+		if err != nil || n == 0 {
+			return err
+		}
+		if _, err := tx.tx.ExecContext(ctx, `DELETE FROM changes WHERE seq <= ?`, last); err != nil {
+			return err
+		}
+		_, err = tx.tx.ExecContext(ctx, `UPDATE change_horizon SET seq = MAX(seq, ?) WHERE id = 1`, last)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("trim changes: %w", err)
+	}
+	return n, nil
+}
+
+// ActivitiesByID returns the live activities of p among ids.
+func (s *Store) ActivitiesByID(ctx context.Context, p activity.Principal, ids []int64) (map[int64]*activity.Activity, error) {
+	out := make(map[int64]*activity.Activity, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	args := []any{p.TenantID, p.UserID, p.AppID, s.now()}
+	for _, id := range ids {
+		args = append(args, id)
+	}
+	rows, err := s.reads.QueryContext(ctx, `SELECT `+activityColumns+` FROM activities a
+		WHERE a.tenant_id = ? AND a.user_id = ? AND a.app_id = ? AND a.expires > ?
+		AND a.id IN (?`+strings.Repeat(", ?", len(ids)-1)+`)`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("activities by id: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		a, err := scanActivity(rows)
+		if err != nil {
+			return nil, fmt.Errorf("activities by id: %w", err)
+		}
+		out[a.ID] = a
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("activities by id: %w", err)
+	}
+	return out, nil
+}
