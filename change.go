@@ -1,6 +1,9 @@
 package activity
 
-import "time"
+import (
+	"sync"
+	"time"
+)
 
 // ChangeKind is what a change did to an activity: the changeType of Graph's change notifications.
 type ChangeKind string
@@ -62,3 +65,32 @@ type ChangeLog struct {
 
 // DefaultChangeRetention is how long the change log keeps a change.
 const DefaultChangeRetention = 30 * 24 * time.Hour
+
+// Signal wakes every goroutine waiting for the change log to grow: stores call Notify after a commit
+// (on PostgreSQL also when another process commits), and live streams wait on C. A waiter takes C
+// before it reads the log, so that a commit between its read and its wait still wakes it. The log,
+// not the signal, is the truth: a lost wake-up delays, never loses.
+type Signal struct {
+	mu sync.Mutex
+	ch chan struct{}
+}
+
+// C returns a channel that is closed at the next Notify.
+func (s *Signal) C() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ch == nil {
+		s.ch = make(chan struct{})
+	}
+	return s.ch
+}
+
+// Notify wakes every goroutine waiting on a channel C returned before it.
+func (s *Signal) Notify() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ch != nil {
+		close(s.ch)
+		s.ch = nil
+	}
+}

@@ -28,9 +28,10 @@ var errorStatus = map[string]struct {
 // httpError is an error of the HTTP exchange rather than of the domain: a method the resource does
 // not have, a media type, a size, throttling, a $batch dependency. Its message is safe to show.
 type httpError struct {
-	status  int
-	code    string // the Graph error code
-	message string
+	status   int
+	code     string // the Graph error code
+	message  string
+	location string // a Location header to send, or ""
 }
 
 func (e *httpError) Error() string { return e.message }
@@ -57,6 +58,9 @@ func (s *Server) error(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case errors.As(err, &he):
 		m.status, m.code, message = he.status, he.code, he.message
+		if he.location != "" {
+			w.Header().Set("Location", he.location)
+		}
 	case code == activity.Internal && r.Context().Err() != nil:
 		s.logger.LogAttrs(r.Context(), slog.LevelInfo, "request ended by the client",
 			slog.String("request_id", w.Header().Get("request-id")), slog.String("error", err.Error()))

@@ -73,6 +73,13 @@ func newEnv(t *testing.T) *env {
 	service := activity.NewService(store)
 	logs := &syncBuffer{}
 	api := graph.NewServer(service, verifier, slog.New(slog.NewTextHandler(logs, nil)))
+	api.Changes = &activity.Signal{}
+	switch st := store.(type) {
+	case *sqlite.Store:
+		st.OnCommit = api.Changes.Notify
+	case *postgres.Store:
+		st.OnCommit = api.Changes.Notify
+	}
 	api.PageSize = 20
 	srv := httptest.NewServer(api)
 	t.Cleanup(srv.Close)

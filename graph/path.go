@@ -23,6 +23,7 @@ const (
 	kindHistoryItem                         // /me/activities/{key}/historyItems/{itemID}
 	kindHistoryItemActivity                 // /me/activities/{key}/historyItems/{itemID}/activity
 	kindBatch                               // /$batch
+	kindDelta                               // /me/activities/delta (four spellings)
 )
 
 // resourcePath is a parsed Graph resource path.
@@ -41,6 +42,10 @@ type resourcePath struct {
 
 // recentSpellings are the four ways clients name the recent function (spec §1.3).
 var recentSpellings = []string{"recent", "recent()", "microsoft.graph.recent", "microsoft.graph.recent()"}
+
+// deltaSpellings are the ways of naming the delta function, as Graph's delta queries are named on
+// other resources (https://learn.microsoft.com/graph/delta-query-overview), spelled like recent.
+var deltaSpellings = []string{"delta", "delta()", "microsoft.graph.delta", "microsoft.graph.delta()"}
 
 // parsePath parses the escaped path of a Graph request. It works on the escaped form because the
 // official SDK sends an appActivityId's "/" unescaped after /me/activities/ (graph-sdk-wire.md §2):
@@ -140,6 +145,9 @@ func (p *resourcePath) parseActivityTail(method, tail string) error {
 			return nil
 		case containsFold(recentSpellings, seg):
 			p.kind = kindRecent
+			return nil
+		case containsFold(deltaSpellings, seg):
+			p.kind = kindDelta
 			return nil
 		}
 	}

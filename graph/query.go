@@ -26,10 +26,11 @@ const (
 	optSelect
 	optCount
 	optSkipToken
+	optDeltaToken
 )
 
 var optionNames = map[string]option{"$top": optTop, "$filter": optFilter, "$expand": optExpand,
-	"$select": optSelect, "$count": optCount, "$skiptoken": optSkipToken}
+	"$select": optSelect, "$count": optCount, "$skiptoken": optSkipToken, "$deltatoken": optDeltaToken}
 
 // Options of each kind of request.
 const (
@@ -49,7 +50,8 @@ type query struct {
 	selNames  []string // the $select list in the order sent, for context URLs
 	count     bool
 	token     *skipToken // set by newPager from skiptoken
-	skiptoken string     // the $skiptoken as sent
+	skiptoken  string     // the $skiptoken as sent
+	deltatoken string     // the $deltatoken as sent
 	rest      []string   // the raw name=value pairs other than $skiptoken, for nextLinks
 }
 
@@ -85,7 +87,7 @@ func parseQuery(raw string, allowed option, props []string) (*query, error) {
 			return nil, invalid("The query option '%s' appears more than once.", name)
 		}
 		seen[lname] = true
-		if opt != optSkipToken {
+		if opt != optSkipToken && opt != optDeltaToken {
 			q.rest = append(q.rest, pair)
 		}
 		if err := q.set(opt, value, props); err != nil {
@@ -105,6 +107,8 @@ func (q *query) set(opt option, value string, props []string) (err error) {
 		q.count, err = odata.ParseCount(value)
 	case optSkipToken:
 		q.skiptoken = value
+	case optDeltaToken:
+		q.deltatoken = value
 	case optSelect:
 		q.sel, q.selNames, err = parseSelect(value, props)
 	case optExpand:

@@ -84,15 +84,32 @@ type Server struct {
 	// browser (CORS); "*" allows any origin. None by default.
 	AllowedOrigins []string
 
+	// Changes is woken after every commit to the store (on PostgreSQL, every process's); live
+	// streams wait on it. Without it streams look at the change log every two seconds.
+	Changes *activity.Signal
+	// Heartbeat is how often an idle live stream sends a comment; 0 means DefaultHeartbeat.
+	Heartbeat time.Duration
+	// MaxStreamsPerUser bounds the live streams one user has open; 0 means DefaultMaxStreamsPerUser.
+	MaxStreamsPerUser int
+
 	handler http.Handler // the middleware around route
 	keys    keys
+	streams *streams
+	idle    activity.Signal // never notified: what streams wait on without Changes
+}
+
+func (s *Server) changes() *activity.Signal {
+	if s.Changes != nil {
+		return s.Changes
+	}
+	return &s.idle
 }
 
 // NewServer returns a Server over service that authenticates requests with verifier.
 func NewServer(service *activity.Service, verifier Verifier, logger *slog.Logger) *Server {
 	s := &Server{service: service, verifier: verifier, logger: logger, routes: routeTable(),
 		MaxBodyBytes: DefaultMaxBodyBytes, MaxHeaderBytes: DefaultMaxHeaderBytes, MaxJSONDepth: DefaultMaxJSONDepth,
-		PageSize: DefaultPageSize, MaxPageSize: DefaultMaxPageSize}
+		PageSize: DefaultPageSize, MaxPageSize: DefaultMaxPageSize, streams: newStreams()}
 	secret := make([]byte, SecretSize)
 	_, _ = rand.Read(secret) // crypto/rand.Read never fails on supported platforms
 	s.SetSecret(secret)
@@ -119,6 +136,7 @@ func routeTable() map[routeKey]handlerFunc {
 		{"POST", kindActivitiesRef}:      (*Server).handleActivityPost,
 		{"GET", kindActivitiesCount}:     (*Server).handleActivityCount,
 		{"GET", kindRecent}:              (*Server).handleActivityList,
+		{"GET", kindDelta}:               (*Server).handleDelta,
 		{"GET", kindActivity}:            (*Server).handleActivityGet,
 		{"PUT", kindActivity}:            (*Server).handleActivityPut,
 		{"PATCH", kindActivity}:          (*Server).handleActivityPatch,
@@ -181,7 +199,7 @@ func (s *Server) routeErr(w http.ResponseWriter, r *http.Request) error {
 }
 
 var kindNames = map[kind]string{kindMe: "me", kindActivities: "activities", kindActivitiesCount: "activities/$count",
-	kindActivitiesRef: "activities/$ref", kindRecent: "activities/recent", kindActivity: "activity",
+	kindActivitiesRef: "activities/$ref", kindRecent: "activities/recent", kindDelta: "activities/delta", kindActivity: "activity",
 	kindHistoryItems: "historyItems", kindHistoryItemsCount: "historyItems/$count", kindHistoryItem: "historyItem",
 	kindHistoryItemActivity: "historyItem/activity", kindBatch: "$batch"}
 

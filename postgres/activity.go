@@ -119,6 +119,9 @@ func (s *Store) PutActivity(ctx context.Context, p activity.Principal, a *activi
 			})
 			return created, err
 		}
+		if err == nil {
+			s.committed()
+		}
 		if err == nil || !retryable(err) || attempt == maxAttempts {
 			return created, err
 		}
@@ -278,7 +281,13 @@ func (s *Store) purgeHistoryItems(ctx context.Context, now int64, limit int) (in
 			return 0, fmt.Errorf("purge history items: %w", err)
 		}
 	}
-	return n, tx.Commit(ctx)
+	if err := tx.Commit(ctx); err != nil {
+		return 0, err
+	}
+	if n > 0 {
+		s.committed()
+	}
+	return n, nil
 }
 
 // updateRecent works an activity's recent time out again from its history items.
@@ -407,6 +416,9 @@ func (s *Store) PurgeExpired(ctx context.Context, now time.Time, limit int) (int
 		micros(now), limit)
 	if err != nil {
 		return 0, fmt.Errorf("purge activities: %w", err)
+	}
+	if tag.RowsAffected() > 0 {
+		s.committed()
 	}
 	total := int(tag.RowsAffected())
 	if total >= limit {

@@ -34,6 +34,23 @@ type Store struct {
 
 	// Now returns the current time, used to hide expired rows; nil means time.Now.
 	Now func() time.Time
+	// OnCommit, when set before the first write, is called after every commit of this process (it
+	// must not block), so that live streams learn that the change log grew. Commits of other
+	// processes reach it through Listen.
+	OnCommit func()
+
+	notify chan struct{} // to Listen's notifier: this process committed
+}
+
+// committed calls OnCommit, if set, and asks Listen, if running, to tell the other processes.
+func (s *Store) committed() {
+	if s.OnCommit != nil {
+		s.OnCommit()
+	}
+	select {
+	case s.notify <- struct{}{}:
+	default: // a notification is on its way already, or nobody listens
+	}
 }
 
 var _ activity.Store = (*Store)(nil)
@@ -55,7 +72,7 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	s := &Store{pool: pool}
+	s := &Store{pool: pool, notify: make(chan struct{}, 1)}
 	if err := s.migrate(ctx); err != nil {
 		pool.Close()
 		return nil, err
@@ -161,6 +178,7 @@ func (s *Store) update(ctx context.Context, p activity.Principal, fn func(activi
 	if err := tx.Commit(context.WithoutCancel(ctx)); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
+	s.committed()
 	return nil
 }
 

@@ -33,6 +33,9 @@ type Store struct {
 
 	// Now returns the current time, used to hide expired rows; nil means time.Now.
 	Now func() time.Time
+	// OnCommit, when set before the first write, is called after every commit (on the writer's
+	// goroutine: it must not block), so that live streams learn that the change log grew.
+	OnCommit func()
 
 	conn   *sql.Conn // the writer connection, owned by the writer goroutine
 	writeQ *prepared // conn, through its statement cache; only the writer uses it
@@ -331,6 +334,9 @@ func (s *Store) commit(batch []*writeRequest) {
 	}
 	for i, r := range batch {
 		r.err <- results[i]
+	}
+	if s.OnCommit != nil {
+		s.OnCommit()
 	}
 	select {
 	case s.committed <- struct{}{}:
