@@ -42,17 +42,17 @@ const (
 
 // query is the parsed query string of a request.
 type query struct {
-	top       int // 0: no cap
-	modified  activity.TimeRange
-	expand    bool
-	expandMod activity.TimeRange // the nested $filter of $expand=historyItems(...)
-	sel       selection
-	selNames  []string // the $select list in the order sent, for context URLs
-	count     bool
-	token     *skipToken // set by newPager from skiptoken
+	top        int // 0: no cap
+	modified   activity.TimeRange
+	expand     bool
+	expandMod  activity.TimeRange // the nested $filter of $expand=historyItems(...)
+	sel        selection
+	selNames   []string // the $select list in the order sent, for context URLs
+	count      bool
+	token      *skipToken // set by newPager from skiptoken
 	skiptoken  string     // the $skiptoken as sent
 	deltatoken string     // the $deltatoken as sent
-	rest      []string   // the raw name=value pairs other than $skiptoken, for nextLinks
+	rest       []string   // the raw name=value pairs other than $skiptoken, for nextLinks
 }
 
 // parseQuery parses the raw query string, accepting the options in allowed. System query option

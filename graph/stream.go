@@ -205,4 +205,6 @@ func (s *Server) heartbeat() time.Duration {
 	return DefaultHeartbeat
 }
 
-func (s *Server) maxStreamsPerUser() int { return orDefault(s.MaxStreamsPerUser, DefaultMaxStreamsPerUser) }
+func (s *Server) maxStreamsPerUser() int {
+	return orDefault(s.MaxStreamsPerUser, DefaultMaxStreamsPerUser)
+}
