@@ -228,14 +228,17 @@ func (l *LocalIssuer) Mint(user, app string, ttl time.Duration) (string, error) 
 }
 
 // Handler serves the issuer's OpenID discovery document at /.well-known/openid-configuration and its
-// JWKS at /.well-known/jwks.json. Links in the document follow the scheme and host the client used;
-// the issuer name does not.
+// JWKS at /.well-known/jwks.json. Links in the document follow BaseURL (the configured public URL
+// when there is one); the issuer name does not. The document varies with the host, so no cache may
+// keep it for another host.
 func (l *LocalIssuer) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /.well-known/jwks.json", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, jose.JSONWebKeySet{Keys: []jose.JSONWebKey{l.jwk}})
 	})
 	mux.HandleFunc("GET /.well-known/openid-configuration", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		w.Header().Set("Vary", "Host, X-Forwarded-Host, X-Forwarded-Proto")
 		writeJSON(w, map[string]any{
 			"issuer":                                l.Name,
 			"jwks_uri":                              BaseURL(r) + "/.well-known/jwks.json",
@@ -249,11 +252,17 @@ func (l *LocalIssuer) Handler() http.Handler {
 	return mux
 }
 
-// BaseURL returns the scheme and host the client used to reach the server, such as http://127.0.0.1:8080.
+// BaseURL returns the scheme and host of links to the server, such as http://127.0.0.1:8080: the
+// request's URL scheme when middleware in front (graph.PublicOrigin) set it from the configured
+// public URL or a trusted proxy, else the connection's, and the request's Host (which that
+// middleware sets too).
 func BaseURL(r *http.Request) string {
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
+	scheme := r.URL.Scheme
+	if scheme == "" {
+		scheme = "http"
+		if r.TLS != nil {
+			scheme = "https"
+		}
 	}
 	return scheme + "://" + r.Host
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/activityd/activityd"
 	"github.com/activityd/activityd/auth"
+	"github.com/activityd/activityd/graph"
 )
 
 // Config is the configuration of activityd serve.
@@ -52,6 +54,23 @@ type Config struct {
 	ReadHeaderTimeout time.Duration
 	Purge             time.Duration // 0: no purge
 	Shutdown          time.Duration
+
+	// What one request may cost (issue "Hardening"): each bounds memory and time whatever the data.
+	MaxPageBytes          int
+	MaxExpandItems        int
+	MaxExpandItemsPerPage int
+	MaxBatchBytes         int
+	MaxHistoryItems       int
+
+	// Links and browsers.
+	PublicURL      string   // scheme://host of every absolute link; empty: the request's
+	TrustedProxies []string // addresses or CIDR prefixes whose X-Forwarded-Proto/-Host count
+	CORSOrigins    []string // origins whose pages may call the API; "*" any
+
+	// The change log and live streams.
+	ChangeRetention   time.Duration
+	Heartbeat         time.Duration
+	MaxStreamsPerUser int
 }
 
 // DefaultConfig returns the embedded default: SQLite and the local issuer in ./activityd-data,
@@ -65,6 +84,10 @@ func DefaultConfig() Config {
 		LogFormat: "text", LogLevel: "info", PageSize: 100, MaxPageSize: 1000, MaxBody: 1 << 20,
 		MaxHeaderBytes: 64 << 10, MaxJSONDepth: 32, MaxContentBytes: 64 << 10, MaxDeepInsert: 100,
 		ReadHeaderTimeout: 10 * time.Second, Purge: 10 * time.Minute, Shutdown: 15 * time.Second,
+		MaxPageBytes: graph.DefaultMaxPageBytes, MaxExpandItems: graph.DefaultMaxExpandItems,
+		MaxExpandItemsPerPage: graph.DefaultMaxExpandItemsPerPage, MaxBatchBytes: graph.DefaultMaxBatchBytes,
+		MaxHistoryItems: activity.DefaultMaxHistoryItems, ChangeRetention: activity.DefaultChangeRetention,
+		Heartbeat: graph.DefaultHeartbeat, MaxStreamsPerUser: graph.DefaultMaxStreamsPerUser,
 	}
 }
 
@@ -80,7 +103,7 @@ const (
 // Validate reports the first flag whose value cannot work, naming the flag and what it wants. It
 // checks values only; files and directories are checked when the server starts, before it listens.
 func (c *Config) Validate() error {
-	for _, check := range []func() error{c.validateListen, c.validateStore, c.validateTLS, c.validateIssuers, c.validateLimits, c.validateRest} {
+	for _, check := range []func() error{c.validateListen, c.validateStore, c.validateTLS, c.validateIssuers, c.validateLimits, c.validateCosts, c.validateLinks, c.validateRest} {
 		if err := check(); err != nil {
 			return err
 		}
@@ -222,6 +245,65 @@ func (c *Config) validateLimits() error {
 	return nil
 }
 
+func (c *Config) validateCosts() error {
+	switch {
+	case c.MaxPageBytes < 64<<10 || c.MaxPageBytes > 1<<30:
+		return fmt.Errorf("--max-page-bytes %d: want 65536 to 1073741824", c.MaxPageBytes)
+	case c.MaxExpandItems < 1 || c.MaxExpandItems > 10000:
+		return fmt.Errorf("--max-expand-items %d: want 1 to 10000", c.MaxExpandItems)
+	case c.MaxExpandItemsPerPage < c.MaxExpandItems || c.MaxExpandItemsPerPage > 1000000:
+		return fmt.Errorf("--max-expand-items-per-page %d: want --max-expand-items (%d) to 1000000", c.MaxExpandItemsPerPage, c.MaxExpandItems)
+	case c.MaxBatchBytes < 1<<20 || c.MaxBatchBytes > 1<<30:
+		return fmt.Errorf("--max-batch-bytes %d: want 1048576 to 1073741824", c.MaxBatchBytes)
+	case c.MaxHistoryItems < 1 || c.MaxHistoryItems > 1000000:
+		return fmt.Errorf("--max-history-items %d: want 1 to 1000000", c.MaxHistoryItems)
+	case c.MaxStreamsPerUser < 1 || c.MaxStreamsPerUser > 10000:
+		return fmt.Errorf("--max-streams-per-user %d: want 1 to 10000", c.MaxStreamsPerUser)
+	case c.Heartbeat < time.Second:
+		return fmt.Errorf("--heartbeat %s: want a duration of at least 1s, such as 15s", c.Heartbeat)
+	case c.ChangeRetention < time.Hour:
+		return fmt.Errorf("--change-retention %s: want a duration of at least 1h, such as 720h", c.ChangeRetention)
+	}
+	return nil
+}
+
+func (c *Config) validateLinks() error {
+	if c.PublicURL != "" {
+		if _, err := graph.ParsePublicURL(c.PublicURL); err != nil {
+			return fmt.Errorf("--public-url: want %v", err)
+		}
+	}
+	if _, err := parsePrefixes(c.TrustedProxies); err != nil {
+		return fmt.Errorf("--trusted-proxies: %v", err)
+	}
+	for _, o := range c.CORSOrigins {
+		if o == "*" {
+			continue
+		}
+		if u, err := url.Parse(o); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+			return fmt.Errorf("--cors-origins %q: want origins such as https://app.example.org or http://localhost:3000 (scheme and host only), or *", o)
+		}
+	}
+	return nil
+}
+
+// parsePrefixes reads addresses and CIDR prefixes: 10.0.0.1, 10.0.0.0/8, ::1.
+func parsePrefixes(list []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range list {
+		if p, err := netip.ParsePrefix(s); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return nil, fmt.Errorf("%q: want addresses or CIDR prefixes, such as 127.0.0.1 or 10.0.0.0/8", s)
+		}
+		out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+	}
+	return out, nil
+}
+
 func (c *Config) validateRest() error {
 	switch {
 	case c.LogFormat != "text" && c.LogFormat != "json":
@@ -356,6 +438,17 @@ func parseServe(args []string, getenv func(string) string, stdout io.Writer) (*C
 	fs.DurationVar(&c.ReadHeaderTimeout, "read-header-timeout", c.ReadHeaderTimeout, "how long a client may take to send its request headers (positive)")
 	fs.DurationVar(&c.Purge, "purge-interval", c.Purge, "how often expired activities are purged; 0 turns the purge off (expired rows stay hidden)")
 	fs.DurationVar(&c.Shutdown, "shutdown-timeout", c.Shutdown, "how long a shutdown (SIGTERM, Ctrl-C) waits for requests in flight (positive)")
+	fs.IntVar(&c.MaxPageBytes, "max-page-bytes", c.MaxPageBytes, "a page of activities ends early, with a nextLink, past this many `bytes`")
+	fs.IntVar(&c.MaxExpandItems, "max-expand-items", c.MaxExpandItems, "most history items $expand=historyItems gives each activity (the rest: historyItems@odata.nextLink)")
+	fs.IntVar(&c.MaxExpandItemsPerPage, "max-expand-items-per-page", c.MaxExpandItemsPerPage, "most history items of one expanded page (its page size shrinks to fit)")
+	fs.IntVar(&c.MaxBatchBytes, "max-batch-bytes", c.MaxBatchBytes, "most `bytes` of all the answers of one $batch (a step past it gets a 413 of its own)")
+	fs.IntVar(&c.MaxHistoryItems, "max-history-items", c.MaxHistoryItems, "most history items one activity may hold (a write past it is a 400)")
+	fs.StringVar(&c.PublicURL, "public-url", c.PublicURL, "scheme and host of every absolute link the server writes (nextLinks, @odata.context, Location, discovery), e.g. https://activities.example.org; without it, the request's")
+	fs.Var(listFlag{&c.TrustedProxies}, "trusted-proxies", "`addresses` or CIDR prefixes of reverse proxies whose X-Forwarded-Proto and X-Forwarded-Host count, comma-separated")
+	fs.Var(listFlag{&c.CORSOrigins}, "cors-origins", "`origins` whose web pages may call the API (CORS), comma-separated, e.g. https://app.example.org; * allows any; none by default")
+	fs.DurationVar(&c.ChangeRetention, "change-retention", c.ChangeRetention, "how long the change log keeps a change: delta tokens and stream ids older than this get 410")
+	fs.DurationVar(&c.Heartbeat, "heartbeat", c.Heartbeat, "how often an idle live stream sends a comment")
+	fs.IntVar(&c.MaxStreamsPerUser, "max-streams-per-user", c.MaxStreamsPerUser, "most live streams one user may have open (429 above)")
 	if err := parseFlags(fs, args, getenv); errors.Is(err, flag.ErrHelp) {
 		printUsage(stdout, fs, serveSynopsis)
 		return nil, nil

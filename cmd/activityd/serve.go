@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	_ "net/http/pprof" // served only on --debug-addr
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -75,7 +76,19 @@ func serve(ctx context.Context, cfg Config, logOut io.Writer) error {
 
 	service := activity.NewService(store)
 	service.MaxContentBytes, service.MaxDeepInsert = cfg.MaxContentBytes, cfg.MaxDeepInsert
+	service.MaxHistoryItems = cfg.MaxHistoryItems
 	api := graph.NewServer(service, verifier, logger)
+	api.MaxPageBytes, api.MaxBatchBytes = cfg.MaxPageBytes, cfg.MaxBatchBytes
+	api.MaxExpandItems, api.MaxExpandItemsPerPage = cfg.MaxExpandItems, cfg.MaxExpandItemsPerPage
+	api.AllowedOrigins, api.Heartbeat, api.MaxStreamsPerUser = cfg.CORSOrigins, cfg.Heartbeat, cfg.MaxStreamsPerUser
+	// Live streams wake when the store commits; on PostgreSQL, when any process does (Listen, below).
+	api.Changes = &activity.Signal{}
+	switch st := store.(type) {
+	case *sqlite.Store:
+		st.OnCommit = api.Changes.Notify
+	case *postgres.Store:
+		st.OnCommit = api.Changes.Notify
+	}
 	// The secret behind public ids and skiptokens is the store's, so that every process on it, and
 	// every restart, gives the same ids.
 	secret, err := store.Secret(ctx, "graph", graph.SecretSize)
@@ -112,8 +125,12 @@ func serve(ctx context.Context, cfg Config, logOut io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("--addr %s: %w", cfg.Addr, listenReason(err))
 	}
+	origin, err := publicOrigin(cfg)
+	if err != nil {
+		return err
+	}
 	srv := &http.Server{
-		Handler:           handler(api, issuer, store, logger),
+		Handler:           origin(handler(api, issuer, store, logger)),
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 		IdleTimeout:       2 * time.Minute,
 		// Above this net/http answers 431 itself, in plain text; below it graph answers 431 in
@@ -123,9 +140,16 @@ func serve(ctx context.Context, cfg Config, logOut io.Writer) error {
 		TLSConfig:      tlsConfig,
 	}
 
+	// Streams never go idle: Shutdown ends them, and their clients resume elsewhere with Last-Event-ID.
+	srv.RegisterOnShutdown(api.CloseStreams)
+
 	var wg sync.WaitGroup
 	bg, stopBackground := context.WithCancel(ctx)
 	defer stopBackground()
+	if pg, ok := store.(*postgres.Store); ok {
+		wg.Go(func() { _ = pg.Listen(bg) })
+	}
+	wg.Go(func() { trimChanges(bg, store, cfg.ChangeRetention, logger) })
 	if cfg.Purge > 0 {
 		wg.Go(func() {
 			_ = service.RunPurge(bg, cfg.Purge, 1000, func(err error) {
@@ -305,4 +329,44 @@ func newLogger(cfg Config, out io.Writer) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(out, opts))
 	}
 	return slog.New(slog.NewTextHandler(out, opts))
+}
+
+// publicOrigin is the middleware that decides the scheme and host of links (--public-url,
+// --trusted-proxies).
+func publicOrigin(cfg Config) (func(http.Handler) http.Handler, error) {
+	var public *url.URL
+	if cfg.PublicURL != "" {
+		var err error
+		if public, err = graph.ParsePublicURL(cfg.PublicURL); err != nil {
+			return nil, fmt.Errorf("--public-url: %w", err)
+		}
+	}
+	trusted, err := parsePrefixes(cfg.TrustedProxies)
+	if err != nil {
+		return nil, fmt.Errorf("--trusted-proxies: %w", err)
+	}
+	return graph.PublicOrigin(public, trusted), nil
+}
+
+// trimChanges deletes changes older than retention from the change log, every hour and in batches,
+// until ctx is done.
+func trimChanges(ctx context.Context, store activity.Store, retention time.Duration, logger *slog.Logger) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		for {
+			n, err := store.TrimChanges(ctx, time.Now().Add(-retention), 1000)
+			if err != nil && ctx.Err() == nil {
+				logger.Error("trim the change log", slog.String("error", err.Error()))
+			}
+			if err != nil || n < 1000 {
+				break
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
