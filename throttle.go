@@ -2,7 +2,6 @@ package activity
 
 import (
 	"context"
-	"fmt"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,21 +20,6 @@ func shortDuration(d time.Duration) string {
 	s := d.String()
 	s = strings.TrimSuffix(s, "0s")
 	return strings.TrimSuffix(s, "0m")
-}
-
-// ParseRates parses limits such as "100/5m,8000/24h".
-func ParseRates(s string) ([]Rate, error) {
-	var rates []Rate
-	for _, part := range strings.Split(s, ",") {
-		n, per, ok := strings.Cut(strings.TrimSpace(part), "/")
-		count, err1 := strconv.Atoi(n)
-		d, err2 := time.ParseDuration(per)
-		if !ok || err1 != nil || err2 != nil || count < 1 || d < time.Second {
-			return nil, fmt.Errorf("%q is not a rate such as 100/5m", part)
-		}
-		rates = append(rates, Rate{N: count, Per: d})
-	}
-	return rates, nil
 }
 
 // Limits are the request limits of one principal (a user through an app).

@@ -1,27 +1,11 @@
 package activity_test
 
 import (
-	"fmt"
 	"testing"
 	"time"
 
 	"github.com/activityd/activityd"
 )
-
-func TestParseRates(t *testing.T) {
-	rates, err := activity.ParseRates("100/5m, 8000/24h")
-	if err != nil || len(rates) != 2 || rates[0] != (activity.Rate{N: 100, Per: 5 * time.Minute}) || rates[1].Per != 24*time.Hour {
-		t.Fatalf("ParseRates = %v, %v", rates, err)
-	}
-	if got := fmt.Sprint(rates); got != "[100/5m 8000/24h]" {
-		t.Errorf("String = %s", got)
-	}
-	for _, bad := range []string{"", "100", "x/5m", "100/x", "0/5m", "100/1ms", "100/5m,"} {
-		if _, err := activity.ParseRates(bad); err == nil {
-			t.Errorf("ParseRates(%q) succeeded", bad)
-		}
-	}
-}
 
 func TestThrottle(t *testing.T) {
 	now := time.Date(2026, 11, 27, 10, 1, 30, 0, time.UTC) // 3.5 minutes before the 5-minute window ends
