@@ -220,3 +220,19 @@ func TestActivity_RoundTrip(t *testing.T) {
 		t.Errorf("history item PATCH to null: %s", r.body)
 	}
 }
+
+// TestUsers_SameUser: /users/{id} names the caller by object id or by sign-in name under PRECIS
+// (RFC 8265): case and width differences are one name, other look-alikes are not.
+func TestUsers_SameUser(t *testing.T) {
+	e := newEnv(t)
+	alice := e.as("alice", "notes")
+	for _, u := range []string{"alice", "ALICE%40example.com", "%EF%BC%A1lice%40example.com" /* fullwidth A */, "me-token-to-replace"} {
+		wantStatus(t, "/users/"+u, alice.do("GET", "/v1.0/users/"+u+"/activities", nil), http.StatusOK)
+	}
+	for _, u := range []string{"Alice" /* an oid is compared exactly */, "alice%40example.com%20", "a%C3%9Fice%40example.com", "alice%E2%80%8B%40example.com" /* zero-width space */} {
+		wantStatus(t, "/users/"+u, alice.do("GET", "/v1.0/users/"+u+"/activities", nil), http.StatusForbidden)
+	}
+	guid := "6f0c8a0e-3b1a-4c2d-9e8f-0a1b2c3d4e5f"
+	byOID := e.as(guid, "notes")
+	wantStatus(t, "an oid GUID in upper case", byOID.do("GET", "/v1.0/users/"+strings.ToUpper(guid)+"/activities", nil), http.StatusOK)
+}

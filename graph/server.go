@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/activityd/activityd"
+	"golang.org/x/text/secure/precis"
 )
 
 // Verifier checks a bearer token and returns the principal it names (auth.Verifier is one).
@@ -179,7 +180,7 @@ func (s *Server) routeErr(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	info.principal = p
-	if rp.user != "" && !strings.EqualFold(rp.user, p.UserID) && (p.UserName == "" || !strings.EqualFold(rp.user, p.UserName)) {
+	if rp.user != "" && !sameUser(rp.user, p) {
 		return activity.Errorf(activity.Forbidden, "Access to the activities of user '%s' is denied; a token gives access to its own user only.", rp.user)
 	}
 	if err := s.throttle(w, r, rp, p); err != nil {
@@ -196,6 +197,18 @@ func (s *Server) routeErr(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	return h(s, w, r, rp, p)
+}
+
+// sameUser reports whether the {id} of /users/{id} names the caller: its object id (a GUID in any
+// case, anything else exactly) or its sign-in name, compared under the PRECIS UsernameCaseMapped
+// profile (RFC 8265 §3.2), never by ad-hoc case folding.
+func sameUser(id string, p activity.Principal) bool {
+	if a, ok := activity.ParseGUID(id); ok {
+		if b, ok := activity.ParseGUID(p.UserID); ok && a == b {
+			return true
+		}
+	}
+	return id == p.UserID || p.UserName != "" && precis.UsernameCaseMapped.Compare(id, p.UserName)
 }
 
 var kindNames = map[kind]string{kindMe: "me", kindActivities: "activities", kindActivitiesCount: "activities/$count",
