@@ -85,6 +85,7 @@ func TestStore(t *testing.T, open Opener) {
 	t.Run("Bounds", func(t *testing.T) { testBounds(t, open) })
 	t.Run("Blank", func(t *testing.T) { testBlank(t, open) })
 	t.Run("Changes", func(t *testing.T) { testChanges(t, open) })
+	t.Run("Subscriptions", func(t *testing.T) { testSubscriptions(t, open) })
 }
 
 // fixture is a service over a fresh store with a test clock.

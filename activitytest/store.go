@@ -875,3 +875,91 @@ func testChanges(t *testing.T, open Opener) {
 		t.Errorf("after trimming, the horizon %v is not past %v and %v (%v)", log.Horizon, start, end, err)
 	}
 }
+
+// testSubscriptions: subscriptions are the principal's own; a claim leases one due subscription at a
+// time; release records delivery state; expired ones go.
+func testSubscriptions(t *testing.T, open Opener) {
+	f := newFixture(t, open)
+	ctx := t.Context()
+	subs, ok := f.Store.(activity.SubscriptionStore)
+	if !ok {
+		t.Fatal("the store keeps no subscriptions")
+	}
+	now := f.clock.Now()
+	newSub := func(p activity.Principal) *activity.Subscription {
+		return &activity.Subscription{ID: activity.NewGUID(), Principal: p, Resource: "me/activities",
+			ChangeTypes: []activity.ChangeKind{activity.ChangeCreated, activity.ChangeDeleted}, NotificationURL: "https://hooks.example/x",
+			ClientState: "secret", ExpirationDateTime: now.Add(time.Hour), CreatedDateTime: now}
+	}
+	a := newSub(AliceNotes)
+	f.mustUpsert(t, AliceNotes, NewActivity("before")) // before the subscription: not to be delivered
+	before, _ := f.Store.ChangeLog(ctx)
+	if err := subs.CreateSubscription(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	after, _ := f.Store.ChangeLog(ctx)
+	if a.Position.Before(before.Latest) || after.Latest.Before(a.Position) {
+		t.Errorf("a new subscription starts at %v, want the log's latest (%v to %v)", a.Position, before.Latest, after.Latest)
+	}
+	got, err := subs.FindSubscription(ctx, AliceNotes, a.ID)
+	if err != nil || got.NotificationURL != a.NotificationURL || !cmp.Equal(got.ChangeTypes, a.ChangeTypes) || got.ClientState != "secret" {
+		t.Fatalf("FindSubscription = %+v, %v", got, err)
+	}
+	for _, other := range []activity.Principal{AliceMusic, BobNotes} {
+		_, err := subs.FindSubscription(ctx, other, a.ID)
+		wantCode(t, "another principal's subscription", err, activity.NotFound)
+		wantCode(t, "deleting another's", subs.DeleteSubscription(ctx, other, a.ID), activity.NotFound)
+		if list, _ := subs.ListSubscriptions(ctx, other); len(list) != 0 {
+			t.Errorf("another principal lists %d subscriptions", len(list))
+		}
+	}
+	if err := subs.RenewSubscription(ctx, AliceNotes, a.ID, now.Add(2*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	// A claim leases it; a second claim finds nothing while the lease lasts.
+	claimed, err := subs.ClaimSubscription(ctx, now, time.Minute)
+	if err != nil || claimed == nil || claimed.ID != a.ID || !claimed.ExpirationDateTime.Equal(now.Add(2*time.Hour)) {
+		t.Fatalf("ClaimSubscription = %+v, %v", claimed, err)
+	}
+	if again, err := subs.ClaimSubscription(ctx, now, time.Minute); err != nil || again != nil {
+		t.Fatalf("a second claim during the lease = %+v, %v", again, err)
+	}
+	claimed.Position = activity.Position{Tx: claimed.Position.Tx, Seq: claimed.Position.Seq + 1}
+	claimed.FailingFrom, claimed.NextAttempt = now, now.Add(10*time.Second)
+	if err := subs.ReleaseSubscription(ctx, claimed); err != nil {
+		t.Fatal(err)
+	}
+	if early, _ := subs.ClaimSubscription(ctx, now.Add(5*time.Second), time.Minute); early != nil {
+		t.Errorf("claimed before its next attempt")
+	}
+	later, err := subs.ClaimSubscription(ctx, now.Add(11*time.Second), time.Minute)
+	if err != nil || later == nil || later.Position != claimed.Position || !later.FailingFrom.Equal(now) {
+		t.Fatalf("the delivery state did not survive: %+v, %v", later, err)
+	}
+	// A lease that runs out lets another claim it (a notifier killed mid-delivery loses nothing).
+	if again, _ := subs.ClaimSubscription(ctx, now.Add(2*time.Minute), time.Minute); again == nil {
+		t.Errorf("a subscription whose lease ran out cannot be claimed")
+	}
+	// At most MaxSubscriptionsPerPrincipal each.
+	for i := 1; i < activity.MaxSubscriptionsPerPrincipal; i++ {
+		if err := subs.CreateSubscription(ctx, newSub(AliceNotes)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wantCode(t, "one subscription too many", subs.CreateSubscription(ctx, newSub(AliceNotes)), activity.Conflict)
+	if err := subs.CreateSubscription(ctx, newSub(BobNotes)); err != nil {
+		t.Errorf("another principal's first subscription: %v", err)
+	}
+	if list, _ := subs.ListSubscriptions(ctx, AliceNotes); len(list) != activity.MaxSubscriptionsPerPrincipal {
+		t.Errorf("ListSubscriptions: %d", len(list))
+	}
+	if err := subs.DeleteSubscription(ctx, AliceNotes, a.ID); err != nil {
+		t.Fatal(err)
+	}
+	_, err = subs.FindSubscription(ctx, AliceNotes, a.ID)
+	wantCode(t, "a deleted subscription", err, activity.NotFound)
+	n, err := subs.DeleteExpiredSubscriptions(ctx, now.Add(3*time.Hour))
+	if err != nil || n != activity.MaxSubscriptionsPerPrincipal {
+		t.Errorf("DeleteExpiredSubscriptions = %d, %v; want %d", n, err, activity.MaxSubscriptionsPerPrincipal)
+	}
+}
