@@ -652,6 +652,28 @@ func testCancellation(t *testing.T, open Opener) {
 func testSecret(t *testing.T, open Opener) {
 	f := newFixture(t, open)
 	ctx := t.Context()
+	// Many callers at once, released together, for several new names: each name gets one secret.
+	for round := range 5 {
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		got := make([][]byte, 8)
+		for i := range got {
+			wg.Go(func() {
+				<-start
+				var err error
+				if got[i], err = f.Store.Secret(ctx, fmt.Sprintf("race-%d", round), 32); err != nil {
+					t.Errorf("Secret: %v", err)
+				}
+			})
+		}
+		close(start)
+		wg.Wait()
+		for i, s := range got {
+			if len(s) != 32 || string(s) != string(got[0]) {
+				t.Fatalf("round %d: Secret call %d = %x, want the first call's %x", round, i, s, got[0])
+			}
+		}
+	}
 	var wg sync.WaitGroup
 	got := make([][]byte, 8)
 	for i := range got {
@@ -963,3 +985,4 @@ func testSubscriptions(t *testing.T, open Opener) {
 		t.Errorf("DeleteExpiredSubscriptions = %d, %v; want %d", n, err, activity.MaxSubscriptionsPerPrincipal)
 	}
 }
+

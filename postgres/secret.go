@@ -3,8 +3,11 @@ package postgres
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"io/fs"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // Secret returns the store's secret called name, making a random one of size bytes on first use.
@@ -16,6 +19,11 @@ func (s *Store) Secret(ctx context.Context, name string, size int) ([]byte, erro
 	err := s.pool.QueryRow(ctx, `WITH made AS (
 			INSERT INTO secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING RETURNING value)
 		SELECT value FROM made UNION ALL SELECT value FROM secrets WHERE name = $1 LIMIT 1`, name, fresh).Scan(&value)
+	if errors.Is(err, pgx.ErrNoRows) {
+		// Another process made it at the same moment: its insert committed after this statement's
+		// snapshot was taken, so only a new statement sees it.
+		err = s.pool.QueryRow(ctx, `SELECT value FROM secrets WHERE name = $1`, name).Scan(&value)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("secret %s: %w", name, err)
 	}
