@@ -985,4 +985,3 @@ func testSubscriptions(t *testing.T, open Opener) {
 		t.Errorf("DeleteExpiredSubscriptions = %d, %v; want %d", n, err, activity.MaxSubscriptionsPerPrincipal)
 	}
 }
-
