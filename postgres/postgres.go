@@ -34,9 +34,9 @@ type Store struct {
 
 	// Now returns the current time, used to hide expired rows; nil means time.Now.
 	Now func() time.Time
-	// OnCommit, when set before the first write, is called after every commit of this process (it
-	// must not block), so that live streams learn that the change log grew. Commits of other
-	// processes reach it through Listen.
+	// OnCommit, when set before the first write, is called after every commit of this process that
+	// appended to the change log (it must not block), so that live streams and the notifier learn
+	// that the log grew. Commits of other processes reach it through Listen.
 	OnCommit func()
 
 	notify chan struct{} // to Listen's notifier: this process committed
@@ -170,7 +170,8 @@ func (s *Store) update(ctx context.Context, p activity.Principal, fn func(activi
 		return fmt.Errorf("begin: %w", err)
 	}
 	defer tx.Rollback(ctx)
-	if err := fn(&Tx{tx: tx, p: p, now: s.now()}); err != nil {
+	t := &Tx{tx: tx, p: p, now: s.now()}
+	if err := fn(t); err != nil {
 		return err
 	}
 	// A commit cut short by the request's cancellation may still have been applied by the server:
@@ -178,7 +179,9 @@ func (s *Store) update(ctx context.Context, p activity.Principal, fn func(activi
 	if err := tx.Commit(context.WithoutCancel(ctx)); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
-	s.committed()
+	if len(t.logged) > 0 {
+		s.committed()
+	}
 	return nil
 }
 

@@ -379,6 +379,7 @@ func (s *Store) PurgeExpired(ctx context.Context, now time.Time, limit int) (int
 	var total int
 	err := s.submit(ctx, activity.Principal{}, func(tx *Tx) (err error) {
 		total, err = purge(ctx, tx.tx, micros(now), limit)
+		tx.appended = total > 0 // each purged row was logged
 		return err
 	})
 	return total, err

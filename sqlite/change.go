@@ -19,7 +19,7 @@ func (tx *Tx) logChange(ctx context.Context, activityID int64, kind activity.Cha
 	if tx.logged == nil {
 		tx.logged = map[int64]bool{}
 	}
-	tx.logged[activityID] = true
+	tx.logged[activityID], tx.appended = true, true
 	return logChangeOf(ctx, tx.tx, tx.p.TenantID, tx.p.UserID, tx.p.AppID, activityID, kind, tx.now)
 }
 

@@ -33,8 +33,9 @@ type Store struct {
 
 	// Now returns the current time, used to hide expired rows; nil means time.Now.
 	Now func() time.Time
-	// OnCommit, when set before the first write, is called after every commit (on the writer's
-	// goroutine: it must not block), so that live streams learn that the change log grew.
+	// OnCommit, when set before the first write, is called after every commit that appended to the
+	// change log (on the writer's goroutine: it must not block), so that live streams and the
+	// notifier learn that the log grew.
 	OnCommit func()
 
 	conn   *sql.Conn // the writer connection, owned by the writer goroutine
@@ -298,6 +299,7 @@ func (s *Store) commit(batch []*writeRequest) {
 		return
 	}
 	results := make([]error, len(batch))
+	changed := false // a write of the batch appended to the change log
 	// A statement interrupted because its request was cancelled would roll back the whole shared
 	// transaction (SQLite's interrupt ends the transaction), failing every other write in it. So once
 	// a write has started, its statements run to the end whatever becomes of its request: the write
@@ -312,10 +314,12 @@ func (s *Store) commit(batch []*writeRequest) {
 			results[i] = fmt.Errorf("savepoint: %w", err)
 			continue
 		}
-		tx.p, tx.now, tx.logged = r.p, s.now(), nil
+		tx.p, tx.now, tx.logged, tx.appended = r.p, s.now(), nil, false
 		var err error
 		if results[i] = run(r, tx); results[i] != nil {
 			err = exec("ROLLBACK TO write")
+		} else if tx.appended {
+			changed = true
 		}
 		if err2 := exec("RELEASE write"); err == nil {
 			err = err2
@@ -325,6 +329,7 @@ func (s *Store) commit(batch []*writeRequest) {
 		}
 	}
 	if err := exec("COMMIT"); err != nil {
+		changed = false
 		exec("ROLLBACK")
 		for i := range results {
 			if results[i] == nil {
@@ -335,7 +340,7 @@ func (s *Store) commit(batch []*writeRequest) {
 	for i, r := range batch {
 		r.err <- results[i]
 	}
-	if s.OnCommit != nil {
+	if changed && s.OnCommit != nil {
 		s.OnCommit()
 	}
 	select {
@@ -373,10 +378,11 @@ func (d detached) QueryRowContext(ctx context.Context, query string, args ...any
 
 // Tx is an activity.Tx on SQLite.
 type Tx struct {
-	tx     querier
-	p      activity.Principal
-	now    int64          // microseconds; rows that expire at or before it are invisible
-	logged map[int64]bool // the activities this write has logged a change of
+	tx       querier
+	p        activity.Principal
+	now      int64          // microseconds; rows that expire at or before it are invisible
+	logged   map[int64]bool // the activities this write has logged a change of
+	appended bool           // this write appended to the change log
 }
 
 // isPrimaryKeyViolation reports whether err is SQLite's primary key constraint failure.
