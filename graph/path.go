@@ -24,6 +24,8 @@ const (
 	kindHistoryItemActivity                 // /me/activities/{key}/historyItems/{itemID}/activity
 	kindBatch                               // /$batch
 	kindDelta                               // /me/activities/delta (four spellings)
+	kindSubscriptions                       // /subscriptions
+	kindSubscription                        // /subscriptions/{id}
 )
 
 // resourcePath is a parsed Graph resource path.
@@ -64,6 +66,9 @@ func parsePath(method, escaped string) (*resourcePath, error) {
 	if seg, err := url.PathUnescape(strings.TrimSuffix(rest, "/")); err == nil && strings.EqualFold(seg, "/$batch") {
 		p.kind = kindBatch
 		return p, nil
+	}
+	if hasSegment(rest, "/subscriptions") {
+		return p, p.parseSubscriptions(oneSlash(rest[len("/subscriptions"):]))
 	}
 	switch {
 	case hasSegment(rest, "/me"):
@@ -110,6 +115,24 @@ func oneSlash(path string) string {
 		return path
 	}
 	return "/" + trimmed
+}
+
+// parseSubscriptions parses what follows "/subscriptions": nothing, or one id.
+func (p *resourcePath) parseSubscriptions(rest string) error {
+	rest = strings.TrimSuffix(rest, "/")
+	if rest == "" {
+		p.kind = kindSubscriptions
+		return nil
+	}
+	if strings.Contains(rest[1:], "/") {
+		return notFound(p.escaped)
+	}
+	id, err := unescape(rest[1:], "subscription id")
+	if err != nil {
+		return err
+	}
+	p.kind, p.key = kindSubscription, id
+	return nil
 }
 
 // cutVersion removes the /v1.0 or /beta root and records it.

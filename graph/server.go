@@ -88,6 +88,9 @@ type Server struct {
 	// Changes is woken after every commit to the store (on PostgreSQL, every process's); live
 	// streams wait on it. Without it streams look at the change log every two seconds.
 	Changes *activity.Signal
+	// Webhooks runs the validation handshake of a new subscription's URLs (notify.Notifier is one);
+	// without it, subscriptions cannot be made.
+	Webhooks Webhooks
 	// Heartbeat is how often an idle live stream sends a comment; 0 means DefaultHeartbeat.
 	Heartbeat time.Duration
 	// MaxStreamsPerUser bounds the live streams one user has open; 0 means DefaultMaxStreamsPerUser.
@@ -151,6 +154,11 @@ func routeTable() map[routeKey]handlerFunc {
 		{"DELETE", kindHistoryItem}:      (*Server).handleHistoryItemDelete,
 		{"GET", kindHistoryItemActivity}: (*Server).handleHistoryItemActivity,
 		{"POST", kindBatch}:              (*Server).handleBatch,
+		{"POST", kindSubscriptions}:      (*Server).handleSubscriptionPost,
+		{"GET", kindSubscriptions}:       (*Server).handleSubscriptionList,
+		{"GET", kindSubscription}:        (*Server).handleSubscriptionGet,
+		{"PATCH", kindSubscription}:      (*Server).handleSubscriptionPatch,
+		{"DELETE", kindSubscription}:     (*Server).handleSubscriptionDelete,
 	}
 }
 
@@ -191,7 +199,7 @@ func (s *Server) routeErr(w http.ResponseWriter, r *http.Request) error {
 		w.Header().Set("Allow", s.allowed(rp.kind))
 		return errorf(http.StatusMethodNotAllowed, "notSupported", "The method %s is not supported for this resource; use %s.", r.Method, s.allowed(rp.kind))
 	}
-	if rp.key != "" && !(r.Method == http.MethodPut && rp.kind == kindActivity) {
+	if rp.key != "" && rp.kind != kindSubscription && !(r.Method == http.MethodPut && rp.kind == kindActivity) {
 		if err := s.resolveKey(r.Context(), p, rp); err != nil {
 			return err
 		}
@@ -212,7 +220,7 @@ func sameUser(id string, p activity.Principal) bool {
 }
 
 var kindNames = map[kind]string{kindMe: "me", kindActivities: "activities", kindActivitiesCount: "activities/$count",
-	kindActivitiesRef: "activities/$ref", kindRecent: "activities/recent", kindDelta: "activities/delta", kindActivity: "activity",
+	kindActivitiesRef: "activities/$ref", kindRecent: "activities/recent", kindDelta: "activities/delta", kindSubscriptions: "subscriptions", kindSubscription: "subscription", kindActivity: "activity",
 	kindHistoryItems: "historyItems", kindHistoryItemsCount: "historyItems/$count", kindHistoryItem: "historyItem",
 	kindHistoryItemActivity: "historyItem/activity", kindBatch: "$batch"}
 

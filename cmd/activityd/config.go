@@ -16,6 +16,7 @@ import (
 	"github.com/activityd/activityd"
 	"github.com/activityd/activityd/auth"
 	"github.com/activityd/activityd/graph"
+	"github.com/activityd/activityd/notify"
 )
 
 // Config is the configuration of activityd serve.
@@ -67,6 +68,10 @@ type Config struct {
 	TrustedProxies []string // addresses or CIDR prefixes whose X-Forwarded-Proto/-Host count
 	CORSOrigins    []string // origins whose pages may call the API; "*" any
 
+	// Webhooks.
+	WebhookAllow    []string      // addresses or prefixes receivers may have although not public
+	WebhookMaxRetry time.Duration // how long a failing receiver is retried
+
 	// The change log and live streams.
 	ChangeRetention   time.Duration
 	Heartbeat         time.Duration
@@ -88,6 +93,7 @@ func DefaultConfig() Config {
 		MaxExpandItemsPerPage: graph.DefaultMaxExpandItemsPerPage, MaxBatchBytes: graph.DefaultMaxBatchBytes,
 		MaxHistoryItems: activity.DefaultMaxHistoryItems, ChangeRetention: activity.DefaultChangeRetention,
 		Heartbeat: graph.DefaultHeartbeat, MaxStreamsPerUser: graph.DefaultMaxStreamsPerUser,
+		WebhookMaxRetry: notify.DefaultMaxRetry,
 	}
 }
 
@@ -276,6 +282,12 @@ func (c *Config) validateLinks() error {
 	if _, err := parsePrefixes(c.TrustedProxies); err != nil {
 		return fmt.Errorf("--trusted-proxies: %v", err)
 	}
+	if _, err := parsePrefixes(c.WebhookAllow); err != nil {
+		return fmt.Errorf("--webhook-allow: %v", err)
+	}
+	if c.WebhookMaxRetry < time.Second {
+		return fmt.Errorf("--webhook-max-retry %s: want a duration of at least 1s, such as 4h", c.WebhookMaxRetry)
+	}
 	for _, o := range c.CORSOrigins {
 		if o == "*" {
 			continue
@@ -446,6 +458,8 @@ func parseServe(args []string, getenv func(string) string, stdout io.Writer) (*C
 	fs.StringVar(&c.PublicURL, "public-url", c.PublicURL, "scheme and host of every absolute link the server writes (nextLinks, @odata.context, Location, discovery), e.g. https://activities.example.org; without it, the request's")
 	fs.Var(listFlag{&c.TrustedProxies}, "trusted-proxies", "`addresses` or CIDR prefixes of reverse proxies whose X-Forwarded-Proto and X-Forwarded-Host count, comma-separated")
 	fs.Var(listFlag{&c.CORSOrigins}, "cors-origins", "`origins` whose web pages may call the API (CORS), comma-separated, e.g. https://app.example.org; * allows any; none by default")
+	fs.Var(listFlag{&c.WebhookAllow}, "webhook-allow", "`addresses` or CIDR prefixes a webhook receiver may have although they are not public (loopback, private, link-local); none by default")
+	fs.DurationVar(&c.WebhookMaxRetry, "webhook-max-retry", c.WebhookMaxRetry, "how long deliveries to a failing webhook receiver are retried before a 'missed' lifecycle notification")
 	fs.DurationVar(&c.ChangeRetention, "change-retention", c.ChangeRetention, "how long the change log keeps a change: delta tokens and stream ids older than this get 410")
 	fs.DurationVar(&c.Heartbeat, "heartbeat", c.Heartbeat, "how often an idle live stream sends a comment")
 	fs.IntVar(&c.MaxStreamsPerUser, "max-streams-per-user", c.MaxStreamsPerUser, "most live streams one user may have open (429 above)")

@@ -21,6 +21,7 @@ import (
 	"github.com/activityd/activityd"
 	"github.com/activityd/activityd/auth"
 	"github.com/activityd/activityd/graph"
+	"github.com/activityd/activityd/notify"
 	"github.com/activityd/activityd/postgres"
 	"github.com/activityd/activityd/sqlite"
 )
@@ -96,6 +97,14 @@ func serve(ctx context.Context, cfg Config, logOut io.Writer) error {
 		return fmt.Errorf("read the store's secret: %w", err)
 	}
 	api.SetSecret(secret)
+	// Webhooks: the notifier validates new subscriptions' URLs and delivers from the change log.
+	var notifier *notify.Notifier
+	if ns, ok := store.(notify.Store); ok {
+		allow, _ := parsePrefixes(cfg.WebhookAllow) // checked by Validate
+		notifier = notify.New(ns, graph.PublicIDs(secret), logger, notify.Config{Allow: allow})
+		notifier.Changes, notifier.MaxRetry = api.Changes, cfg.WebhookMaxRetry
+		api.Webhooks = notifier
+	}
 	api.PageSize, api.MaxPageSize, api.MaxBodyBytes = cfg.PageSize, cfg.MaxPageSize, cfg.MaxBody
 	api.MaxHeaderBytes, api.MaxJSONDepth = cfg.MaxHeaderBytes, cfg.MaxJSONDepth
 	if cfg.Throttle {
@@ -150,6 +159,9 @@ func serve(ctx context.Context, cfg Config, logOut io.Writer) error {
 		wg.Go(func() { _ = pg.Listen(bg) })
 	}
 	wg.Go(func() { trimChanges(bg, store, cfg.ChangeRetention, logger) })
+	if notifier != nil {
+		wg.Go(func() { _ = notifier.Run(bg) })
+	}
 	if cfg.Purge > 0 {
 		wg.Go(func() {
 			_ = service.RunPurge(bg, cfg.Purge, 1000, func(err error) {
