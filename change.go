@@ -66,31 +66,66 @@ type ChangeLog struct {
 // DefaultChangeRetention is how long the change log keeps a change.
 const DefaultChangeRetention = 30 * 24 * time.Hour
 
-// Signal wakes every goroutine waiting for the change log to grow: stores call Notify after a commit
-// (on PostgreSQL also when another process commits), and live streams wait on C. A waiter takes C
-// before it reads the log, so that a commit between its read and its wait still wakes it. The log,
-// not the signal, is the truth: a lost wake-up delays, never loses.
-type Signal struct {
-	mu sync.Mutex
-	ch chan struct{}
+// Wakeups wakes the goroutines waiting for the change log to grow: a live stream waits for changes
+// of its user, the notifier for changes of anyone. Stores report their commits to Notify (on
+// PostgreSQL also those of other processes), naming the users whose changes they appended, so that
+// a write wakes the streams of its user only. A waiter takes its channel before it reads the log, so
+// that a commit between its read and its wait still wakes it. The log, not the wake-up, is the truth:
+// a lost wake-up delays, never loses.
+type Wakeups struct {
+	mu    sync.Mutex
+	any   chan struct{}
+	users map[string]chan struct{}
 }
 
-// C returns a channel that is closed at the next Notify.
-func (s *Signal) C() <-chan struct{} {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.ch == nil {
-		s.ch = make(chan struct{})
+// UserKey is the key of a user in Wakeups: the tenant and the user id, joined by a control character
+// that neither holds.
+func UserKey(tenantID, userID string) string { return tenantID + "\x1f" + userID }
+
+// User returns a channel closed at the next change of the user (UserKey).
+func (w *Wakeups) User(key string) <-chan struct{} {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.users == nil {
+		w.users = map[string]chan struct{}{}
 	}
-	return s.ch
+	ch := w.users[key]
+	if ch == nil {
+		ch = make(chan struct{})
+		w.users[key] = ch
+	}
+	return ch
 }
 
-// Notify wakes every goroutine waiting on a channel C returned before it.
-func (s *Signal) Notify() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.ch != nil {
-		close(s.ch)
-		s.ch = nil
+// Any returns a channel closed at the next change of anyone.
+func (w *Wakeups) Any() <-chan struct{} {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.any == nil {
+		w.any = make(chan struct{})
+	}
+	return w.any
+}
+
+// Notify wakes the waiters of the users (UserKey) and of anyone; nil users wakes every waiter.
+func (w *Wakeups) Notify(users []string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.any != nil {
+		close(w.any)
+		w.any = nil
+	}
+	if users == nil {
+		for key, ch := range w.users {
+			close(ch)
+			delete(w.users, key)
+		}
+		return
+	}
+	for _, key := range users {
+		if ch := w.users[key]; ch != nil {
+			close(ch)
+			delete(w.users, key)
+		}
 	}
 }

@@ -73,7 +73,7 @@ func newEnv(t *testing.T) *env {
 	service := activity.NewService(store)
 	logs := &syncBuffer{}
 	api := graph.NewServer(service, verifier, slog.New(slog.NewTextHandler(logs, nil)))
-	api.Changes = &activity.Signal{}
+	api.Changes = &activity.Wakeups{}
 	switch st := store.(type) {
 	case *sqlite.Store:
 		st.OnCommit = api.Changes.Notify

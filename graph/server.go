@@ -85,9 +85,9 @@ type Server struct {
 	// browser (CORS); "*" allows any origin. None by default.
 	AllowedOrigins []string
 
-	// Changes is woken after every commit to the store (on PostgreSQL, every process's); live
-	// streams wait on it. Without it streams look at the change log every two seconds.
-	Changes *activity.Signal
+	// Changes is woken after every commit to the store (on PostgreSQL, every process's); a live
+	// stream waits for its user's. Without it streams look at the change log every two seconds.
+	Changes *activity.Wakeups
 	// Webhooks runs the validation handshake of a new subscription's URLs (notify.Notifier is one);
 	// without it, subscriptions cannot be made.
 	Webhooks Webhooks
@@ -99,10 +99,10 @@ type Server struct {
 	handler http.Handler // the middleware around route
 	keys    keys
 	streams *streams
-	idle    activity.Signal // never notified: what streams wait on without Changes
+	idle    activity.Wakeups // never notified: what streams wait on without Changes
 }
 
-func (s *Server) changes() *activity.Signal {
+func (s *Server) changes() *activity.Wakeups {
 	if s.Changes != nil {
 		return s.Changes
 	}

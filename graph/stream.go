@@ -87,7 +87,8 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, rp *resourcePath
 		t = resumed
 	}
 	t.phase = 'c' // a stream without a token starts from now: the state is the delta query's to page
-	release, ok := s.streams.acquire(p.TenantID+"\x00"+p.UserID, s.maxStreamsPerUser())
+	user := activity.UserKey(p.TenantID, p.UserID)
+	release, ok := s.streams.acquire(user, s.maxStreamsPerUser())
 	if !ok {
 		return errorf(http.StatusTooManyRequests, "TooManyRequests", "This user has %d live streams open, the most allowed; close one first.", s.maxStreamsPerUser())
 	}
@@ -108,7 +109,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, rp *resourcePath
 	defer poll.Stop()
 	ctx := r.Context()
 	for {
-		wake := s.changes().C() // taken before reading, so that a commit in between still wakes us
+		wake := s.changes().User(user) // taken before reading, so that a commit in between still wakes us
 		sent, more, err := s.streamPage(ctx, w, r, rp, p, t)
 		if err != nil || ctx.Err() != nil {
 			return nil // the status is sent: a failure can only end the stream, and the client resumes

@@ -53,7 +53,7 @@ type Notifier struct {
 	client *http.Client
 
 	// Changes wakes the notifier when the change log grows; without it, it looks every Poll.
-	Changes *activity.Signal
+	Changes *activity.Wakeups
 	// Poll is how often the notifier looks for work without a wake-up (default 2 s).
 	Poll time.Duration
 	// MaxRetry is how long a failing receiver is retried before its changes are given up on and a
@@ -202,7 +202,7 @@ func (n *Notifier) Run(ctx context.Context) error {
 	for {
 		var wake <-chan struct{}
 		if n.Changes != nil {
-			wake = n.Changes.C()
+			wake = n.Changes.Any()
 		}
 		n.round(ctx)
 		select {

@@ -120,7 +120,7 @@ func (s *Store) PutActivity(ctx context.Context, p activity.Principal, a *activi
 			return created, err
 		}
 		if err == nil {
-			s.committed()
+			s.committed(userOf(p))
 		}
 		if err == nil || !retryable(err) || attempt == maxAttempts {
 			return created, err
@@ -285,7 +285,7 @@ func (s *Store) purgeHistoryItems(ctx context.Context, now int64, limit int) (in
 		return 0, err
 	}
 	if n > 0 {
-		s.committed()
+		s.committed(nil)
 	}
 	return n, nil
 }
@@ -418,7 +418,7 @@ func (s *Store) PurgeExpired(ctx context.Context, now time.Time, limit int) (int
 		return 0, fmt.Errorf("purge activities: %w", err)
 	}
 	if tag.RowsAffected() > 0 {
-		s.committed()
+		s.committed(nil)
 	}
 	total := int(tag.RowsAffected())
 	if total >= limit {

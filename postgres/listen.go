@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/activityd/activityd"
@@ -27,7 +29,7 @@ func (s *Store) Listen(ctx context.Context) error {
 			return nil
 		}
 		if s.OnCommit != nil {
-			s.OnCommit() // what was missed while reconnecting: streams look at the log again
+			s.OnCommit(nil) // what was missed while reconnecting: every stream looks at the log again
 		}
 		select {
 		case <-ctx.Done():
@@ -52,14 +54,21 @@ func (s *Store) listen(ctx context.Context, self string) error {
 		if err != nil {
 			return fmt.Errorf("listen: %w", err)
 		}
-		if n.Payload != self && s.OnCommit != nil {
-			s.OnCommit()
+		from, users, _ := strings.Cut(n.Payload, "\n")
+		if from == self || s.OnCommit == nil {
+			continue
+		}
+		if users == "*" {
+			s.OnCommit(nil)
+		} else {
+			s.OnCommit(strings.Split(users, "\n"))
 		}
 	}
 }
 
 // notifyLoop sends a notification after this process's commits, coalescing those that come while
-// one is being sent.
+// one is being sent. Its payload is this process's id, then the users whose changes were committed,
+// a line each ("*" for any, or when they would not fit in a notification's 8,000 bytes).
 func (s *Store) notifyLoop(ctx context.Context, self string) {
 	for {
 		select {
@@ -67,7 +76,19 @@ func (s *Store) notifyLoop(ctx context.Context, self string) {
 			return
 		case <-s.notify:
 		}
-		if _, err := s.pool.Exec(ctx, "SELECT pg_notify($1, $2)", changesChannel, self); err != nil && !errors.Is(err, context.Canceled) {
+		s.mu.Lock()
+		users := make([]string, 0, len(s.pending))
+		size := len(self)
+		for u := range s.pending {
+			users, size = append(users, u), size+len(u)+1
+			delete(s.pending, u)
+		}
+		s.mu.Unlock()
+		payload := self + "\n" + strings.Join(users, "\n")
+		if size > 7000 || slices.Contains(users, "*") {
+			payload = self + "\n*"
+		}
+		if _, err := s.pool.Exec(ctx, "SELECT pg_notify($1, $2)", changesChannel, payload); err != nil && !errors.Is(err, context.Canceled) {
 			// Nothing to do but go on: the other processes' streams poll the log as well.
 			continue
 		}

@@ -14,6 +14,7 @@ import (
 	"math/rand/v2"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/activityd/activityd"
@@ -35,23 +36,38 @@ type Store struct {
 	// Now returns the current time, used to hide expired rows; nil means time.Now.
 	Now func() time.Time
 	// OnCommit, when set before the first write, is called after every commit of this process that
-	// appended to the change log (it must not block), so that live streams and the notifier learn
-	// that the log grew. Commits of other processes reach it through Listen.
-	OnCommit func()
+	// appended to the change log, with the users (activity.UserKey) whose changes it appended, nil
+	// for any (it must not block), so that live streams and the notifier learn that the log grew
+	// (activity.Wakeups.Notify). Commits of other processes reach it through Listen.
+	OnCommit func(users []string)
 
-	notify chan struct{} // to Listen's notifier: this process committed
+	notify  chan struct{}       // to Listen's notifier: this process committed
+	mu      sync.Mutex          // guards pending
+	pending map[string]struct{} // users whose changes the other processes are still to hear of; "*": any
 }
 
-// committed calls OnCommit, if set, and asks Listen, if running, to tell the other processes.
-func (s *Store) committed() {
+// committed calls OnCommit, if set, and asks Listen, if running, to tell the other processes about
+// the users (nil: any).
+func (s *Store) committed(users []string) {
 	if s.OnCommit != nil {
-		s.OnCommit()
+		s.OnCommit(users)
 	}
+	s.mu.Lock()
+	if users == nil {
+		users = []string{"*"}
+	}
+	for _, u := range users {
+		s.pending[u] = struct{}{}
+	}
+	s.mu.Unlock()
 	select {
 	case s.notify <- struct{}{}:
 	default: // a notification is on its way already, or nobody listens
 	}
 }
+
+// userOf is the Wakeups key of a principal's changes.
+func userOf(p activity.Principal) []string { return []string{activity.UserKey(p.TenantID, p.UserID)} }
 
 var _ activity.Store = (*Store)(nil)
 
@@ -72,7 +88,7 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	s := &Store{pool: pool, notify: make(chan struct{}, 1)}
+	s := &Store{pool: pool, notify: make(chan struct{}, 1), pending: map[string]struct{}{}}
 	if err := s.migrate(ctx); err != nil {
 		pool.Close()
 		return nil, err
@@ -180,7 +196,7 @@ func (s *Store) update(ctx context.Context, p activity.Principal, fn func(activi
 		return fmt.Errorf("commit: %w", err)
 	}
 	if len(t.logged) > 0 {
-		s.committed()
+		s.committed(userOf(p))
 	}
 	return nil
 }

@@ -34,9 +34,10 @@ type Store struct {
 	// Now returns the current time, used to hide expired rows; nil means time.Now.
 	Now func() time.Time
 	// OnCommit, when set before the first write, is called after every commit that appended to the
-	// change log (on the writer's goroutine: it must not block), so that live streams and the
-	// notifier learn that the log grew.
-	OnCommit func()
+	// change log, with the users (activity.UserKey) whose changes it appended, nil for any (on the
+	// writer's goroutine: it must not block), so that live streams and the notifier learn that the
+	// log grew (activity.Wakeups.Notify).
+	OnCommit func(users []string)
 
 	conn   *sql.Conn // the writer connection, owned by the writer goroutine
 	writeQ *prepared // conn, through its statement cache; only the writer uses it
@@ -299,7 +300,8 @@ func (s *Store) commit(batch []*writeRequest) {
 		return
 	}
 	results := make([]error, len(batch))
-	changed := false // a write of the batch appended to the change log
+	var changed []string // the users whose changes the batch appended to the change log
+	everyone := false    // the batch appended changes of users it cannot name
 	// A statement interrupted because its request was cancelled would roll back the whole shared
 	// transaction (SQLite's interrupt ends the transaction), failing every other write in it. So once
 	// a write has started, its statements run to the end whatever becomes of its request: the write
@@ -318,8 +320,10 @@ func (s *Store) commit(batch []*writeRequest) {
 		var err error
 		if results[i] = run(r, tx); results[i] != nil {
 			err = exec("ROLLBACK TO write")
+		} else if tx.appended && tx.p.UserID == "" {
+			everyone = true // the purge: changes of any user
 		} else if tx.appended {
-			changed = true
+			changed = append(changed, activity.UserKey(tx.p.TenantID, tx.p.UserID))
 		}
 		if err2 := exec("RELEASE write"); err == nil {
 			err = err2
@@ -329,7 +333,7 @@ func (s *Store) commit(batch []*writeRequest) {
 		}
 	}
 	if err := exec("COMMIT"); err != nil {
-		changed = false
+		changed, everyone = nil, false
 		exec("ROLLBACK")
 		for i := range results {
 			if results[i] == nil {
@@ -340,8 +344,10 @@ func (s *Store) commit(batch []*writeRequest) {
 	for i, r := range batch {
 		r.err <- results[i]
 	}
-	if changed && s.OnCommit != nil {
-		s.OnCommit()
+	if s.OnCommit != nil && everyone {
+		s.OnCommit(nil)
+	} else if s.OnCommit != nil && len(changed) > 0 {
+		s.OnCommit(changed)
 	}
 	select {
 	case s.committed <- struct{}{}:

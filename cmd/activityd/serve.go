@@ -83,7 +83,7 @@ func serve(ctx context.Context, cfg Config, logOut io.Writer) error {
 	api.MaxExpandItems, api.MaxExpandItemsPerPage = cfg.MaxExpandItems, cfg.MaxExpandItemsPerPage
 	api.AllowedOrigins, api.Heartbeat, api.MaxStreamsPerUser = cfg.CORSOrigins, cfg.Heartbeat, cfg.MaxStreamsPerUser
 	// Live streams wake when the store commits; on PostgreSQL, when any process does (Listen, below).
-	api.Changes = &activity.Signal{}
+	api.Changes = &activity.Wakeups{}
 	switch st := store.(type) {
 	case *sqlite.Store:
 		st.OnCommit = api.Changes.Notify
