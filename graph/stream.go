@@ -110,7 +110,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, rp *resourcePath
 	ctx := r.Context()
 	for {
 		wake := s.changes().User(user) // taken before reading, so that a commit in between still wakes us
-		sent, more, err := s.streamPage(ctx, w, r, rp, p, t)
+		sent, more, err := s.streamPageApart(ctx, w, r, rp, p, t)
 		if err != nil || ctx.Err() != nil {
 			return nil // the status is sent: a failure can only end the stream, and the client resumes
 		}
@@ -135,6 +135,20 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, rp *resourcePath
 			return nil
 		}
 	}
+}
+
+// streamPageApart runs streamPage on a goroutine of its own and waits for it. The store's queries
+// grow the stack of the goroutine that runs them (tens of kilobytes through the SQLite driver), and a
+// stream's goroutine lives as long as the stream: run there, 10,000 idle streams would keep 10,000
+// grown stacks.
+func (s *Server) streamPageApart(ctx context.Context, w http.ResponseWriter, r *http.Request, rp *resourcePath, p activity.Principal, t *deltaToken) (sent, more bool, err error) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		sent, more, err = s.streamPage(ctx, w, r, rp, p, t)
+	}()
+	<-done
+	return sent, more, err
 }
 
 // streamPage writes an event for each change after t.pos, up to a page, and moves t.pos past them.

@@ -35,6 +35,8 @@ func streams(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	n := fs.Int("streams", 1000, "open streams, one user each")
 	writes := fs.Int("writes", 2000, "activities written while the streams are open")
 	rate := fs.Int("rate", 100, "writes per second")
+	hold := fs.Duration("hold", 5*time.Second, "with --writes 0, how long the idle streams are held open before the RSS is read")
+	serverArgs := fs.String("server-args", "", "more flags for activityd serve, space-separated (e.g. --debug-addr 127.0.0.1:6060)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -76,6 +78,9 @@ func streams(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			"--log-level", "warn", "--throttle=false", "--max-streams-per-user", "10"}
 		if url != "" {
 			sargs = append(sargs, "--db", url)
+		}
+		if i == *procs-1 {
+			sargs = append(sargs, strings.Fields(*serverArgs)...)
 		}
 		cmd := exec.Command(*bin, sargs...)
 		cmd.Stderr = stderr
@@ -140,7 +145,7 @@ func streams(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fmt.Fprintf(stderr, "%d streams open\n", *n)
 	streamer := cmds[len(cmds)-1].Process.Pid
 	if *writes == 0 {
-		time.Sleep(5 * time.Second)
+		time.Sleep(*hold)
 		fmt.Fprintf(stdout, "%d idle streams: RSS of the streaming process %d MB (peak %d MB)\n", *n,
 			procStatus(streamer, "VmRSS:")>>20, procStatus(streamer, "VmHWM:")>>20)
 		return nil
