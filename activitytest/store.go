@@ -896,6 +896,11 @@ func testChanges(t *testing.T, open Opener) {
 	if err != nil || !start.Before(log.Horizon) || !end.Before(log.Horizon) {
 		t.Errorf("after trimming, the horizon %v is not past %v and %v (%v)", log.Horizon, start, end, err)
 	}
+	// A change after a trim comes after every position handed out before: none is handed out twice.
+	f.mustUpsert(t, AliceNotes, NewActivity("after-trim"))
+	if more, _ := allChanges(t, f, AliceNotes, log.Latest, false); len(more) != 1 || !log.Latest.Before(more[0].Position) {
+		t.Errorf("a change after trimming: %v after %v", more, log.Latest)
+	}
 }
 
 // testSubscriptions: subscriptions are the principal's own; a claim leases one due subscription at a

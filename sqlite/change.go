@@ -39,9 +39,9 @@ func (s *Store) Changes(ctx context.Context, p activity.Principal, q activity.Ch
 	if err != nil {
 		return nil, err
 	}
-	query, args := `SELECT seq, app_id, activity_id, kind, at FROM changes
-		WHERE tenant_id = ? AND user_id = ? AND app_id = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?`,
-		[]any{p.TenantID, p.UserID, p.AppID, q.After.Seq, log.Latest.Seq, q.Limit + 1}
+	query, args := `SELECT seq, app_id, activity_id, kind, at FROM changes INDEXED BY changes_user
+		WHERE tenant_id = ? AND user_id = ? AND seq > ? AND seq <= ? AND app_id = ? ORDER BY seq LIMIT ?`,
+		[]any{p.TenantID, p.UserID, q.After.Seq, log.Latest.Seq, p.AppID, q.Limit + 1}
 	if q.AllApps {
 		query, args = `SELECT seq, app_id, activity_id, kind, at FROM changes
 		WHERE tenant_id = ? AND user_id = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?`,
@@ -80,7 +80,7 @@ func (s *Store) Changes(ctx context.Context, p activity.Principal, q activity.Ch
 func (s *Store) ChangeLog(ctx context.Context) (activity.ChangeLog, error) {
 	var log activity.ChangeLog
 	err := s.reads.QueryRowContext(ctx, `SELECT (SELECT seq FROM change_horizon WHERE id = 1),
-		COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'changes'), 0)`).Scan(&log.Horizon.Seq, &log.Latest.Seq)
+		COALESCE((SELECT MAX(seq) FROM changes), 0)`).Scan(&log.Horizon.Seq, &log.Latest.Seq)
 	if err != nil {
 		return log, fmt.Errorf("change log: %w", err)
 	}
@@ -93,8 +93,11 @@ func (s *Store) TrimChanges(ctx context.Context, before time.Time, limit int) (i
 	var n int
 	err := s.submit(ctx, activity.Principal{}, func(tx *Tx) error {
 		var last int64
+		// The oldest changes, in seq order (the table's own), as long as they are older than before;
+		// never the newest, whose seq is where the next one counts from.
 		err := tx.tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0), COUNT(*) FROM (
-			SELECT seq FROM changes WHERE at < ? ORDER BY seq LIMIT ?)`, micros(before), limit).Scan(&last, &n)
+			SELECT seq, at FROM changes ORDER BY seq LIMIT ?)
+			WHERE at < ? AND seq < (SELECT MAX(seq) FROM changes)`, limit, micros(before)).Scan(&last, &n)
 		if err != nil || n == 0 {
 			return err
 		}
