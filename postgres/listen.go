@@ -92,5 +92,15 @@ func (s *Store) notifyLoop(ctx context.Context, self string) {
 			// Nothing to do but go on: the other processes' streams poll the log as well.
 			continue
 		}
+		// At most one notification per notifyEvery: under a stream of commits, each notification
+		// carries many, instead of a round trip per commit taking a connection and the server's time.
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(notifyEvery):
+		}
 	}
 }
+
+// notifyEvery is the least time between two notifications of this process.
+const notifyEvery = 10 * time.Millisecond
