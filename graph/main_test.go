@@ -208,6 +208,9 @@ func checkResponse(t *testing.T, method, path string, r *response) {
 	if r.header.Get("request-id") == "" || r.header.Get("client-request-id") == "" {
 		t.Errorf("%s %s: no request-id or client-request-id header", method, path)
 	}
+	if r.header.Get("X-Content-Type-Options") != "nosniff" {
+		t.Errorf("%s %s: no X-Content-Type-Options: nosniff", method, path)
+	}
 	if r.status >= 500 {
 		t.Fatalf("%s %s: status %d: %s", method, path, r.status, r.body)
 	}

@@ -173,3 +173,46 @@ func TestRun_StreamAcrossRestart(t *testing.T) {
 		}
 	}
 }
+
+// TestRun_PublicURL: with --public-url, every absolute link names it, whatever the Host header or
+// forwarded headers say: nextLinks, Location, and the discovery document (which no cache may keep
+// for another host).
+func TestRun_PublicURL(t *testing.T) {
+	dir := t.TempDir()
+	base := startServer(t, dir, nil, "--public-url", "https://activities.example.org", "--throttle=false")
+	tok := mintToken(t, dir, "alice", "notes")
+	for _, k := range []string{"a", "b"} {
+		request(t.Context(), "PUT", base+"/v1.0/me/activities/"+k, tok, activityBody(k))
+	}
+	req, _ := http.NewRequestWithContext(t.Context(), "GET", base+"/v1.0/me/activities", nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.Set("Prefer", "odata.maxpagesize=1")
+	req.Header.Set("X-Forwarded-Host", "evil.example")
+	req.Host = "other.example"
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(b), `"@odata.nextLink":"https://activities.example.org/v1.0/me/activities?`) {
+		t.Errorf("nextLink does not follow --public-url: %s", b)
+	}
+	req, _ = http.NewRequestWithContext(t.Context(), "GET", base+"/.well-known/openid-configuration", nil)
+	req.Host = "other.example"
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(b), `"jwks_uri":"https://activities.example.org/.well-known/jwks.json"`) || resp.Header.Get("Cache-Control") != "no-store" {
+		t.Errorf("discovery: %s (Cache-Control %q)", b, resp.Header.Get("Cache-Control"))
+	}
+	// A bad --public-url stops the start with a line naming the flag.
+	var errOut bytes.Buffer
+	err = run(t.Context(), []string{"serve", "--data", t.TempDir(), "--public-url", "activities.example.org"}, func(string) string { return "" }, io.Discard, &errOut)
+	if err == nil || !strings.Contains(err.Error()+errOut.String(), "--public-url") {
+		t.Errorf("a bad --public-url: %v %s", err, errOut.String())
+	}
+}
