@@ -73,9 +73,18 @@ const DefaultChangeRetention = 30 * 24 * time.Hour
 // that a commit between its read and its wait still wakes it. The log, not the wake-up, is the truth:
 // a lost wake-up delays, never loses.
 type Wakeups struct {
-	mu    sync.Mutex
-	any   chan struct{}
-	users map[string]chan struct{}
+	mu        sync.Mutex
+	any       chan struct{}
+	users     map[string]chan struct{}
+	listeners []func(users []string)
+}
+
+// Listen calls f with the users of every later Notify (nil: any), on the notifier's goroutine: f must
+// not block. It serves waiters that are not goroutines (the live streams' hub).
+func (w *Wakeups) Listen(f func(users []string)) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.listeners = append(w.listeners, f)
 }
 
 // UserKey is the key of a user in Wakeups: the tenant and the user id, joined by a control character
@@ -111,6 +120,9 @@ func (w *Wakeups) Any() <-chan struct{} {
 func (w *Wakeups) Notify(users []string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	for _, f := range w.listeners {
+		f(users)
+	}
 	if w.any != nil {
 		close(w.any)
 		w.any = nil

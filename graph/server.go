@@ -99,6 +99,7 @@ type Server struct {
 	handler http.Handler // the middleware around route
 	keys    keys
 	streams *streams
+	hub     *hub
 	idle    activity.Wakeups // never notified: what streams wait on without Changes
 }
 
@@ -114,6 +115,7 @@ func NewServer(service *activity.Service, verifier Verifier, logger *slog.Logger
 	s := &Server{service: service, verifier: verifier, logger: logger, routes: routeTable(),
 		MaxBodyBytes: DefaultMaxBodyBytes, MaxHeaderBytes: DefaultMaxHeaderBytes, MaxJSONDepth: DefaultMaxJSONDepth,
 		PageSize: DefaultPageSize, MaxPageSize: DefaultMaxPageSize, streams: newStreams()}
+	s.hub = newHub(s)
 	secret := make([]byte, SecretSize)
 	_, _ = rand.Read(secret) // crypto/rand.Read never fails on supported platforms
 	s.SetSecret(secret)

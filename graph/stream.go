@@ -3,6 +3,7 @@ package graph
 import (
 	"context"
 	"fmt"
+	"io"
 	"mime"
 	"net/http"
 	"strings"
@@ -67,7 +68,10 @@ func (st *streams) acquire(user string, limit int) (release func(), ok bool) {
 // CloseStreams ends every live stream, so that clients reconnect (to another process, or to this one
 // once it is back) and resume with Last-Event-ID. Call it when shutting down: http.Server.Shutdown
 // waits for streams, which never go idle by themselves (RegisterOnShutdown is the place).
-func (s *Server) CloseStreams() { s.streams.once.Do(func() { close(s.streams.closed) }) }
+func (s *Server) CloseStreams() {
+	s.streams.once.Do(func() { close(s.streams.closed) })
+	s.hub.close()
+}
 
 // stream serves the live stream of the caller's changes from the token's position (from now when the
 // client gives none), until the client goes, the server shuts down, or writing fails.
@@ -92,22 +96,44 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, rp *resourcePath
 	if !ok {
 		return errorf(http.StatusTooManyRequests, "TooManyRequests", "This user has %d live streams open, the most allowed; close one first.", s.maxStreamsPerUser())
 	}
-	defer release()
+	handedOver := false
+	defer func() {
+		if !handedOver {
+			release()
+		}
+	}()
 	rc := http.NewResponseController(w)
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream; charset=utf-8")
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
+	if r.ProtoMajor == 1 {
+		// No chunking: the body ends when the connection closes (the setup the SSE specification
+		// recommends), so that the hub can write events straight to the connection it takes over.
+		h.Set("Transfer-Encoding", "identity")
+	}
 	w.WriteHeader(http.StatusOK)
 	if _, err := fmt.Fprintf(w, "retry: %d\n\n", streamRetry.Milliseconds()); err != nil {
 		return nil
 	}
-	_ = rc.Flush()
+	ctx := r.Context()
+	for more := true; more; {
+		var err error
+		if _, more, err = s.streamPageApart(ctx, w, r, rp, p, t); err != nil || ctx.Err() != nil {
+			return nil // the status is sent: a failure can only end the stream, and the client resumes
+		}
+	}
+	if rc.Flush() != nil {
+		return nil
+	}
+	if r.ProtoMajor == 1 && s.hub.takeOver(w, r, rp, p, t, user, release) {
+		handedOver = true
+		return nil
+	}
 	heartbeat := time.NewTicker(s.heartbeat())
 	defer heartbeat.Stop()
 	poll := time.NewTicker(streamPoll)
 	defer poll.Stop()
-	ctx := r.Context()
 	for {
 		wake := s.changes().User(user) // taken before reading, so that a commit in between still wakes us
 		sent, more, err := s.streamPageApart(ctx, w, r, rp, p, t)
@@ -141,7 +167,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, rp *resourcePath
 // grow the stack of the goroutine that runs them (tens of kilobytes through the SQLite driver), and a
 // stream's goroutine lives as long as the stream: run there, 10,000 idle streams would keep 10,000
 // grown stacks.
-func (s *Server) streamPageApart(ctx context.Context, w http.ResponseWriter, r *http.Request, rp *resourcePath, p activity.Principal, t *deltaToken) (sent, more bool, err error) {
+func (s *Server) streamPageApart(ctx context.Context, w io.Writer, r *http.Request, rp *resourcePath, p activity.Principal, t *deltaToken) (sent, more bool, err error) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -152,7 +178,7 @@ func (s *Server) streamPageApart(ctx context.Context, w http.ResponseWriter, r *
 }
 
 // streamPage writes an event for each change after t.pos, up to a page, and moves t.pos past them.
-func (s *Server) streamPage(ctx context.Context, w http.ResponseWriter, r *http.Request, rp *resourcePath, p activity.Principal, t *deltaToken) (sent, more bool, err error) {
+func (s *Server) streamPage(ctx context.Context, w io.Writer, r *http.Request, rp *resourcePath, p activity.Principal, t *deltaToken) (sent, more bool, err error) {
 	page, err := s.service.Store.Changes(ctx, p, activity.ChangeQuery{After: t.pos, Limit: streamPage})
 	if err != nil {
 		return false, false, err
