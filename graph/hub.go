@@ -39,7 +39,7 @@ type hub struct {
 	stop   chan struct{}
 
 	qmu   sync.Mutex
-	queue []*hubStream // streams to flush, each once (its busy flag says it is here or being flushed)
+	queue []*hubStream  // streams to flush, each once (its busy flag says it is here or being flushed)
 	ready chan struct{} // a token when the queue is not empty
 }
 
