@@ -377,3 +377,31 @@ func TestStream_Limits(t *testing.T) {
 		}
 	}
 }
+
+// TestStream_Refusals: a $batch step cannot be a stream (it would never answer); a stream from a
+// token behind the log's horizon is 410 whatever the token's phase; Accept with q=0 is no stream.
+func TestStream_Refusals(t *testing.T) {
+	e := newEnv(t)
+	alice := e.as("alice", "notes")
+	got := batchResponses(t, alice, `{"requests":[{"id":"1","method":"GET","url":"/me/activities/delta","headers":{"Accept":"text/event-stream"}}]}`)
+	if got["1"]["status"] != float64(400) {
+		t.Errorf("a stream as a $batch step: %v", got["1"])
+	}
+	for _, k := range []string{"a", "b"} {
+		alice.do("PUT", "/v1.0/me/activities/"+k, activityJSON(k))
+	}
+	first := alice.do("GET", "/v1.0/me/activities/delta", nil, "Prefer", "odata.maxpagesize=1")
+	next := first.json()["@odata.nextLink"].(string) // an initial-phase token
+	for _, k := range []string{"c", "d"} {
+		alice.do("PUT", "/v1.0/me/activities/"+k, activityJSON(k))
+	}
+	if _, err := e.store.TrimChanges(t.Context(), time.Now().Add(time.Hour), 1000); err != nil {
+		t.Fatal(err)
+	}
+	r := alice.do("GET", next, nil, "Accept", "text/event-stream")
+	wantStatus(t, "a stream from an initial-phase token behind the horizon", r, http.StatusGone)
+	r = alice.do("GET", "/v1.0/me/activities/delta?$deltatoken=latest", nil, "Accept", "text/event-stream;q=0, application/json")
+	if r.status != 200 || !strings.HasPrefix(r.header.Get("Content-Type"), "application/json") {
+		t.Errorf("Accept text/event-stream;q=0: %d %q", r.status, r.header.Get("Content-Type"))
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -26,13 +27,16 @@ const (
 	streamRetry              = 2 * time.Second // the retry: hint sent to clients
 	streamPoll               = 2 * time.Second // how often a stream looks at the log without a wake-up
 	streamPage               = 100
+	streamWriteWait          = 10 * time.Second // the most a write to a stream's client may take
 )
 
 // wantsEventStream reports whether the client asks for Server-Sent Events.
 func wantsEventStream(r *http.Request) bool {
 	for _, part := range strings.Split(r.Header.Get("Accept"), ",") {
-		if mt, _, err := mime.ParseMediaType(strings.TrimSpace(part)); err == nil && mt == "text/event-stream" {
-			return true
+		mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
+		if err == nil && mt == "text/event-stream" {
+			q, err := strconv.ParseFloat(params["q"], 64)
+			return params["q"] == "" || err == nil && q > 0 // q=0 means "not acceptable" (RFC 9110 §12.4.2)
 		}
 	}
 	return false
@@ -76,24 +80,29 @@ func (s *Server) CloseStreams() {
 // stream serves the live stream of the caller's changes from the token's position (from now when the
 // client gives none), until the client goes, the server shuts down, or writing fails.
 func (s *Server) stream(w http.ResponseWriter, r *http.Request, rp *resourcePath, p activity.Principal, t *deltaToken) error {
+	if requestInfoFrom(r.Context()).parentID != "" {
+		return invalid("A live stream cannot be a $batch request; open it on a connection of its own.")
+	}
 	if id := r.Header.Get("Last-Event-ID"); id != "" {
 		resumed, ok := parseDeltaToken(id, s.keys.token, p, s.MaxPageSize)
-		if ok {
-			log, err := s.service.Store.ChangeLog(r.Context())
-			if err != nil {
-				return err
-			}
-			ok = resumed.phase == 'c' && !resumed.pos.Before(log.Horizon)
-		}
-		if !ok {
+		if !ok || resumed.phase != 'c' {
 			return s.syncStateNotFound(r, rp)
 		}
 		t = resumed
+	}
+	// Whatever the token, the stream starts at its position: one behind the log's horizon cannot.
+	log, err := s.service.Store.ChangeLog(r.Context())
+	if err != nil {
+		return err
+	}
+	if t.pos.Before(log.Horizon) {
+		return s.syncStateNotFound(r, rp)
 	}
 	t.phase = 'c' // a stream without a token starts from now: the state is the delta query's to page
 	user := activity.UserKey(p.TenantID, p.UserID)
 	release, ok := s.streams.acquire(user, s.maxStreamsPerUser())
 	if !ok {
+		w.Header().Set("Retry-After", "10")
 		return errorf(http.StatusTooManyRequests, "TooManyRequests", "This user has %d live streams open, the most allowed; close one first.", s.maxStreamsPerUser())
 	}
 	handedOver := false
@@ -112,6 +121,9 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, rp *resourcePath
 		// recommends), so that the hub can write events straight to the connection it takes over.
 		h.Set("Transfer-Encoding", "identity")
 	}
+	// Every write has a deadline: a client that stops reading cannot hold the stream's goroutine (or
+	// a shutdown) for longer.
+	_ = rc.SetWriteDeadline(time.Now().Add(streamWriteWait))
 	w.WriteHeader(http.StatusOK)
 	if _, err := fmt.Fprintf(w, "retry: %d\n\n", streamRetry.Milliseconds()); err != nil {
 		return nil
@@ -119,6 +131,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, rp *resourcePath
 	ctx := r.Context()
 	for more := true; more; {
 		var err error
+		_ = rc.SetWriteDeadline(time.Now().Add(streamWriteWait))
 		if _, more, err = s.streamPageApart(ctx, w, r, rp, p, t); err != nil || ctx.Err() != nil {
 			return nil // the status is sent: a failure can only end the stream, and the client resumes
 		}
@@ -136,6 +149,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, rp *resourcePath
 	defer poll.Stop()
 	for {
 		wake := s.changes().User(user) // taken before reading, so that a commit in between still wakes us
+		_ = rc.SetWriteDeadline(time.Now().Add(streamWriteWait))
 		sent, more, err := s.streamPageApart(ctx, w, r, rp, p, t)
 		if err != nil || ctx.Err() != nil {
 			return nil // the status is sent: a failure can only end the stream, and the client resumes
@@ -152,6 +166,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, rp *resourcePath
 		case <-wake:
 		case <-poll.C:
 		case <-heartbeat.C:
+			_ = rc.SetWriteDeadline(time.Now().Add(streamWriteWait))
 			if _, err := fmt.Fprint(w, ": heartbeat\n\n"); err != nil || rc.Flush() != nil {
 				return nil
 			}
