@@ -22,6 +22,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -42,6 +43,8 @@ const (
 	maxAnswer       = 64 << 10 // bytes of a receiver's answer read
 	lease           = time.Minute
 	batchSize       = 100 // changes in one notification POST
+	// DefaultWorkers is how many receivers a Notifier delivers to at once.
+	DefaultWorkers = 16
 )
 
 // Notifier validates notification URLs and delivers notifications. Run delivers until its context
@@ -61,6 +64,8 @@ type Notifier struct {
 	MaxRetry time.Duration
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
+	// Workers is how many receivers are delivered to at once (default DefaultWorkers).
+	Workers int
 }
 
 // Config is how a Notifier reaches receivers.
@@ -214,23 +219,36 @@ func (n *Notifier) Run(ctx context.Context) error {
 	}
 }
 
-// round visits each subscription due at its start once, then deletes expired subscriptions.
+// round visits each subscription due at its start once, delivering to up to Workers receivers at a
+// time (so that a slow receiver delays its own subscriptions, not everyone's), then deletes expired
+// subscriptions.
 func (n *Notifier) round(ctx context.Context) {
 	start := n.now()
+	workers := n.Workers
+	if workers <= 0 {
+		workers = DefaultWorkers
+	}
+	sem := make(chan struct{}, workers)
+	var wg sync.WaitGroup
 	for ctx.Err() == nil {
+		sem <- struct{}{}
 		sub, err := n.store.ClaimSubscription(ctx, start, lease)
-		if err != nil {
-			n.logger.Error("claim a subscription", slog.String("error", err.Error()))
-			return
-		}
-		if sub == nil {
+		if err != nil || sub == nil {
+			<-sem
+			if err != nil && ctx.Err() == nil {
+				n.logger.Error("claim a subscription", slog.String("error", err.Error()))
+			}
 			break
 		}
-		n.deliver(ctx, sub)
-		if err := n.store.ReleaseSubscription(context.WithoutCancel(ctx), sub); err != nil {
-			n.logger.Error("release a subscription", slog.String("subscription", sub.ID), slog.String("error", err.Error()))
-		}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			n.deliver(ctx, sub)
+			if err := n.store.ReleaseSubscription(context.WithoutCancel(ctx), sub); err != nil {
+				n.logger.Error("release a subscription", slog.String("subscription", sub.ID), slog.String("error", err.Error()))
+			}
+		})
 	}
+	wg.Wait()
 	if _, err := n.store.DeleteExpiredSubscriptions(ctx, n.now()); err != nil && ctx.Err() == nil {
 		n.logger.Error("delete expired subscriptions", slog.String("error", err.Error()))
 	}

@@ -246,3 +246,61 @@ func TestWebhooks(t *testing.T) {
 		t.Errorf("an expired subscription: %d, want 404", status)
 	}
 }
+
+// TestWebhooks_SlowReceiver: a receiver that takes seconds to answer delays its own subscriptions
+// only; another user's notification goes out meanwhile.
+func TestWebhooks_SlowReceiver(t *testing.T) {
+	var mu sync.Mutex
+	slowDone, fastAt := 0, -1
+	release := make(chan struct{})
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if tok := r.URL.Query().Get("validationToken"); tok != "" {
+			w.Header().Set("Content-Type", "text/plain")
+			io.WriteString(w, tok)
+			return
+		}
+		if r.URL.Path == "/slow" {
+			select {
+			case <-release:
+			case <-time.After(30 * time.Second):
+			}
+			mu.Lock()
+			slowDone++
+			mu.Unlock()
+		} else {
+			mu.Lock()
+			fastAt = slowDone // how many slow deliveries had finished when this one arrived
+			mu.Unlock()
+		}
+		w.WriteHeader(202)
+	}))
+	defer srv.Close()
+	defer close(release)
+	caFile := filepath.Join(t.TempDir(), "receiver.pem")
+	os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600)
+	dir := t.TempDir()
+	p := startProcessEnv(t, []string{"SSL_CERT_FILE=" + caFile}, "--data", dir, "--throttle=false", "--webhook-allow", "127.0.0.1")
+	alice, bob := mintToken(t, dir, "alice", "notes"), mintToken(t, dir, "bob", "notes")
+	for range 5 {
+		if status, b, _ := request(t.Context(), "POST", p.base+"/v1.0/subscriptions", alice, subscriptionBody(srv.URL+"/slow", nil)); status != 201 {
+			t.Fatalf("alice's subscription: %d %s", status, b)
+		}
+	}
+	if status, b, _ := request(t.Context(), "POST", p.base+"/v1.0/subscriptions", bob, subscriptionBody(srv.URL+"/fast", nil)); status != 201 {
+		t.Fatalf("bob's subscription: %d %s", status, b)
+	}
+	request(t.Context(), "PUT", p.base+"/v1.0/me/activities/a", alice, activityBody("a"))
+	request(t.Context(), "PUT", p.base+"/v1.0/me/activities/b", bob, activityBody("b"))
+	for start := time.Now(); time.Since(start) < time.Minute; time.Sleep(20 * time.Millisecond) {
+		mu.Lock()
+		at := fastAt
+		mu.Unlock()
+		if at >= 0 {
+			if at != 0 {
+				t.Errorf("bob's notification waited for %d of alice's slow deliveries", at)
+			}
+			return
+		}
+	}
+	t.Fatal("bob's notification did not arrive within a minute")
+}
