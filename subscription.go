@@ -73,9 +73,12 @@ func (s *Subscription) Wants(k ChangeKind) bool {
 // or http when allowInsecure), the client state, and an expiration after now and within
 // MaxSubscriptionLifetime. Errors: Invalid, naming the property.
 func (s *Subscription) Validate(now time.Time, allowInsecure bool) error {
-	switch strings.ToLower(strings.Trim(s.Resource, "/")) {
-	case "me/activities", "users/" + strings.ToLower(s.Principal.UserID) + "/activities":
-	default:
+	resource := strings.ToLower(strings.Trim(s.Resource, "/"))
+	user, ok := strings.CutPrefix(resource, "users/")
+	user, ok = strings.CutSuffix(user, "/activities")
+	sameUser := ok && (user == strings.ToLower(s.Principal.UserID) ||
+		s.Principal.UserName != "" && user == strings.ToLower(s.Principal.UserName))
+	if resource != "me/activities" && !sameUser {
 		return Errorf(Invalid, "The resource '%s' is not supported; subscribe to me/activities.", s.Resource)
 	}
 	if len(s.ChangeTypes) == 0 {
@@ -106,8 +109,11 @@ func checkNotificationURL(name, raw string, allowInsecure bool) error {
 		return Errorf(Invalid, "The property '%s' is required.", name)
 	}
 	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" || u.User != nil || u.Fragment != "" || len(raw) > MaxStringLength {
+	if err != nil || u.Host == "" || u.Fragment != "" || len(raw) > MaxStringLength {
 		return Errorf(Invalid, "The property '%s' must be an absolute URL; '%s' is not.", name, raw)
+	}
+	if u.User != nil {
+		return Errorf(Invalid, "The property '%s' may not hold a user name or password.", name)
 	}
 	if u.Scheme != "https" && !(allowInsecure && u.Scheme == "http") {
 		return Errorf(Invalid, "The property '%s' must be an https URL; '%s' is not.", name, raw)

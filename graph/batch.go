@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/activityd/activityd"
 )
@@ -137,6 +138,9 @@ func parseBatch(body []byte, version string, maxDepth int) ([]batchStep, []int, 
 	for i, st := range steps {
 		if st.ID == "" || st.Method == "" || st.URL == "" {
 			return nil, nil, invalid("Request %d of the $batch needs an id, a method and a url.", i+1)
+		}
+		if len(st.ID) > 128 || strings.ContainsFunc(st.ID, unicode.IsControl) {
+			return nil, nil, invalid("The id of request %d of the $batch must be at most 128 characters, none of them a control character.", i+1)
 		}
 		if _, dup := index[strings.ToLower(st.ID)]; dup {
 			return nil, nil, invalid("The request id '%s' appears more than once in the $batch.", st.ID)

@@ -50,7 +50,7 @@ func deltaMAC(key []byte, p activity.Principal, payload []byte) []byte {
 // parseDeltaToken checks the token's signature for the principal and reads it. Any failure is the
 // same: the token does not exist.
 func parseDeltaToken(s string, key []byte, p activity.Principal, maxPageSize int) (*deltaToken, bool) {
-	raw, err := base64.RawURLEncoding.DecodeString(s)
+	raw, err := base64.RawURLEncoding.Strict().DecodeString(s)
 	if err != nil || len(raw) > 1024 || len(raw) <= skipTokenMAC {
 		return nil, false
 	}

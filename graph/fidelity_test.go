@@ -1,11 +1,15 @@
 package graph_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/activityd/activityd"
 )
 
 // TestMe_Select is how the Go SDK's samples and most apps resolve the user: GET /me?$select=….
@@ -235,4 +239,52 @@ func TestUsers_SameUser(t *testing.T) {
 	guid := "6f0c8a0e-3b1a-4c2d-9e8f-0a1b2c3d4e5f"
 	byOID := e.as(guid, "notes")
 	wantStatus(t, "an oid GUID in upper case", byOID.do("GET", "/v1.0/users/"+strings.ToUpper(guid)+"/activities", nil), http.StatusOK)
+}
+
+// refusingWebhooks fails every handshake: a valid subscription body then reaches it, and the 400
+// says so.
+type refusingWebhooks struct{}
+
+func (refusingWebhooks) Validate(context.Context, string) error {
+	return activity.Errorf(activity.Invalid, "handshake refused in this test")
+}
+
+// TestSubscriptions_Refusals: what a subscription body gets wrong is a 400 naming it, before any
+// handshake; a valid body reaches the handshake.
+func TestSubscriptions_Refusals(t *testing.T) {
+	e := newEnv(t)
+	e.api.Webhooks = refusingWebhooks{}
+	alice := e.as("alice", "notes")
+	body := func(extra map[string]any) map[string]any {
+		b := map[string]any{"changeType": "created", "notificationUrl": "https://hooks.example/x", "resource": "me/activities",
+			"expirationDateTime": time.Now().Add(time.Hour).UTC().Format(time.RFC3339)}
+		for k, v := range extra {
+			if v == nil {
+				delete(b, k)
+			} else {
+				b[k] = v
+			}
+		}
+		return b
+	}
+	tests := []struct {
+		name    string
+		extra   map[string]any
+		mention string
+	}{
+		{"NoExpiry", map[string]any{"expirationDateTime": nil}, "'expirationDateTime' is required"},
+		{"IDNotString", map[string]any{"id": map[string]any{"x": 1}}, "'id' must be a string"},
+		{"UserInfo", map[string]any{"notificationUrl": "https://user@hooks.example/x"}, "user name or password"},
+		{"OtherUser", map[string]any{"resource": "users/bob/activities"}, "users/bob/activities"},
+		{"RichNotifications", map[string]any{"includeResourceData": true}, "includeResourceData"},
+	}
+	for _, tc := range tests {
+		wantError(t, tc.name, alice.do("POST", "/v1.0/subscriptions", body(tc.extra)), http.StatusBadRequest, tc.mention)
+	}
+	for _, resource := range []string{"me/activities", "/users/alice/activities", "users/alice@example.com/activities"} {
+		wantError(t, "resource "+resource, alice.do("POST", "/v1.0/subscriptions", body(map[string]any{"resource": resource})), http.StatusBadRequest, "handshake refused")
+	}
+	wantError(t, "an empty $deltatoken", alice.do("GET", "/v1.0/me/activities/delta?$deltatoken=", nil), http.StatusBadRequest, "empty")
+	wantError(t, "an empty $skiptoken", alice.do("GET", "/v1.0/me/activities?$skiptoken=", nil), http.StatusBadRequest, "empty")
+	wantError(t, "both tokens", alice.do("GET", "/v1.0/me/activities/delta?$deltatoken=latest&$skiptoken=abc", nil), http.StatusBadRequest, "exclude")
 }

@@ -97,6 +97,16 @@ func parseQuery(raw string, allowed option, props []string) (*query, error) {
 	return q, nil
 }
 
+// optionName is the name of a system query option.
+func optionName(opt option) string {
+	for name, o := range optionNames {
+		if o == opt {
+			return name
+		}
+	}
+	return "?"
+}
+
 func (q *query) set(opt option, value string, props []string) (err error) {
 	switch opt {
 	case optTop:
@@ -105,10 +115,18 @@ func (q *query) set(opt option, value string, props []string) (err error) {
 		q.modified, err = timeRange("$filter", value)
 	case optCount:
 		q.count, err = odata.ParseCount(value)
-	case optSkipToken:
-		q.skiptoken = value
-	case optDeltaToken:
-		q.deltatoken = value
+	case optSkipToken, optDeltaToken:
+		if value == "" {
+			return invalid("The query option '%s' is empty; use the link of the previous answer as it is.", optionName(opt))
+		}
+		if q.skiptoken != "" || q.deltatoken != "" {
+			return invalid("The query options $skiptoken and $deltatoken exclude each other.")
+		}
+		if opt == optSkipToken {
+			q.skiptoken = value
+		} else {
+			q.deltatoken = value
+		}
 	case optSelect:
 		q.sel, q.selNames, err = parseSelect(value, props)
 	case optExpand:
@@ -247,7 +265,7 @@ func tokenMAC(key, payload []byte) []byte {
 // is refused like a token that was altered.
 func parseSkipToken(s string, key []byte, maxPageSize int) (*skipToken, error) {
 	bad := invalid("The $skiptoken is not valid; use the @odata.nextLink of the previous page as it is.")
-	raw, err := base64.RawURLEncoding.DecodeString(s)
+	raw, err := base64.RawURLEncoding.Strict().DecodeString(s)
 	if err != nil || len(raw) > 200 || len(raw) <= skipTokenMAC {
 		return nil, bad
 	}

@@ -60,7 +60,7 @@ func decodeSubscription(body []byte, maxDepth int) (*subscriptionBody, error) {
 				err = invalid("The property '%s' is not supported.", path)
 			}
 		case "id", "applicationId", "creatorId", "latestSupportedTlsVersion":
-			err = d.skip()
+			_, err = d.str(path) // server-set: accepted and ignored, but a string
 		default:
 			err = unknown(path, name, "subscription", subscriptionProps)
 		}
@@ -107,6 +107,9 @@ func (s *Server) handleSubscriptionPost(w http.ResponseWriter, r *http.Request, 
 		if sub.ChangeTypes, err = activity.ParseChangeTypes(b.changeType); err != nil {
 			return err
 		}
+	}
+	if sub.ExpirationDateTime.IsZero() {
+		return invalid("The property 'expirationDateTime' is required.")
 	}
 	if err := sub.Validate(time.Now(), false); err != nil {
 		return err
@@ -160,7 +163,7 @@ func (s *Server) handleSubscriptionGet(w http.ResponseWriter, r *http.Request, r
 	if _, err := parseQuery(r.URL.RawQuery, 0, nil); err != nil {
 		return err
 	}
-	sub, err := subs.FindSubscription(r.Context(), p, rp.key)
+	sub, err := subs.FindSubscription(r.Context(), p, subscriptionID(rp))
 	if err != nil {
 		return err
 	}
@@ -194,7 +197,7 @@ func (s *Server) handleSubscriptionPatch(w http.ResponseWriter, r *http.Request,
 	if !b.present["expirationDateTime"] {
 		return invalid("The property 'expirationDateTime' is required to renew a subscription.")
 	}
-	sub, err := subs.FindSubscription(r.Context(), p, rp.key)
+	sub, err := subs.FindSubscription(r.Context(), p, subscriptionID(rp))
 	if err != nil {
 		return err
 	}
@@ -202,7 +205,7 @@ func (s *Server) handleSubscriptionPatch(w http.ResponseWriter, r *http.Request,
 	if err := sub.Validate(time.Now(), false); err != nil {
 		return err
 	}
-	if err := subs.RenewSubscription(r.Context(), p, rp.key, sub.ExpirationDateTime); err != nil {
+	if err := subs.RenewSubscription(r.Context(), p, sub.ID, sub.ExpirationDateTime); err != nil {
 		return err
 	}
 	s.writeJSON(w, http.StatusOK, s.appendSubscription(nil, r, rp, sub, true))
@@ -217,7 +220,7 @@ func (s *Server) handleSubscriptionDelete(w http.ResponseWriter, r *http.Request
 	if _, err := parseQuery(r.URL.RawQuery, 0, nil); err != nil {
 		return err
 	}
-	if err := subs.DeleteSubscription(r.Context(), p, rp.key); err != nil {
+	if err := subs.DeleteSubscription(r.Context(), p, subscriptionID(rp)); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -251,4 +254,12 @@ func (s *Server) appendSubscription(b []byte, r *http.Request, rp *resourcePath,
 	o.optStr("notificationQueryOptions", "", 0, 0)
 	o.optStr("notificationUrlAppId", "", 0, 0)
 	return o.close()
+}
+
+// subscriptionID is the subscription id of the path: a GUID in canonical form when it is one.
+func subscriptionID(rp *resourcePath) string {
+	if id, ok := activity.ParseGUID(rp.key); ok {
+		return id
+	}
+	return rp.key
 }

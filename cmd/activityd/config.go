@@ -276,7 +276,7 @@ func (c *Config) validateCosts() error {
 func (c *Config) validateLinks() error {
 	if c.PublicURL != "" {
 		if _, err := graph.ParsePublicURL(c.PublicURL); err != nil {
-			return fmt.Errorf("--public-url: want %v", err)
+			return fmt.Errorf("--public-url %q: want a URL of a scheme and a host only, such as https://activities.example.org", c.PublicURL)
 		}
 	}
 	if _, err := parsePrefixes(c.TrustedProxies); err != nil {
@@ -450,19 +450,19 @@ func parseServe(args []string, getenv func(string) string, stdout io.Writer) (*C
 	fs.DurationVar(&c.ReadHeaderTimeout, "read-header-timeout", c.ReadHeaderTimeout, "how long a client may take to send its request headers (positive)")
 	fs.DurationVar(&c.Purge, "purge-interval", c.Purge, "how often expired activities are purged; 0 turns the purge off (expired rows stay hidden)")
 	fs.DurationVar(&c.Shutdown, "shutdown-timeout", c.Shutdown, "how long a shutdown (SIGTERM, Ctrl-C) waits for requests in flight (positive)")
-	fs.IntVar(&c.MaxPageBytes, "max-page-bytes", c.MaxPageBytes, "a page of activities ends early, with a nextLink, past this many `bytes`")
-	fs.IntVar(&c.MaxExpandItems, "max-expand-items", c.MaxExpandItems, "most history items $expand=historyItems gives each activity (the rest: historyItems@odata.nextLink)")
-	fs.IntVar(&c.MaxExpandItemsPerPage, "max-expand-items-per-page", c.MaxExpandItemsPerPage, "most history items of one expanded page (its page size shrinks to fit)")
-	fs.IntVar(&c.MaxBatchBytes, "max-batch-bytes", c.MaxBatchBytes, "most `bytes` of all the answers of one $batch (a step past it gets a 413 of its own)")
-	fs.IntVar(&c.MaxHistoryItems, "max-history-items", c.MaxHistoryItems, "most history items one activity may hold (a write past it is a 400)")
-	fs.StringVar(&c.PublicURL, "public-url", c.PublicURL, "scheme and host of every absolute link the server writes (nextLinks, @odata.context, Location, discovery), e.g. https://activities.example.org; without it, the request's")
+	fs.IntVar(&c.MaxPageBytes, "max-page-bytes", c.MaxPageBytes, "a page of activities ends early, with a nextLink, past this many `bytes` (65536 to 1073741824)")
+	fs.IntVar(&c.MaxExpandItems, "max-expand-items", c.MaxExpandItems, "most history items $expand=historyItems gives each activity, the rest behind historyItems@odata.nextLink (1 to 10000)")
+	fs.IntVar(&c.MaxExpandItemsPerPage, "max-expand-items-per-page", c.MaxExpandItemsPerPage, "most history items of one expanded page; its page size shrinks to fit (--max-expand-items to 1000000)")
+	fs.IntVar(&c.MaxBatchBytes, "max-batch-bytes", c.MaxBatchBytes, "most `bytes` of all the answers of one $batch; a step past it gets a 413 of its own (1048576 to 1073741824)")
+	fs.IntVar(&c.MaxHistoryItems, "max-history-items", c.MaxHistoryItems, "most history items one activity may hold; a write past it is a 400 (1 to 1000000)")
+	fs.StringVar(&c.PublicURL, "public-url", c.PublicURL, "`URL` (scheme and host) of every absolute link the server writes: nextLinks, @odata.context,\nLocation, the discovery document; e.g. https://activities.example.org. Without it, links follow the request")
 	fs.Var(listFlag{&c.TrustedProxies}, "trusted-proxies", "`addresses` or CIDR prefixes of reverse proxies whose X-Forwarded-Proto and X-Forwarded-Host count, comma-separated")
 	fs.Var(listFlag{&c.CORSOrigins}, "cors-origins", "`origins` whose web pages may call the API (CORS), comma-separated, e.g. https://app.example.org; * allows any; none by default")
 	fs.Var(listFlag{&c.WebhookAllow}, "webhook-allow", "`addresses` or CIDR prefixes a webhook receiver may have although they are not public (loopback, private, link-local); none by default")
-	fs.DurationVar(&c.WebhookMaxRetry, "webhook-max-retry", c.WebhookMaxRetry, "how long deliveries to a failing webhook receiver are retried before a 'missed' lifecycle notification")
-	fs.DurationVar(&c.ChangeRetention, "change-retention", c.ChangeRetention, "how long the change log keeps a change: delta tokens and stream ids older than this get 410")
-	fs.DurationVar(&c.Heartbeat, "heartbeat", c.Heartbeat, "how often an idle live stream sends a comment")
-	fs.IntVar(&c.MaxStreamsPerUser, "max-streams-per-user", c.MaxStreamsPerUser, "most live streams one user may have open (429 above)")
+	fs.DurationVar(&c.WebhookMaxRetry, "webhook-max-retry", c.WebhookMaxRetry, "how long deliveries to a failing webhook receiver are retried before a 'missed' lifecycle notification (at least 1s)")
+	fs.DurationVar(&c.ChangeRetention, "change-retention", c.ChangeRetention, "how long the change log keeps a change; delta tokens and stream ids older than this get 410 (at least 1h)")
+	fs.DurationVar(&c.Heartbeat, "heartbeat", c.Heartbeat, "how often an idle live stream sends a comment (at least 1s)")
+	fs.IntVar(&c.MaxStreamsPerUser, "max-streams-per-user", c.MaxStreamsPerUser, "most live streams one user may have open, 429 above (1 to 10000)")
 	if err := parseFlags(fs, args, getenv); errors.Is(err, flag.ErrHelp) {
 		printUsage(stdout, fs, serveSynopsis)
 		return nil, nil

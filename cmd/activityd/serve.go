@@ -101,6 +101,12 @@ func serve(ctx context.Context, cfg Config, logOut io.Writer) error {
 	var notifier *notify.Notifier
 	if ns, ok := store.(notify.Store); ok {
 		allow, _ := parsePrefixes(cfg.WebhookAllow) // checked by Validate
+		for _, p := range allow {
+			if (p.Addr().Is4() && p.Bits() < 16) || (p.Addr().Is6() && p.Bits() < 48) {
+				logger.Warn("--webhook-allow admits a wide range of addresses: webhooks may then reach hosts of your network that should not be reached from outside",
+					slog.String("prefix", p.String()))
+			}
+		}
 		notifier = notify.New(ns, graph.PublicIDs(secret), logger, notify.Config{Allow: allow})
 		notifier.Changes, notifier.MaxRetry = api.Changes, cfg.WebhookMaxRetry
 		api.Webhooks = notifier
