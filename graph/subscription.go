@@ -75,10 +75,15 @@ func decodeSubscription(body []byte, maxDepth int) (*subscriptionBody, error) {
 	return b, nil
 }
 
-func (s *Server) subscriptions() (activity.SubscriptionStore, error) {
+// subscriptions returns the store's subscriptions for a request to /subscriptions, which takes no
+// query option.
+func (s *Server) subscriptions(r *http.Request) (activity.SubscriptionStore, error) {
 	subs, ok := s.service.Store.(activity.SubscriptionStore)
 	if !ok {
 		return nil, errorf(http.StatusNotImplemented, "notSupported", "This server keeps no subscriptions.")
+	}
+	if _, err := parseQuery(r.URL.RawQuery, 0, nil); err != nil {
+		return nil, err
 	}
 	return subs, nil
 }
@@ -86,11 +91,8 @@ func (s *Server) subscriptions() (activity.SubscriptionStore, error) {
 // handleSubscriptionPost creates a subscription after the validation handshake with its URLs.
 // https://learn.microsoft.com/graph/api/subscription-post-subscriptions
 func (s *Server) handleSubscriptionPost(w http.ResponseWriter, r *http.Request, rp *resourcePath, p activity.Principal) error {
-	subs, err := s.subscriptions()
+	subs, err := s.subscriptions(r)
 	if err != nil {
-		return err
-	}
-	if _, err := parseQuery(r.URL.RawQuery, 0, nil); err != nil {
 		return err
 	}
 	body, err := s.readBody(r)
@@ -133,11 +135,8 @@ func (s *Server) handleSubscriptionPost(w http.ResponseWriter, r *http.Request, 
 }
 
 func (s *Server) handleSubscriptionList(w http.ResponseWriter, r *http.Request, rp *resourcePath, p activity.Principal) error {
-	subs, err := s.subscriptions()
+	subs, err := s.subscriptions(r)
 	if err != nil {
-		return err
-	}
-	if _, err := parseQuery(r.URL.RawQuery, 0, nil); err != nil {
 		return err
 	}
 	list, err := subs.ListSubscriptions(r.Context(), p)
@@ -156,11 +155,8 @@ func (s *Server) handleSubscriptionList(w http.ResponseWriter, r *http.Request, 
 }
 
 func (s *Server) handleSubscriptionGet(w http.ResponseWriter, r *http.Request, rp *resourcePath, p activity.Principal) error {
-	subs, err := s.subscriptions()
+	subs, err := s.subscriptions(r)
 	if err != nil {
-		return err
-	}
-	if _, err := parseQuery(r.URL.RawQuery, 0, nil); err != nil {
 		return err
 	}
 	sub, err := subs.FindSubscription(r.Context(), p, subscriptionID(rp))
@@ -174,11 +170,8 @@ func (s *Server) handleSubscriptionGet(w http.ResponseWriter, r *http.Request, r
 // handleSubscriptionPatch renews a subscription: only expirationDateTime may change.
 // https://learn.microsoft.com/graph/api/subscription-update
 func (s *Server) handleSubscriptionPatch(w http.ResponseWriter, r *http.Request, rp *resourcePath, p activity.Principal) error {
-	subs, err := s.subscriptions()
+	subs, err := s.subscriptions(r)
 	if err != nil {
-		return err
-	}
-	if _, err := parseQuery(r.URL.RawQuery, 0, nil); err != nil {
 		return err
 	}
 	body, err := s.readBody(r)
@@ -213,11 +206,8 @@ func (s *Server) handleSubscriptionPatch(w http.ResponseWriter, r *http.Request,
 }
 
 func (s *Server) handleSubscriptionDelete(w http.ResponseWriter, r *http.Request, rp *resourcePath, p activity.Principal) error {
-	subs, err := s.subscriptions()
+	subs, err := s.subscriptions(r)
 	if err != nil {
-		return err
-	}
-	if _, err := parseQuery(r.URL.RawQuery, 0, nil); err != nil {
 		return err
 	}
 	if err := subs.DeleteSubscription(r.Context(), p, subscriptionID(rp)); err != nil {
