@@ -73,12 +73,7 @@ func (s *Subscription) Wants(k ChangeKind) bool {
 // or http when allowInsecure), the client state, and an expiration after now and within
 // MaxSubscriptionLifetime. Errors: Invalid, naming the property.
 func (s *Subscription) Validate(now time.Time, allowInsecure bool) error {
-	resource := strings.ToLower(strings.Trim(s.Resource, "/"))
-	user, ok := strings.CutPrefix(resource, "users/")
-	user, ok = strings.CutSuffix(user, "/activities")
-	sameUser := ok && (user == strings.ToLower(s.Principal.UserID) ||
-		s.Principal.UserName != "" && user == strings.ToLower(s.Principal.UserName))
-	if resource != "me/activities" && !sameUser {
+	if _, ok := s.ResourceUser(); !ok {
 		return Errorf(Invalid, "The resource '%s' is not supported; subscribe to me/activities.", s.Resource)
 	}
 	if len(s.ChangeTypes) == 0 {
@@ -102,6 +97,21 @@ func (s *Subscription) Validate(now time.Time, allowInsecure bool) error {
 		return Errorf(Invalid, "The property 'expirationDateTime' is more than %d minutes from now; renew the subscription before it expires instead.", int(MaxSubscriptionLifetime/time.Minute))
 	}
 	return checkNUL("clientState", s.ClientState)
+}
+
+// ResourceUser reads the resource: "me/activities" (user "") or "users/{user}/activities", and
+// reports false for any other. Whether {user} is the subscriber is the caller's to check.
+func (s *Subscription) ResourceUser() (user string, ok bool) {
+	resource := strings.Trim(s.Resource, "/")
+	if strings.EqualFold(resource, "me/activities") {
+		return "", true
+	}
+	if len(resource) < len("users//activities") || !strings.EqualFold(resource[:len("users/")], "users/") ||
+		!strings.EqualFold(resource[len(resource)-len("/activities"):], "/activities") {
+		return "", false
+	}
+	user = resource[len("users/") : len(resource)-len("/activities")]
+	return user, user != "" && !strings.Contains(user, "/")
 }
 
 func checkNotificationURL(name, raw string, allowInsecure bool) error {

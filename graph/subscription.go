@@ -116,6 +116,9 @@ func (s *Server) handleSubscriptionPost(w http.ResponseWriter, r *http.Request, 
 	if err := sub.Validate(time.Now(), false); err != nil {
 		return err
 	}
+	if user, _ := sub.ResourceUser(); user != "" && user != "me-token-to-replace" && !sameUser(user, p) {
+		return invalid("The resource '%s' names another user; subscribe to me/activities.", sub.Resource)
+	}
 	if s.Webhooks == nil {
 		return errorf(http.StatusNotImplemented, "notSupported", "Change notifications are not enabled on this server.")
 	}
