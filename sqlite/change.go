@@ -20,7 +20,39 @@ func (tx *Tx) logChange(ctx context.Context, activityID int64, kind activity.Cha
 		tx.logged = map[int64]bool{}
 	}
 	tx.logged[activityID], tx.appended = true, true
-	return logChangeOf(ctx, tx.tx, tx.p.TenantID, tx.p.UserID, tx.p.AppID, activityID, kind, tx.now)
+	tx.pending = append(tx.pending, pendingChange{p: tx.p, activityID: activityID, kind: kind, at: tx.now})
+	return nil
+}
+
+// pendingChange is a change a write logged, inserted with those of the whole batch just before the
+// batch commits (one statement for the batch instead of one per write: the log's insert cost creates
+// a fifth of their rate that way).
+type pendingChange struct {
+	p          activity.Principal
+	activityID int64
+	kind       activity.ChangeKind
+	at         int64
+}
+
+// insertChanges inserts the changes of a batch's successful writes, in their order, with as few
+// statements as their count in binary (a statement per power of two, so at most a few shapes).
+func insertChanges(ctx context.Context, q querier, changes []pendingChange) error {
+	for len(changes) > 0 {
+		n := 1
+		for n*2 <= len(changes) && n < 128 {
+			n *= 2
+		}
+		args := make([]any, 0, 6*n)
+		for _, c := range changes[:n] {
+			args = append(args, c.p.TenantID, c.p.UserID, c.p.AppID, c.activityID, string(c.kind), c.at)
+		}
+		if _, err := q.ExecContext(ctx, `INSERT INTO changes (tenant_id, user_id, app_id, activity_id, kind, at) VALUES `+
+			strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?),", n), ","), args...); err != nil {
+			return fmt.Errorf("log changes: %w", err)
+		}
+		changes = changes[n:]
+	}
+	return nil
 }
 
 func logChangeOf(ctx context.Context, q querier, tenant, user, app string, activityID int64, kind activity.ChangeKind, now int64) error {

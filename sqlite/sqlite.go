@@ -300,8 +300,9 @@ func (s *Store) commit(batch []*writeRequest) {
 		return
 	}
 	results := make([]error, len(batch))
-	var changed []string // the users whose changes the batch appended to the change log
-	everyone := false    // the batch appended changes of users it cannot name
+	var logged []pendingChange // the changes of the batch's writes that succeeded, in order
+	var changed []string       // the users whose changes the batch appended to the change log
+	everyone := false          // the batch appended changes of users it cannot name
 	// A statement interrupted because its request was cancelled would roll back the whole shared
 	// transaction (SQLite's interrupt ends the transaction), failing every other write in it. So once
 	// a write has started, its statements run to the end whatever becomes of its request: the write
@@ -316,7 +317,7 @@ func (s *Store) commit(batch []*writeRequest) {
 			results[i] = fmt.Errorf("savepoint: %w", err)
 			continue
 		}
-		tx.p, tx.now, tx.logged, tx.appended = r.p, s.now(), nil, false
+		tx.p, tx.now, tx.logged, tx.appended, tx.pending = r.p, s.now(), nil, false, nil
 		var err error
 		if results[i] = run(r, tx); results[i] != nil {
 			err = exec("ROLLBACK TO write")
@@ -331,8 +332,15 @@ func (s *Store) commit(batch []*writeRequest) {
 		if err != nil && results[i] == nil {
 			results[i] = fmt.Errorf("release savepoint: %w", err)
 		}
+		if results[i] == nil {
+			logged = append(logged, tx.pending...)
+		}
 	}
-	if err := exec("COMMIT"); err != nil {
+	err := insertChanges(ctx, s.writeQ, logged)
+	if err == nil {
+		err = exec("COMMIT")
+	}
+	if err != nil {
 		changed, everyone = nil, false
 		exec("ROLLBACK")
 		for i := range results {
@@ -386,9 +394,10 @@ func (d detached) QueryRowContext(ctx context.Context, query string, args ...any
 type Tx struct {
 	tx       querier
 	p        activity.Principal
-	now      int64          // microseconds; rows that expire at or before it are invisible
-	logged   map[int64]bool // the activities this write has logged a change of
-	appended bool           // this write appended to the change log
+	now      int64           // microseconds; rows that expire at or before it are invisible
+	logged   map[int64]bool  // the activities this write has logged a change of
+	appended bool            // this write appended to the change log
+	pending  []pendingChange // its changes, inserted with the batch's before it commits
 }
 
 // isPrimaryKeyViolation reports whether err is SQLite's primary key constraint failure.
