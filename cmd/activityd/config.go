@@ -470,7 +470,28 @@ func parseServe(args []string, getenv func(string) string, stdout io.Writer) (*C
 		return nil, err
 	}
 	if err := c.Validate(); err != nil {
-		return nil, &usageError{cmd: "serve", err: err}
+		return nil, &usageError{cmd: "serve", err: fromEnvironment(err, fs, getenv)}
 	}
 	return &c, nil
+}
+
+// fromEnvironment names the variable in a check's message about a flag ("--heartbeat 0s: want …")
+// whose value came from the environment, not the command line: "ACTIVITYD_HEARTBEAT (--heartbeat)
+// 0s: want …".
+func fromEnvironment(err error, fs *flag.FlagSet, getenv func(string) string) error {
+	msg := err.Error()
+	rest, ok := strings.CutPrefix(msg, "--")
+	if !ok {
+		return err
+	}
+	name := rest
+	if i := strings.IndexAny(rest, " :"); i >= 0 {
+		name = rest[:i]
+	}
+	onCommandLine := false
+	fs.Visit(func(f *flag.Flag) { onCommandLine = onCommandLine || f.Name == name })
+	if onCommandLine || fs.Lookup(name) == nil || getenv(envFlag(name)) == "" {
+		return err
+	}
+	return errors.New(envFlag(name) + " (--" + name + ")" + strings.TrimPrefix(rest, name))
 }

@@ -20,6 +20,13 @@ func TestParseServe_Errors(t *testing.T) {
 		mention string
 	}{
 		{args: []string{"--page-size", "0"}, mention: "--page-size 0: want 1 to"},
+		// A value from the environment that fails a check names its variable.
+		{env: map[string]string{"ACTIVITYD_HEARTBEAT": "0s"}, mention: "ACTIVITYD_HEARTBEAT (--heartbeat) 0s: want a duration of at least 1s"},
+		{env: map[string]string{"ACTIVITYD_PUBLIC_URL": "nope"}, mention: "ACTIVITYD_PUBLIC_URL (--public-url) \"nope\": want"},
+		{args: []string{"--heartbeat", "0s"}, env: map[string]string{"ACTIVITYD_HEARTBEAT": "20s"}, mention: "--heartbeat 0s: want"},
+		{args: []string{"--cors-origins", "ftp://x"}, mention: "--cors-origins \"ftp://x\": want origins"},
+		{args: []string{"--max-page-bytes", "10"}, mention: "--max-page-bytes 10: want 65536"},
+		{args: []string{"--webhook-allow", "nope"}, mention: "--webhook-allow: \"nope\": want addresses"},
 		{args: []string{"--max-page-size", "20000"}, mention: "--max-page-size 20000: want 1 to 10000"},
 		{args: []string{"--log-format", "xml"}, mention: "--log-format \"xml\": want text or json"},
 		{args: []string{"--log-level", "verbose"}, mention: "--log-level \"verbose\": want debug, info, warn or error"},
@@ -61,7 +68,7 @@ func TestParseServe_Errors(t *testing.T) {
 		{env: map[string]string{"ACTIVITYD_THROTTLE": "yes"}, mention: `ACTIVITYD_THROTTLE="yes": want true or false`},
 		{env: map[string]string{"ACTIVITYD_PURGE_INTERVAL": "10"}, mention: `ACTIVITYD_PURGE_INTERVAL="10": want a duration`},
 		{env: map[string]string{"ACTIVITYD_WRITE_LIMITS": "100"}, mention: `ACTIVITYD_WRITE_LIMITS="100": want rates`},
-		{env: map[string]string{"ACTIVITYD_LOG_LEVEL": "loud"}, mention: `--log-level "loud": want debug, info, warn or error`},
+		{env: map[string]string{"ACTIVITYD_LOG_LEVEL": "loud"}, mention: `ACTIVITYD_LOG_LEVEL (--log-level) "loud": want debug, info, warn or error`},
 	}
 	for _, tc := range tests {
 		t.Run(strings.Join(tc.args, " ")+fmt.Sprint(tc.env), func(t *testing.T) {
