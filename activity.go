@@ -133,14 +133,6 @@ func ParseRef(key string) Ref {
 	return Ref{ID: id, AppActivityID: key}
 }
 
-// String returns the key as the client gave it.
-func (r Ref) String() string {
-	if r.AppActivityID == "" {
-		return strconv.FormatInt(r.ID, 10)
-	}
-	return r.AppActivityID
-}
-
 // NewID returns a random positive 63-bit activity id. Ids look like Graph's and, unlike a counter,
 // tell nothing about how many activities exist.
 func NewID() int64 {

@@ -59,6 +59,15 @@ func ParseChangeTypes(s string) ([]ChangeKind, error) {
 	return out, nil
 }
 
+// ChangeType is Graph's changeType of the subscription: its kinds, comma-separated.
+func (s *Subscription) ChangeType() string {
+	parts := make([]string, len(s.ChangeTypes))
+	for i, t := range s.ChangeTypes {
+		parts[i] = string(t)
+	}
+	return strings.Join(parts, ",")
+}
+
 // Wants reports whether the subscription asked for changes of kind k.
 func (s *Subscription) Wants(k ChangeKind) bool {
 	for _, t := range s.ChangeTypes {

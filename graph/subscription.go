@@ -3,7 +3,6 @@ package graph
 import (
 	"context"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/activityd/activityd"
@@ -226,14 +225,10 @@ func (s *Server) appendSubscription(b []byte, r *http.Request, rp *resourcePath,
 	if withContext {
 		o.str("@odata.context", contextURL(r, rp, "subscriptions/$entity"))
 	}
-	types := make([]string, len(sub.ChangeTypes))
-	for i, t := range sub.ChangeTypes {
-		types[i] = string(t)
-	}
 	o.str("id", sub.ID)
 	o.str("resource", sub.Resource)
 	o.str("applicationId", sub.Principal.AppID)
-	o.str("changeType", strings.Join(types, ","))
+	o.str("changeType", sub.ChangeType())
 	o.optStr("clientState", sub.ClientState, 0, 0)
 	o.str("notificationUrl", sub.NotificationURL)
 	o.optStr("lifecycleNotificationUrl", sub.LifecycleNotificationURL, 0, 0)

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/activityd/activityd"
@@ -25,20 +24,10 @@ func scanSubscription(row scanner) (*activity.Subscription, error) {
 		&s.Position.Tx, &s.Position.Seq, &failing, &next); err != nil {
 		return nil, err
 	}
-	for _, t := range strings.Split(types, ",") {
-		s.ChangeTypes = append(s.ChangeTypes, activity.ChangeKind(t))
-	}
+	s.ChangeTypes, _ = activity.ParseChangeTypes(types) // stored as validated
 	s.ExpirationDateTime, s.CreatedDateTime = fromMicros(expires), fromMicros(created)
 	s.FailingFrom, s.NextAttempt = fromMicros(failing), fromMicros(next)
 	return &s, nil
-}
-
-func changeTypes(s *activity.Subscription) string {
-	parts := make([]string, len(s.ChangeTypes))
-	for i, t := range s.ChangeTypes {
-		parts[i] = string(t)
-	}
-	return strings.Join(parts, ",")
 }
 
 // CreateSubscription stores s, its delivery starting at the change log's latest position.
@@ -60,7 +49,7 @@ func (s *Store) CreateSubscription(ctx context.Context, sub *activity.Subscripti
 		}
 		_, err := tx.tx.ExecContext(ctx, `INSERT INTO subscriptions (`+subscriptionColumns+`)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0)`,
-			sub.ID, p.TenantID, p.UserID, p.AppID, sub.Resource, changeTypes(sub), sub.NotificationURL,
+			sub.ID, p.TenantID, p.UserID, p.AppID, sub.Resource, sub.ChangeType(), sub.NotificationURL,
 			sub.LifecycleNotificationURL, sub.ClientState, micros(sub.ExpirationDateTime), micros(sub.CreatedDateTime),
 			sub.Position.Tx, sub.Position.Seq)
 		if err != nil {
