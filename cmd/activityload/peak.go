@@ -4,16 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/activityd/activityd/auth"
@@ -52,36 +49,27 @@ func peak(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	addr, err := freeAddr()
-	if err != nil {
-		return err
-	}
-	sargs := []string{"serve", "--addr", addr, "--data", filepath.Join(dir, "data"), "--issuer-key", keyFile, "--log-level", "warn", "--throttle=false"}
+	url := ""
 	if *db != "" {
-		url, drop, err := freshSchema(ctx, *db)
-		if err != nil {
+		var drop func()
+		if url, drop, err = freshSchema(ctx, *db); err != nil {
 			return err
 		}
 		defer drop()
-		sargs = append(sargs, "--db", url)
 	}
-	cmd := exec.Command(*bin, append(sargs, strings.Fields(*serverArgs)...)...)
-	cmd.Stderr = stderr
-	if err := cmd.Start(); err != nil {
+	srv, err := startServe(*bin, filepath.Join(dir, "data"), keyFile, url, strings.Fields(*serverArgs), stderr)
+	if err != nil {
 		return err
 	}
-	defer func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() }()
-	base := "http://" + addr
-	if err := waitHealthy(base); err != nil {
-		return err
-	}
+	defer srv.stop()
+	base := srv.base
 	p := &peakClient{base: base, token: token, client: &http.Client{Timeout: 10 * time.Minute}}
 	start := time.Now()
 	if err := p.load(ctx, *activities, *items, *contentBytes); err != nil {
 		return fmt.Errorf("load: %w", err)
 	}
 	fmt.Fprintf(stderr, "stored %d activities × %d history items (%d B content each) in %s\n", *activities, *items, *contentBytes, time.Since(start).Round(time.Second))
-	pid := cmd.Process.Pid
+	pid := srv.cmd.Process.Pid
 	idle := procStatus(pid, "VmRSS:")
 	// Writing 5 to clear_refs resets VmHWM to the current RSS (Linux 4.0+), so the peak below is
 	// the batches', not the load's.
@@ -180,20 +168,6 @@ func (p *peakClient) batch(ctx context.Context, body string) (int, map[int]int, 
 		statuses[r.Status]++
 	}
 	return len(b), statuses, nil
-}
-
-func waitHealthy(base string) error {
-	start := time.Now()
-	for {
-		if resp, err := http.Get(base + "/healthz"); err == nil {
-			resp.Body.Close()
-			return nil
-		}
-		if time.Since(start) > 30*time.Second {
-			return errors.New("activityd did not answer within 30s")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 // procStatus reads a "kB" line of /proc/pid/status, in bytes.

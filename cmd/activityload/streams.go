@@ -10,12 +10,10 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/activityd/activityd/auth"
@@ -62,36 +60,22 @@ func streams(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		defer drop()
 	}
 	var bases []string
-	var cmds []*exec.Cmd
+	var procsUp []*served
 	defer func() {
-		for _, c := range cmds {
-			c.Process.Signal(syscall.SIGTERM)
-			c.Wait()
+		for _, p := range procsUp {
+			p.stop()
 		}
 	}()
 	for i := range *procs {
-		addr, err := freeAddr()
+		extra := []string{"--max-streams-per-user", "10"}
+		if i == *procs-1 {
+			extra = append(extra, strings.Fields(*serverArgs)...)
+		}
+		srv, err := startServe(*bin, filepath.Join(dir, fmt.Sprint("data", i)), keyFile, url, extra, stderr)
 		if err != nil {
 			return err
 		}
-		sargs := []string{"serve", "--addr", addr, "--data", filepath.Join(dir, fmt.Sprint("data", i)), "--issuer-key", keyFile,
-			"--log-level", "warn", "--throttle=false", "--max-streams-per-user", "10"}
-		if url != "" {
-			sargs = append(sargs, "--db", url)
-		}
-		if i == *procs-1 {
-			sargs = append(sargs, strings.Fields(*serverArgs)...)
-		}
-		cmd := exec.Command(*bin, sargs...)
-		cmd.Stderr = stderr
-		if err := cmd.Start(); err != nil {
-			return err
-		}
-		cmds = append(cmds, cmd)
-		bases = append(bases, "http://"+addr)
-		if err := waitHealthy(bases[i]); err != nil {
-			return err
-		}
+		procsUp, bases = append(procsUp, srv), append(bases, srv.base)
 	}
 	tokens := make([]string, *n)
 	for u := range tokens {
@@ -143,7 +127,7 @@ func streams(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return failed
 	}
 	fmt.Fprintf(stderr, "%d streams open\n", *n)
-	streamer := cmds[len(cmds)-1].Process.Pid
+	streamer := procsUp[len(procsUp)-1].cmd.Process.Pid
 	if *writes == 0 {
 		time.Sleep(*hold)
 		fmt.Fprintf(stdout, "%d idle streams: RSS of the streaming process %d MB (peak %d MB)\n", *n,
