@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/activityd/activityd"
@@ -17,13 +18,10 @@ const insertChange = `INSERT INTO changes (tenant_id, user_id, app_id, activity_
 // every write method of Tx calls it, so no write can forget it. An update of an activity the
 // transaction has logged already (a deep insert's history items) adds nothing.
 func (tx *Tx) logChange(ctx context.Context, activityID int64, kind activity.ChangeKind) error {
-	if kind == activity.ChangeUpdated && tx.logged[activityID] {
+	if kind == activity.ChangeUpdated && slices.Contains(tx.logged, activityID) {
 		return nil
 	}
-	if tx.logged == nil {
-		tx.logged = map[int64]bool{}
-	}
-	tx.logged[activityID] = true
+	tx.logged = append(tx.logged, activityID)
 	if _, err := tx.tx.Exec(ctx, insertChange, tx.p.TenantID, tx.p.UserID, tx.p.AppID, activityID, string(kind), tx.now); err != nil {
 		return fmt.Errorf("log change: %w", err)
 	}
@@ -31,12 +29,7 @@ func (tx *Tx) logChange(ctx context.Context, activityID int64, kind activity.Cha
 }
 
 // loggedByUpsert records that the upsert's own statement logged a change of the activity.
-func (tx *Tx) loggedByUpsert(activityID int64) {
-	if tx.logged == nil {
-		tx.logged = map[int64]bool{}
-	}
-	tx.logged[activityID] = true
-}
+func (tx *Tx) loggedByUpsert(activityID int64) { tx.logged = append(tx.logged, activityID) }
 
 // Changes returns the changes of p after q.After, in log order: only those of transactions older
 // than every transaction still running, so that nothing can later commit before them.

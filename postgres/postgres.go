@@ -221,7 +221,7 @@ type Tx struct {
 	tx     pgx.Tx
 	p      activity.Principal
 	now    int64
-	logged map[int64]bool // the activities this transaction has logged a change of
+	logged []int64 // the activities this transaction has logged a change of
 }
 
 // micros converts t to microseconds since the epoch; the zero time is 0.

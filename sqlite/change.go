@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -13,13 +14,10 @@ import (
 // every write method of Tx calls it, so no write can forget it. An update of an activity the write
 // has logged already (a deep insert's history items) adds nothing: one entry tells as much.
 func (tx *Tx) logChange(ctx context.Context, activityID int64, kind activity.ChangeKind) error {
-	if kind == activity.ChangeUpdated && tx.logged[activityID] {
+	if kind == activity.ChangeUpdated && slices.Contains(tx.logged, activityID) {
 		return nil
 	}
-	if tx.logged == nil {
-		tx.logged = map[int64]bool{}
-	}
-	tx.logged[activityID], tx.appended = true, true
+	tx.logged, tx.appended = append(tx.logged, activityID), true
 	tx.pending = append(tx.pending, pendingChange{p: tx.p, activityID: activityID, kind: kind, at: tx.now})
 	return nil
 }
