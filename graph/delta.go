@@ -141,7 +141,7 @@ func (s *Server) deltaState(r *http.Request, rp *resourcePath, q *query, p activ
 // delta query to start over in Location.
 func (s *Server) syncStateNotFound(r *http.Request, rp *resourcePath) error {
 	return &httpError{status: http.StatusGone, code: "syncStateNotFound",
-		message:  "The delta token is not valid or has expired; start over with a delta query without a token, at the URL in Location.",
+		message:  "The $deltatoken or $skiptoken is not valid or has expired; start over with a delta query without a token, at the URL in Location.",
 		location: baseURL(r) + "/" + rp.version + "/me/activities/delta"}
 }
 

@@ -359,6 +359,19 @@ func TestStream_Limits(t *testing.T) {
 	if resp, _ := openStream(t, ctx, alice, "bm9wZQ"); resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode != http.StatusGone {
 		t.Errorf("a bad Last-Event-ID: %d, want 410", resp.StatusCode)
 	}
+	// Clients that hung up give their slots back at once: the user reconnects without a 429.
+	carol := e.as("carol", "notes")
+	for range 2 {
+		cctx, hangUp := context.WithCancel(ctx)
+		if resp, _ := openStream(t, cctx, carol, ""); resp.StatusCode != 200 {
+			t.Fatalf("carol's stream: %d", resp.StatusCode)
+		}
+		hangUp()
+	}
+	time.Sleep(100 * time.Millisecond) // the hang-ups reach the server
+	if resp, _ := openStream(t, ctx, carol, ""); resp.StatusCode != 200 {
+		t.Errorf("a stream after two that hung up: %d, want 200", resp.StatusCode)
+	}
 	anonymous := &client{e: e}
 	if resp, _ := openStream(t, ctx, anonymous, ""); resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("a stream without a token: %d", resp.StatusCode)

@@ -235,7 +235,9 @@ func (h *hub) drop(st *hubStream) {
 		}
 	}
 	h.mu.Unlock()
+	st.mu.Lock()
 	st.close()
+	st.mu.Unlock()
 }
 
 // close closes the connection once and gives the user's stream count back; st.mu is held or the
@@ -298,9 +300,41 @@ func (st *hubStream) flush(h *hub) {
 	}
 }
 
+// reap drops the user's streams whose clients have hung up, so that a client that reconnects does not
+// find its own dead streams holding the user's slots. The hub never reads from a connection it took
+// over, so it asks: a read that times out at once means the client is still there; end of file or
+// an error means it is gone.
+func (h *hub) reap(user string) {
+	h.mu.Lock()
+	var streams []*hubStream
+	for st := range h.byUser[user] {
+		streams = append(streams, st)
+	}
+	h.mu.Unlock()
+	for _, st := range streams {
+		if st.hungUp() {
+			h.drop(st)
+		}
+	}
+}
+
+// hungUp reports whether the client of an idle stream has closed its connection.
+func (st *hubStream) hungUp() bool {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.gone || st.busy {
+		return false
+	}
+	return peerClosed(st.conn)
+}
+
 // heartbeat writes a comment to an idle stream, on the hub's goroutine; a client that cannot take
-// it is dropped.
+// it, or has hung up, is dropped.
 func (st *hubStream) heartbeat(h *hub) {
+	if st.hungUp() {
+		h.drop(st)
+		return
+	}
 	st.mu.Lock()
 	if st.gone || st.busy {
 		st.mu.Unlock()

@@ -102,6 +102,10 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, rp *resourcePath
 	user := activity.UserKey(p.TenantID, p.UserID)
 	release, ok := s.streams.acquire(user, s.maxStreamsPerUser())
 	if !ok {
+		s.hub.reap(user) // the user's clients that hung up give their slots back
+		release, ok = s.streams.acquire(user, s.maxStreamsPerUser())
+	}
+	if !ok {
 		w.Header().Set("Retry-After", "10")
 		return errorf(http.StatusTooManyRequests, "TooManyRequests", "This user has %d live streams open, the most allowed; close one first.", s.maxStreamsPerUser())
 	}
@@ -219,7 +223,11 @@ func (s *Server) streamPage(ctx context.Context, w io.Writer, r *http.Request, r
 		t.pos = c.Position
 		e := deltaEntry{id: c.ActivityID, activity: found[c.ActivityID], more: expanded[c.ActivityID], change: c}
 		buf = append(buf[:0], "event: "...)
-		buf = append(buf, string(c.Kind)...)
+		kind := c.Kind
+		if e.activity == nil {
+			kind = activity.ChangeDeleted // the event says what its data says: the activity is gone
+		}
+		buf = append(buf, string(kind)...)
 		buf = append(buf, "\nid: "...)
 		buf = append(buf, t.encode(s.keys.token, p)...)
 		buf = append(buf, '\n')
