@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 
 	"github.com/activityd/activityd"
@@ -61,9 +62,18 @@ func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request, rp *resourc
 	_, _ = io.WriteString(w, `{"responses":[`)
 	budget := s.maxBatchBytes()
 	status := make(map[string]int, len(steps))
+	started := time.Now()
 	for n, i := range order {
 		step := steps[i]
-		sw := s.batchStep(r, rp, step, status)
+		var sw *stepWriter
+		if spent := time.Since(started); n > 0 && spent > s.maxBatchDuration() {
+			// Each step is bounded; this bounds them together (20 steps of 10 s each would be 200 s).
+			sw = newStepWriter(r, step)
+			s.error(sw, r, errorf(http.StatusRequestTimeout, "requestTimeout", "The request '%s' did not run: the $batch had taken %s, past its budget of %s; send it again.",
+				step.ID, spent.Round(time.Millisecond), s.maxBatchDuration()))
+		} else {
+			sw = s.batchStep(r, rp, step, status)
+		}
 		if sw.body.Len() > budget {
 			over := sw.body.Len()
 			sw = newStepWriter(r, step)
@@ -82,6 +92,17 @@ func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request, rp *resourc
 	}
 	_, _ = io.WriteString(w, "]}")
 	return nil
+}
+
+// DefaultMaxBatchDuration is how long the steps of one $batch may take together: a step that would
+// start later gets a 408 of its own.
+const DefaultMaxBatchDuration = time.Minute
+
+func (s *Server) maxBatchDuration() time.Duration {
+	if s.MaxBatchDuration > 0 {
+		return s.MaxBatchDuration
+	}
+	return DefaultMaxBatchDuration
 }
 
 func (s *Server) maxBatchBytes() int {

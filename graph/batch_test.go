@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
 // batchResponses posts a batch and returns its responses by id.
@@ -149,5 +150,16 @@ func TestBatch_ResponseBudget(t *testing.T) {
 	msg := got["2"]["body"].(map[string]any)["error"].(map[string]any)["message"].(string)
 	if !strings.Contains(msg, "budget") {
 		t.Errorf("over-budget step: message %q", msg)
+	}
+}
+
+// TestBatch_TimeBudget: a step that would start after the batch's time budget gets a 408 of its own.
+func TestBatch_TimeBudget(t *testing.T) {
+	e := newEnv(t)
+	e.api.MaxBatchDuration = time.Nanosecond // every step after the first starts past it
+	alice := e.as("alice", "notes")
+	got := batchResponses(t, alice, `{"requests":[{"id":"1","method":"GET","url":"/me"},{"id":"2","method":"GET","url":"/me"}]}`)
+	if got["1"]["status"] != float64(200) || got["2"]["status"] != float64(408) {
+		t.Errorf("steps: %v %v, want 200 then 408", got["1"]["status"], got["2"]["status"])
 	}
 }

@@ -70,6 +70,9 @@ type Server struct {
 	// MaxBatchBytes bounds the bytes of all the step responses of one $batch; 0 means
 	// DefaultMaxBatchBytes.
 	MaxBatchBytes int
+	// MaxBatchDuration bounds the time the steps of one $batch take together; 0 means
+	// DefaultMaxBatchDuration.
+	MaxBatchDuration time.Duration
 	// MaxPageBytes ends a page of activities early, with a nextLink, once its activities hold more
 	// bytes than this; 0 means DefaultMaxPageBytes.
 	MaxPageBytes int
