@@ -46,6 +46,9 @@ type Activity struct {
 	ExpirationDateTime   time.Time
 	Status               Status
 
+	// AppID is the app that wrote the activity, set only in a person's view (ActivityQuery.AllApps).
+	AppID string
+
 	// HistoryItems is set only where the items were asked for ($expand, deep insert); nil otherwise.
 	HistoryItems []*HistoryItem
 }
@@ -246,6 +249,7 @@ type Cursor struct {
 	Time   time.Time
 	ID     int64  // activity id (activity lists)
 	ItemID string // history item id (history item lists)
+	Offset int    // results before the next page (search results, which are not in time order)
 }
 
 // ActivityQuery selects a page of a principal's activities, newest first.
@@ -257,6 +261,21 @@ type ActivityQuery struct {
 	// brings the page's Size past it: a page of large activities stays within a memory budget
 	// whatever the page size (OData lets a server return fewer items than asked, with a nextLink).
 	MaxBytes int
+
+	// AllApps selects the activities of p's user through every app (a person's view); otherwise only
+	// those of p's app. Each activity's AppID is set in a person's view.
+	AllApps bool
+	// App, with AllApps, selects only the activities of that app.
+	App string
+	// Site selects only the activities whose Site is this host or one under it.
+	Site string
+	// Search selects only the activities that hold every word of SearchTerms(Search) in their display
+	// text, description, app name or SearchText, the last word also as a prefix, ordered by relevance
+	// weighed by recency instead of by time; the cursor then counts results (Cursor.Offset).
+	Search string
+	// HistoryItems, when positive, gives each activity of the page its newest history items, at most
+	// this many.
+	HistoryItems int
 }
 
 // Size is the bytes an activity holds in its free-form and string properties, near enough to its

@@ -84,6 +84,9 @@ func (s *Service) UpsertActivity(ctx context.Context, p Principal, a *Activity) 
 			return false, err
 		}
 	}
+	if err := s.recording(ctx, p, a); err != nil {
+		return false, err
+	}
 	requested := a.ExpirationDateTime
 	items := a.HistoryItems
 	prepare := func() {
@@ -134,6 +137,9 @@ func (s *Service) UpdateActivity(ctx context.Context, p Principal, ref Ref, chan
 		a = old
 		appActivityID, requested := a.AppActivityID, a.ExpirationDateTime
 		change(a)
+		if err := s.recording(ctx, p, a); err != nil {
+			return err
+		}
 		if a.AppActivityID != appActivityID {
 			return Errorf(Invalid, "The property 'appActivityId' cannot be changed.")
 		}
@@ -180,6 +186,9 @@ func (s *Service) PutHistoryItem(ctx context.Context, p Principal, ref Ref, h *H
 		if err != nil {
 			return err
 		}
+		if err := s.recording(ctx, p, a); err != nil {
+			return err
+		}
 		if created, err = s.putHistoryItem(ctx, tx, a.ID, h, s.now()); err != nil || !created {
 			return err
 		}
@@ -222,6 +231,9 @@ func (s *Service) UpdateHistoryItem(ctx context.Context, p Principal, ref Ref, i
 	err := s.Store.Update(ctx, p, func(tx Tx) error {
 		a, err := tx.FindActivity(ctx, ref)
 		if err != nil {
+			return err
+		}
+		if err := s.recording(ctx, p, a); err != nil {
 			return err
 		}
 		old, err := tx.FindHistoryItem(ctx, a.ID, itemID)
@@ -354,4 +366,67 @@ func (s *Service) RunPurge(ctx context.Context, interval time.Duration, batch in
 		case <-t.C:
 		}
 	}
+}
+
+// recording refuses a write of a by p when p's user has paused recording or blocked p's app or a's
+// site: nothing of it is stored. Errors: Forbidden.
+func (s *Service) recording(ctx context.Context, p Principal, a *Activity) error {
+	pv, err := s.Store.Privacy(ctx, p)
+	if err != nil {
+		return err
+	}
+	if why := pv.Refuses(p.AppID, a, s.now()); why != "" {
+		return Errorf(Forbidden, "%s", why)
+	}
+	return nil
+}
+
+// Privacy returns the privacy settings of p's user.
+func (s *Service) Privacy(ctx context.Context, p Principal) (*Privacy, error) {
+	return s.Store.Privacy(ctx, p)
+}
+
+// SetPrivacy replaces the privacy settings of p's user, then forgets what the new block-lists name,
+// so that a blocked app or site keeps nothing of its past: writes are refused from the moment the
+// settings are stored, and the past is deleted after, so no write slips between. It returns what was
+// forgotten. Errors: Invalid.
+func (s *Service) SetPrivacy(ctx context.Context, p Principal, pv *Privacy) (Forgotten, error) {
+	var total Forgotten
+	if err := pv.Normalize(); err != nil {
+		return total, err
+	}
+	if err := s.Store.SetPrivacy(ctx, p, pv); err != nil {
+		return total, err
+	}
+	for _, app := range pv.BlockedApps {
+		n, err := s.Store.Forget(ctx, p, Forget{AppID: app})
+		if err != nil {
+			return total, err
+		}
+		total.Activities, total.HistoryItems = total.Activities+n.Activities, total.HistoryItems+n.HistoryItems
+	}
+	for _, site := range pv.BlockedSites {
+		n, err := s.Store.Forget(ctx, p, Forget{Site: site})
+		if err != nil {
+			return total, err
+		}
+		total.Activities, total.HistoryItems = total.Activities+n.Activities, total.HistoryItems+n.HistoryItems
+	}
+	return total, nil
+}
+
+// Forget deletes what f selects among the activities of p's user through every app, and says how
+// much; other devices learn of it through the change log. Errors: Invalid.
+func (s *Service) Forget(ctx context.Context, p Principal, f Forget) (Forgotten, error) {
+	if f.Site != "" {
+		site, ok := ParseSite(f.Site)
+		if !ok {
+			return Forgotten{}, Errorf(Invalid, "The site '%s' is not a host name (such as example.com).", f.Site)
+		}
+		f.Site = site
+	}
+	if err := f.Check(); err != nil {
+		return Forgotten{}, err
+	}
+	return s.Store.Forget(ctx, p, f)
 }

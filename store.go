@@ -60,6 +60,15 @@ type Store interface {
 	// Ready reports an error unless the store answers and its migrations are all applied.
 	Ready(ctx context.Context) error
 
+	// Forget deletes what f selects among the activities of p's user through every app (p.AppID is
+	// not read), logs each deletion in the change log in the same transaction, and says how much it
+	// deleted. f has passed Check.
+	Forget(ctx context.Context, p Principal, f Forget) (Forgotten, error)
+	// Privacy returns the privacy settings of p's user; the zero Privacy when none were set.
+	Privacy(ctx context.Context, p Principal) (*Privacy, error)
+	// SetPrivacy replaces the privacy settings of p's user; pv has been normalized.
+	SetPrivacy(ctx context.Context, p Principal, pv *Privacy) error
+
 	// PurgeExpired deletes at most limit expired activities and history items (of every principal)
 	// and returns how many it deleted.
 	PurgeExpired(ctx context.Context, now time.Time, limit int) (int, error)

@@ -86,6 +86,10 @@ func TestStore(t *testing.T, open Opener) {
 	t.Run("Blank", func(t *testing.T) { testBlank(t, open) })
 	t.Run("Changes", func(t *testing.T) { testChanges(t, open) })
 	t.Run("Subscriptions", func(t *testing.T) { testSubscriptions(t, open) })
+	t.Run("Person", func(t *testing.T) { testPerson(t, open) })
+	t.Run("Search", func(t *testing.T) { testSearch(t, open) })
+	t.Run("Forget", func(t *testing.T) { testForget(t, open) })
+	t.Run("Privacy", func(t *testing.T) { testPrivacy(t, open) })
 }
 
 // fixture is a service over a fresh store with a test clock.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/activityd/activityd"
@@ -64,7 +65,8 @@ func activityArgs(a *activity.Activity) []any {
 		a.FallbackURL, a.ContentURL, []byte(a.ContentInfo), a.UserTimezone, a.VisualElements.DisplayText,
 		a.VisualElements.Description, a.VisualElements.BackgroundColor, []byte(a.VisualElements.Content),
 		attribution, icon, alternate, alternative, addImageQuery,
-		micros(a.CreatedDateTime), micros(a.LastModifiedDateTime), micros(a.ExpirationDateTime), string(a.Status), int64(a.AllBlank())}
+		micros(a.CreatedDateTime), micros(a.LastModifiedDateTime), micros(a.ExpirationDateTime), string(a.Status), int64(a.AllBlank()),
+		activity.Site(a), activity.SearchText(a)}
 }
 
 // FindActivity returns the activity whose id is ref.ID, or else whose appActivityId is ref.AppActivityID.
@@ -169,9 +171,10 @@ func upsertActivity(ctx context.Context, q querier, p activity.Principal, now in
 	err = q.QueryRow(ctx, `WITH up AS (INSERT INTO activities (id, tenant_id, user_id, app_id,
 		app_activity_id, activity_source_host, activation_url, app_display_name, fallback_url, content_url,
 		content_info, user_timezone, display_text, description, background_color, content, attribution,
-		icon_url, alternate_text, alternative_text, add_image_query, created, last_modified, expires, status, blank)
+		icon_url, alternate_text, alternative_text, add_image_query, created, last_modified, expires, status, blank,
+		site, search_text)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
-		$21, $22, $23, $24, $25, $26)
+		$21, $22, $23, $24, $25, $26, $27, $28)
 		ON CONFLICT (tenant_id, user_id, app_id, app_activity_id) DO UPDATE SET
 		activity_source_host = excluded.activity_source_host, activation_url = excluded.activation_url,
 		app_display_name = excluded.app_display_name, fallback_url = excluded.fallback_url,
@@ -181,8 +184,9 @@ func upsertActivity(ctx context.Context, q querier, p activity.Principal, now in
 		content = excluded.content, attribution = excluded.attribution, icon_url = excluded.icon_url,
 		alternate_text = excluded.alternate_text, alternative_text = excluded.alternative_text,
 		add_image_query = excluded.add_image_query, last_modified = excluded.last_modified,
-		expires = excluded.expires, blank = excluded.blank, status = '`+string(activity.StatusUpdated)+`'
-		WHERE activities.expires > $27
+		expires = excluded.expires, blank = excluded.blank, site = excluded.site,
+		search_text = excluded.search_text, status = '`+string(activity.StatusUpdated)+`'
+		WHERE activities.expires > $29
 		RETURNING id, created, xmax = 0 AS inserted),
 		logged AS (INSERT INTO changes (tenant_id, user_id, app_id, activity_id, kind, at)
 			SELECT $2, $3, $4, id, CASE WHEN inserted THEN 'created' ELSE 'updated' END, $23 FROM up)
@@ -207,8 +211,8 @@ func (tx *Tx) UpdateActivity(ctx context.Context, a *activity.Activity) error {
 		activation_url = $3, app_display_name = $4, fallback_url = $5, content_url = $6, content_info = $7,
 		user_timezone = $8, display_text = $9, description = $10, background_color = $11, content = $12,
 		attribution = $13, icon_url = $14, alternate_text = $15, alternative_text = $16, add_image_query = $17,
-		created = $18, last_modified = $19, expires = $20, status = $21, blank = $22
-		WHERE tenant_id = $23 AND user_id = $24 AND app_id = $25 AND id = $26`, args...)
+		created = $18, last_modified = $19, expires = $20, status = $21, blank = $22, site = $23, search_text = $24
+		WHERE tenant_id = $25 AND user_id = $26 AND app_id = $27 AND id = $28`, args...)
 	if err != nil {
 		return fmt.Errorf("update activity: %w", err)
 	}
@@ -303,18 +307,23 @@ func cursorArgs(c *activity.Cursor) (t, id int64) {
 	return micros(c.Time), c.ID
 }
 
-// ListActivities returns a page of activities, newest lastModifiedDateTime first.
+// ListActivities returns a page of activities, newest lastModifiedDateTime first, or by relevance
+// with q.Search.
 func (s *Store) ListActivities(ctx context.Context, p activity.Principal, q activity.ActivityQuery) (*activity.ActivityPage, error) {
 	if q.Modified.Empty() {
 		return &activity.ActivityPage{}, nil
 	}
+	if q.Search != "" {
+		return s.searchActivities(ctx, p, q)
+	}
 	from, to := q.Modified.Micros()
 	afterTime, afterID := cursorArgs(q.After)
-	rows, err := s.pool.Query(ctx, `SELECT `+activityColumns+` FROM activities a
-		WHERE a.tenant_id = $1 AND a.user_id = $2 AND a.app_id = $3 AND a.expires > $4
-		AND a.last_modified BETWEEN $5 AND $6 AND (a.last_modified, a.id) < ($7, $8)
-		ORDER BY a.last_modified DESC, a.id DESC LIMIT $9`,
-		p.TenantID, p.UserID, p.AppID, s.now(), from, to, afterTime, afterID, q.Limit+1)
+	args := []any{s.now(), from, to, afterTime, afterID, q.Limit + 1}
+	where, args := scope(p, q, args)
+	rows, err := s.pool.Query(ctx, `SELECT `+activityColumns+`, a.app_id FROM activities a
+		WHERE `+where+` AND a.expires > $1
+		AND a.last_modified BETWEEN $2 AND $3 AND (a.last_modified, a.id) < ($4, $5)
+		ORDER BY a.last_modified DESC, a.id DESC LIMIT $6`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list activities: %w", err)
 	}
@@ -322,7 +331,82 @@ func (s *Store) ListActivities(ctx context.Context, p activity.Principal, q acti
 	if err != nil {
 		return nil, fmt.Errorf("list activities: %w", err)
 	}
-	return page, nil
+	return page, s.expandPage(ctx, p, q, page)
+}
+
+// scope appends to args the values of the conditions that select whose activities q reads (alias
+// a): p's app, or with q.AllApps p's user (and q.App), then q.Site; it returns the conditions.
+func scope(p activity.Principal, q activity.ActivityQuery, args []any) (string, []any) {
+	arg := func(v any) string {
+		args = append(args, v)
+		return fmt.Sprintf("$%d", len(args))
+	}
+	where := "a.tenant_id = " + arg(p.TenantID) + " AND a.user_id = " + arg(p.UserID)
+	switch {
+	case !q.AllApps:
+		where += " AND a.app_id = " + arg(p.AppID)
+	case q.App != "":
+		where += " AND a.app_id = " + arg(q.App)
+	}
+	if q.Site != "" {
+		where += " AND (a.site = " + arg(q.Site) + " OR right(a.site, " + arg(len(q.Site)+1) + ") = " + arg("."+q.Site) + ")"
+	}
+	return where, args
+}
+
+// searchActivities returns a page of the activities that match every term of q.Search, by ts_rank_cd
+// (display text weighs most, then app name, description, the rest) divided by one plus the
+// activity's age in months, so that of two equal matches the newer comes first.
+func (s *Store) searchActivities(ctx context.Context, p activity.Principal, q activity.ActivityQuery) (*activity.ActivityPage, error) {
+	terms := activity.SearchTerms(q.Search)
+	if len(terms) == 0 {
+		return &activity.ActivityPage{}, nil
+	}
+	// Terms are letters and digits only: none can be read as tsquery syntax.
+	query := strings.Join(terms, " & ") + ":*"
+	now := s.now()
+	from, to := q.Modified.Micros()
+	offset := 0
+	if q.After != nil {
+		offset = q.After.Offset
+	}
+	args := []any{now, from, to, query, q.Limit + 1, offset}
+	where, args := scope(p, q, args)
+	rows, err := s.pool.Query(ctx, `SELECT `+activityColumns+`, a.app_id FROM activities a
+		WHERE `+where+` AND a.expires > $1 AND a.last_modified BETWEEN $2 AND $3
+		AND a.search @@ to_tsquery('simple', $4)
+		ORDER BY ts_rank_cd(a.search, to_tsquery('simple', $4)) / (1 + greatest($1 - a.last_modified, 0) / 2592000000000.0) DESC, a.id DESC
+		LIMIT $5 OFFSET $6`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("search activities: %w", err)
+	}
+	page, err := scanPage(rows, q, false)
+	if err != nil {
+		return nil, fmt.Errorf("search activities: %w", err)
+	}
+	if page.Next != nil {
+		page.Next = &activity.Cursor{Offset: offset + len(page.Activities)}
+	}
+	return page, s.expandPage(ctx, p, q, page)
+}
+
+// expandPage gives each activity of the page its newest history items when q asks for them.
+func (s *Store) expandPage(ctx context.Context, p activity.Principal, q activity.ActivityQuery, page *activity.ActivityPage) error {
+	if q.HistoryItems <= 0 || len(page.Activities) == 0 {
+		return nil
+	}
+	ids := make([]int64, len(page.Activities))
+	for i, a := range page.Activities {
+		ids[i] = a.ID
+	}
+	items, err := s.expandHistoryItems(ctx, p, q.AllApps, ids, activity.TimeRange{}, q.HistoryItems)
+	if err != nil {
+		return err
+	}
+	for _, a := range page.Activities {
+		a.HistoryItems = items[a.ID]
+	}
+	return nil
 }
 
 // RecentActivities returns a page of the activities that have history items, by their newest item.
@@ -369,13 +453,17 @@ func scanPage(rows pgx.Rows, q activity.ActivityQuery, recent bool) (*activity.A
 			break
 		}
 		var key int64
-		var extra []any
+		var app string
+		extra := []any{&app}
 		if recent {
 			extra = []any{&key}
 		}
 		a, err := scanActivity(rows, extra...)
 		if err != nil {
 			return nil, err
+		}
+		if q.AllApps {
+			a.AppID = app
 		}
 		page.Activities, lastKey = append(page.Activities, a), key
 		size += a.Size()

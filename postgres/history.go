@@ -143,15 +143,24 @@ func (s *Store) ListHistoryItems(ctx context.Context, p activity.Principal, acti
 // ExpandHistoryItems returns the newest live history items of the given activities in the range, at
 // most limit of each, newest first.
 func (s *Store) ExpandHistoryItems(ctx context.Context, p activity.Principal, activityIDs []int64, modified activity.TimeRange, limit int) (map[int64][]*activity.HistoryItem, error) {
+	return s.expandHistoryItems(ctx, p, false, activityIDs, modified, limit)
+}
+
+// expandHistoryItems is ExpandHistoryItems, of p's user through every app with allApps.
+func (s *Store) expandHistoryItems(ctx context.Context, p activity.Principal, allApps bool, activityIDs []int64, modified activity.TimeRange, limit int) (map[int64][]*activity.HistoryItem, error) {
 	out := make(map[int64][]*activity.HistoryItem, len(activityIDs))
 	if len(activityIDs) == 0 || modified.Empty() {
 		return out, nil
 	}
 	from, to := modified.Micros()
+	app := "h.app_id = $3"
+	if allApps {
+		app = "$3 = $3"
+	}
 	rows, err := s.pool.Query(ctx, `SELECT `+historyColumns+` FROM (
 			SELECT h.*, row_number() OVER (PARTITION BY h.activity_id ORDER BY h.last_modified DESC, h.id DESC) AS n
 			FROM history_items h
-			WHERE h.tenant_id = $1 AND h.user_id = $2 AND h.app_id = $3 AND h.activity_id = ANY($4)
+			WHERE h.tenant_id = $1 AND h.user_id = $2 AND `+app+` AND h.activity_id = ANY($4)
 			AND h.expires > $5 AND h.last_modified BETWEEN $6 AND $7) h
 		WHERE h.n <= $8
 		ORDER BY h.activity_id, h.last_modified DESC, h.id DESC`,

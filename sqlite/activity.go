@@ -71,7 +71,8 @@ func activityArgs(a *activity.Activity) []any {
 		a.FallbackURL, a.ContentURL, nullBytes(a.ContentInfo), a.UserTimezone, a.VisualElements.DisplayText,
 		a.VisualElements.Description, a.VisualElements.BackgroundColor, nullBytes(a.VisualElements.Content),
 		attribution, icon, alternate, alternative, addImageQuery,
-		micros(a.CreatedDateTime), micros(a.LastModifiedDateTime), micros(a.ExpirationDateTime), string(a.Status), int64(a.AllBlank())}
+		micros(a.CreatedDateTime), micros(a.LastModifiedDateTime), micros(a.ExpirationDateTime), string(a.Status), int64(a.AllBlank()),
+		activity.Site(a), activity.SearchText(a)}
 }
 
 // nullBytes stores a nil slice as NULL and anything else as a BLOB.
@@ -191,8 +192,9 @@ func (tx *Tx) upsertActivity(ctx context.Context, a *activity.Activity) (created
 		err := tx.tx.QueryRowContext(ctx, `INSERT INTO activities (id, tenant_id, user_id, app_id,
 			app_activity_id, activity_source_host, activation_url, app_display_name, fallback_url, content_url,
 			content_info, user_timezone, display_text, description, background_color, content, attribution,
-			icon_url, alternate_text, alternative_text, add_image_query, created, last_modified, expires, status, blank)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			icon_url, alternate_text, alternative_text, add_image_query, created, last_modified, expires, status, blank,
+			site, search_text)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (tenant_id, user_id, app_id, app_activity_id) DO UPDATE SET
 			activity_source_host = excluded.activity_source_host, activation_url = excluded.activation_url,
 			app_display_name = excluded.app_display_name, fallback_url = excluded.fallback_url,
@@ -202,7 +204,8 @@ func (tx *Tx) upsertActivity(ctx context.Context, a *activity.Activity) (created
 			content = excluded.content, attribution = excluded.attribution, icon_url = excluded.icon_url,
 			alternate_text = excluded.alternate_text, alternative_text = excluded.alternative_text,
 			add_image_query = excluded.add_image_query, last_modified = excluded.last_modified,
-			expires = excluded.expires, blank = excluded.blank, status = '`+string(activity.StatusUpdated)+`'
+			expires = excluded.expires, blank = excluded.blank, site = excluded.site,
+			search_text = excluded.search_text, status = '`+string(activity.StatusUpdated)+`'
 			WHERE activities.expires > ?
 			RETURNING id, created, status`, append(args, tx.now)...).Scan(&stored, &createdAt, &status)
 		switch {
@@ -229,7 +232,7 @@ func (tx *Tx) UpdateActivity(ctx context.Context, a *activity.Activity) error {
 		activation_url = ?, app_display_name = ?, fallback_url = ?, content_url = ?, content_info = ?,
 		user_timezone = ?, display_text = ?, description = ?, background_color = ?, content = ?, attribution = ?,
 		icon_url = ?, alternate_text = ?, alternative_text = ?, add_image_query = ?, created = ?,
-		last_modified = ?, expires = ?, status = ?, blank = ?
+		last_modified = ?, expires = ?, status = ?, blank = ?, site = ?, search_text = ?
 		WHERE tenant_id = ? AND user_id = ? AND app_id = ? AND id = ?`, args...)
 	if err != nil {
 		return fmt.Errorf("update activity: %w", err)
@@ -265,19 +268,28 @@ func mustAffect(res sql.Result, format string, args ...any) error {
 	return nil
 }
 
-// ListActivities returns a page of activities, newest lastModifiedDateTime first.
+// ListActivities returns a page of activities, newest lastModifiedDateTime first, or by relevance
+// with q.Search.
 func (s *Store) ListActivities(ctx context.Context, p activity.Principal, q activity.ActivityQuery) (*activity.ActivityPage, error) {
 	if q.Modified.Empty() {
 		return &activity.ActivityPage{}, nil
 	}
+	if q.Search != "" {
+		return s.searchActivities(ctx, p, q)
+	}
+	now := s.now()
 	from, to := q.Modified.Micros()
 	afterTime, afterID := cursorArgs(q.After)
-	rows, err := s.reads.QueryContext(ctx, `SELECT `+activityColumns+` FROM activities a
-		WHERE a.tenant_id = ? AND a.user_id = ? AND a.app_id = ? AND a.expires > ?
-		AND a.last_modified BETWEEN ? AND ?
+	where, args := scope(p, q)
+	index := "activities_last_modified"
+	if q.AllApps && q.App == "" {
+		index = "activities_user"
+	}
+	rows, err := s.reads.QueryContext(ctx, `SELECT `+activityColumns+`, a.app_id FROM activities a INDEXED BY `+index+`
+		WHERE `+where+` AND a.expires > ? AND a.last_modified BETWEEN ? AND ?
 		AND (a.last_modified < ? OR (a.last_modified = ? AND a.id < ?))
 		ORDER BY a.last_modified DESC, a.id DESC LIMIT ?`,
-		p.TenantID, p.UserID, p.AppID, s.now(), from, to, afterTime, afterTime, afterID, q.Limit+1)
+		append(args, now, from, to, afterTime, afterTime, afterID, q.Limit+1)...)
 	if err != nil {
 		return nil, fmt.Errorf("list activities: %w", err)
 	}
@@ -285,7 +297,85 @@ func (s *Store) ListActivities(ctx context.Context, p activity.Principal, q acti
 	if err != nil {
 		return nil, fmt.Errorf("list activities: %w", err)
 	}
-	return page, nil
+	return page, s.expandPage(ctx, p, q, page)
+}
+
+// scope returns the conditions, and their arguments, that select whose activities q reads (alias
+// a): p's app, or with q.AllApps p's user (and q.App), then q.Site.
+func scope(p activity.Principal, q activity.ActivityQuery) (string, []any) {
+	where, args := "a.tenant_id = ? AND a.user_id = ? AND a.app_id = ?", []any{p.TenantID, p.UserID, p.AppID}
+	switch {
+	case q.AllApps && q.App == "":
+		where, args = "a.tenant_id = ? AND a.user_id = ?", args[:2]
+	case q.AllApps:
+		args[2] = q.App
+	}
+	if q.Site != "" {
+		where += " AND (a.site = ? OR substr(a.site, -?) = ?)"
+		args = append(args, q.Site, len(q.Site)+1, "."+q.Site)
+	}
+	return where, args
+}
+
+// searchActivities returns a page of the activities that match every term of q.Search, by FTS5's
+// bm25 rank (display text weighs most, then app name, description, the rest) divided by one plus
+// the activity's age in months, so that of two equal matches the newer comes first.
+func (s *Store) searchActivities(ctx context.Context, p activity.Principal, q activity.ActivityQuery) (*activity.ActivityPage, error) {
+	terms := activity.SearchTerms(q.Search)
+	if len(terms) == 0 {
+		return &activity.ActivityPage{}, nil
+	}
+	match := ""
+	for i, t := range terms {
+		// Terms are letters and digits only; quoting them keeps FTS5 from reading any as syntax.
+		match += ` "` + t + `"`
+		if i == len(terms)-1 {
+			match += "*"
+		}
+	}
+	now := s.now()
+	from, to := q.Modified.Micros()
+	offset := 0
+	if q.After != nil {
+		offset = q.After.Offset
+	}
+	where, args := scope(p, q)
+	rows, err := s.reads.QueryContext(ctx, `SELECT `+activityColumns+`, a.app_id FROM activities_fts f
+		JOIN activities a ON a.id = f.rowid
+		WHERE activities_fts MATCH ? AND `+where+` AND a.expires > ? AND a.last_modified BETWEEN ? AND ?
+		ORDER BY bm25(activities_fts, 8.0, 2.0, 4.0, 1.0) / (1.0 + max(? - a.last_modified, 0) / 2592000000000.0), a.id DESC
+		LIMIT ? OFFSET ?`,
+		append(append([]any{match}, args...), now, from, to, now, q.Limit+1, offset)...)
+	if err != nil {
+		return nil, fmt.Errorf("search activities: %w", err)
+	}
+	page, err := scanPage(rows, q, false)
+	if err != nil {
+		return nil, fmt.Errorf("search activities: %w", err)
+	}
+	if page.Next != nil {
+		page.Next = &activity.Cursor{Offset: offset + len(page.Activities)}
+	}
+	return page, s.expandPage(ctx, p, q, page)
+}
+
+// expandPage gives each activity of the page its newest history items when q asks for them.
+func (s *Store) expandPage(ctx context.Context, p activity.Principal, q activity.ActivityQuery, page *activity.ActivityPage) error {
+	if q.HistoryItems <= 0 || len(page.Activities) == 0 {
+		return nil
+	}
+	ids := make([]int64, len(page.Activities))
+	for i, a := range page.Activities {
+		ids[i] = a.ID
+	}
+	items, err := s.expandHistoryItems(ctx, p, q.AllApps, ids, activity.TimeRange{}, q.HistoryItems)
+	if err != nil {
+		return err
+	}
+	for _, a := range page.Activities {
+		a.HistoryItems = items[a.ID]
+	}
+	return nil
 }
 
 // RecentActivities returns a page of the activities that have history items, by their newest item.
@@ -340,13 +430,17 @@ func scanPage(rows *sql.Rows, q activity.ActivityQuery, recent bool) (*activity.
 			break
 		}
 		var key int64
-		var extra []any
+		var app string
+		extra := []any{&app}
 		if recent {
 			extra = []any{&key}
 		}
 		a, err := scanActivity(rows, extra...)
 		if err != nil {
 			return nil, err
+		}
+		if q.AllApps {
+			a.AppID = app
 		}
 		page.Activities, lastKey = append(page.Activities, a), key
 		size += a.Size()

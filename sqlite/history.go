@@ -147,12 +147,21 @@ func (s *Store) ListHistoryItems(ctx context.Context, p activity.Principal, acti
 // ExpandHistoryItems returns the newest live history items of the given activities in the range, at
 // most limit of each, newest first.
 func (s *Store) ExpandHistoryItems(ctx context.Context, p activity.Principal, activityIDs []int64, modified activity.TimeRange, limit int) (map[int64][]*activity.HistoryItem, error) {
+	return s.expandHistoryItems(ctx, p, false, activityIDs, modified, limit)
+}
+
+// expandHistoryItems is ExpandHistoryItems, of p's user through every app with allApps.
+func (s *Store) expandHistoryItems(ctx context.Context, p activity.Principal, allApps bool, activityIDs []int64, modified activity.TimeRange, limit int) (map[int64][]*activity.HistoryItem, error) {
 	out := make(map[int64][]*activity.HistoryItem, len(activityIDs))
 	if len(activityIDs) == 0 || modified.Empty() {
 		return out, nil
 	}
 	from, to := modified.Micros()
+	app := "h.app_id = ?"
 	args := []any{p.TenantID, p.UserID, p.AppID, s.now(), from, to}
+	if allApps {
+		app, args = "h.app_id = h.app_id", append(args[:2], args[3:]...)
+	}
 	for _, id := range activityIDs {
 		args = append(args, id)
 	}
@@ -160,7 +169,7 @@ func (s *Store) ExpandHistoryItems(ctx context.Context, p activity.Principal, ac
 	rows, err := s.reads.QueryContext(ctx, `SELECT `+historyColumns+` FROM (
 			SELECT h.*, row_number() OVER (PARTITION BY h.activity_id ORDER BY h.last_modified DESC, h.id DESC) AS n
 			FROM history_items h
-			WHERE h.tenant_id = ? AND h.user_id = ? AND h.app_id = ? AND h.expires > ?
+			WHERE h.tenant_id = ? AND h.user_id = ? AND `+app+` AND h.expires > ?
 			AND h.last_modified BETWEEN ? AND ?
 			AND h.activity_id IN (?`+strings.Repeat(", ?", len(activityIDs)-1)+`)) h
 		WHERE h.n <= ?

@@ -98,6 +98,10 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	stopped := make(chan struct{})
 	go s.writer(stopped)
 	go s.checkpointer(checkpoints, stopped)
+	if err := s.indexOld(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
 	return s, nil
 }
 

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	_ "time/tzdata" // the timeline page shows times in any zone, on machines without a zone database
 )
 
 func main() {

@@ -247,7 +247,7 @@ func generateBadRequests(t *testing.T, dir, tok string) []badRequest {
 		add("bad-guid", "PUT", act+"/historyItems/"+id, historyDoc)
 		add("bad-guid", "GET", act+"/historyItems/"+id, nil)
 	}
-	for _, path := range []string{"/", "/v2.0/me/activities", "/v1.0/me/events", "/v1.0/users", "/v1.0/me/activities/seed-0/nope", "/beta/$batch/x"} {
+	for _, path := range []string{"/nope", "/v2.0/me/activities", "/v1.0/me/events", "/v1.0/users", "/v1.0/me/activities/seed-0/nope", "/beta/$batch/x"} {
 		add("unknown-path", "GET", path, nil)
 	}
 	for _, m := range []string{"DELETE", "PATCH", "PUT"} {

@@ -24,6 +24,7 @@ import (
 	"github.com/activityd/activityd/notify"
 	"github.com/activityd/activityd/postgres"
 	"github.com/activityd/activityd/sqlite"
+	"github.com/activityd/activityd/web"
 )
 
 // serve runs the server until ctx is done, then shuts it down gracefully. Everything that can be
@@ -111,6 +112,13 @@ func serve(ctx context.Context, cfg Config, logOut io.Writer) error {
 		notifier.Changes, notifier.MaxRetry = api.Changes, cfg.WebhookMaxRetry
 		api.Webhooks = notifier
 	}
+	// The timeline page: its own key (sessions, CSRF tokens), the API's public ids and export.
+	webSecret, err := store.Secret(ctx, "web", web.SecretSize)
+	if err != nil {
+		return fmt.Errorf("read the store's secret: %w", err)
+	}
+	page := web.New(service, verifier, graph.PublicIDs(secret), api, webSecret, logger)
+	page.Changes, page.Heartbeat, page.Secure = api.Changes, cfg.Heartbeat, tlsConfig != nil
 	api.PageSize, api.MaxPageSize, api.MaxBodyBytes = cfg.PageSize, cfg.MaxPageSize, cfg.MaxBody
 	api.MaxHeaderBytes, api.MaxJSONDepth = cfg.MaxHeaderBytes, cfg.MaxJSONDepth
 	if cfg.Throttle {
@@ -145,7 +153,7 @@ func serve(ctx context.Context, cfg Config, logOut io.Writer) error {
 		return err
 	}
 	srv := &http.Server{
-		Handler:           origin(handler(api, issuer, store, logger)),
+		Handler:           origin(handler(api, page, issuer, store, logger)),
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 		IdleTimeout:       2 * time.Minute,
 		// Above this net/http answers 431 itself, in plain text; below it graph answers 431 in
@@ -294,8 +302,11 @@ const readyTimeout = 2 * time.Second
 // Graph server, without any path cleaning in front of it: the SDK's /me/activities//key form must reach
 // it as sent, and unknown paths get a 404 in Graph's error envelope. /healthz says the process is alive;
 // /readyz that it can serve (its store answers, with its migrations applied), else 503 with the reason.
-func handler(api http.Handler, issuer *auth.LocalIssuer, store any, logger *slog.Logger) http.Handler {
+func handler(api, page http.Handler, issuer *auth.LocalIssuer, store any, logger *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
+	for _, pattern := range []string{"/{$}", "/timeline", "/timeline/events", "/signin", "/signout", "/privacy", "/privacy/", "/static/"} {
+		mux.Handle(pattern, page)
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
 	var notReady atomic.Bool // logged once per change, not on every probe
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {

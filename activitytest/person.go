@@ -1,0 +1,305 @@
+package activitytest
+
+import (
+	"encoding/json"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/activityd/activityd"
+)
+
+// personActivity returns an activity about a web page (activationUrl https://host/path).
+func personActivity(key, text, description, host string) *activity.Activity {
+	a := NewActivity(key)
+	a.ActivationURL = "https://" + host + "/" + key
+	a.ContentURL, a.FallbackURL = "", ""
+	a.VisualElements.DisplayText, a.VisualElements.Description = text, description
+	return a
+}
+
+// testPerson: a person's view lists their activities through every app, newest first, by app and
+// by site, with their history items; never another user's.
+func testPerson(t *testing.T, open Opener) {
+	f := newFixture(t, open)
+	ctx := t.Context()
+	f.mustUpsert(t, AliceNotes, personActivity("n1", "Shopping list", "", "notes.example.com"))
+	f.clock.Add(time.Minute)
+	m := personActivity("m1", "Reef knot tutorial", "", "video.example.org")
+	m.HistoryItems = []*activity.HistoryItem{NewHistoryItem("", f.clock.Now().Add(-time.Hour), time.Minute)}
+	f.mustUpsert(t, AliceMusic, m)
+	f.clock.Add(time.Minute)
+	f.mustUpsert(t, AliceNotes, personActivity("n2", "Letter", "", "www.notes.example.com"))
+	f.mustUpsert(t, BobNotes, personActivity("b1", "Bob's", "", "notes.example.com"))
+
+	all := activity.ActivityQuery{Limit: 10, AllApps: true, HistoryItems: 5}
+	page, err := f.ListActivities(ctx, AliceNotes, all)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := ids(page.Activities), []string{"n2", "m1", "n1"}; !slices.Equal(got, want) {
+		t.Fatalf("a person's view = %v, want %v", got, want)
+	}
+	if page.Activities[1].AppID != "music" || page.Activities[0].AppID != "notes" {
+		t.Errorf("apps = %q, %q; want music, notes", page.Activities[1].AppID, page.Activities[0].AppID)
+	}
+	if n := len(page.Activities[1].HistoryItems); n != 1 {
+		t.Errorf("the music activity comes with %d history items, want 1", n)
+	}
+	app := all
+	app.App = "music"
+	if page, _ := f.ListActivities(ctx, AliceNotes, app); !slices.Equal(ids(page.Activities), []string{"m1"}) {
+		t.Errorf("App music = %v, want [m1]", ids(page.Activities))
+	}
+	site := all
+	site.Site = "notes.example.com"
+	if page, _ := f.ListActivities(ctx, AliceMusic, site); !slices.Equal(ids(page.Activities), []string{"n2", "n1"}) {
+		t.Errorf("Site notes.example.com = %v, want [n2 n1] (a subdomain is the site's)", ids(page.Activities))
+	}
+	site.Site = "example.org"
+	if page, _ := f.ListActivities(ctx, AliceMusic, site); !slices.Equal(ids(page.Activities), []string{"m1"}) {
+		t.Errorf("Site example.org = %v, want [m1]", ids(page.Activities))
+	}
+	site.Site = "ample.com"
+	if page, _ := f.ListActivities(ctx, AliceMusic, site); len(page.Activities) != 0 {
+		t.Errorf("Site ample.com = %v, want none (not a subdomain)", ids(page.Activities))
+	}
+	// Paging through a person's view.
+	two := all
+	two.Limit = 2
+	first, _ := f.ListActivities(ctx, AliceNotes, two)
+	two.After = first.Next
+	second, _ := f.ListActivities(ctx, AliceNotes, two)
+	if first.Next == nil || !slices.Equal(ids(second.Activities), []string{"n1"}) || second.Next != nil {
+		t.Errorf("second page = %v (next %v), want [n1] and no next", ids(second.Activities), second.Next)
+	}
+	// The app's own view is unchanged.
+	if page, _ := f.ListActivities(ctx, AliceNotes, activity.ActivityQuery{Limit: 10}); !slices.Equal(ids(page.Activities), []string{"n2", "n1"}) {
+		t.Errorf("the app's view = %v, want [n2 n1]", ids(page.Activities))
+	}
+}
+
+// testSearch: search finds every word in display text, description, app name, card text and the
+// activation URL, the last word as a prefix, ranked; hostile input finds nothing and fails nothing.
+func testSearch(t *testing.T, open Opener) {
+	f := newFixture(t, open)
+	ctx := t.Context()
+	f.mustUpsert(t, AliceNotes, personActivity("title", "How to tie a reef knot", "sailing", "knots.example.com"))
+	f.clock.Add(time.Hour)
+	f.mustUpsert(t, AliceNotes, personActivity("desc", "Sailing basics", "the reef knot, also square knot", "sail.example.com"))
+	f.clock.Add(time.Hour)
+	card := personActivity("card", "Weekly plan", "", "plan.example.com")
+	card.VisualElements.Content = json.RawMessage(`{"type":"AdaptiveCard","body":[{"type":"TextBlock","text":"Übung mit Zebrafischen"},
+		{"type":"FactSet","facts":[{"title":"Room","value":"Aquarium 7"}]}]}`)
+	f.mustUpsert(t, AliceMusic, card)
+	f.mustUpsert(t, AliceMusic, personActivity("path", "Playlist", "", "music.example.net/artist/okonkwo"))
+	f.mustUpsert(t, BobNotes, personActivity("bob", "Bob's reef knot", "reef knot", "knots.example.com"))
+
+	search := func(p activity.Principal, q activity.ActivityQuery) []string {
+		t.Helper()
+		q.Limit = 10
+		page, err := f.ListActivities(ctx, p, q)
+		if err != nil {
+			t.Fatalf("search %q: %v", q.Search, err)
+		}
+		return ids(page.Activities)
+	}
+	for _, c := range []struct {
+		search string
+		want   []string
+	}{
+		{"reef knot", []string{"title", "desc"}}, // the display text ranks first
+		{`"Reef KNOT"`, []string{"title", "desc"}},
+		{"square", []string{"desc"}}, // only in a description
+		{"zebrafischen", []string{"card"}},
+		{"übung", []string{"card"}},
+		{"aquarium 7", []string{"card"}},
+		{"okonkwo", []string{"path"}}, // the activation URL's path
+		{"music example net", []string{"path"}},
+		{"knots.example.com", []string{"title"}},
+		{"zebra", []string{"card"}}, // the last word is a prefix
+		{"reef zebra", nil},
+		{`") OR 1=1 --`, nil},
+		{`NEAR(reef knot) * "`, nil},
+		{"'; DROP TABLE activities; --", nil},
+		{"&|!:*", nil},
+	} {
+		if got := search(AliceNotes, activity.ActivityQuery{Search: c.search, AllApps: true}); !slices.Equal(got, c.want) {
+			t.Errorf("search %q = %v, want %v", c.search, got, c.want)
+		}
+	}
+	if got := search(AliceNotes, activity.ActivityQuery{Search: "reef"}); !slices.Equal(got, []string{"title", "desc"}) {
+		t.Errorf("the app's search = %v, want [title desc]", got)
+	}
+	if got := search(AliceMusic, activity.ActivityQuery{Search: "reef"}); len(got) != 0 {
+		t.Errorf("another app's search = %v, want nothing", got)
+	}
+	if got := search(AliceNotes, activity.ActivityQuery{Search: "reef", AllApps: true, Site: "sail.example.com"}); !slices.Equal(got, []string{"desc"}) {
+		t.Errorf("search by site = %v, want [desc]", got)
+	}
+	// Recency breaks ties: the same words, an older and a newer activity.
+	f.clock.Add(24 * time.Hour)
+	f.mustUpsert(t, AliceNotes, personActivity("old", "Bowline", "", "a.example.com"))
+	f.clock.Add(20 * 24 * time.Hour) // within the 30 days they live
+	f.mustUpsert(t, AliceNotes, personActivity("new", "Bowline", "", "a.example.com"))
+	if got := search(AliceNotes, activity.ActivityQuery{Search: "bowline"}); !slices.Equal(got, []string{"new", "old"}) {
+		t.Errorf("equal matches = %v, want the newer first", got)
+	}
+	// Paging.
+	page, err := f.ListActivities(ctx, AliceNotes, activity.ActivityQuery{Search: "bowline", Limit: 1})
+	if err != nil || page.Next == nil {
+		t.Fatalf("first page of one: %v, next %v", err, page.Next)
+	}
+	next, err := f.ListActivities(ctx, AliceNotes, activity.ActivityQuery{Search: "bowline", Limit: 1, After: page.Next})
+	if err != nil || !slices.Equal(ids(next.Activities), []string{"old"}) || next.Next != nil {
+		t.Errorf("second page = %v, %v (next %v); want [old]", ids(next.Activities), err, next.Next)
+	}
+	// A changed activity is found by its new words only; a deleted one not at all.
+	changed := personActivity("title", "Clove hitch", "", "knots.example.com")
+	f.mustUpsert(t, AliceNotes, changed)
+	if got := search(AliceNotes, activity.ActivityQuery{Search: "clove"}); !slices.Equal(got, []string{"title"}) {
+		t.Errorf("search for the new words = %v", got)
+	}
+	if got := search(AliceNotes, activity.ActivityQuery{Search: "tie"}); len(got) != 0 {
+		t.Errorf("search for the replaced words = %v, want nothing", got)
+	}
+	if err := f.DeleteActivity(ctx, AliceNotes, activity.Ref{ID: changed.ID}); err != nil {
+		t.Fatal(err)
+	}
+	if got := search(AliceNotes, activity.ActivityQuery{Search: "clove"}); len(got) != 0 {
+		t.Errorf("search finds a deleted activity: %v", got)
+	}
+}
+
+// testForget: each selector deletes exactly what it names, across apps, logs the deletions, and
+// leaves other users alone.
+func testForget(t *testing.T, open Opener) {
+	f := newFixture(t, open)
+	ctx := t.Context()
+	start := f.clock.Now()
+	old := personActivity("old", "Old", "", "a.example.com")
+	old.HistoryItems = []*activity.HistoryItem{
+		NewHistoryItem("", start.Add(-3*time.Hour), time.Minute),
+		NewHistoryItem("", start.Add(90*time.Minute), time.Minute), // active in the hour forgotten below
+	}
+	f.mustUpsert(t, AliceNotes, old)
+	f.clock.Add(2 * time.Hour)
+	f.mustUpsert(t, AliceNotes, personActivity("hour1", "In the hour", "", "b.example.com"))
+	f.mustUpsert(t, AliceMusic, personActivity("hour2", "In the hour too", "", "c.example.com"))
+	f.mustUpsert(t, BobNotes, personActivity("bob", "Bob's", "", "b.example.com"))
+	f.clock.Add(2 * time.Hour)
+	f.mustUpsert(t, AliceNotes, personActivity("later", "Later", "", "sub.b.example.com"))
+	f.mustUpsert(t, AliceMusic, personActivity("song", "Song", "", "d.example.com"))
+
+	log, _ := f.Store.ChangeLog(ctx)
+	n, err := f.Forget(ctx, AliceNotes, activity.Forget{Range: activity.TimeRange{From: start.Add(time.Hour), To: start.Add(3 * time.Hour)}})
+	if err != nil || n.Activities != 2 || n.HistoryItems != 1 {
+		t.Fatalf("Forget(range) = %+v, %v; want 2 activities and 1 history item", n, err)
+	}
+	left := func() []string {
+		t.Helper()
+		page, err := f.ListActivities(ctx, AliceNotes, activity.ActivityQuery{Limit: 10, AllApps: true, HistoryItems: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := ids(page.Activities)
+		slices.Sort(got)
+		return got
+	}
+	if got := left(); !slices.Equal(got, []string{"later", "old", "song"}) {
+		t.Fatalf("after forgetting the range: %v", got)
+	}
+	page, _ := f.ListActivities(ctx, AliceNotes, activity.ActivityQuery{Limit: 10, AllApps: true, HistoryItems: 10, Search: "old"})
+	if len(page.Activities) != 1 || len(page.Activities[0].HistoryItems) != 1 {
+		t.Errorf("the old activity keeps %v sessions, want the one outside the range", page.Activities)
+	}
+	changes, err := f.Store.Changes(ctx, AliceNotes, activity.ChangeQuery{After: log.Latest, Limit: 10, AllApps: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[string]activity.ChangeKind{}
+	for _, c := range changes.Changes {
+		kinds[c.AppID+"/"+string(c.Kind)] = c.Kind
+	}
+	if len(changes.Changes) != 3 || kinds["notes/deleted"] == "" || kinds["music/deleted"] == "" || kinds["notes/updated"] == "" {
+		t.Errorf("changes logged by the forget: %+v, want two deletions (notes, music) and an update", changes.Changes)
+	}
+
+	if n, err := f.Forget(ctx, AliceNotes, activity.Forget{Site: "b.example.com"}); err != nil || n.Activities != 1 {
+		t.Errorf("Forget(site) = %+v, %v; want the subdomain's activity", n, err)
+	}
+	if n, err := f.Forget(ctx, AliceNotes, activity.Forget{AppID: "music"}); err != nil || n.Activities != 1 {
+		t.Errorf("Forget(app) = %+v, %v; want 1", n, err)
+	}
+	if got := left(); !slices.Equal(got, []string{"old"}) {
+		t.Fatalf("after forgetting a site and an app: %v", got)
+	}
+	if n, err := f.Forget(ctx, AliceMusic, activity.Forget{ActivityID: old.ID}); err != nil || n.Activities != 1 {
+		t.Errorf("Forget(activity) through another app = %+v, %v; want 1", n, err)
+	}
+	f.mustUpsert(t, AliceMusic, personActivity("again", "Again", "", "e.example.com"))
+	if n, err := f.Forget(ctx, AliceNotes, activity.Forget{All: true}); err != nil || n.Activities != 1 {
+		t.Errorf("Forget(all) = %+v, %v; want 1", n, err)
+	}
+	if page, _ := f.ListActivities(ctx, BobNotes, activity.ActivityQuery{Limit: 10}); !slices.Equal(ids(page.Activities), []string{"bob"}) {
+		t.Errorf("Bob's activities after Alice forgot everything: %v", ids(page.Activities))
+	}
+	for _, bad := range []activity.Forget{{}, {All: true, AppID: "x"}, {Site: "not a host"}, {Range: activity.TimeRange{From: start, To: start.Add(-time.Second)}}} {
+		if _, err := f.Forget(ctx, AliceNotes, bad); activity.ErrorCode(err) != activity.Invalid {
+			t.Errorf("Forget(%+v) = %v, want Invalid", bad, err)
+		}
+	}
+}
+
+// testPrivacy: block-lists and a pause refuse writes, store nothing, and forget the past.
+func testPrivacy(t *testing.T, open Opener) {
+	f := newFixture(t, open)
+	ctx := t.Context()
+	pv, err := f.Privacy(ctx, AliceNotes)
+	if err != nil || len(pv.BlockedApps) != 0 || !pv.PausedUntil.IsZero() {
+		t.Fatalf("Privacy before any = %+v, %v", pv, err)
+	}
+	f.mustUpsert(t, AliceMusic, personActivity("song", "Song", "", "music.example.com"))
+	f.mustUpsert(t, AliceNotes, personActivity("page", "Page", "", "www.tracker.example"))
+	f.mustUpsert(t, AliceNotes, personActivity("kept", "Kept", "", "ok.example"))
+	f.mustUpsert(t, BobNotes, personActivity("bob", "Bob", "", "www.tracker.example"))
+
+	n, err := f.SetPrivacy(ctx, AliceNotes, &activity.Privacy{BlockedApps: []string{"music", "music"}, BlockedSites: []string{"https://Tracker.Example/x"}})
+	if err != nil || n.Activities != 2 {
+		t.Fatalf("SetPrivacy = %+v, %v; want the 2 blocked activities forgotten", n, err)
+	}
+	pv, _ = f.Privacy(ctx, AliceMusic)
+	if !slices.Equal(pv.BlockedApps, []string{"music"}) || !slices.Equal(pv.BlockedSites, []string{"tracker.example"}) {
+		t.Errorf("stored settings = %+v", pv)
+	}
+	_, err = f.UpsertActivity(ctx, AliceMusic, personActivity("song2", "Song", "", "music.example.com"))
+	wantCode(t, "a write of a blocked app", err, activity.Forbidden)
+	_, err = f.UpsertActivity(ctx, AliceNotes, personActivity("page2", "Page", "", "a.tracker.example"))
+	wantCode(t, "a write about a blocked site", err, activity.Forbidden)
+	if _, err := f.UpsertActivity(ctx, BobNotes, personActivity("bob2", "Bob", "", "tracker.example")); err != nil {
+		t.Errorf("Bob's write about the site Alice blocked: %v", err)
+	}
+	page, _ := f.ListActivities(ctx, AliceNotes, activity.ActivityQuery{Limit: 10, AllApps: true})
+	if !slices.Equal(ids(page.Activities), []string{"kept"}) {
+		t.Errorf("Alice keeps %v, want [kept]", ids(page.Activities))
+	}
+
+	// A pause refuses every write of the user until it ends, history items too.
+	kept := page.Activities[0]
+	if _, err := f.SetPrivacy(ctx, AliceNotes, &activity.Privacy{PausedUntil: f.clock.Now().Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.UpsertActivity(ctx, AliceNotes, personActivity("paused", "Paused", "", "ok.example"))
+	wantCode(t, "a write while paused", err, activity.Forbidden)
+	_, err = f.PutHistoryItem(ctx, AliceNotes, activity.Ref{ID: kept.ID}, NewHistoryItem("", f.clock.Now(), time.Minute))
+	wantCode(t, "a history item while paused", err, activity.Forbidden)
+	f.clock.Add(time.Hour)
+	if _, err := f.UpsertActivity(ctx, AliceMusic, personActivity("after", "After", "", "ok.example")); err != nil {
+		t.Errorf("a write after the pause ended (music is no longer blocked): %v", err)
+	}
+	for _, bad := range []*activity.Privacy{{BlockedSites: []string{"a b"}}, {BlockedApps: []string{""}}, {BlockedSites: make([]string, activity.MaxBlocked+1)}} {
+		if _, err := f.SetPrivacy(ctx, AliceNotes, bad); activity.ErrorCode(err) != activity.Invalid {
+			t.Errorf("SetPrivacy(%+v) = %v, want Invalid", bad, err)
+		}
+	}
+}

@@ -1,0 +1,54 @@
+package graph
+
+import (
+	"context"
+	"io"
+
+	"github.com/activityd/activityd"
+)
+
+// Export writes every live activity of p's user, through every app, to w as JSON Lines (one
+// userActivity per line, newest first, in Graph's wire form with all its history items and the
+// instance annotation "@activityd.appId" naming the app that wrote it), and returns how many it
+// wrote. It is the person's "download everything", and the input of a later import.
+func (s *Server) Export(ctx context.Context, w io.Writer, p activity.Principal) (int, error) {
+	q := activity.ActivityQuery{Limit: 100, AllApps: true, MaxBytes: s.maxPageBytes()}
+	n := 0
+	var line []byte
+	for {
+		page, err := s.service.ListActivities(ctx, p, q)
+		if err != nil {
+			return n, err
+		}
+		for _, a := range page.Activities {
+			owner := p
+			owner.AppID = a.AppID
+			a.HistoryItems = []*activity.HistoryItem{}
+			hq := activity.HistoryQuery{Limit: 1000}
+			for {
+				items, err := s.service.Store.ListHistoryItems(ctx, owner, a.ID, hq)
+				if err != nil {
+					return n, err
+				}
+				a.HistoryItems = append(a.HistoryItems, items.Items...)
+				if items.Next == nil {
+					break
+				}
+				hq.After = items.Next
+			}
+			line = appendActivity(line[:0], a, s.publicID(a.ID), nil, "", "")
+			// The app, as an instance annotation before the closing brace.
+			line = append(line[:len(line)-1], `,"@activityd.appId":`...)
+			line = appendString(line, a.AppID)
+			line = append(line, "}\n"...)
+			if _, err := w.Write(line); err != nil {
+				return n, err
+			}
+			n++
+		}
+		if page.Next == nil {
+			return n, nil
+		}
+		q.After = page.Next
+	}
+}

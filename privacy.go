@@ -1,0 +1,234 @@
+package activity
+
+import (
+	"encoding/json"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// A person's view: the activities of one user through every app, which the timeline page shows and
+// the privacy controls act on. The Graph routes never use it: there, an app sees only what it wrote
+// (UserActivity.ReadWrite.CreatedByApp). Stores take it from ActivityQuery.AllApps and from the
+// methods below, which read p.TenantID and p.UserID and never p.AppID.
+
+// Privacy is what a person has chosen not to record: apps and sites whose activities are refused and
+// forgotten, and a pause of all recording. A write it refuses stores nothing (Forbidden).
+type Privacy struct {
+	BlockedApps  []string  // app ids (azp), compared exactly
+	BlockedSites []string  // hosts (Site): a site blocks its subdomains too
+	PausedUntil  time.Time // recording is paused before this instant; zero when not paused
+}
+
+// Limits on a person's privacy settings, so that the check on every write stays small.
+const (
+	MaxBlocked    = 200 // apps, and sites, each
+	MaxSiteLength = 253 // a DNS name
+)
+
+// Normalize lower-cases and sorts the block-lists, drops duplicates, and checks them.
+// Errors: Invalid, naming the entry at fault.
+func (pv *Privacy) Normalize() error {
+	if len(pv.BlockedApps) > MaxBlocked || len(pv.BlockedSites) > MaxBlocked {
+		return Errorf(Invalid, "At most %d apps and %d sites may be blocked.", MaxBlocked, MaxBlocked)
+	}
+	for i, app := range pv.BlockedApps {
+		if app == "" || len(app) > 256 || strings.ContainsFunc(app, unicode.IsControl) {
+			return Errorf(Invalid, "The blocked app '%s' is not an app id.", app)
+		}
+		pv.BlockedApps[i] = app
+	}
+	for i, site := range pv.BlockedSites {
+		host, ok := ParseSite(site)
+		if !ok {
+			return Errorf(Invalid, "The blocked site '%s' is not a host name (such as example.com).", site)
+		}
+		pv.BlockedSites[i] = host
+	}
+	slices.Sort(pv.BlockedApps)
+	pv.BlockedApps = slices.Compact(pv.BlockedApps)
+	slices.Sort(pv.BlockedSites)
+	pv.BlockedSites = slices.Compact(pv.BlockedSites)
+	if !pv.PausedUntil.IsZero() {
+		pv.PausedUntil = Truncate(pv.PausedUntil)
+	}
+	return nil
+}
+
+// Refuses returns why the person's settings refuse a write of a by app at now, or "" when they do not.
+func (pv *Privacy) Refuses(app string, a *Activity, now time.Time) string {
+	switch {
+	case now.Before(pv.PausedUntil):
+		return "The user has paused activity recording until " + pv.PausedUntil.UTC().Format(time.RFC3339) + "."
+	case slices.Contains(pv.BlockedApps, app):
+		return "The user has blocked activity recording for this app."
+	}
+	if a != nil {
+		if site := Site(a); site != "" {
+			for _, blocked := range pv.BlockedSites {
+				if SiteMatches(site, blocked) {
+					return "The user has blocked activity recording for the site " + blocked + "."
+				}
+			}
+		}
+	}
+	return ""
+}
+
+// Site returns the host an activity is about, lower-case and without port: the host of its
+// activationUrl when that is an http or https URL, else of its contentUrl, else of its fallbackUrl;
+// "" when none is. Forgetting and blocking a site, and the site filter, match on it.
+func Site(a *Activity) string {
+	for _, raw := range []string{a.ActivationURL, a.ContentURL, a.FallbackURL} {
+		if u, err := url.Parse(raw); err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Hostname() != "" {
+			return strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
+		}
+	}
+	return ""
+}
+
+// ParseSite returns the host that s names: a host name, or a URL whose host is taken, lower-case.
+func ParseSite(s string) (string, bool) {
+	s = strings.TrimSpace(s)
+	if strings.Contains(s, "://") {
+		u, err := url.Parse(s)
+		if err != nil {
+			return "", false
+		}
+		s = u.Hostname()
+	}
+	s = strings.TrimSuffix(strings.ToLower(s), ".")
+	if s == "" || len(s) > MaxSiteLength || strings.ContainsAny(s, "/?#@ %\\") || strings.ContainsFunc(s, unicode.IsControl) {
+		return "", false
+	}
+	return s, true
+}
+
+// SiteMatches reports whether host is site or one of its subdomains.
+func SiteMatches(host, site string) bool {
+	return host == site || strings.HasSuffix(host, "."+site)
+}
+
+// Forget selects what a person forgets, across all their apps. Exactly one selector is set.
+type Forget struct {
+	// Range forgets the activities created or last modified in it, with their history items, and
+	// the history items of other activities that were active in it (started before its end and
+	// last active, or started, after its start).
+	Range      TimeRange
+	AppID      string // every activity of the app
+	Site       string // every activity whose Site is this host or under it
+	ActivityID int64  // one activity
+	All        bool   // everything
+}
+
+// Check reports an error unless exactly one selector is set. Errors: Invalid.
+func (f Forget) Check() error {
+	n := 0
+	for _, set := range []bool{!f.Range.From.IsZero() || !f.Range.To.IsZero(), f.AppID != "", f.Site != "", f.ActivityID != 0, f.All} {
+		if set {
+			n++
+		}
+	}
+	switch {
+	case n != 1:
+		return Errorf(Invalid, "Name exactly one thing to forget: a range (from, to), an app, a site, an activity, or all.")
+	case f.Range.Empty():
+		return Errorf(Invalid, "The range to forget ends before it starts.")
+	}
+	return nil
+}
+
+// Forgotten counts what a Forget deleted.
+type Forgotten struct {
+	Activities   int `json:"activities"`
+	HistoryItems int `json:"historyItems"` // of activities that were kept
+}
+
+// SearchText returns what search finds in an activity besides its display text, description and
+// app name: the text of its Adaptive Card (visualElements.content) and the host and path of its
+// activationUrl, as words separated by spaces, at most MaxSearchText bytes.
+func SearchText(a *Activity) string {
+	var b strings.Builder
+	if len(a.VisualElements.Content) > 0 {
+		var card any
+		if json.Unmarshal(a.VisualElements.Content, &card) == nil {
+			cardText(&b, card, 0)
+		}
+	}
+	if u, err := url.Parse(a.ActivationURL); err == nil {
+		b.WriteByte(' ')
+		b.WriteString(u.Host)
+		b.WriteByte(' ')
+		b.WriteString(u.Path)
+	}
+	return cut(SearchWords(b.String()), MaxSearchText)
+}
+
+// MaxSearchText bounds SearchText.
+const MaxSearchText = 8 << 10
+
+// cardText appends the texts of an Adaptive Card: the string values of its text, title, value and
+// altText properties, at any depth up to 32.
+func cardText(b *strings.Builder, v any, depth int) {
+	if depth > 32 || b.Len() > 2*MaxSearchText {
+		return
+	}
+	switch v := v.(type) {
+	case map[string]any:
+		for _, k := range []string{"text", "title", "value", "altText"} {
+			if s, ok := v[k].(string); ok {
+				b.WriteByte(' ')
+				b.WriteString(s)
+			}
+		}
+		for _, x := range v {
+			if _, ok := x.(string); !ok {
+				cardText(b, x, depth+1)
+			}
+		}
+	case []any:
+		for _, x := range v {
+			cardText(b, x, depth+1)
+		}
+	}
+}
+
+// SearchWords returns s as lower-case words (runs of letters and digits) separated by single spaces:
+// what both stores index and match, so that "reef-knot.example/path" holds the words reef, knot,
+// example and path on either.
+func SearchWords(s string) string {
+	return strings.Join(strings.FieldsFunc(strings.ToLower(s), notWord), " ")
+}
+
+func notWord(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsNumber(r) }
+
+// SearchTerms splits a search into the words every result must hold (at most MaxSearchTerms, each
+// at most 64 bytes); the last one also matches as a prefix, so that a search can be typed. A search
+// with no letter or digit has no terms and matches nothing.
+func SearchTerms(search string) []string {
+	terms := strings.FieldsFunc(strings.ToLower(search), notWord)
+	if len(terms) > MaxSearchTerms {
+		terms = terms[:MaxSearchTerms]
+	}
+	for i, t := range terms {
+		terms[i] = cut(t, 64)
+	}
+	return terms
+}
+
+// MaxSearchTerms bounds the words of a search.
+const MaxSearchTerms = 16
+
+// cut returns s cut to at most n bytes, on a rune boundary.
+func cut(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}

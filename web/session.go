@@ -1,0 +1,195 @@
+package web
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/activityd/activityd"
+)
+
+// session is who is signed in to the page: the principal of the token they signed in with, until
+// Expires. It lives in a cookie signed with HMAC-SHA256 (no server state, so every process on a
+// store accepts it); SID keys the CSRF token of its forms.
+type session struct {
+	TenantID string `json:"t"`
+	UserID   string `json:"u"`
+	UserName string `json:"n,omitempty"`
+	Issuer   string `json:"i"`
+	AppID    string `json:"a"`
+	Expires  int64  `json:"e"` // Unix seconds
+	SID      string `json:"s"`
+}
+
+func (ss *session) principal() activity.Principal {
+	return activity.Principal{TenantID: ss.TenantID, UserID: ss.UserID, AppID: ss.AppID, UserName: ss.UserName, Issuer: ss.Issuer}
+}
+
+func (s *Server) cookieName() string {
+	if s.Secure {
+		return "__Host-activityd-session" // only set over TLS, for this host, for every path
+	}
+	return "activityd-session"
+}
+
+// sign returns msg with its HMAC under the page's key, both in base64url.
+func (s *Server) sign(label string, msg []byte) string {
+	return base64.RawURLEncoding.EncodeToString(msg) + "." + base64.RawURLEncoding.EncodeToString(s.mac(label, msg))
+}
+
+// verify returns the message of a value sign made with label, or false.
+func (s *Server) verify(label, v string) ([]byte, bool) {
+	body, sig, ok := strings.Cut(v, ".")
+	if !ok {
+		return nil, false
+	}
+	msg, err1 := base64.RawURLEncoding.DecodeString(body)
+	mac, err2 := base64.RawURLEncoding.DecodeString(sig)
+	if err1 != nil || err2 != nil || !hmac.Equal(mac, s.mac(label, msg)) {
+		return nil, false
+	}
+	return msg, true
+}
+
+func (s *Server) mac(label string, msg []byte) []byte {
+	m := hmac.New(sha256.New, s.key)
+	m.Write([]byte(label))
+	m.Write([]byte{0})
+	m.Write(msg)
+	return m.Sum(nil)
+}
+
+// session returns the request's live session, or nil.
+func (s *Server) session(r *http.Request) *session {
+	c, err := r.Cookie(s.cookieName())
+	if err != nil {
+		return nil
+	}
+	msg, ok := s.verify("session", c.Value)
+	if !ok {
+		return nil
+	}
+	var ss session
+	if json.Unmarshal(msg, &ss) != nil || ss.UserID == "" || s.now().Unix() >= ss.Expires {
+		return nil
+	}
+	return &ss
+}
+
+// startSession signs p in: it sets the session cookie (HttpOnly, SameSite=Lax, Secure over TLS).
+func (s *Server) startSession(w http.ResponseWriter, p activity.Principal) {
+	sid := make([]byte, 16)
+	rand.Read(sid)
+	ttl := orDefault(s.SessionTTL, DefaultSessionTTL)
+	ss := session{TenantID: p.TenantID, UserID: p.UserID, UserName: p.UserName, Issuer: p.Issuer, AppID: p.AppID,
+		Expires: s.now().Add(ttl).Unix(), SID: base64.RawURLEncoding.EncodeToString(sid)}
+	msg, _ := json.Marshal(ss)
+	http.SetCookie(w, &http.Cookie{Name: s.cookieName(), Value: s.sign("session", msg), Path: "/",
+		MaxAge: int(ttl / time.Second), HttpOnly: true, Secure: s.Secure, SameSite: http.SameSiteLaxMode})
+}
+
+func (s *Server) endSession(w http.ResponseWriter) {
+	http.SetCookie(w, &http.Cookie{Name: s.cookieName(), Value: "", Path: "/", MaxAge: -1,
+		HttpOnly: true, Secure: s.Secure, SameSite: http.SameSiteLaxMode})
+}
+
+// csrf returns the CSRF token of a session: every form that changes state carries it.
+func (s *Server) csrf(ss *session) string {
+	return base64.RawURLEncoding.EncodeToString(s.mac("csrf", []byte(ss.SID)))
+}
+
+// loopback reports whether r comes straight from this machine: its peer is a loopback address and
+// it names no forwarding proxy (a proxy on this machine would make every client look local).
+func loopback(r *http.Request) bool {
+	if r.Header.Get("Forwarded") != "" || r.Header.Get("X-Forwarded-For") != "" || r.Header.Get("X-Real-Ip") != "" {
+		return false
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// handlerFunc is a page handler for a signed-in person.
+type handlerFunc func(w http.ResponseWriter, r *http.Request, ss *session) error
+
+// page serves a GET for a signed-in person, and sends anyone else to sign in.
+func (s *Server) page(h handlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		ss := s.session(r)
+		if ss == nil {
+			http.Redirect(w, r, "/signin", http.StatusSeeOther)
+			return
+		}
+		if err := h(w, r, ss); err != nil {
+			s.error(w, r, err)
+		}
+	}
+}
+
+// form serves a POST for a signed-in person whose form carries the session's CSRF token.
+func (s *Server) form(h handlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+		ss := s.session(r)
+		if ss == nil {
+			s.fail(w, r, http.StatusUnauthorized, "You are signed out; sign in and try again.")
+			return
+		}
+		token := r.PostFormValue("csrf")
+		if token == "" {
+			token = r.Header.Get("X-CSRF-Token")
+		}
+		if !hmac.Equal([]byte(token), []byte(s.csrf(ss))) {
+			s.fail(w, r, http.StatusForbidden, "This form has expired or did not come from your timeline; reload the page and try again.")
+			return
+		}
+		if err := h(w, r, ss); err != nil {
+			s.error(w, r, err)
+		}
+	}
+}
+
+func (s *Server) handleSignInForm(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	s.render(w, r, http.StatusOK, "signin", map[string]any{"Local": loopback(r)})
+}
+
+// handleSignIn signs a person in with an access token of the local issuer (or a trusted one), from
+// this machine only: until accounts exist, holding a token that `activityd token` made is the proof.
+func (s *Server) handleSignIn(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	if !loopback(r) {
+		s.render(w, r, http.StatusForbidden, "signin", map[string]any{"Local": false})
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	token := strings.TrimSpace(r.PostFormValue("token"))
+	p, err := s.verifier.Verify(r.Context(), token)
+	if err != nil {
+		msg := "That token was not accepted."
+		if e, ok := err.(*activity.Error); ok {
+			msg = e.Message
+		}
+		s.render(w, r, http.StatusUnauthorized, "signin", map[string]any{"Local": true, "Error": msg})
+		return
+	}
+	s.startSession(w, p)
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+func (s *Server) handleSignOut(w http.ResponseWriter, r *http.Request, _ *session) error {
+	s.endSession(w)
+	http.Redirect(w, r, "/signin", http.StatusSeeOther)
+	return nil
+}

@@ -1,0 +1,384 @@
+package web
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"html/template"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/activityd/activityd"
+	"github.com/activityd/activityd/web/adaptivecard"
+)
+
+// day is the activities of one local day, newest first.
+type day struct {
+	Date  time.Time // local midnight
+	Cards []*card
+}
+
+// card is one activity as the page draws it; every string is escaped by html/template.
+type card struct {
+	ID          string // the public id, as the API shows it
+	AppID       string
+	App         string // the app's display name, else its id
+	Icon        string // an https icon URL, or ""
+	Color       string // a validated CSS hex colour, or ""
+	Title       string
+	Description string
+	Content     template.HTML // the Adaptive Card, rendered safely
+	Resume      *link
+	Site        string
+	Modified    time.Time // local
+	Sessions    []visit
+	Active      string // the active time of the sessions shown
+	CSRF        string // of the session, for the card's forms
+}
+
+// visit is one history item: when it started and how long it was active.
+type visit struct {
+	Start    time.Time
+	Duration string
+}
+
+// link is a URL safe to click: http, https or an app's own scheme.
+type link struct {
+	URL    template.URL
+	Custom bool   // an app's scheme, so the page shows where it goes
+	Target string // the URL as text
+}
+
+// timeline is the query of a screen of the timeline, from its URL.
+type timeline struct {
+	Search, App, Site string
+	From, To          string // yyyy-mm-dd, local
+	After             string // the cursor of this screen
+}
+
+func (t timeline) filtered() bool {
+	return t.Search != "" || t.App != "" || t.Site != "" || t.From != "" || t.To != ""
+}
+
+// query returns the URL query of the timeline with after as its cursor.
+func (t timeline) query(after string) string {
+	v := url.Values{}
+	for k, s := range map[string]string{"q": t.Search, "app": t.App, "site": t.Site, "from": t.From, "to": t.To, "after": after} {
+		if s != "" {
+			v.Set(k, s)
+		}
+	}
+	return v.Encode()
+}
+
+func (s *Server) handleTimeline(w http.ResponseWriter, r *http.Request, ss *session) error {
+	loc := location(r)
+	v := r.URL.Query()
+	t := timeline{Search: strings.TrimSpace(v.Get("q")), App: v.Get("app"), Site: v.Get("site"),
+		From: v.Get("from"), To: v.Get("to"), After: v.Get("after")}
+	q := activity.ActivityQuery{Limit: orDefault(s.PageSize, DefaultPageSize), AllApps: true, App: t.App,
+		Search: t.Search, HistoryItems: 5, MaxBytes: 4 << 20}
+	if len(q.Search) > 256 {
+		q.Search = q.Search[:256]
+	}
+	var problems []string
+	if t.Site != "" {
+		site, ok := activity.ParseSite(t.Site)
+		if !ok {
+			problems = append(problems, fmt.Sprintf("%q is not a site; a site is a host name such as example.com.", t.Site))
+		}
+		q.Site = site
+	}
+	if t.From != "" {
+		d, err := time.ParseInLocation(time.DateOnly, t.From, loc)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("%q is not a date; dates are written 2026-11-30.", t.From))
+		}
+		q.Modified.From = activity.Truncate(d)
+	}
+	if t.To != "" {
+		d, err := time.ParseInLocation(time.DateOnly, t.To, loc)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("%q is not a date; dates are written 2026-11-30.", t.To))
+		} else {
+			q.Modified.To = activity.Truncate(d.AddDate(0, 0, 1).Add(-time.Microsecond))
+		}
+	}
+	if t.After != "" {
+		c, ok := s.parseCursor(t.After)
+		if !ok {
+			problems = append(problems, "That link to older activities has expired; start again from the newest.")
+		}
+		q.After = c
+	}
+	var page *activity.ActivityPage
+	if len(problems) == 0 {
+		var err error
+		if page, err = s.service.ListActivities(r.Context(), ss.principal(), q); err != nil {
+			return err
+		}
+	} else {
+		page = &activity.ActivityPage{}
+	}
+	days := s.group(page.Activities, loc, s.csrf(ss))
+	older := ""
+	if page.Next != nil {
+		older = "/?" + t.query(s.cursor(page.Next))
+	}
+	data := map[string]any{"Days": days, "Timeline": t, "Older": older, "Problems": problems,
+		"Zone": loc.String(), "Position": "", "First": t.After == "" && !t.filtered()}
+	if r.URL.Query().Get("fragment") == "1" {
+		return s.renderFragment(w, "days", data)
+	}
+	if log, err := s.service.Store.ChangeLog(r.Context()); err == nil && data["First"] == true {
+		data["Position"] = s.position(log.Latest)
+	}
+	s.renderPage(w, r, ss, "timeline", data)
+	return nil
+}
+
+// group turns a page of activities, newest first, into days of the location.
+func (s *Server) group(as []*activity.Activity, loc *time.Location, csrf string) []*day {
+	var days []*day
+	for _, a := range as {
+		c := s.card(a, loc, csrf)
+		y, m, d := c.Modified.Date()
+		date := time.Date(y, m, d, 0, 0, 0, 0, loc)
+		if len(days) == 0 || !days[len(days)-1].Date.Equal(date) {
+			days = append(days, &day{Date: date})
+		}
+		days[len(days)-1].Cards = append(days[len(days)-1].Cards, c)
+	}
+	return days
+}
+
+var hexColor = regexp.MustCompile(`^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})$`)
+
+// card draws one activity.
+func (s *Server) card(a *activity.Activity, loc *time.Location, csrf string) *card {
+	c := &card{CSRF: csrf, ID: strconv.FormatInt(s.ids.Public(a.ID), 10), AppID: a.AppID, App: a.AppDisplayName,
+		Title: a.VisualElements.DisplayText, Description: a.VisualElements.Description,
+		Site: activity.Site(a), Modified: a.LastModifiedDateTime.In(loc)}
+	if c.App == "" {
+		c.App = a.AppID
+	}
+	if hexColor.MatchString(a.VisualElements.BackgroundColor) {
+		c.Color = a.VisualElements.BackgroundColor
+	}
+	if at := a.VisualElements.Attribution; at != nil {
+		if u, err := url.Parse(at.IconURL); err == nil && u.Scheme == "https" && u.Host != "" {
+			c.Icon = u.String()
+		}
+	}
+	if html, ok := adaptivecard.Render(a.VisualElements.Content); ok {
+		c.Content = html
+	}
+	for _, raw := range []string{a.ActivationURL, a.FallbackURL, a.ContentURL} {
+		if l := safeLink(raw); l != nil {
+			c.Resume = l
+			break
+		}
+	}
+	var active int
+	for _, h := range a.HistoryItems {
+		v := visit{Start: h.StartedDateTime.In(loc)}
+		if h.ActiveDurationSeconds != nil {
+			active += int(*h.ActiveDurationSeconds)
+			v.Duration = duration(int(*h.ActiveDurationSeconds))
+		}
+		c.Sessions = append(c.Sessions, v)
+	}
+	if active > 0 {
+		c.Active = duration(active)
+	}
+	return c
+}
+
+// duration writes seconds for a person: "45 s", "12 min", "2 h 5 min".
+func duration(seconds int) string {
+	switch {
+	case seconds < 60:
+		return fmt.Sprintf("%d s", seconds)
+	case seconds < 3600:
+		return fmt.Sprintf("%d min", seconds/60)
+	default:
+		return fmt.Sprintf("%d h %d min", seconds/3600, seconds%3600/60)
+	}
+}
+
+var appScheme = regexp.MustCompile(`^[a-z][a-z0-9+.-]*$`)
+
+// safeLink returns raw as a link a person may click: an http or https URL, or an app's own scheme
+// (ms-word:, spotify:); never javascript:, data:, vbscript: or a local file.
+func safeLink(raw string) *link {
+	u, err := url.Parse(strings.TrimSpace(raw))
+	if err != nil || u.Scheme == "" || raw != strings.TrimSpace(raw) {
+		return nil
+	}
+	scheme := strings.ToLower(u.Scheme)
+	switch {
+	case scheme == "http" || scheme == "https":
+		if u.Host == "" {
+			return nil
+		}
+		return &link{URL: template.URL(u.String()), Target: u.String()}
+	case !appScheme.MatchString(scheme):
+		return nil
+	}
+	switch scheme {
+	case "javascript", "data", "vbscript", "file", "blob", "about", "filesystem", "view-source", "jar":
+		return nil
+	}
+	return &link{URL: template.URL(u.String()), Custom: true, Target: u.String()}
+}
+
+// location returns the person's time zone: the tz cookie the page sets from the browser's (or the
+// one they chose), else UTC.
+func location(r *http.Request) *time.Location {
+	name := r.URL.Query().Get("tz")
+	if name == "" {
+		if c, err := r.Cookie("tz"); err == nil {
+			name, _ = url.QueryUnescape(c.Value)
+		}
+	}
+	if name == "" || len(name) > 64 || strings.Contains(name, "..") {
+		return time.UTC
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		return time.UTC
+	}
+	return loc
+}
+
+// cursor signs a page cursor into a URL-safe string: the public id of its last activity and its
+// time, or a search's offset.
+func (s *Server) cursor(c *activity.Cursor) string {
+	msg := fmt.Sprintf("%d.%d.%d", c.Time.UnixMicro(), s.ids.Public(c.ID), c.Offset)
+	if c.Time.IsZero() {
+		msg = fmt.Sprintf("0.0.%d", c.Offset)
+	}
+	return s.sign("cursor", []byte(msg))
+}
+
+func (s *Server) parseCursor(v string) (*activity.Cursor, bool) {
+	msg, ok := s.verify("cursor", v)
+	if !ok {
+		return nil, false
+	}
+	var t, id int64
+	var offset int
+	if _, err := fmt.Sscanf(string(msg), "%d.%d.%d", &t, &id, &offset); err != nil {
+		return nil, false
+	}
+	c := &activity.Cursor{Offset: offset}
+	if t != 0 {
+		c.Time, c.ID = time.UnixMicro(t).UTC(), s.ids.Stored(id)
+	}
+	return c, true
+}
+
+// position signs a change log position: where the page's live stream starts.
+func (s *Server) position(p activity.Position) string {
+	return s.sign("position", fmt.Appendf(nil, "%d.%d", p.Tx, p.Seq))
+}
+
+func (s *Server) parsePosition(v string) (activity.Position, bool) {
+	msg, ok := s.verify("position", v)
+	if !ok {
+		return activity.Position{}, false
+	}
+	var p activity.Position
+	_, err := fmt.Sscanf(string(msg), "%d.%d", &p.Tx, &p.Seq)
+	return p, err == nil
+}
+
+var funcs = template.FuncMap{
+	"dict": func(kv ...any) map[string]any {
+		m := map[string]any{}
+		for i := 0; i+1 < len(kv); i += 2 {
+			m[kv[i].(string)] = kv[i+1]
+		}
+		return m
+	},
+	"list": func(v ...int) []int { return v },
+	"iso":  func(t time.Time) string { return t.Format(time.RFC3339) },
+	"date": func(t time.Time) string { return t.Format("Monday, 2 January 2006") },
+	"clock": func(t time.Time) string {
+		return t.Format("15:04")
+	},
+	"style": func(color string) template.CSS {
+		if !hexColor.MatchString(color) {
+			return ""
+		}
+		return template.CSS("--brand: " + color)
+	},
+}
+
+// renderPage writes a whole page for a signed-in person.
+func (s *Server) renderPage(w http.ResponseWriter, r *http.Request, ss *session, name string, data map[string]any) {
+	data["CSRF"] = s.csrf(ss)
+	data["User"] = ss.UserName
+	if ss.UserName == "" {
+		data["User"] = ss.UserID
+	}
+	s.render(w, r, http.StatusOK, name, data)
+}
+
+// render writes a template, whole, or a plain error when it fails (never half a page).
+func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name string, data any) {
+	var b bytes.Buffer
+	if err := s.pages.ExecuteTemplate(&b, name, data); err != nil {
+		s.logger.Error("render page", "page", name, "error", err)
+		http.Error(w, "The page could not be drawn.", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	w.Write(b.Bytes())
+}
+
+func (s *Server) renderFragment(w http.ResponseWriter, name string, data any) error {
+	var b bytes.Buffer
+	if err := s.pages.ExecuteTemplate(&b, name, data); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Write(b.Bytes())
+	return nil
+}
+
+// fail writes an error page with a message that says what to do.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, status int, message string) {
+	if strings.Contains(r.Header.Get("Accept"), "application/json") {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		fmt.Fprintf(w, `{"error":{"code":%q,"message":%q}}`, strconv.Itoa(status), message)
+		return
+	}
+	s.render(w, r, status, "error", map[string]any{"Status": status, "Message": message})
+}
+
+// error writes err: a domain error's message with its status, anything else as a logged 500.
+func (s *Server) error(w http.ResponseWriter, r *http.Request, err error) {
+	var e *activity.Error
+	if errors.As(err, &e) {
+		status := map[string]int{activity.Invalid: 400, activity.NotFound: 404, activity.Conflict: 409,
+			activity.Unauthenticated: 401, activity.Forbidden: 403}[e.Code]
+		if status != 0 {
+			s.fail(w, r, status, e.Message)
+			return
+		}
+	}
+	if r.Context().Err() != nil {
+		return // the person went away
+	}
+	s.logger.Error("web", "path", r.URL.Path, "error", err)
+	s.fail(w, r, http.StatusInternalServerError, "Something went wrong on the server; try again in a moment.")
+}
+
+func urlEscape(s string) string { return url.QueryEscape(s) }

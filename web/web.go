@@ -1,0 +1,146 @@
+// Package web serves the person's side of activityd: the timeline page at / (their activities
+// across every app, grouped by day, searchable, live), the privacy controls, sign-in and the
+// embedded assets. Pages are rendered on the server with html/template and read without JavaScript;
+// app.js adds live updates, endless scrolling and local dates. It must not import other adapters
+// (graph, sqlite, auth, …): cmd/activityd wires it to them through the small interfaces below.
+package web
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"embed"
+	"html/template"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/activityd/activityd"
+)
+
+// Verifier checks a bearer token and returns the principal it names (auth.Verifier is one).
+type Verifier interface {
+	Verify(ctx context.Context, token string) (activity.Principal, error)
+}
+
+// Exporter writes every activity of a person as JSON Lines (graph.Server is one) and says how many.
+type Exporter interface {
+	Export(ctx context.Context, w io.Writer, p activity.Principal) (int, error)
+}
+
+// Defaults for Server.
+const (
+	DefaultSessionTTL        = 12 * time.Hour
+	DefaultPageSize          = 50 // activities on one screen
+	DefaultHeartbeat         = 15 * time.Second
+	DefaultMaxStreamsPerUser = 16
+	// SecretSize is the size of the key that signs sessions, CSRF tokens and stream positions.
+	SecretSize = 32
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// Server is the timeline page and the privacy controls.
+type Server struct {
+	service  *activity.Service
+	verifier Verifier
+	ids      *activity.PublicIDs
+	exporter Exporter
+	logger   *slog.Logger
+	key      []byte
+	pages    *template.Template
+	mux      *http.ServeMux
+
+	// Changes is woken after every commit to the store; without it the live stream looks at the
+	// change log every two seconds.
+	Changes *activity.Wakeups
+	// Now returns the current time; nil means time.Now.
+	Now               func() time.Time
+	SessionTTL        time.Duration // how long a sign-in lasts; 0 means DefaultSessionTTL
+	PageSize          int           // 0 means DefaultPageSize
+	Heartbeat         time.Duration // 0 means DefaultHeartbeat
+	MaxStreamsPerUser int           // 0 means DefaultMaxStreamsPerUser
+	// Secure marks cookies Secure (set when activityd serves TLS); cookies are then __Host- cookies.
+	Secure bool
+
+	mu      sync.Mutex
+	streams map[string]int // open live streams by user (activity.UserKey)
+}
+
+// New returns the web Server. secret (SecretSize bytes, the same for every process on a store)
+// signs its cookies, CSRF tokens and stream positions; ids turns stored activity ids into the
+// public ones the API shows.
+func New(service *activity.Service, verifier Verifier, ids *activity.PublicIDs, exporter Exporter, secret []byte, logger *slog.Logger) *Server {
+	mac := hmac.New(sha256.New, secret)
+	mac.Write([]byte("activityd web v1"))
+	s := &Server{service: service, verifier: verifier, ids: ids, exporter: exporter, logger: logger,
+		key: mac.Sum(nil), streams: map[string]int{}}
+	s.pages = template.Must(template.New("").Funcs(funcs).ParseFS(templateFS, "templates/*.html"))
+	static, _ := fs.Sub(staticFS, "static")
+	m := http.NewServeMux()
+	m.Handle("GET /static/", http.StripPrefix("/static/", staticFiles(http.FileServerFS(static))))
+	m.HandleFunc("GET /{$}", s.page(s.handleTimeline))
+	m.HandleFunc("GET /timeline", s.page(s.handleTimeline))
+	m.HandleFunc("GET /timeline/events", s.handleEvents)
+	m.HandleFunc("GET /signin", s.handleSignInForm)
+	m.HandleFunc("POST /signin", s.handleSignIn)
+	m.HandleFunc("POST /signout", s.form(s.handleSignOut))
+	m.HandleFunc("GET /privacy", s.page(s.handlePrivacy))
+	m.HandleFunc("POST /privacy/forget", s.form(s.handleForget))
+	m.HandleFunc("POST /privacy/settings", s.form(s.handleSettings))
+	m.HandleFunc("GET /privacy/export", s.page(s.handleExport))
+	s.mux = m
+	return s
+}
+
+// ServeHTTP serves the page's routes with its security headers: a strict Content-Security-Policy
+// (no inline script, no framing), no sniffing, no referrer, no caching of personal pages. Requests
+// that change state must come from the page itself: Go's CrossOriginProtection (Sec-Fetch-Site and
+// Origin) and a CSRF token in every form.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; style-src-attr 'unsafe-inline'; "+
+		"img-src 'self' https:; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Cross-Origin-Opener-Policy", "same-origin")
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		if err := crossOrigin.Check(r); err != nil {
+			s.fail(w, r, http.StatusForbidden, "This form was sent from another site; open activityd and try again.")
+			return
+		}
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+var crossOrigin = http.NewCrossOriginProtection()
+
+// staticFiles lets browsers cache the embedded assets for a day.
+func staticFiles(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=86400")
+		h.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+func orDefault[T int | time.Duration](v, def T) T {
+	if v > 0 {
+		return v
+	}
+	return def
+}
