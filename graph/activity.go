@@ -68,6 +68,15 @@ func (s *Server) handleActivityList(w http.ResponseWriter, r *http.Request, rp *
 	if err != nil {
 		return err
 	}
+	if q.search != "" {
+		if list == 'r' {
+			return invalid("The query option '$search' is not supported for this request.")
+		}
+		if q.count {
+			return invalid("The query options $search and $count cannot be used together.")
+		}
+		list = 's' // ranked by relevance: paged by position, not by time
+	}
 	pg, err := s.newPager(w, r, q, list)
 	if err != nil {
 		return err
@@ -77,7 +86,7 @@ func (s *Server) handleActivityList(w http.ResponseWriter, r *http.Request, rp *
 		// Expanded pages hold at most MaxExpandItemsPerPage items, MaxExpandItems of each activity.
 		pg.limit = min(pg.limit, max(1, s.maxExpandItemsPerPage()/s.maxExpandItems()))
 	}
-	aq := activity.ActivityQuery{Modified: q.modified, After: pg.after, Limit: pg.limit, MaxBytes: s.maxPageBytes()}
+	aq := activity.ActivityQuery{Modified: q.modified, After: pg.after, Limit: pg.limit, MaxBytes: s.maxPageBytes(), Search: q.search}
 	var page *activity.ActivityPage
 	if list == 'r' {
 		page, err = s.service.RecentActivities(ctx, p, aq)

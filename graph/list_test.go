@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -139,7 +140,9 @@ func TestList_QueryErrors(t *testing.T) {
 	tests := []struct{ path, mention string }{
 		{"/v1.0/me/activities?$orderby=lastModifiedDateTime", "$orderby"},
 		{"/v1.0/me/activities?$skip=5", "$skip"},
-		{"/v1.0/me/activities?$search=x", "$search"},
+		{"/v1.0/me/activities?$search=%22%22", "$search"},
+		{"/v1.0/me/activities/recent?$search=knot", "$search"},
+		{"/v1.0/me/activities?$search=knot&$count=true", "$count"},
 		{"/v1.0/me/activities?$top=0", "$top"},
 		{"/v1.0/me/activities?$top=x", "$top"},
 		{"/v1.0/me/activities?$top=1&$top=2", "more than once"},
@@ -191,5 +194,34 @@ func TestList_Recent(t *testing.T) {
 	first := r.json()["value"].([]any)[0].(map[string]any)
 	if items := first["historyItems"].([]any); len(items) != 2 {
 		t.Errorf("recent with $expand: %d items on b, want 2", len(items))
+	}
+}
+
+// TestList_Search: $search finds activities by the words of their display text and description,
+// only the caller's app's, ranked, paged with nextLinks; hostile input is an empty page.
+func TestList_Search(t *testing.T) {
+	e := newEnv(t)
+	alice := e.as("alice", "notes")
+	for i, text := range []string{"Sailing basics", "Reef knot", "Bowline", "Reef knot again"} {
+		a := activityJSON(fmt.Sprintf("doc-%d", i))
+		a["visualElements"].(map[string]any)["displayText"] = text
+		a["visualElements"].(map[string]any)["description"] = "notes " + strings.ToLower(text)
+		wantStatus(t, "POST", alice.do("POST", "/v1.0/me/activities", a), http.StatusCreated)
+	}
+	other := activityJSON("other")
+	other["visualElements"].(map[string]any)["displayText"] = "Reef knot of another app"
+	wantStatus(t, "POST", e.as("alice", "music").do("POST", "/v1.0/me/activities", other), http.StatusCreated)
+
+	got, pages := pageThrough(t, alice, `/v1.0/me/activities?$search=%22reef%20knot%22`, "Prefer", "odata.maxpagesize=1")
+	slices.Sort(got)
+	if strings.Join(got, ",") != "doc-1,doc-3" || pages != 2 {
+		t.Errorf("$search=\"reef knot\" = %v in %d pages, want doc-1 and doc-3 in 2", got, pages)
+	}
+	for _, search := range []string{"kayak", "%22)%20OR%201%3D1%20--%22", "NEAR(reef%2C%20knot)", "%26%7C!%3A*"} {
+		r := alice.do("GET", "/v1.0/me/activities?$search="+search, nil)
+		wantStatus(t, search, r, http.StatusOK)
+		if n := len(r.json()["value"].([]any)); n != 0 {
+			t.Errorf("$search=%s found %d", search, n)
+		}
 	}
 }

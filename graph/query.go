@@ -27,14 +27,16 @@ const (
 	optCount
 	optSkipToken
 	optDeltaToken
+	optSearch
 )
 
 var optionNames = map[string]option{"$top": optTop, "$filter": optFilter, "$expand": optExpand,
-	"$select": optSelect, "$count": optCount, "$skiptoken": optSkipToken, "$deltatoken": optDeltaToken}
+	"$select": optSelect, "$count": optCount, "$skiptoken": optSkipToken, "$deltatoken": optDeltaToken,
+	"$search": optSearch}
 
 // Options of each kind of request.
 const (
-	listOptions        = optTop | optFilter | optExpand | optSelect | optCount | optSkipToken
+	listOptions        = optTop | optFilter | optExpand | optSelect | optCount | optSkipToken | optSearch
 	historyListOptions = optTop | optFilter | optSelect | optCount | optSkipToken
 	activityOptions    = optSelect | optExpand
 	countOptions       = optFilter
@@ -52,6 +54,7 @@ type query struct {
 	token      *skipToken // set by newPager from skiptoken
 	skiptoken  string     // the $skiptoken as sent
 	deltatoken string     // the $deltatoken as sent
+	search     string     // the $search words, quotes taken off
 	rest       []string   // the raw name=value pairs other than $skiptoken, for nextLinks
 }
 
@@ -126,6 +129,16 @@ func (q *query) set(opt option, value string, props []string) (err error) {
 			q.skiptoken = value
 		} else {
 			q.deltatoken = value
+		}
+	case optSearch:
+		// OData's $search (a documented extension for this resource): words, optionally in double
+		// quotes; every word must match (activity.SearchTerms).
+		if len(value) > maxSearchBytes {
+			return invalid("The query option '$search' is longer than %d bytes.", maxSearchBytes)
+		}
+		q.search = strings.TrimSpace(strings.ReplaceAll(value, `"`, " "))
+		if q.search == "" {
+			return invalid("The query option '$search' is empty; give the words to search for, such as $search=\"reef knot\".")
 		}
 	case optSelect:
 		q.sel, q.selNames, err = parseSelect(value, props)
@@ -238,11 +251,17 @@ func (s *Server) pageSize(r *http.Request) (int, bool) {
 // when they follow a nextLink). A token is signed, so a client cannot alter what it carries, and
 // everything it carries is checked against the same limits as the query options.
 type skipToken struct {
-	list      byte // 'a' activities, 'r' recent, 'h' history items
+	list      byte // 'a' activities, 'r' recent, 'h' history items, 's' search results
 	cursor    activity.Cursor
 	remaining int // what is left of $top; 0 when no $top was given
 	pageSize  int // 0: the server's default
 }
+
+// maxSearchBytes bounds $search; maxSearchOffset bounds how deep its results are paged.
+const (
+	maxSearchBytes  = 256
+	maxSearchOffset = 100_000
+)
 
 // skipTokenMAC is the length of a token's signature: the first 16 bytes of an HMAC-SHA256.
 const skipTokenMAC = 16
@@ -251,7 +270,7 @@ const skipTokenMAC = 16
 // so that clients that re-encode or partly decode links (the Go SDK decodes %2E, %2D, %7E, %24)
 // cannot alter it.
 func (t *skipToken) encode(key []byte) string {
-	payload := fmt.Appendf(nil, "2.%c.%d.%d.%s.%d.%d", t.list, t.cursor.Time.UnixMicro(), t.cursor.ID, t.cursor.ItemID, t.remaining, t.pageSize)
+	payload := fmt.Appendf(nil, "3.%c.%d.%d.%s.%d.%d.%d", t.list, t.cursor.Time.UnixMicro(), t.cursor.ID, t.cursor.ItemID, t.remaining, t.pageSize, t.cursor.Offset)
 	return base64.RawURLEncoding.EncodeToString(append(payload, tokenMAC(key, payload)...))
 }
 
@@ -274,10 +293,18 @@ func parseSkipToken(s string, key []byte, maxPageSize int) (*skipToken, error) {
 		return nil, bad
 	}
 	parts := strings.Split(string(payload), ".")
-	if len(parts) != 7 || parts[0] != "2" || len(parts[1]) != 1 || !strings.Contains("arh", parts[1]) {
+	t := &skipToken{list: 'a'}
+	if len(parts) > 1 && len(parts[1]) == 1 {
+		t.list = parts[1][0]
+	}
+	if len(parts) != 8 || parts[0] != "3" || len(parts[1]) != 1 || !strings.Contains("arhs", parts[1]) {
 		return nil, bad
 	}
-	t := &skipToken{list: parts[1][0]}
+	offset, err := strconv.Atoi(parts[7])
+	if err != nil || offset < 0 || offset > maxSearchOffset {
+		return nil, bad
+	}
+	t.cursor.Offset = offset
 	us, err1 := strconv.ParseInt(parts[2], 10, 64)
 	id, err2 := strconv.ParseInt(parts[3], 10, 64)
 	rem, err3 := strconv.Atoi(parts[5])
