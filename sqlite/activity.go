@@ -340,8 +340,10 @@ func (s *Store) searchActivities(ctx context.Context, p activity.Principal, q ac
 		offset = q.After.Offset
 	}
 	where, args := scope(p, q)
+	// CROSS JOIN makes SQLite read the full-text index first and look each match up by id: the other
+	// way round, it walked the person's activities and ran the full-text query for each.
 	rows, err := s.reads.QueryContext(ctx, `SELECT `+activityColumns+`, a.app_id FROM activities_fts f
-		JOIN activities a ON a.id = f.rowid
+		CROSS JOIN activities a ON a.id = f.rowid
 		WHERE activities_fts MATCH ? AND `+where+` AND a.expires > ? AND a.last_modified BETWEEN ? AND ?
 		ORDER BY bm25(activities_fts, 8.0, 2.0, 4.0, 1.0) / (1.0 + max(? - a.last_modified, 0) / 2592000000000.0), a.id DESC
 		LIMIT ? OFFSET ?`,

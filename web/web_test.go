@@ -26,13 +26,13 @@ import (
 
 // env is the page and the Graph API over a real store, verifying real tokens of a local issuer.
 type env struct {
-	t       *testing.T
+	t       testing.TB
 	srv     *httptest.Server
 	issuer  *auth.LocalIssuer
 	service *activity.Service
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	var store activity.Store
 	var err error

@@ -1,0 +1,144 @@
+package web_test
+
+import (
+	"context"
+	"math/rand/v2"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/activityd/activityd"
+	"github.com/activityd/activityd/auth"
+)
+
+// benchSize is how many activities the benchmarks seed for one person: ACTIVITYD_BENCH_ACTIVITIES,
+// default 100,000 (BENCHMARKS.md §7 gives the commands, 1,000,000 included).
+func benchSize(b *testing.B) int {
+	n := 100_000
+	if v := os.Getenv("ACTIVITYD_BENCH_ACTIVITIES"); v != "" {
+		var err error
+		if n, err = strconv.Atoi(v); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return n
+}
+
+// vocabulary is 20,000 made-up words of 4 to 9 letters.
+var vocabulary = func() []string {
+	r := rand.New(rand.NewPCG(5, 6))
+	v := make([]string, 20000)
+	for i := range v {
+		b := make([]byte, 4+r.IntN(6))
+		for j := range b {
+			b[j] = byte('a' + r.IntN(26))
+		}
+		v[i] = string(b)
+	}
+	return v
+}()
+
+// word returns a word of the vocabulary, Zipf-like: a few common, most rare.
+func word(r *rand.Rand) string {
+	return vocabulary[int(float64(len(vocabulary))*r.Float64()*r.Float64()*r.Float64())]
+}
+
+func words(r *rand.Rand, n int) string {
+	w := make([]string, n)
+	for i := range w {
+		w[i] = word(r)
+	}
+	return strings.Join(w, " ")
+}
+
+// seed stores n activities of alice through five apps, 1,000 per transaction, with display texts
+// and descriptions drawn from the vocabulary, last modified a minute apart.
+func seed(b *testing.B, e *env, n int) (texts []string) {
+	r := rand.New(rand.NewPCG(1, 2))
+	start, now := time.Now(), activity.Truncate(time.Now())
+	for done := 0; done < n; {
+		app := "app" + strconv.Itoa(done/1000%5)
+		p := activity.Principal{TenantID: auth.LocalTenant, UserID: auth.UserID("alice"), AppID: app}
+		batch := min(1000, n-done)
+		err := e.service.Store.Update(context.Background(), p, func(tx activity.Tx) error {
+			for i := range batch {
+				key := "doc-" + strconv.Itoa(done+i)
+				text := words(r, 4)
+				if (done+i)%100 == 0 {
+					texts = append(texts, text)
+				}
+				a := &activity.Activity{AppActivityID: key, ActivitySourceHost: "https://" + app + ".example.com",
+					ActivationURL: "https://" + app + ".example.com/" + key, AppDisplayName: app,
+					VisualElements:  activity.VisualInfo{DisplayText: text, Description: words(r, 8)},
+					CreatedDateTime: now, LastModifiedDateTime: now.Add(-time.Duration(n-done-i) * time.Minute),
+					ExpirationDateTime: now.Add(300 * 24 * time.Hour)}
+				if _, err := tx.PutActivity(context.Background(), a); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		done += batch
+	}
+	b.Logf("seeded %d activities in %v", n, time.Since(start).Round(time.Second))
+	return texts
+}
+
+// BenchmarkPage_FirstScreen: the first screen of the timeline (50 activities of every app with
+// their sessions, grouped by day) drawn by the real handler for a signed-in person with benchSize
+// activities; p99-ms is the 99th percentile of the server time of one screen.
+func BenchmarkPage_FirstScreen(b *testing.B) {
+	e := newEnv(b)
+	seed(b, e, benchSize(b))
+	alice := e.signIn("alice")
+	var times []time.Duration
+	b.ResetTimer()
+	for b.Loop() {
+		start := time.Now()
+		res, body := alice.get("/")
+		times = append(times, time.Since(start))
+		if res.StatusCode != 200 || strings.Count(body, `class="card"`) != 50 {
+			b.Fatalf("first screen: %d, %d cards", res.StatusCode, strings.Count(body, `class="card"`))
+		}
+	}
+	b.ReportMetric(p99(times), "p99-ms")
+}
+
+// BenchmarkStore_Search: searches of two words of the vocabulary (drawn like the activities' own,
+// so most match some) across a person's benchSize activities, through the store (the page and
+// $search both call it), first page of 50; p99-ms is the 99th percentile of one search.
+func BenchmarkStore_Search(b *testing.B) {
+	e := newEnv(b)
+	texts := seed(b, e, benchSize(b))
+	p := activity.Principal{TenantID: auth.LocalTenant, UserID: auth.UserID("alice"), AppID: "timeline"}
+	r := rand.New(rand.NewPCG(3, 4))
+	var times []time.Duration
+	found := 0
+	b.ResetTimer()
+	for b.Loop() {
+		// Two words of one stored display text: what a person remembers of it.
+		text := strings.Fields(texts[r.IntN(len(texts))])
+		q := activity.ActivityQuery{Limit: 50, AllApps: true, Search: text[0] + " " + text[2]}
+		start := time.Now()
+		page, err := e.service.ListActivities(context.Background(), p, q)
+		times = append(times, time.Since(start))
+		if err != nil {
+			b.Fatal(err)
+		}
+		found += len(page.Activities)
+	}
+	b.ReportMetric(p99(times), "p99-ms")
+	b.ReportMetric(float64(found)/float64(len(times)), "results/op")
+}
+
+// p99 returns the 99th percentile of the durations, in milliseconds.
+func p99(d []time.Duration) float64 {
+	slices.Sort(d)
+	return float64(d[len(d)*99/100]) / float64(time.Millisecond)
+}
