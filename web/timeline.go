@@ -77,6 +77,12 @@ func (t timeline) query(after string) string {
 
 func (s *Server) handleTimeline(w http.ResponseWriter, r *http.Request, ss *session) error {
 	loc := location(r)
+	if r.URL.Query().Get("tz") == loc.String() {
+		// A zone chosen in the URL is kept, so that the next screens, the live stream and the
+		// browser's script all draw in it.
+		http.SetCookie(w, &http.Cookie{Name: "tz", Value: url.QueryEscape(loc.String()), Path: "/",
+			MaxAge: 365 * 24 * 3600, Secure: s.Secure, SameSite: http.SameSiteLaxMode})
+	}
 	v := r.URL.Query()
 	t := timeline{Search: strings.TrimSpace(v.Get("q")), App: v.Get("app"), Site: v.Get("site"),
 		From: v.Get("from"), To: v.Get("to"), After: v.Get("after")}
@@ -205,6 +211,8 @@ func duration(seconds int) string {
 		return fmt.Sprintf("%d s", seconds)
 	case seconds < 3600:
 		return fmt.Sprintf("%d min", seconds/60)
+	case seconds%3600 < 60:
+		return fmt.Sprintf("%d h", seconds/3600)
 	default:
 		return fmt.Sprintf("%d h %d min", seconds/3600, seconds%3600/60)
 	}

@@ -274,7 +274,7 @@ func TestPage_Forget(t *testing.T) {
 	defer stream.Body.Close()
 
 	res, body := alice.post("/privacy/forget", form)
-	if res.StatusCode != 200 || !strings.Contains(body, "Forget everything of the last 1 h 0 min?") {
+	if res.StatusCode != 200 || !strings.Contains(body, "Forget everything of the last 1 h?") {
 		t.Fatalf("the first post asks to confirm: %d\n%s", res.StatusCode, body)
 	}
 	form.Set("confirmed", "yes")

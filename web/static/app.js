@@ -63,7 +63,8 @@
 
   // Live: the first, unfiltered screen follows the person's changes as they commit.
   if (main.dataset.first !== "true" || !main.dataset.position || !window.EventSource) return;
-  const source = new EventSource("/timeline/events?after=" + encodeURIComponent(main.dataset.position));
+  const source = new EventSource("/timeline/events?after=" + encodeURIComponent(main.dataset.position) +
+    "&tz=" + encodeURIComponent(main.dataset.zone));
   source.onmessage = (m) => {
     const e = JSON.parse(m.data);
     const old = document.getElementById("a-" + e.id);
