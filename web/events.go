@@ -115,9 +115,15 @@ func (s *Server) appendEvents(r *http.Request, buf *bytes.Buffer, ss *session, p
 		if err != nil {
 			return err
 		}
+		var as []*activity.Activity
 		for id, a := range found {
 			a.AppID = app
 			live[id] = a
+			as = append(as, a)
+		}
+		// Drawn with their sessions, like the page's cards.
+		if _, err := s.service.ExpandHistoryItems(r.Context(), owner, as, activity.TimeRange{}, sessionsShown); err != nil {
+			return err
 		}
 	}
 	for i, c := range page.Changes {

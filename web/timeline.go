@@ -16,6 +16,9 @@ import (
 	"github.com/activityd/activityd/web/adaptivecard"
 )
 
+// sessionsShown is how many of an activity's newest sessions (history items) its card lists.
+const sessionsShown = 5
+
 // day is the activities of one local day, newest first.
 type day struct {
 	Date  time.Time // local midnight
@@ -87,7 +90,7 @@ func (s *Server) handleTimeline(w http.ResponseWriter, r *http.Request, ss *sess
 	t := timeline{Search: strings.TrimSpace(v.Get("q")), App: v.Get("app"), Site: v.Get("site"),
 		From: v.Get("from"), To: v.Get("to"), After: v.Get("after")}
 	q := activity.ActivityQuery{Limit: orDefault(s.PageSize, DefaultPageSize), AllApps: true, App: t.App,
-		Search: t.Search, HistoryItems: 5, MaxBytes: 4 << 20}
+		Search: t.Search, HistoryItems: sessionsShown, MaxBytes: 4 << 20}
 	if len(q.Search) > 256 {
 		q.Search = q.Search[:256]
 	}

@@ -331,3 +331,47 @@ func TestPage_Block(t *testing.T) {
 		t.Errorf("after blocking music:\n%s", body)
 	}
 }
+
+// TestPage_Live: a write through the API reaches the page's live stream as the card the page would
+// draw, sessions included; another person's write does not.
+func TestPage_Live(t *testing.T) {
+	e := newEnv(t)
+	alice := e.signIn("alice")
+	_, page := alice.get("/")
+	_, rest, _ := strings.Cut(page, `data-position="`)
+	pos, _, _ := strings.Cut(rest, `"`)
+	stream, err := alice.client.Get(e.srv.URL + "/timeline/events?after=" + url.QueryEscape(pos) + "&tz=Asia/Tokyo")
+	if err != nil || stream.StatusCode != 200 {
+		t.Fatalf("live stream: %v %v", err, stream)
+	}
+	defer stream.Body.Close()
+	e.put("bob", "notes", "b1", "Bob's", "")
+	req, _ := http.NewRequest("PUT", e.srv.URL+"/v1.0/me/activities/s1", strings.NewReader(`{"appActivityId":"s1",
+		"activitySourceHost":"https://notes.example.com","activationUrl":"https://notes.example.com/s1",
+		"visualElements":{"displayText":"With a session"},
+		"historyItems":[{"startedDateTime":"2026-11-30T23:30:00Z","lastActiveDateTime":"2026-11-30T23:50:00Z"}]}`))
+	req.Header.Set("Authorization", "Bearer "+e.token("alice", "notes"))
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil || res.StatusCode != http.StatusCreated {
+		t.Fatalf("PUT: %v %v", err, res)
+	}
+	res.Body.Close()
+	sc := bufio.NewScanner(stream.Body)
+	sc.Buffer(nil, 1<<20)
+	timer := time.AfterFunc(5*time.Second, func() { stream.Body.Close() })
+	defer timer.Stop()
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.Contains(line, "Bob") {
+			t.Fatalf("Alice's stream told of Bob's activity: %s", line)
+		}
+		if strings.HasPrefix(line, "data: ") && strings.Contains(line, "With a session") {
+			if !strings.Contains(line, "1 session, active 20 min") || !strings.Contains(line, "01 Dec 08:30") && !strings.Contains(line, "1 Dec 08:30") {
+				t.Errorf("the live card lacks its session in Tokyo time: %s", line)
+			}
+			return
+		}
+	}
+	t.Fatal("no event for the new activity within 5 s")
+}
