@@ -35,12 +35,24 @@ type activityd struct {
 // local CA, with the extra flags given; it stops when the test ends.
 func startActivityd(t *testing.T, flags ...string) *activityd {
 	t.Helper()
+	return startActivitydSeeded(t, nil, flags...)
+}
+
+// startActivitydSeeded is startActivityd with a data directory that seed fills first (nil: none).
+func startActivitydSeeded(t *testing.T, seed func(data string), flags ...string) *activityd {
+	t.Helper()
 	dir := t.TempDir()
 	a := &activityd{bin: filepath.Join(dir, "activityd"), data: filepath.Join(dir, "data")}
 	build := exec.Command("go", "build", "-o", a.bin, "./cmd/activityd")
 	build.Dir = filepath.Join("..", "..")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build activityd: %v\n%s", err, out)
+	}
+	if seed != nil {
+		if err := os.MkdirAll(a.data, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		seed(a.data)
 	}
 	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--data", a.data, "--tls", "self-signed"}, flags...)
 	cmd := exec.Command(a.bin, args...)
