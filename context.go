@@ -11,4 +11,7 @@ type Principal struct {
 	// Issuer is the iss of the token that vouches for the principal; each trusted issuer speaks for
 	// tenants of its own, never for another's.
 	Issuer string
+	// AllApps: the token grants the person's view across all their apps (activityd's scope
+	// UserActivity.ReadWrite.All), which the privacy API needs. Graph routes ignore it.
+	AllApps bool
 }

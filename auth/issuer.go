@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -199,8 +200,8 @@ func UserID(user string) string {
 // Mint returns a signed token for user through app, valid for ttl from now: the claims of an Entra
 // delegated token for Graph with the activities scope. The user name must pass Username (the token
 // carries its mapped form as preferred_username), and the app name the bounds a Verifier puts on
-// claims.
-func (l *LocalIssuer) Mint(user, app string, ttl time.Duration) (string, error) {
+// claims. scopes replace the default scope, Scope (ScopeAll adds the person's view).
+func (l *LocalIssuer) Mint(user, app string, ttl time.Duration, scopes ...string) (string, error) {
 	name, err := Username(user)
 	if err != nil {
 		return "", err
@@ -222,7 +223,11 @@ func (l *LocalIssuer) Mint(user, app string, ttl time.Duration) (string, error) 
 		Issuer: l.Name, Subject: oid, Audience: jwt.Audience{l.Audience},
 		IssuedAt: jwt.NewNumericDate(now), NotBefore: jwt.NewNumericDate(now), Expiry: jwt.NewNumericDate(now.Add(ttl)),
 	}
-	extra := map[string]any{"tid": LocalTenant, "oid": oid, "azp": app, "scp": Scope,
+	scp := Scope
+	if len(scopes) > 0 {
+		scp = strings.Join(scopes, " ")
+	}
+	extra := map[string]any{"tid": LocalTenant, "oid": oid, "azp": app, "scp": scp,
 		"preferred_username": name, "name": user, "ver": "2.0"}
 	return jwt.Signed(signer).Claims(std).Claims(extra).Serialize()
 }

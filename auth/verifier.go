@@ -24,6 +24,11 @@ import (
 // Scope is the one Graph permission of the user-activities API.
 const Scope = "UserActivity.ReadWrite.CreatedByApp"
 
+// ScopeAll is activityd's own permission beyond Graph's: a person's view across all their apps,
+// which the privacy API acts on (forget, block, pause, export). It names no Graph permission;
+// Graph routes still show an app only its own activities (activity.Principal.AllApps).
+const ScopeAll = "UserActivity.ReadWrite.All"
+
 // Algorithms are the signature algorithms a token may use. "none" and the HMAC family are never
 // accepted: an HMAC "signed" with a public key would verify against anyone's forgery.
 var Algorithms = []jose.SignatureAlgorithm{jose.RS256, jose.ES256, jose.EdDSA}
@@ -68,7 +73,7 @@ type Issuer struct {
 type Verifier struct {
 	Issuers   []Issuer
 	Audiences []string      // at least one must be in aud
-	Scopes    []string      // at least one must be in scp; default []string{Scope}
+	Scopes    []string      // at least one must be in scp; default []string{Scope, ScopeAll}
 	Leeway    time.Duration // clock skew allowed on exp and nbf
 	Now       func() time.Time
 	// CacheSize bounds the cache of verified tokens; 0 means DefaultCacheSize, negative turns it off.
@@ -278,7 +283,7 @@ func (v *Verifier) validate(c *claims) error {
 	}
 	scopes := v.Scopes
 	if len(scopes) == 0 {
-		scopes = []string{Scope}
+		scopes = []string{Scope, ScopeAll}
 	}
 	granted := strings.Fields(c.Scope)
 	for _, s := range scopes {
@@ -312,6 +317,7 @@ func principal(c *claims, tenant string) (activity.Principal, error) {
 	if p.UserName == "" {
 		p.UserName = c.UPN
 	}
+	p.AllApps = slices.Contains(strings.Fields(c.Scope), ScopeAll)
 	switch {
 	case p.TenantID == "":
 		return p, unauthenticated("The access token names no tenant (tid).")

@@ -103,6 +103,16 @@ func TestVerify_OK(t *testing.T) {
 	if p.TenantID != "tenant-1" || p.UserID != "pairwise" || p.AppID != "v1-app" || p.Issuer != "https://login.microsoftonline.com/tenant-1/v2.0" {
 		t.Errorf("Entra token with appid and no oid: %+v", p)
 	}
+	// The person's view across apps: a token with activityd's own scope, alone or beside Graph's.
+	for _, scopes := range [][]string{{auth.ScopeAll}, {auth.Scope, auth.ScopeAll}} {
+		tok, err := f.local.Mint("alice", "privacy", time.Hour, scopes...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p, err := f.verifier.Verify(t.Context(), tok); err != nil || !p.AllApps {
+			t.Errorf("a token with %v: %+v, %v; want AllApps", scopes, p, err)
+		}
+	}
 }
 
 func TestVerify_Rejects(t *testing.T) {

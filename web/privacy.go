@@ -155,8 +155,27 @@ func (s *Server) handleSettings(w http.ResponseWriter, r *http.Request, ss *sess
 	return nil
 }
 
-// confirm shows the form again as a question with one button that confirms it.
+// handleSettingsRead answers the privacy settings as JSON (the privacy API).
+func (s *Server) handleSettingsRead(w http.ResponseWriter, r *http.Request, ss *session) error {
+	pv, err := s.service.Privacy(r.Context(), ss.principal())
+	if err != nil {
+		return err
+	}
+	out := map[string]any{"blockedApps": append([]string{}, pv.BlockedApps...), "blockedSites": append([]string{}, pv.BlockedSites...), "pausedUntil": nil}
+	if s.now().Before(pv.PausedUntil) {
+		out["pausedUntil"] = pv.PausedUntil.UTC().Format(time.RFC3339)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	return json.NewEncoder(w).Encode(out)
+}
+
+// confirm shows the form again as a question with one button that confirms it; a call of the
+// privacy API must say confirmed=yes itself.
 func (s *Server) confirm(w http.ResponseWriter, r *http.Request, ss *session, action, question, detail, button string) {
+	if ss.bearer {
+		s.fail(w, r, http.StatusBadRequest, question+" "+detail+" Send confirmed=yes to go ahead.")
+		return
+	}
 	var fields [][2]string
 	for k, vs := range r.PostForm {
 		if k != "csrf" && k != "confirmed" && len(vs) > 0 {

@@ -25,6 +25,8 @@ type session struct {
 	AppID    string `json:"a"`
 	Expires  int64  `json:"e"` // Unix seconds
 	SID      string `json:"s"`
+
+	bearer bool // not a cookie: a bearer token of the privacy API (never stored)
 }
 
 func (ss *session) principal() activity.Principal {
@@ -130,6 +132,36 @@ func (s *Server) page(h handlerFunc) http.HandlerFunc {
 			http.Redirect(w, r, "/signin", http.StatusSeeOther)
 			return
 		}
+		if err := h(w, r, ss); err != nil {
+			s.error(w, r, err)
+		}
+	}
+}
+
+// privacyAPI serves a privacy call made with a bearer token that grants the person's view (the
+// scope UserActivity.ReadWrite.All), and otherwise passes the request on to next (the page's forms,
+// with its cookie and CSRF token). A token is not sent by browsers on their own, so it needs no CSRF
+// token.
+func (s *Server) privacyAPI(h handlerFunc, next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") {
+			next(w, r)
+			return
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		r.Header.Set("Accept", "application/json")
+		p, err := s.verifier.Verify(r.Context(), strings.TrimSpace(token))
+		if err != nil {
+			s.error(w, r, err)
+			return
+		}
+		if !p.AllApps {
+			s.fail(w, r, http.StatusForbidden, "The access token lacks the scope UserActivity.ReadWrite.All, which the privacy API needs.")
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+		ss := &session{TenantID: p.TenantID, UserID: p.UserID, UserName: p.UserName, Issuer: p.Issuer, AppID: p.AppID, bearer: true}
 		if err := h(w, r, ss); err != nil {
 			s.error(w, r, err)
 		}

@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"html/template"
@@ -368,7 +369,12 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, status int, messag
 	if strings.Contains(r.Header.Get("Accept"), "application/json") {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(status)
-		fmt.Fprintf(w, `{"error":{"code":%q,"message":%q}}`, strconv.Itoa(status), message)
+		code := map[int]string{400: "invalidRequest", 401: "InvalidAuthenticationToken", 403: "accessDenied",
+			404: "itemNotFound", 409: "conflict", 429: "TooManyRequests"}[status]
+		if code == "" {
+			code = "generalException"
+		}
+		json.NewEncoder(w).Encode(map[string]any{"error": map[string]string{"code": code, "message": message}})
 		return
 	}
 	s.render(w, r, status, "error", map[string]any{"Status": status, "Message": message})

@@ -93,9 +93,10 @@ func New(service *activity.Service, verifier Verifier, ids *activity.PublicIDs, 
 	m.HandleFunc("POST /signin", s.handleSignIn)
 	m.HandleFunc("POST /signout", s.form(s.handleSignOut))
 	m.HandleFunc("GET /privacy", s.page(s.handlePrivacy))
-	m.HandleFunc("POST /privacy/forget", s.form(s.handleForget))
-	m.HandleFunc("POST /privacy/settings", s.form(s.handleSettings))
-	m.HandleFunc("GET /privacy/export", s.page(s.handleExport))
+	m.HandleFunc("POST /privacy/forget", s.privacyAPI(s.handleForget, s.form(s.handleForget)))
+	m.HandleFunc("POST /privacy/settings", s.privacyAPI(s.handleSettings, s.form(s.handleSettings)))
+	m.HandleFunc("GET /privacy/settings", s.privacyAPI(s.handleSettingsRead, s.page(s.handlePrivacy)))
+	m.HandleFunc("GET /privacy/export", s.privacyAPI(s.handleExport, s.page(s.handleExport)))
 	s.mux = m
 	return s
 }

@@ -375,3 +375,50 @@ func TestPage_Live(t *testing.T) {
 	}
 	t.Fatal("no event for the new activity within 5 s")
 }
+
+// TestPrivacyAPI: the privacy calls with a bearer token that grants UserActivity.ReadWrite.All;
+// an app's ordinary token cannot make them.
+func TestPrivacyAPI(t *testing.T) {
+	e := newEnv(t)
+	e.put("alice", "notes", "n1", "Note", "")
+	e.put("alice", "music", "m1", "Song", "")
+	e.put("bob", "notes", "b1", "Bob's", "")
+	all, err := e.issuer.Mint("alice", "privacy-script", time.Hour, auth.ScopeAll)
+	if err != nil {
+		t.Fatal(err)
+	}
+	call := func(method, path, token string, form url.Values) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest(method, e.srv.URL+path, strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Authorization", "Bearer "+token)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		return res.StatusCode, string(b)
+	}
+	if status, body := call("POST", "/privacy/forget", e.token("alice", "notes"), url.Values{"what": {"all"}, "typed": {"delete everything"}, "confirmed": {"yes"}}); status != http.StatusForbidden || !strings.Contains(body, "UserActivity.ReadWrite.All") {
+		t.Errorf("an app's token: %d %s, want 403 naming the scope", status, body)
+	}
+	if status, body := call("POST", "/privacy/forget", "garbage", url.Values{"what": {"last"}, "minutes": {"60"}}); status != http.StatusUnauthorized {
+		t.Errorf("a bad token: %d %s, want 401", status, body)
+	}
+	if status, body := call("POST", "/privacy/forget", all, url.Values{"what": {"app"}, "app": {"music"}}); status != http.StatusBadRequest || !strings.Contains(body, "confirmed=yes") {
+		t.Errorf("unconfirmed: %d %s, want 400 asking for confirmed=yes", status, body)
+	}
+	if status, body := call("POST", "/privacy/forget", all, url.Values{"what": {"app"}, "app": {"music"}, "confirmed": {"yes"}}); status != 200 || !strings.Contains(body, `"activities":1`) {
+		t.Errorf("forget an app: %d %s", status, body)
+	}
+	if status, body := call("POST", "/privacy/settings", all, url.Values{"action": {"pause"}, "minutes": {"60"}}); status != 200 {
+		t.Errorf("pause: %d %s", status, body)
+	}
+	if status, body := call("GET", "/privacy/settings", all, nil); status != 200 || !strings.Contains(body, `"pausedUntil":"20`) {
+		t.Errorf("settings: %d %s", status, body)
+	}
+	if status, body := call("GET", "/privacy/export", all, nil); status != 200 || strings.Count(body, "\n") != 1 || !strings.Contains(body, "Note") || strings.Contains(body, "Bob") {
+		t.Errorf("export: %d %s", status, body)
+	}
+}

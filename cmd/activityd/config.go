@@ -84,7 +84,7 @@ func DefaultConfig() Config {
 	return Config{
 		Addr: "127.0.0.1:8080", Data: "./activityd-data",
 		LocalIssuer: true, IssuerName: auth.DefaultIssuer,
-		Audiences: auth.GraphAudiences, Scopes: []string{auth.Scope},
+		Audiences: auth.GraphAudiences, Scopes: []string{auth.Scope, auth.ScopeAll},
 		Throttle: true, ReadLimits: activity.GraphLimits().Reads, WriteLimits: activity.GraphLimits().Writes,
 		LogFormat: "text", LogLevel: "info", PageSize: 100, MaxPageSize: 1000, MaxBody: 1 << 20,
 		MaxHeaderBytes: 64 << 10, MaxJSONDepth: 32, MaxContentBytes: 64 << 10, MaxDeepInsert: 100,

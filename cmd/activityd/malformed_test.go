@@ -236,7 +236,7 @@ func generateBadRequests(t *testing.T, dir, tok string) []badRequest {
 		out = append(out, badRequest{kind: "bad-request-line", method: "GET", path: path, token: bearer})
 	}
 	// Bad query options.
-	for _, q := range []string{"$orderby=id", "$skip=1", "$search=x", "$top=0", "$top=-1", "$top=1.5", "$top=99999999999999999999",
+	for _, q := range []string{"$orderby=id", "$skip=1", "$search=%22%22", "$top=0", "$top=-1", "$top=1.5", "$top=99999999999999999999",
 		"$filter=", "$filter=id%20eq%201", "$filter=lastModifiedDateTime", "$filter=((((", "$select=nope", "$select=", "$expand=nope",
 		"$expand=historyItems($top=1)", "$count=maybe", "$skiptoken=!!!", "$skiptoken=Mi5hLjEuMi4uMC4w", "$top=1&$top=2", "$format=json"} {
 		add("bad-query", "GET", "/v1.0/me/activities?"+q, nil)

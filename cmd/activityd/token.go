@@ -25,11 +25,13 @@ refused.
 func token(args []string, getenv func(string) string, stdout io.Writer) error {
 	data, name, key := "./activityd-data", auth.DefaultIssuer, ""
 	var user, app string
+	scopes := []string{auth.Scope}
 	ttl := 24 * time.Hour
 	fs := flag.NewFlagSet("activityd token", flag.ContinueOnError)
 	fs.StringVar(&user, "user", "", "the user the token speaks for (required)")
 	fs.StringVar(&app, "app", "", "the client application (required); each app sees only its own activities")
 	fs.DurationVar(&ttl, "ttl", ttl, "how long the token is valid")
+	fs.Var(listFlag{&scopes}, "scopes", "the token's `scopes`, comma-separated; "+auth.ScopeAll+" adds the privacy API (forget, block, export)")
 	fs.StringVar(&data, "data", data, "the server's data `directory`, holding the local issuer's key (as for serve)")
 	fs.StringVar(&key, "issuer-key", key, "the local issuer's key `file` (as for serve; default issuer-key.pem in --data)")
 	fs.StringVar(&name, "issuer-name", name, "iss of the local issuer (as for serve)")
@@ -52,7 +54,12 @@ func token(args []string, getenv func(string) string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	tok, err := issuer.Mint(user, app, ttl)
+	for _, sc := range scopes {
+		if sc != auth.Scope && sc != auth.ScopeAll {
+			return usagef("token", "--scopes: %q is not a scope of activityd (%s, %s)", sc, auth.Scope, auth.ScopeAll)
+		}
+	}
+	tok, err := issuer.Mint(user, app, ttl, scopes...)
 	if err != nil {
 		return usagef("token", "%v", err)
 	}

@@ -86,4 +86,8 @@ func TestToken_Names(t *testing.T) {
 			t.Errorf("token --user %q = %v, want a usage error naming --user", user, err)
 		}
 	}
+	err := run(t.Context(), []string{"token", "--data", dir, "--user", "alice", "--app", "notes", "--scopes", "Mail.Read"}, func(string) string { return "" }, io.Discard, io.Discard)
+	if err == nil || !strings.HasPrefix(err.Error(), "--scopes: ") || exit(err, io.Discard) != 2 {
+		t.Errorf("token --scopes Mail.Read = %v, want a usage error naming --scopes", err)
+	}
 }
