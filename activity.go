@@ -270,8 +270,9 @@ type ActivityQuery struct {
 	// Site selects only the activities whose Site is this host or one under it.
 	Site string
 	// Search selects only the activities that hold every word of SearchTerms(Search) in their display
-	// text, description, app name or SearchText, the last word also as a prefix, ordered by relevance
-	// weighed by recency instead of by time; the cursor then counts results (Cursor.Offset).
+	// text, description, app name or SearchText, the last word also as a prefix: the newest
+	// SearchCandidates of them, ordered by relevance weighed by recency instead of by time; the
+	// cursor then counts results (Cursor.Offset).
 	Search string
 	// HistoryItems, when positive, gives each activity of the page its newest history items, at most
 	// this many.

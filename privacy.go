@@ -222,6 +222,11 @@ func SearchTerms(search string) []string {
 // MaxSearchTerms bounds the words of a search.
 const MaxSearchTerms = 16
 
+// SearchCandidates bounds the matches of a search that are ranked: the newest this many. A word
+// that most activities hold (a common site, an app's name) would otherwise have every one of them
+// ranked on each search; more words, or a date range, reach further back.
+const SearchCandidates = 1000
+
 // cut returns s cut to at most n bytes, on a rune boundary.
 func cut(s string, n int) string {
 	if len(s) <= n {

@@ -2,6 +2,7 @@ package activitytest
 
 import (
 	"encoding/json"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -168,6 +169,35 @@ func testSearch(t *testing.T, open Opener) {
 	}
 	if got := search(AliceNotes, activity.ActivityQuery{Search: "clove"}); len(got) != 0 {
 		t.Errorf("search finds a deleted activity: %v", got)
+	}
+
+	// Only the newest activity.SearchCandidates matches are ranked; an app's own search, and a
+	// search of a date range, still reach an older match behind more than that many newer ones.
+	old := f.clock.Now()
+	f.mustUpsert(t, AliceNotes, personActivity("lighthouse", "Lighthouse keeper", "", "a.example.com"))
+	f.clock.Add(time.Hour)
+	newer := f.clock.Now()
+	err = f.Store.Update(ctx, AliceMusic, func(tx activity.Tx) error {
+		for i := range activity.SearchCandidates + 5 {
+			a := personActivity(fmt.Sprintf("song-%d", i), "Lighthouse song", "", "music.example.com")
+			a.CreatedDateTime, a.LastModifiedDateTime, a.ExpirationDateTime = newer, newer, newer.Add(24*time.Hour)
+			if _, err := tx.PutActivity(ctx, a); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := search(AliceNotes, activity.ActivityQuery{Search: "lighthouse"}); !slices.Equal(got, []string{"lighthouse"}) {
+		t.Errorf("the app's search behind %d newer matches of another app = %v", activity.SearchCandidates+5, got)
+	}
+	if got := search(AliceNotes, activity.ActivityQuery{Search: "lighthouse", AllApps: true, Modified: activity.TimeRange{To: old}}); !slices.Equal(got, []string{"lighthouse"}) {
+		t.Errorf("a search of the time before %d newer matches = %v", activity.SearchCandidates+5, got)
+	}
+	if got := search(AliceNotes, activity.ActivityQuery{Search: "lighthouse", AllApps: true}); len(got) != 10 || got[0] == "lighthouse" {
+		t.Errorf("a search of everything = %v, want the newest matches first", got)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -372,13 +373,17 @@ func (s *Store) searchActivities(ctx context.Context, p activity.Principal, q ac
 	}
 	args := []any{now, from, to, query, q.Limit + 1, offset}
 	where, args := scope(p, q, args)
-	// The matches come from the GIN index first (a materialized CTE): left to itself, the planner
-	// walked the person's activities in time order and tested each one's tsvector.
-	rows, err := s.pool.Query(ctx, `WITH m AS MATERIALIZED (SELECT tenant_id, user_id, app_id, id FROM activities
-			WHERE search @@ to_tsquery('simple', $4))
+	// The candidates are the newest matches, at most activity.SearchCandidates (a materialized CTE,
+	// planned alone): for a rare word PostgreSQL reads the GIN index and sorts the few matches, for a
+	// common one it walks the person's activities newest first, testing each, and stops early.
+	// Ranking every match of a word held by 200,000 activities took 1.6 s; these take milliseconds.
+	// The rank is worked out for the candidates only.
+	rows, err := s.pool.Query(ctx, `WITH m AS MATERIALIZED (SELECT a.tenant_id, a.user_id, a.app_id, a.id FROM activities a
+			WHERE `+where+` AND a.expires > $1 AND a.last_modified BETWEEN $2 AND $3
+			AND a.search @@ to_tsquery('simple', $4)
+			ORDER BY a.last_modified DESC LIMIT `+strconv.Itoa(activity.SearchCandidates)+`)
 		SELECT `+activityColumns+`, a.app_id FROM m JOIN activities a
 			ON (a.tenant_id, a.user_id, a.app_id, a.id) = (m.tenant_id, m.user_id, m.app_id, m.id)
-		WHERE `+where+` AND a.expires > $1 AND a.last_modified BETWEEN $2 AND $3
 		ORDER BY ts_rank_cd(a.search, to_tsquery('simple', $4)) / (1 + greatest($1 - a.last_modified, 0) / 2592000000000.0) DESC, a.id DESC
 		LIMIT $5 OFFSET $6`, args...)
 	if err != nil {

@@ -1,11 +1,15 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/activityd/activityd"
@@ -184,17 +188,18 @@ func newID(p activity.Principal, now int64, attempt int) int64 {
 // changes nothing, so a single upsert needs no savepoint of its own.
 func (tx *Tx) upsertActivity(ctx context.Context, a *activity.Activity) (created, ok bool, err error) {
 	a.Status = activity.StatusActive // as inserted; the update sets StatusUpdated, which tells the two apart
+	key := tx.keys.next(micros(a.LastModifiedDateTime))
 	for attempt := 0; ; attempt++ {
 		id := newID(tx.p, tx.now, attempt)
-		args := append([]any{id, tx.p.TenantID, tx.p.UserID, tx.p.AppID}, activityArgs(a)...)
+		args := append(append([]any{id, tx.p.TenantID, tx.p.UserID, tx.p.AppID}, activityArgs(a)...), key)
 		var stored, createdAt int64
 		var status string
 		err := tx.tx.QueryRowContext(ctx, `INSERT INTO activities (id, tenant_id, user_id, app_id,
 			app_activity_id, activity_source_host, activation_url, app_display_name, fallback_url, content_url,
 			content_info, user_timezone, display_text, description, background_color, content, attribution,
 			icon_url, alternate_text, alternative_text, add_image_query, created, last_modified, expires, status, blank,
-			site, search_text)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			site, search_text, search_key)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (tenant_id, user_id, app_id, app_activity_id) DO UPDATE SET
 			activity_source_host = excluded.activity_source_host, activation_url = excluded.activation_url,
 			app_display_name = excluded.app_display_name, fallback_url = excluded.fallback_url,
@@ -205,7 +210,7 @@ func (tx *Tx) upsertActivity(ctx context.Context, a *activity.Activity) (created
 			alternate_text = excluded.alternate_text, alternative_text = excluded.alternative_text,
 			add_image_query = excluded.add_image_query, last_modified = excluded.last_modified,
 			expires = excluded.expires, blank = excluded.blank, site = excluded.site,
-			search_text = excluded.search_text, status = '`+string(activity.StatusUpdated)+`'
+			search_text = excluded.search_text, search_key = excluded.search_key, status = '`+string(activity.StatusUpdated)+`'
 			WHERE activities.expires > ?
 			RETURNING id, created, status`, append(args, tx.now)...).Scan(&stored, &createdAt, &status)
 		switch {
@@ -213,6 +218,9 @@ func (tx *Tx) upsertActivity(ctx context.Context, a *activity.Activity) (created
 			return false, false, nil
 		case isPrimaryKeyViolation(err):
 			continue // the id was taken: draw again
+		case isUniqueViolation(err) && attempt < maxKeyAttempts:
+			key = tx.keys.taken(key) // the search key was taken (an activity written back in time)
+			continue
 		case err != nil:
 			return false, false, fmt.Errorf("put activity: %w", err)
 		}
@@ -227,13 +235,23 @@ func (tx *Tx) upsertActivity(ctx context.Context, a *activity.Activity) (created
 
 // UpdateActivity replaces the stored activity with a's id.
 func (tx *Tx) UpdateActivity(ctx context.Context, a *activity.Activity) error {
-	args := append(activityArgs(a), tx.p.TenantID, tx.p.UserID, tx.p.AppID, a.ID)
-	res, err := tx.tx.ExecContext(ctx, `UPDATE activities SET app_activity_id = ?, activity_source_host = ?,
-		activation_url = ?, app_display_name = ?, fallback_url = ?, content_url = ?, content_info = ?,
-		user_timezone = ?, display_text = ?, description = ?, background_color = ?, content = ?, attribution = ?,
-		icon_url = ?, alternate_text = ?, alternative_text = ?, add_image_query = ?, created = ?,
-		last_modified = ?, expires = ?, status = ?, blank = ?, site = ?, search_text = ?
-		WHERE tenant_id = ? AND user_id = ? AND app_id = ? AND id = ?`, args...)
+	key := tx.keys.next(micros(a.LastModifiedDateTime))
+	var res sql.Result
+	var err error
+	for attempt := 0; ; attempt++ {
+		args := append(append(activityArgs(a), key), tx.p.TenantID, tx.p.UserID, tx.p.AppID, a.ID)
+		res, err = tx.tx.ExecContext(ctx, `UPDATE activities SET app_activity_id = ?, activity_source_host = ?,
+			activation_url = ?, app_display_name = ?, fallback_url = ?, content_url = ?, content_info = ?,
+			user_timezone = ?, display_text = ?, description = ?, background_color = ?, content = ?, attribution = ?,
+			icon_url = ?, alternate_text = ?, alternative_text = ?, add_image_query = ?, created = ?,
+			last_modified = ?, expires = ?, status = ?, blank = ?, site = ?, search_text = ?, search_key = ?
+			WHERE tenant_id = ? AND user_id = ? AND app_id = ? AND id = ?`, args...)
+		if isUniqueViolation(err) && attempt < maxKeyAttempts {
+			key = tx.keys.taken(key)
+			continue
+		}
+		break
+	}
 	if err != nil {
 		return fmt.Errorf("update activity: %w", err)
 	}
@@ -317,17 +335,19 @@ func scope(p activity.Principal, q activity.ActivityQuery) (string, []any) {
 	return where, args
 }
 
-// searchActivities returns a page of the activities that match every term of q.Search, by FTS5's
-// bm25 rank (display text weighs most, then app name, description, the rest) divided by one plus
-// the activity's age in months, so that of two equal matches the newer comes first.
+// searchActivities returns a page of the activities that match every term of q.Search: the newest
+// activity.SearchCandidates matches of the person (or the app), read from the full-text index in
+// search_key order (which is time order: migration 0008) within q.Modified, then ranked by FTS5's
+// bm25 (display text weighs most, then app name, description, the rest) divided by one plus the
+// activity's age in months, so that of two equal matches the newer comes first.
 func (s *Store) searchActivities(ctx context.Context, p activity.Principal, q activity.ActivityQuery) (*activity.ActivityPage, error) {
 	terms := activity.SearchTerms(q.Search)
 	if len(terms) == 0 {
 		return &activity.ActivityPage{}, nil
 	}
+	// Terms are letters and digits only: quoting them keeps FTS5 from reading any as syntax.
 	match := ""
 	for i, t := range terms {
-		// Terms are letters and digits only; quoting them keeps FTS5 from reading any as syntax.
 		match += ` "` + t + `"`
 		if i == len(terms)-1 {
 			match += "*"
@@ -335,30 +355,139 @@ func (s *Store) searchActivities(ctx context.Context, p activity.Principal, q ac
 	}
 	now := s.now()
 	from, to := q.Modified.Micros()
+	lo, hi := keyRange(from, to)
+	where, args := scope(p, q)
+	// The index holds every person's activities: it is read newest first, a thousand matches at a
+	// time, keeping those of the person (or the app) that q selects, until there are enough. (A word
+	// naming the person in the index, ANDed with the search, cost more: FTS5 walked its whole list.)
+	type candidate struct {
+		id    int64
+		score float64
+	}
+	var cands []candidate
+	for batch := 0; batch < maxSearchBatches && len(cands) < activity.SearchCandidates; batch++ {
+		rows, err := s.reads.QueryContext(ctx, `SELECT m.k, a.id, m.rank / (1.0 + max(? - a.last_modified, 0) / 2592000000000.0),
+				`+where+` AND a.expires > ? AND a.last_modified BETWEEN ? AND ?
+			FROM (SELECT rowid AS k, bm25(activities_search, 8.0, 2.0, 4.0, 1.0) AS rank FROM activities_search
+				WHERE activities_search MATCH ? AND rowid BETWEEN ? AND ? ORDER BY rowid DESC LIMIT `+strconv.Itoa(activity.SearchCandidates)+`) m
+			LEFT JOIN activities a ON a.search_key = m.k`,
+			append(append([]any{now}, args...), now, from, to, match, lo, hi)...)
+		if err != nil {
+			return nil, fmt.Errorf("search activities: %w", err)
+		}
+		n, last := 0, int64(0)
+		for rows.Next() {
+			var key int64
+			var id sql.NullInt64
+			var score sql.NullFloat64
+			var selected sql.NullBool
+			if err := rows.Scan(&key, &id, &score, &selected); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("search activities: %w", err)
+			}
+			n, last = n+1, key
+			if selected.Bool && len(cands) < activity.SearchCandidates {
+				cands = append(cands, candidate{id.Int64, score.Float64})
+			}
+		}
+		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+			return nil, fmt.Errorf("search activities: %w", err)
+		}
+		if n < activity.SearchCandidates {
+			break // the index has no more matches
+		}
+		hi = last - 1
+	}
+	// bm25 is negative: the best match has the lowest score.
+	slices.SortStableFunc(cands, func(a, b candidate) int {
+		if c := cmp.Compare(a.score, b.score); c != 0 {
+			return c
+		}
+		return cmp.Compare(b.id, a.id)
+	})
 	offset := 0
 	if q.After != nil {
 		offset = q.After.Offset
 	}
-	where, args := scope(p, q)
-	// CROSS JOIN makes SQLite read the full-text index first and look each match up by id: the other
-	// way round, it walked the person's activities and ran the full-text query for each.
-	rows, err := s.reads.QueryContext(ctx, `SELECT `+activityColumns+`, a.app_id FROM activities_fts f
-		CROSS JOIN activities a ON a.id = f.rowid
-		WHERE activities_fts MATCH ? AND `+where+` AND a.expires > ? AND a.last_modified BETWEEN ? AND ?
-		ORDER BY bm25(activities_fts, 8.0, 2.0, 4.0, 1.0) / (1.0 + max(? - a.last_modified, 0) / 2592000000000.0), a.id DESC
-		LIMIT ? OFFSET ?`,
-		append(append([]any{match}, args...), now, from, to, now, q.Limit+1, offset)...)
+	if offset >= len(cands) {
+		return &activity.ActivityPage{}, nil
+	}
+	cands = cands[offset:min(len(cands), offset+q.Limit+1)]
+	ids := make([]any, len(cands))
+	order := make(map[int64]int, len(cands))
+	for i, c := range cands {
+		ids[i], order[c.id] = c.id, i
+	}
+	rows, err := s.reads.QueryContext(ctx, `SELECT `+activityColumns+`, a.app_id FROM activities a
+		WHERE a.id IN (?`+strings.Repeat(", ?", len(ids)-1)+`)`, ids...)
 	if err != nil {
 		return nil, fmt.Errorf("search activities: %w", err)
 	}
-	page, err := scanPage(rows, q, false)
+	page, err := scanPage(rows, activity.ActivityQuery{Limit: len(ids), AllApps: q.AllApps}, false)
 	if err != nil {
 		return nil, fmt.Errorf("search activities: %w", err)
 	}
-	if page.Next != nil {
-		page.Next = &activity.Cursor{Offset: offset + len(page.Activities)}
+	slices.SortFunc(page.Activities, func(a, b *activity.Activity) int { return cmp.Compare(order[a.ID], order[b.ID]) })
+	// The page ends at q.Limit, or earlier past q.MaxBytes; then the next starts after it.
+	size, n := 0, 0
+	for n < len(page.Activities) && !activity.PageFull(n, q.Limit, size, q.MaxBytes) {
+		size += page.Activities[n].Size()
+		n++
+	}
+	if n < len(page.Activities) {
+		page.Activities, page.Next = page.Activities[:n], &activity.Cursor{Offset: offset + n}
 	}
 	return page, s.expandPage(ctx, p, q, page)
+}
+
+// maxSearchBatches bounds the thousands of matches a search reads from the index for one person.
+const maxSearchBatches = 20
+
+// Search keys (migration 0008): an activity's lastModifiedDateTime in microseconds times 1024, plus
+// a number from 0 to 1023 that keeps it unique, so that the full-text index's rowid order is time
+// order. Good until the year 2255.
+const (
+	keyShift       = 10
+	maxKeyAttempts = 1 << keyShift
+)
+
+// searchKeys hands out search keys; the writer's alone.
+type searchKeys struct{ last int64 }
+
+// next returns a key for an activity last modified at micros: the first of that microsecond, or the
+// one after the last handed out when that is at most keySpill later (a batch of writes shares one
+// microsecond, and more than 1,024 writes of one spill into the next ones: a few microseconds off
+// is nothing to a date range).
+func (k *searchKeys) next(micros int64) int64 {
+	key := micros << keyShift
+	if k.last >= key && k.last-key < keySpill {
+		key = k.last + 1
+	}
+	k.last = max(k.last, key)
+	return key
+}
+
+// keySpill is how far past its microsecond's keys an activity's key may be.
+const keySpill = 1 << 20
+
+// taken returns the key after one that another activity holds (one written at the same
+// microsecond, before this process started or back in time).
+func (k *searchKeys) taken(key int64) int64 {
+	k.last = max(k.last, key+1)
+	return key + 1
+}
+
+// keyRange returns the search keys of the activities last modified from from to to (microseconds,
+// inclusive; the widest values are open ends).
+func keyRange(from, to int64) (lo, hi int64) {
+	lo, hi = -1<<63, 1<<63-1
+	if from > -1<<(63-keyShift) && from < 1<<(63-keyShift) {
+		lo = from << keyShift
+	}
+	if to > -1<<(63-keyShift) && to < 1<<(63-keyShift)-1 {
+		hi = to<<keyShift | (1<<keyShift - 1)
+	}
+	return lo, hi
 }
 
 // expandPage gives each activity of the page its newest history items when q asks for them.

@@ -154,8 +154,9 @@ func (s *Store) indexOld(ctx context.Context) error {
 	for {
 		var done int
 		err := s.submit(ctx, activity.Principal{}, func(tx *Tx) error {
+			// Oldest first, so that their search keys follow their times as a writer's would.
 			rows, err := tx.tx.QueryContext(ctx, `SELECT `+activityColumns+`, a.app_id FROM activities a
-				INDEXED BY activities_unindexed WHERE a.search_text IS NULL LIMIT 500`)
+				INDEXED BY activities_unindexed WHERE a.search_text IS NULL ORDER BY a.last_modified LIMIT 500`)
 			if err != nil {
 				return err
 			}
@@ -164,9 +165,17 @@ func (s *Store) indexOld(ctx context.Context) error {
 				return err
 			}
 			for _, a := range page.Activities {
-				if _, err := tx.tx.ExecContext(ctx, `UPDATE activities SET site = ?, search_text = ? WHERE id = ?`,
-					activity.Site(a), activity.SearchText(a), a.ID); err != nil {
-					return err
+				key := tx.keys.next(micros(a.LastModifiedDateTime))
+				for attempt := 0; ; attempt++ {
+					_, err := tx.tx.ExecContext(ctx, `UPDATE activities SET site = ?, search_text = ?, search_key = ? WHERE id = ?`,
+						activity.Site(a), activity.SearchText(a), key, a.ID)
+					if isUniqueViolation(err) && attempt < maxKeyAttempts {
+						key = tx.keys.taken(key)
+						continue
+					} else if err != nil {
+						return err
+					}
+					break
 				}
 			}
 			done = len(page.Activities)

@@ -43,6 +43,8 @@ type Store struct {
 	writeQ *prepared // conn, through its statement cache; only the writer uses it
 	reads  *prepared // the read pool, through its statement cache
 
+	keys searchKeys // the full-text index's keys; the writer's alone
+
 	writes chan *writeRequest // to the group-commit writer
 	stop   chan struct{}      // closed by Close
 	done   chan struct{}      // closed when the writer and the checkpointer have stopped
@@ -93,6 +95,10 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	checkpoints, err := read.Conn(ctx)
 	if err != nil {
 		errors.Join(s.conn.Close(), write.Close(), read.Close())
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	if err := s.conn.QueryRowContext(ctx, `SELECT coalesce(max(search_key), 0) FROM activities`).Scan(&s.keys.last); err != nil {
+		errors.Join(s.conn.Close(), checkpoints.Close(), write.Close(), read.Close())
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	stopped := make(chan struct{})
@@ -311,7 +317,7 @@ func (s *Store) commit(batch []*writeRequest) {
 	// transaction (SQLite's interrupt ends the transaction), failing every other write in it. So once
 	// a write has started, its statements run to the end whatever becomes of its request: the write
 	// is then committed or failed like any other, and its caller told which.
-	tx := &Tx{tx: detached{s.writeQ}}
+	tx := &Tx{tx: detached{s.writeQ}, keys: &s.keys}
 	for i, r := range batch {
 		if err := r.ctx.Err(); err != nil {
 			results[i] = err
@@ -403,12 +409,19 @@ type Tx struct {
 	logged   []int64         // the activities this write has logged a change of (a write names one or two)
 	appended bool            // this write appended to the change log
 	pending  []pendingChange // its changes, inserted with the batch's before it commits
+	keys     *searchKeys     // the writer's, for the full-text index
 }
 
 // isPrimaryKeyViolation reports whether err is SQLite's primary key constraint failure.
 func isPrimaryKeyViolation(err error) bool {
 	var e *sqlite.Error
 	return errors.As(err, &e) && e.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+}
+
+// isUniqueViolation reports whether err is a unique index's constraint failure (not the primary key's).
+func isUniqueViolation(err error) bool {
+	var e *sqlite.Error
+	return errors.As(err, &e) && e.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE
 }
 
 // micros converts t to microseconds since the epoch; the zero time is 0.

@@ -30,14 +30,17 @@ type env struct {
 	srv     *httptest.Server
 	issuer  *auth.LocalIssuer
 	service *activity.Service
+	pgURL   string // the PostgreSQL schema, when the store is PostgreSQL
 }
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
 	var store activity.Store
 	var err error
+	var pgURL string
 	if os.Getenv("ACTIVITYD_TEST_STORE") == "postgres" {
-		store, err = postgres.Open(t.Context(), pgtest.URL(t))
+		pgURL = pgtest.URL(t)
+		store, err = postgres.Open(t.Context(), pgURL)
 	} else {
 		store, err = sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "activityd.db"))
 	}
@@ -70,7 +73,7 @@ func newEnv(t testing.TB) *env {
 	mux.Handle("/", page)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	return &env{t: t, srv: srv, issuer: issuer, service: service}
+	return &env{t: t, srv: srv, issuer: issuer, service: service, pgURL: pgURL}
 }
 
 func (e *env) token(user, app string) string {

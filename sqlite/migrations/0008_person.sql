@@ -9,28 +9,33 @@ CREATE INDEX activities_unindexed ON activities (id) WHERE search_text IS NULL;
 -- The person's timeline: their activities through every app, newest first.
 CREATE INDEX activities_user ON activities (tenant_id, user_id, last_modified DESC, id DESC);
 
--- Full-text search (FTS5) over the activities' own columns (external content: the text is not
--- stored twice), kept by triggers. unicode61 splits words as activity.SearchWords does and keeps
--- diacritics, as PostgreSQL's 'simple' configuration does.
-CREATE VIRTUAL TABLE activities_fts USING fts5 (
+-- Full-text search (FTS5). search_key is the activity's row in it: its lastModifiedDateTime in
+-- microseconds times 1024, plus a number that keeps it unique. Because FTS5 reads its matches in
+-- rowid order at almost no cost, "the newest matches" and "the matches of a date range" come
+-- straight from the index: ranking every match of a word most activities hold took 1.5 s over a
+-- million, reading the newest thousand takes a millisecond. The table is contentless: the text lives
+-- in activities only. unicode61 splits words as
+-- activity.SearchWords does and keeps diacritics, as PostgreSQL's 'simple' configuration does.
+ALTER TABLE activities ADD COLUMN search_key INTEGER;
+CREATE UNIQUE INDEX activities_search_key ON activities (search_key);
+CREATE VIRTUAL TABLE activities_search USING fts5 (
 	display_text, description, app_display_name, search_text,
-	content = 'activities', content_rowid = 'id', tokenize = 'unicode61 remove_diacritics 0'
+	content = '', contentless_delete = 1, tokenize = 'unicode61 remove_diacritics 0'
 );
-CREATE TRIGGER activities_fts_insert AFTER INSERT ON activities BEGIN
-	INSERT INTO activities_fts (rowid, display_text, description, app_display_name, search_text)
-		VALUES (new.id, new.display_text, new.description, new.app_display_name, new.search_text);
+CREATE TRIGGER activities_search_insert AFTER INSERT ON activities WHEN new.search_key IS NOT NULL BEGIN
+	INSERT INTO activities_search (rowid, display_text, description, app_display_name, search_text)
+		VALUES (new.search_key, new.display_text, new.description, new.app_display_name, new.search_text);
 END;
-CREATE TRIGGER activities_fts_delete AFTER DELETE ON activities BEGIN
-	INSERT INTO activities_fts (activities_fts, rowid, display_text, description, app_display_name, search_text)
-		VALUES ('delete', old.id, old.display_text, old.description, old.app_display_name, old.search_text);
+CREATE TRIGGER activities_search_delete AFTER DELETE ON activities WHEN old.search_key IS NOT NULL BEGIN
+	DELETE FROM activities_search WHERE rowid = old.search_key;
 END;
-CREATE TRIGGER activities_fts_update AFTER UPDATE OF display_text, description, app_display_name, search_text ON activities BEGIN
-	INSERT INTO activities_fts (activities_fts, rowid, display_text, description, app_display_name, search_text)
-		VALUES ('delete', old.id, old.display_text, old.description, old.app_display_name, old.search_text);
-	INSERT INTO activities_fts (rowid, display_text, description, app_display_name, search_text)
-		VALUES (new.id, new.display_text, new.description, new.app_display_name, new.search_text);
+-- Every write of an activity's text or time gives it a new search_key.
+CREATE TRIGGER activities_search_update AFTER UPDATE OF search_key ON activities BEGIN
+	DELETE FROM activities_search WHERE rowid = old.search_key;
+	INSERT INTO activities_search (rowid, display_text, description, app_display_name, search_text)
+		SELECT new.search_key, new.display_text, new.description, new.app_display_name, new.search_text
+		WHERE new.search_key IS NOT NULL;
 END;
-INSERT INTO activities_fts (activities_fts) VALUES ('rebuild');
 
 -- What each person chose not to record (activity.Privacy). The block-lists are JSON arrays.
 CREATE TABLE privacy (
