@@ -270,7 +270,7 @@ type ActivityQuery struct {
 	// Site selects only the activities whose Site is this host or one under it.
 	Site string
 	// Search selects only the activities that hold every word of SearchTerms(Search) in their display
-	// text, description, app name or SearchText, the last word also as a prefix: the newest
+	// text, description, app name or SearchText, as whole words: the newest
 	// SearchCandidates of them, ordered by relevance weighed by recency instead of by time; the
 	// cursor then counts results (Cursor.Offset).
 	Search string

@@ -364,7 +364,7 @@ func (s *Store) searchActivities(ctx context.Context, p activity.Principal, q ac
 		return &activity.ActivityPage{}, nil
 	}
 	// Terms are letters and digits only: none can be read as tsquery syntax.
-	query := strings.Join(terms, " & ") + ":*"
+	query := strings.Join(terms, " & ")
 	now := s.now()
 	from, to := q.Modified.Micros()
 	offset := 0

@@ -347,11 +347,8 @@ func (s *Store) searchActivities(ctx context.Context, p activity.Principal, q ac
 	}
 	// Terms are letters and digits only: quoting them keeps FTS5 from reading any as syntax.
 	match := ""
-	for i, t := range terms {
+	for _, t := range terms {
 		match += ` "` + t + `"`
-		if i == len(terms)-1 {
-			match += "*"
-		}
 	}
 	now := s.now()
 	from, to := q.Modified.Micros()
