@@ -221,6 +221,39 @@ func SearchTerms(search string) []string {
 	return terms
 }
 
+// Relevance scores how well an activity matches the terms of a search, which it holds every one of
+// somewhere: for each term, the weight of the best field holding it (display text 8, app name 4,
+// description 2, anything else, the card or the URL, 1), plus a little for each time it recurs there.
+// Stores rank a search's matches by it (SQLite), or by their own measure of the same fields
+// (PostgreSQL's ts_rank_cd over weighted fields), weighed by recency.
+func Relevance(terms []string, displayText, appName, description string) float64 {
+	fields := []struct {
+		words  []string
+		weight float64
+	}{
+		{strings.Fields(SearchWords(cut(displayText, 4096))), 8},
+		{strings.Fields(SearchWords(cut(appName, 1024))), 4},
+		{strings.Fields(SearchWords(cut(description, 4096))), 2},
+	}
+	score := 0.0
+	for _, t := range terms {
+		best, count := 1.0, 0
+		for _, f := range fields {
+			n := 0
+			for _, w := range f.words {
+				if w == t {
+					n++
+				}
+			}
+			if n > 0 && f.weight >= best {
+				best, count = f.weight, n
+			}
+		}
+		score += best * (1 + 0.1*float64(min(max(count-1, 0), 5)))
+	}
+	return score
+}
+
 // MaxSearchTerms bounds the words of a search.
 const MaxSearchTerms = 16
 

@@ -337,9 +337,9 @@ func scope(p activity.Principal, q activity.ActivityQuery) (string, []any) {
 
 // searchActivities returns a page of the activities that match every term of q.Search: the newest
 // activity.SearchCandidates matches of the person (or the app), read from the full-text index in
-// search_key order (which is time order: migration 0008) within q.Modified, then ranked by FTS5's
-// bm25 (display text weighs most, then app name, description, the rest) divided by one plus the
-// activity's age in months, so that of two equal matches the newer comes first.
+// search_key order (which is time order: migration 0008) within q.Modified, then ranked by
+// activity.Relevance divided by one plus the activity's age in months, so that of two equal matches
+// the newer comes first.
 func (s *Store) searchActivities(ctx context.Context, p activity.Principal, q activity.ActivityQuery) (*activity.ActivityPage, error) {
 	terms := activity.SearchTerms(q.Search)
 	if len(terms) == 0 {
@@ -357,34 +357,39 @@ func (s *Store) searchActivities(ctx context.Context, p activity.Principal, q ac
 	// The index holds every person's activities: it is read newest first, a thousand matches at a
 	// time, keeping those of the person (or the app) that q selects, until there are enough. (A word
 	// naming the person in the index, ANDed with the search, cost more: FTS5 walked its whole list.)
+	// (FTS5's bm25 is not used: it counts every match of each word on each call, to weigh rare words,
+	// which over a million activities holding one word took 40 ms. activity.Relevance weighs the
+	// fields instead.)
 	type candidate struct {
 		id    int64
 		score float64
 	}
 	var cands []candidate
 	for batch := 0; batch < maxSearchBatches && len(cands) < activity.SearchCandidates; batch++ {
-		rows, err := s.reads.QueryContext(ctx, `SELECT m.k, a.id, m.rank / (1.0 + max(? - a.last_modified, 0) / 2592000000000.0),
+		rows, err := s.reads.QueryContext(ctx, `SELECT m.k, a.id, a.last_modified, a.display_text, a.app_display_name, a.description,
 				`+where+` AND a.expires > ? AND a.last_modified BETWEEN ? AND ?
-			FROM (SELECT rowid AS k, bm25(activities_search, 8.0, 2.0, 4.0, 1.0) AS rank FROM activities_search
+			FROM (SELECT rowid AS k FROM activities_search
 				WHERE activities_search MATCH ? AND rowid BETWEEN ? AND ? ORDER BY rowid DESC LIMIT `+strconv.Itoa(activity.SearchCandidates)+`) m
 			LEFT JOIN activities a ON a.search_key = m.k`,
-			append(append([]any{now}, args...), now, from, to, match, lo, hi)...)
+			append(append([]any{}, args...), now, from, to, match, lo, hi)...)
 		if err != nil {
 			return nil, fmt.Errorf("search activities: %w", err)
 		}
 		n, last := 0, int64(0)
 		for rows.Next() {
 			var key int64
-			var id sql.NullInt64
-			var score sql.NullFloat64
+			var id, modified sql.NullInt64
+			var text, app, description sql.NullString
 			var selected sql.NullBool
-			if err := rows.Scan(&key, &id, &score, &selected); err != nil {
+			if err := rows.Scan(&key, &id, &modified, &text, &app, &description, &selected); err != nil {
 				rows.Close()
 				return nil, fmt.Errorf("search activities: %w", err)
 			}
 			n, last = n+1, key
 			if selected.Bool && len(cands) < activity.SearchCandidates {
-				cands = append(cands, candidate{id.Int64, score.Float64})
+				age := float64(max(now-modified.Int64, 0)) / 2592000000000.0 // months
+				score := activity.Relevance(terms, text.String, app.String, description.String) / (1 + age)
+				cands = append(cands, candidate{id.Int64, score})
 			}
 		}
 		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
@@ -395,9 +400,8 @@ func (s *Store) searchActivities(ctx context.Context, p activity.Principal, q ac
 		}
 		hi = last - 1
 	}
-	// bm25 is negative: the best match has the lowest score.
 	slices.SortStableFunc(cands, func(a, b candidate) int {
-		if c := cmp.Compare(a.score, b.score); c != 0 {
+		if c := cmp.Compare(b.score, a.score); c != 0 {
 			return c
 		}
 		return cmp.Compare(b.id, a.id)
