@@ -190,6 +190,21 @@ func testSearch(t *testing.T, open Opener) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Another person's newer matches take nothing from Alice's.
+	err = f.Store.Update(ctx, BobNotes, func(tx activity.Tx) error {
+		for i := range activity.SearchCandidates + 5 {
+			a := personActivity(fmt.Sprintf("bob-%d", i), "Bob's lighthouse", "", "bob.example.com")
+			later := newer.Add(time.Minute)
+			a.CreatedDateTime, a.LastModifiedDateTime, a.ExpirationDateTime = later, later, later.Add(24*time.Hour)
+			if _, err := tx.PutActivity(ctx, a); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if got := search(AliceNotes, activity.ActivityQuery{Search: "lighthouse"}); !slices.Equal(got, []string{"lighthouse"}) {
 		t.Errorf("the app's search behind %d newer matches of another app = %v", activity.SearchCandidates+5, got)
 	}

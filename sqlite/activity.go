@@ -354,51 +354,37 @@ func (s *Store) searchActivities(ctx context.Context, p activity.Principal, q ac
 	from, to := q.Modified.Micros()
 	lo, hi := keyRange(from, to)
 	where, args := scope(p, q)
-	// The index holds every person's activities: it is read newest first, a thousand matches at a
-	// time, keeping those of the person (or the app) that q selects, until there are enough. (A word
-	// naming the person in the index, ANDed with the search, cost more: FTS5 walked its whole list.)
-	// (FTS5's bm25 is not used: it counts every match of each word on each call, to weigh rare words,
-	// which over a million activities holding one word took 40 ms. activity.Relevance weighs the
-	// fields instead.)
+	// The index holds every person's activities: it is read newest first (FTS5 gives its rowids in
+	// order at no cost), each match is looked up by its key and kept when it is the person's (or the
+	// app's) and in q's range, and the reading stops at SearchCandidates kept. (FTS5's bm25 is not
+	// used: it counts every match of each word on each call, to weigh rare words, which over a million
+	// activities holding one word took 40 ms. activity.Relevance weighs the fields instead.)
 	type candidate struct {
 		id    int64
 		score float64
 	}
 	var cands []candidate
-	for batch := 0; batch < maxSearchBatches && len(cands) < activity.SearchCandidates; batch++ {
-		rows, err := s.reads.QueryContext(ctx, `SELECT m.k, a.id, a.last_modified, a.display_text, a.app_display_name, a.description,
-				`+where+` AND a.expires > ? AND a.last_modified BETWEEN ? AND ?
-			FROM (SELECT rowid AS k FROM activities_search
-				WHERE activities_search MATCH ? AND rowid BETWEEN ? AND ? ORDER BY rowid DESC LIMIT `+strconv.Itoa(activity.SearchCandidates)+`) m
-			LEFT JOIN activities a ON a.search_key = m.k`,
-			append(append([]any{}, args...), now, from, to, match, lo, hi)...)
-		if err != nil {
+	rows, err := s.reads.QueryContext(ctx, `SELECT a.id, a.last_modified, a.display_text, a.app_display_name, a.description
+		FROM activities_search f CROSS JOIN activities a ON a.search_key = f.rowid
+		WHERE activities_search MATCH ? AND f.rowid BETWEEN ? AND ?
+		AND `+where+` AND a.expires > ? AND a.last_modified BETWEEN ? AND ?
+		ORDER BY f.rowid DESC LIMIT `+strconv.Itoa(activity.SearchCandidates),
+		append(append([]any{match, lo, hi}, args...), now, from, to)...)
+	if err != nil {
+		return nil, fmt.Errorf("search activities: %w", err)
+	}
+	for rows.Next() {
+		var id, modified int64
+		var text, app, description string
+		if err := rows.Scan(&id, &modified, &text, &app, &description); err != nil {
+			rows.Close()
 			return nil, fmt.Errorf("search activities: %w", err)
 		}
-		n, last := 0, int64(0)
-		for rows.Next() {
-			var key int64
-			var id, modified sql.NullInt64
-			var text, app, description sql.NullString
-			var selected sql.NullBool
-			if err := rows.Scan(&key, &id, &modified, &text, &app, &description, &selected); err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("search activities: %w", err)
-			}
-			n, last = n+1, key
-			if selected.Bool && len(cands) < activity.SearchCandidates {
-				age := float64(max(now-modified.Int64, 0)) / 2592000000000.0 // months
-				score := activity.Relevance(terms, text.String, app.String, description.String) / (1 + age)
-				cands = append(cands, candidate{id.Int64, score})
-			}
-		}
-		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
-			return nil, fmt.Errorf("search activities: %w", err)
-		}
-		if n < activity.SearchCandidates {
-			break // the index has no more matches
-		}
-		hi = last - 1
+		age := float64(max(now-modified, 0)) / 2592000000000.0 // months
+		cands = append(cands, candidate{id, activity.Relevance(terms, text, app, description) / (1 + age)})
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return nil, fmt.Errorf("search activities: %w", err)
 	}
 	slices.SortStableFunc(cands, func(a, b candidate) int {
 		if c := cmp.Compare(b.score, a.score); c != 0 {
@@ -419,7 +405,7 @@ func (s *Store) searchActivities(ctx context.Context, p activity.Principal, q ac
 	for i, c := range cands {
 		ids[i], order[c.id] = c.id, i
 	}
-	rows, err := s.reads.QueryContext(ctx, `SELECT `+activityColumns+`, a.app_id FROM activities a
+	rows, err = s.reads.QueryContext(ctx, `SELECT `+activityColumns+`, a.app_id FROM activities a
 		WHERE a.id IN (?`+strings.Repeat(", ?", len(ids)-1)+`)`, ids...)
 	if err != nil {
 		return nil, fmt.Errorf("search activities: %w", err)
@@ -440,9 +426,6 @@ func (s *Store) searchActivities(ctx context.Context, p activity.Principal, q ac
 	}
 	return page, s.expandPage(ctx, p, q, page)
 }
-
-// maxSearchBatches bounds the thousands of matches a search reads from the index for one person.
-const maxSearchBatches = 20
 
 // Search keys (migration 0008): an activity's lastModifiedDateTime in microseconds times 1024, plus
 // a number from 0 to 1023 that keeps it unique, so that the full-text index's rowid order is time

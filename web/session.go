@@ -84,11 +84,15 @@ func (s *Server) session(r *http.Request) *session {
 	return &ss
 }
 
-// startSession signs p in: it sets the session cookie (HttpOnly, SameSite=Lax, Secure over TLS).
-func (s *Server) startSession(w http.ResponseWriter, p activity.Principal) {
+// startSession signs p in: it sets the session cookie (HttpOnly, SameSite=Lax, Secure over TLS),
+// which lasts SessionTTL, and never past the token it was signed in with (when that expires).
+func (s *Server) startSession(w http.ResponseWriter, p activity.Principal, tokenExpires time.Time) {
 	sid := make([]byte, 16)
 	rand.Read(sid)
 	ttl := orDefault(s.SessionTTL, DefaultSessionTTL)
+	if !tokenExpires.IsZero() && tokenExpires.Sub(s.now()) < ttl {
+		ttl = max(tokenExpires.Sub(s.now()), time.Second)
+	}
 	ss := session{TenantID: p.TenantID, UserID: p.UserID, UserName: p.UserName, Issuer: p.Issuer, AppID: p.AppID,
 		Expires: s.now().Add(ttl).Unix(), SID: base64.RawURLEncoding.EncodeToString(sid)}
 	msg, _ := json.Marshal(ss)
@@ -106,11 +110,29 @@ func (s *Server) csrf(ss *session) string {
 	return base64.RawURLEncoding.EncodeToString(s.mac("csrf", []byte(ss.SID)))
 }
 
+// tokenExpiry reads the exp claim of a token the verifier accepted; zero when it has none.
+func tokenExpiry(token string) time.Time {
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return time.Time{}
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	var claims struct {
+		Exp int64 `json:"exp"`
+	}
+	if err != nil || json.Unmarshal(payload, &claims) != nil || claims.Exp <= 0 {
+		return time.Time{}
+	}
+	return time.Unix(claims.Exp, 0)
+}
+
 // loopback reports whether r comes straight from this machine: its peer is a loopback address and
 // it names no forwarding proxy (a proxy on this machine would make every client look local).
 func loopback(r *http.Request) bool {
-	if r.Header.Get("Forwarded") != "" || r.Header.Get("X-Forwarded-For") != "" || r.Header.Get("X-Real-Ip") != "" {
-		return false
+	for _, h := range []string{"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Real-Ip", "Via", "True-Client-Ip", "Cf-Connecting-Ip", "X-Client-Ip"} {
+		if r.Header.Get(h) != "" {
+			return false
+		}
 	}
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
@@ -208,6 +230,10 @@ func (s *Server) handleSignIn(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 	token := strings.TrimSpace(r.PostFormValue("token"))
 	p, err := s.verifier.Verify(r.Context(), token)
+	if err == nil && !p.AllApps {
+		// An app's token speaks for that app's activities only; the page shows and forgets all of them.
+		err = activity.Errorf(activity.Forbidden, "That token is an app's: it lacks the scope UserActivity.ReadWrite.All, which the timeline needs. Make one with --scopes UserActivity.ReadWrite.All.")
+	}
 	if err != nil {
 		msg := "That token was not accepted."
 		if e, ok := err.(*activity.Error); ok {
@@ -216,7 +242,7 @@ func (s *Server) handleSignIn(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, http.StatusUnauthorized, "signin", map[string]any{"Local": true, "Error": msg})
 		return
 	}
-	s.startSession(w, p)
+	s.startSession(w, p, tokenExpiry(token))
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
 

@@ -76,6 +76,16 @@ func newEnv(t testing.TB) *env {
 	return &env{t: t, srv: srv, issuer: issuer, service: service, pgURL: pgURL}
 }
 
+// personToken mints the token a person signs in to the page with (the person's view across apps).
+func (e *env) personToken(user string) string {
+	e.t.Helper()
+	tok, err := e.issuer.Mint(user, "timeline", time.Hour, auth.ScopeAll)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return tok
+}
+
 func (e *env) token(user, app string) string {
 	e.t.Helper()
 	tok, err := e.issuer.Mint(user, app, time.Hour)
@@ -114,7 +124,7 @@ func (e *env) signIn(user string) *browser {
 	e.t.Helper()
 	jar, _ := cookiejar.New(nil)
 	b := &browser{e: e, client: &http.Client{Jar: jar}}
-	res, body := b.post("/signin", url.Values{"token": {e.token(user, "timeline")}})
+	res, body := b.post("/signin", url.Values{"token": {e.personToken(user)}})
 	if res.StatusCode != 200 || !strings.Contains(body, `id="days"`) {
 		e.t.Fatalf("sign in as %s: %d %s", user, res.StatusCode, body)
 	}
@@ -170,7 +180,7 @@ func TestPage_SignIn(t *testing.T) {
 	if res.Request.URL.Path != "/signin" {
 		t.Errorf("a visitor without a session lands on %s, want /signin", res.Request.URL.Path)
 	}
-	form := url.Values{"token": {e.token("alice", "timeline")}}
+	form := url.Values{"token": {e.personToken("alice")}}
 	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	res, _ = noRedirect.PostForm(e.srv.URL+"/signin", form)
 	c := res.Cookies()
@@ -196,6 +206,24 @@ func TestPage_SignIn(t *testing.T) {
 	res, _ = noRedirect.PostForm(e.srv.URL+"/signin", url.Values{"token": {"not.a.token"}})
 	if res.StatusCode != http.StatusUnauthorized || len(res.Cookies()) != 0 {
 		t.Errorf("sign-in with a bad token: %d with %d cookies, want 401 and none", res.StatusCode, len(res.Cookies()))
+	}
+	// An app's token speaks for one app: it cannot open the person's view.
+	res, _ = noRedirect.PostForm(e.srv.URL+"/signin", url.Values{"token": {e.token("alice", "notes")}})
+	if res.StatusCode != http.StatusUnauthorized || len(res.Cookies()) != 0 {
+		t.Errorf("sign-in with an app's token: %d with %d cookies, want 401 and none", res.StatusCode, len(res.Cookies()))
+	}
+	// Through a front end that names itself only in Via, still no session.
+	req, _ = http.NewRequest("POST", e.srv.URL+"/signin", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Via", "1.1 tunnel")
+	if res, _ = noRedirect.Do(req); res.StatusCode != http.StatusForbidden {
+		t.Errorf("sign-in through a Via front end: %d, want 403", res.StatusCode)
+	}
+	// The session lasts no longer than its token.
+	short, _ := e.issuer.Mint("alice", "timeline", 10*time.Minute, auth.ScopeAll)
+	res, _ = noRedirect.PostForm(e.srv.URL+"/signin", url.Values{"token": {short}})
+	if c := res.Cookies(); len(c) != 1 || c[0].MaxAge > 600 || c[0].MaxAge < 590 {
+		t.Errorf("a session of a 10-minute token: %+v, want Max-Age of about 600", c)
 	}
 	// A forged cookie is no session.
 	req, _ = http.NewRequest("GET", e.srv.URL+"/privacy", nil)

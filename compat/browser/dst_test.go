@@ -66,7 +66,7 @@ func TestTimeline_DaylightSaving(t *testing.T) {
 	e.browser, _ = newBrowser(t, a.leafSPKI(t, "127.0.0.1"))
 
 	tb := e.newTab(t, "alice", "Europe/Berlin")
-	tb.signIn(a.token(t, "alice", "timeline"), "Europe/Berlin")
+	tb.signIn(a.personToken(t, "alice"), "Europe/Berlin")
 	p := tb.timeline()
 	checkDays(t, p, "Europe/Berlin")
 	byTitle := map[string]string{}

@@ -151,6 +151,18 @@ func (a *activityd) token(t *testing.T, user, app string) string {
 	return strings.TrimSpace(string(out))
 }
 
+// personToken mints the token a person signs in to the timeline with: activityd's own scope for
+// the person's view across apps.
+func (a *activityd) personToken(t *testing.T, user string) string {
+	t.Helper()
+	out, err := exec.Command(a.bin, "token", "--data", a.data, "--user", user, "--app", "timeline",
+		"--scopes", "UserActivity.ReadWrite.All").Output()
+	if err != nil {
+		t.Fatalf("activityd token: %v", err)
+	}
+	return strings.TrimSpace(string(out))
+}
+
 // leafSPKI connects to the server as host, checks that its certificate chains to the local CA and
 // names host, and returns the certificate's public key hash in Chromium's
 // --ignore-certificate-errors-spki-list form.

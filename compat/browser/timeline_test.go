@@ -528,7 +528,7 @@ func TestTimeline_SignIn_Seeded_Resume(t *testing.T) {
 	)
 	tb.mustWait("the refusal", `document.querySelector('.problem[role="alert"]') && document.getElementById("token")`, 10*time.Second)
 
-	tb.signIn(a.token(t, "alice", "timeline"), browserZone)
+	tb.signIn(a.personToken(t, "alice"), browserZone)
 
 	// The session cookie is HttpOnly, Secure and a __Host- cookie; the page's script cannot read it.
 	ctx, cancel := context.WithTimeout(tb.ctx, 10*time.Second)
@@ -616,7 +616,7 @@ func TestTimeline_Search(t *testing.T) {
 	e.put(t, music, activityBody("road", "music.example.com", "Music", "Road songs", "a playlist for the drive"))
 
 	tb := e.newTab(t, "alice", browserZone)
-	tb.signIn(a.token(t, "alice", "timeline"), browserZone)
+	tb.signIn(a.personToken(t, "alice"), browserZone)
 	if n := len(tb.timeline().cards()); n != 3 {
 		t.Fatalf("the timeline shows %d cards before searching, want 3", n)
 	}
@@ -678,7 +678,7 @@ func TestTimeline_Live(t *testing.T) {
 	notes := a.token(t, "alice", "notes")
 
 	tb := e.newTab(t, "alice", browserZone)
-	tb.signIn(a.token(t, "alice", "timeline"), browserZone)
+	tb.signIn(a.personToken(t, "alice"), browserZone)
 	if p := tb.timeline(); !p.Empty || len(p.Days) != 0 || p.First != "true" {
 		t.Fatalf("a new person's timeline: empty %v, %d days, data-first %q; want the empty first screen", p.Empty, len(p.Days), p.First)
 	}
@@ -747,8 +747,8 @@ func TestTimeline_ForgetLastHour(t *testing.T) {
 	bobs := e.put(t, bobNotes, activityBody("keep", "notes.example.com", "Notes", "Bob's note", "bob keeps it"))
 
 	one, other := e.newTab(t, "first", browserZone), e.newTab(t, "second", browserZone)
-	one.signIn(a.token(t, "alice", "timeline"), browserZone)
-	other.signIn(a.token(t, "alice", "timeline"), browserZone)
+	one.signIn(a.personToken(t, "alice"), browserZone)
+	other.signIn(a.personToken(t, "alice"), browserZone)
 	for _, tb := range []*tab{one, other} {
 		if got := tb.timeline().cardIDs(); len(got) != len(ids) {
 			t.Fatalf("tab %s shows %v before forgetting, want %d cards", tb.name, got, len(ids))
@@ -884,7 +884,7 @@ func TestTimeline_XSS(t *testing.T) {
 	id1 := e.put(t, notes, first)
 
 	tb := e.newTab(t, "alice", browserZone)
-	tb.signIn(a.token(t, "alice", "timeline"), browserZone)
+	tb.signIn(a.personToken(t, "alice"), browserZone)
 	tb.waitLive()
 	// The same activity again, arriving live through the page's stream (a template element's
 	// innerHTML) rather than in the page.
@@ -1056,7 +1056,7 @@ func TestTimeline_Screenshots(t *testing.T) {
 	seedVaried(t, e)
 
 	tb := e.newTab(t, "alice", browserZone)
-	tb.signIn(a.token(t, "alice", "timeline"), browserZone)
+	tb.signIn(a.personToken(t, "alice"), browserZone)
 	dir := artifactDir(t)
 
 	shoot := func(name, path string, width int64, scheme string) {
@@ -1214,7 +1214,7 @@ func TestTimeline_TimeZones(t *testing.T) {
 	}
 
 	tb := e.newTab(t, "alice", "Pacific/Pago_Pago")
-	tb.signIn(a.token(t, "alice", "timeline"), "Pacific/Pago_Pago")
+	tb.signIn(a.personToken(t, "alice"), "Pacific/Pago_Pago")
 	p := tb.timeline()
 	if len(p.cards()) != 2 {
 		t.Fatalf("the timeline shows %v, want 2 cards", p.cardIDs())
@@ -1278,7 +1278,7 @@ func TestTimeline_LiveInChosenZone(t *testing.T) {
 
 	// The browser is in Pago Pago (UTC-11), the page shows Kiritimati (UTC+14): always another date.
 	tb := e.newTab(t, "alice", "Pacific/Pago_Pago")
-	tb.signIn(a.token(t, "alice", "timeline"), "Pacific/Pago_Pago")
+	tb.signIn(a.personToken(t, "alice"), "Pacific/Pago_Pago")
 	const zone = "Pacific/Kiritimati"
 	tb.open("/?tz="+zone, zone)
 	if p := tb.timeline(); p.First != "true" || len(p.Days) != 1 {
