@@ -36,7 +36,7 @@ func (pv *Privacy) Normalize() error {
 		return Errorf(Invalid, "At most %d apps and %d sites may be blocked.", MaxBlocked, MaxBlocked)
 	}
 	for i, app := range pv.BlockedApps {
-		if app == "" || len(app) > 256 || strings.ContainsFunc(app, unicode.IsControl) {
+		if !ValidAppID(app) {
 			return Errorf(Invalid, "The blocked app '%s' is not an app id.", app)
 		}
 		pv.BlockedApps[i] = app
@@ -58,6 +58,12 @@ func (pv *Privacy) Normalize() error {
 	return nil
 }
 
+// ValidAppID reports whether s can be an app id (azp): 1 to 256 bytes of UTF-8 without control
+// characters.
+func ValidAppID(s string) bool {
+	return s != "" && len(s) <= 256 && utf8.ValidString(s) && !strings.ContainsFunc(s, unicode.IsControl)
+}
+
 // Refuses returns why the person's settings refuse a write of a by app at now, or "" when they do not.
 func (pv *Privacy) Refuses(app string, a *Activity, now time.Time) string {
 	switch {
@@ -66,12 +72,18 @@ func (pv *Privacy) Refuses(app string, a *Activity, now time.Time) string {
 	case slices.Contains(pv.BlockedApps, app):
 		return "The user has blocked activity recording for this app."
 	}
-	if a != nil {
-		if site := Site(a); site != "" {
-			for _, blocked := range pv.BlockedSites {
-				if SiteMatches(site, blocked) {
-					return "The user has blocked activity recording for the site " + blocked + "."
-				}
+	if a == nil || len(pv.BlockedSites) == 0 {
+		return ""
+	}
+	// Every web address of the activity counts, read as a browser would read it.
+	for _, raw := range []string{a.ActivationURL, a.ContentURL, a.FallbackURL} {
+		site, web := siteOf(raw)
+		if web && site == "" {
+			return "The activity has a web address whose host cannot be read, and the user blocks some sites."
+		}
+		for _, blocked := range pv.BlockedSites {
+			if site != "" && SiteMatches(site, blocked) {
+				return "The user has blocked activity recording for the site " + blocked + "."
 			}
 		}
 	}
@@ -83,26 +95,76 @@ func (pv *Privacy) Refuses(app string, a *Activity, now time.Time) string {
 // "" when none is. Forgetting and blocking a site, and the site filter, match on it.
 func Site(a *Activity) string {
 	for _, raw := range []string{a.ActivationURL, a.ContentURL, a.FallbackURL} {
-		if u, err := url.Parse(raw); err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Hostname() != "" {
-			return strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
+		if site, _ := siteOf(raw); site != "" {
+			return site
 		}
 	}
 	return ""
 }
 
-// ParseSite returns the host that s names: a host name, or a URL whose host is taken, lower-case.
+// siteOf returns the host of raw as a browser goes to it (WHATWG URL: a backslash is a slash, the
+// host is percent-decoded, fullwidth letters and ideographic full stops are their ASCII selves, no
+// trailing dot, no brackets around IPv6), and whether raw is an http or https URL at all. The host is
+// "" when raw is not one, or when its host cannot be read.
+func siteOf(raw string) (site string, web bool) {
+	raw = strings.TrimSpace(raw)
+	scheme, rest, ok := strings.Cut(raw, ":")
+	if !ok || !strings.EqualFold(scheme, "http") && !strings.EqualFold(scheme, "https") {
+		return "", false
+	}
+	rest = strings.TrimLeft(strings.ReplaceAll(rest, `\`, "/"), "/")
+	authority, _, _ := strings.Cut(rest, "/")
+	authority, _, _ = strings.Cut(authority, "?")
+	authority, _, _ = strings.Cut(authority, "#")
+	if i := strings.LastIndexByte(authority, '@'); i >= 0 {
+		authority = authority[i+1:]
+	}
+	decoded, err := url.PathUnescape(authority)
+	if err != nil {
+		return "", true
+	}
+	u, err := url.Parse("http://" + normalizeHost(decoded))
+	if err != nil {
+		return "", true
+	}
+	host, ok := ParseSite(u.Hostname())
+	if !ok {
+		return "", true
+	}
+	return host, true
+}
+
+// normalizeHost maps what browsers map in a host before anything else: fullwidth forms of ASCII to
+// ASCII, the ideographic and fullwidth full stops to a dot.
+func normalizeHost(h string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r >= 0xFF01 && r <= 0xFF5E:
+			return r - 0xFEE0
+		case r == 0x3002 || r == 0xFF61:
+			return '.'
+		}
+		return r
+	}, h)
+}
+
+// ParseSite returns the host that s names, lower-case: a host name or address, or a URL whose host
+// is taken. Wildcards, and characters no host holds, are refused.
 func ParseSite(s string) (string, bool) {
 	s = strings.TrimSpace(s)
 	if strings.Contains(s, "://") {
-		u, err := url.Parse(s)
-		if err != nil {
+		site, _ := siteOf(s)
+		return site, site != ""
+	}
+	s = strings.TrimSuffix(strings.ToLower(normalizeHost(s)), ".")
+	s = strings.TrimSuffix(strings.TrimPrefix(s, "["), "]")
+	if s == "" || len(s) > MaxSiteLength || strings.HasPrefix(s, ".") || strings.Contains(s, "..") {
+		return "", false
+	}
+	for _, r := range s {
+		if !unicode.IsLetter(r) && !unicode.IsDigit(r) && r != '-' && r != '.' && r != '_' && r != ':' {
 			return "", false
 		}
-		s = u.Hostname()
-	}
-	s = strings.TrimSuffix(strings.ToLower(s), ".")
-	if s == "" || len(s) > MaxSiteLength || strings.ContainsAny(s, "/?#@ %\\") || strings.ContainsFunc(s, unicode.IsControl) {
-		return "", false
 	}
 	return s, true
 }
@@ -137,6 +199,8 @@ func (f Forget) Check() error {
 		return Errorf(Invalid, "Name exactly one thing to forget: a range (from, to), an app, a site, an activity, or all.")
 	case f.Range.Empty():
 		return Errorf(Invalid, "The range to forget ends before it starts.")
+	case f.AppID != "" && !ValidAppID(f.AppID):
+		return Errorf(Invalid, "The app to forget is not an app id.")
 	}
 	return nil
 }

@@ -51,7 +51,17 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
 	rc := http.NewResponseController(w)
+	// A position the change log has been trimmed past cannot be followed without missing deletions:
+	// the page is told to reload (and so draws the present).
+	if log, err := s.service.Store.ChangeLog(r.Context()); err == nil && pos.Before(log.Horizon) {
+		w.Write([]byte("event: reload\ndata: {}\n\n"))
+		rc.Flush()
+		return
+	}
 	rc.Flush()
+	// The stream ends with the session; the page's reconnection then finds itself signed out.
+	expires := time.NewTimer(time.Until(time.Unix(ss.Expires, 0)))
+	defer expires.Stop()
 	heartbeat := time.NewTicker(orDefault(s.Heartbeat, DefaultHeartbeat))
 	defer heartbeat.Stop()
 	poll := time.NewTicker(2 * time.Second) // without wake-ups, and as a backstop
@@ -86,6 +96,8 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 		}
 		select {
 		case <-r.Context().Done():
+			return
+		case <-expires.C:
 			return
 		case <-wake:
 		case <-poll.C:

@@ -21,7 +21,11 @@ func (s *Server) handlePrivacy(w http.ResponseWriter, r *http.Request, ss *sessi
 		return err
 	}
 	loc := location(r)
-	data := map[string]any{"Privacy": pv, "Zone": loc.String(), "Done": r.URL.Query().Get("done")}
+	data := map[string]any{"Privacy": pv, "Zone": loc.String()}
+	// The message of the action just done, signed by done: a link cannot put words in the page.
+	if msg, ok := s.verify("done", r.URL.Query().Get("done")); ok {
+		data["Done"] = string(msg)
+	}
 	if s.now().Before(pv.PausedUntil) {
 		data["PausedUntil"] = pv.PausedUntil.In(loc)
 	}
@@ -51,10 +55,17 @@ func (s *Server) forgetRequest(r *http.Request) (activity.Forget, string, error)
 		f.Range = activity.TimeRange{From: activity.Truncate(from), To: activity.Truncate(to.Add(time.Minute - time.Microsecond))}
 		return f, fmt.Sprintf("everything from %s to %s", from.Format("2 Jan 2006 15:04"), to.Format("2 Jan 2006 15:04")), nil
 	case "app":
-		f.AppID = r.PostFormValue("app")
+		f.AppID = strings.TrimSpace(r.PostFormValue("app"))
+		if !activity.ValidAppID(f.AppID) {
+			return f, "", activity.Errorf(activity.Invalid, "Name the app to forget by its id, as its cards show it.")
+		}
 		return f, "everything of the app " + strconv.Quote(f.AppID), nil
 	case "site":
-		f.Site = r.PostFormValue("site")
+		site, ok := activity.ParseSite(r.PostFormValue("site"))
+		if !ok {
+			return f, "", activity.Errorf(activity.Invalid, "%q is not a site; a site is a host name such as example.com.", r.PostFormValue("site"))
+		}
+		f.Site = site
 		return f, "everything about the site " + f.Site + " and its subdomains", nil
 	case "activity":
 		public, err := strconv.ParseInt(r.PostFormValue("activity"), 10, 64)
@@ -126,11 +137,18 @@ func (s *Server) handleSettings(w http.ResponseWriter, r *http.Request, ss *sess
 		}
 		message = "Blocked " + what + "."
 	case "unblock-app":
+		if !slices.Contains(pv.BlockedApps, app) {
+			return activity.Errorf(activity.NotFound, "The app %q is not blocked.", app)
+		}
 		pv.BlockedApps = slices.DeleteFunc(pv.BlockedApps, func(a string) bool { return a == app })
 		message = "Unblocked the app " + strconv.Quote(app) + "."
 	case "unblock-site":
-		pv.BlockedSites = slices.DeleteFunc(pv.BlockedSites, func(a string) bool { return a == site })
-		message = "Unblocked the site " + site + "."
+		host, _ := activity.ParseSite(site)
+		if !slices.Contains(pv.BlockedSites, host) {
+			return activity.Errorf(activity.NotFound, "The site %q is not blocked.", site)
+		}
+		pv.BlockedSites = slices.DeleteFunc(pv.BlockedSites, func(a string) bool { return a == host })
+		message = "Unblocked the site " + host + "."
 	case "pause":
 		minutes, err := strconv.Atoi(r.PostFormValue("minutes"))
 		if err != nil || minutes < 1 || minutes > 366*24*60 {
@@ -194,10 +212,18 @@ func (s *Server) done(w http.ResponseWriter, r *http.Request, n activity.Forgott
 		json.NewEncoder(w).Encode(map[string]any{"forgotten": n, "message": message})
 		return
 	}
-	http.Redirect(w, r, "/privacy?done="+urlEscape(message), http.StatusSeeOther)
+	http.Redirect(w, r, backTo(r)+sep(backTo(r))+"done="+urlEscape(s.sign("done", []byte(message))), http.StatusSeeOther)
 }
 
-// backTo is where a confirmation's Cancel goes: the page's own paths only.
+func sep(path string) string {
+	if strings.Contains(path, "?") {
+		return "&"
+	}
+	return "?"
+}
+
+// backTo is where a confirmation's Cancel goes, and where a done action returns: the page's own
+// paths only.
 func backTo(r *http.Request) string {
 	if b := r.PostFormValue("back"); b == "/" || strings.HasPrefix(b, "/?") || b == "/privacy" {
 		return b

@@ -9,13 +9,18 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/activityd/activityd"
 	"github.com/activityd/activityd/web/adaptivecard"
 )
+
+// maxSearchBytes bounds a search, as graph bounds $search.
+const maxSearchBytes = 256
 
 // sessionsShown is how many of an activity's newest sessions (history items) its card lists.
 const sessionsShown = 5
@@ -92,10 +97,22 @@ func (s *Server) handleTimeline(w http.ResponseWriter, r *http.Request, ss *sess
 		From: v.Get("from"), To: v.Get("to"), After: v.Get("after")}
 	q := activity.ActivityQuery{Limit: orDefault(s.PageSize, DefaultPageSize), AllApps: true, App: t.App,
 		Search: t.Search, HistoryItems: sessionsShown, MaxBytes: 4 << 20}
-	if len(q.Search) > 256 {
-		q.Search = q.Search[:256]
+	if len(t.Search) > maxSearchBytes {
+		for n := maxSearchBytes; n > 0; n-- {
+			if utf8.RuneStart(t.Search[n]) {
+				t.Search = t.Search[:n]
+				break
+			}
+		}
+		q.Search = t.Search
 	}
 	var problems []string
+	if t.App != "" && !activity.ValidAppID(t.App) {
+		problems = append(problems, "That app filter is not an app id.")
+	}
+	if !utf8.ValidString(t.Search) {
+		problems = append(problems, "The search is not valid text.")
+	}
 	if t.Site != "" {
 		site, ok := activity.ParseSite(t.Site)
 		if !ok {
@@ -117,6 +134,9 @@ func (s *Server) handleTimeline(w http.ResponseWriter, r *http.Request, ss *sess
 		} else {
 			q.Modified.To = activity.Truncate(d.AddDate(0, 0, 1).Add(-time.Microsecond))
 		}
+	}
+	if !q.Modified.From.IsZero() && !q.Modified.To.IsZero() && q.Modified.From.After(q.Modified.To) {
+		problems = append(problems, "The range ends before it starts: put the earlier date in From.")
 	}
 	if t.After != "" {
 		c, ok := s.parseCursor(t.After)
@@ -140,7 +160,10 @@ func (s *Server) handleTimeline(w http.ResponseWriter, r *http.Request, ss *sess
 		older = "/?" + t.query(s.cursor(page.Next))
 	}
 	data := map[string]any{"Days": days, "Timeline": t, "Older": older, "Problems": problems,
-		"Zone": loc.String(), "Position": "", "First": t.After == "" && !t.filtered()}
+		"Zone": loc.String(), "Position": "", "First": t.After == "" && !t.filtered(), "Filtered": t.filtered()}
+	if msg, ok := s.verify("done", v.Get("done")); ok {
+		data["Done"] = string(msg)
+	}
 	if r.URL.Query().Get("fragment") == "1" {
 		return s.renderFragment(w, "days", data)
 	}
@@ -194,7 +217,9 @@ func (s *Server) card(a *activity.Activity, loc *time.Location, csrf string) *ca
 		}
 	}
 	var active int
-	for _, h := range a.HistoryItems {
+	items := slices.Clone(a.HistoryItems)
+	slices.SortFunc(items, func(x, y *activity.HistoryItem) int { return y.StartedDateTime.Compare(x.StartedDateTime) })
+	for _, h := range items {
 		v := visit{Start: h.StartedDateTime.In(loc)}
 		if h.ActiveDurationSeconds != nil {
 			active += int(*h.ActiveDurationSeconds)
@@ -222,30 +247,15 @@ func duration(seconds int) string {
 	}
 }
 
-var appScheme = regexp.MustCompile(`^[a-z][a-z0-9+.-]*$`)
-
-// safeLink returns raw as a link a person may click: an http or https URL, or an app's own scheme
-// (ms-word:, spotify:); never javascript:, data:, vbscript: or a local file.
+// safeLink returns raw as a link a person may click (adaptivecard.SafeURL's rule): an http or https
+// URL, or an app's own scheme (ms-word:, spotify:), showing its target; never javascript:, data:,
+// vbscript:, a local file or a handler malware opens.
 func safeLink(raw string) *link {
-	u, err := url.Parse(strings.TrimSpace(raw))
-	if err != nil || u.Scheme == "" || raw != strings.TrimSpace(raw) {
+	u, custom, ok := adaptivecard.SafeURL(raw)
+	if !ok {
 		return nil
 	}
-	scheme := strings.ToLower(u.Scheme)
-	switch {
-	case scheme == "http" || scheme == "https":
-		if u.Host == "" {
-			return nil
-		}
-		return &link{URL: template.URL(u.String()), Target: u.String()}
-	case !appScheme.MatchString(scheme):
-		return nil
-	}
-	switch scheme {
-	case "javascript", "data", "vbscript", "file", "blob", "about", "filesystem", "view-source", "jar":
-		return nil
-	}
-	return &link{URL: template.URL(u.String()), Custom: true, Target: u.String()}
+	return &link{URL: template.URL(u), Custom: custom, Target: u}
 }
 
 // location returns the person's time zone: the tz cookie the page sets from the browser's (or the
@@ -261,10 +271,17 @@ func location(r *http.Request) *time.Location {
 		return time.UTC
 	}
 	loc, err := time.LoadLocation(name)
-	if err != nil {
+	if err != nil || !canonicalZone(name) {
 		return time.UTC
 	}
 	return loc
+}
+
+// canonicalZone reports whether name is an IANA zone a browser also knows: not Go's Local, nor the
+// zone database's own files (Factory, posixrules, posix/…, right/…).
+func canonicalZone(name string) bool {
+	return name == "UTC" || strings.Contains(name, "/") && !strings.HasPrefix(name, "posix/") && !strings.HasPrefix(name, "right/") &&
+		!strings.HasPrefix(name, "Etc/Unknown")
 }
 
 // cursor signs a page cursor into a URL-safe string: the public id of its last activity and its

@@ -453,3 +453,52 @@ func TestPrivacyAPI(t *testing.T) {
 		t.Errorf("export: %d %s", status, body)
 	}
 }
+
+// TestPage_Review: what the review of the page found, fixed: a link cannot put words in the page,
+// unblocking what is not blocked says so, zones browsers do not know are not kept, Windows handlers
+// that malware opens are not clickable, a backwards range is named, and a stream behind the change
+// log's horizon tells the page to reload.
+func TestPage_Review(t *testing.T) {
+	e := newEnv(t)
+	alice := e.signIn("alice")
+	if _, body := alice.get("/privacy?done=" + url.QueryEscape("Your session is compromised")); strings.Contains(body, "compromised") {
+		t.Errorf("a link put its words in the privacy page")
+	}
+	if res, body := alice.post("/privacy/settings", url.Values{"action": {"unblock-site"}, "site": {"BLOCKED.example"}, "csrf": {alice.csrf()}}); res.StatusCode != http.StatusNotFound || !strings.Contains(body, "is not blocked") {
+		t.Errorf("unblocking a site that is not blocked: %d", res.StatusCode)
+	}
+	for _, zone := range []string{"Local", "Factory", "posix/Europe/Berlin", "right/UTC", "../../etc/passwd"} {
+		if _, body := alice.get("/?tz=" + url.QueryEscape(zone)); !strings.Contains(body, `data-zone="UTC"`) {
+			t.Errorf("?tz=%s is kept", zone)
+		}
+	}
+	req, _ := http.NewRequest("PUT", e.srv.URL+"/v1.0/me/activities/follina", strings.NewReader(`{"appActivityId":"follina",
+		"activitySourceHost":"https://x.example","activationUrl":"ms-msdt:/id%20PCWDiagnostic","fallbackUrl":"search-ms:query=a",
+		"contentUrl":"https://safe.example/page","visualElements":{"displayText":"Follina"}}`))
+	req.Header.Set("Authorization", "Bearer "+e.token("alice", "notes"))
+	req.Header.Set("Content-Type", "application/json")
+	if res, err := http.DefaultClient.Do(req); err != nil || res.StatusCode != http.StatusCreated {
+		t.Fatalf("PUT: %v %v", err, res)
+	}
+	if _, body := alice.get("/"); strings.Contains(body, "ms-msdt:") || strings.Contains(body, "search-ms:") || !strings.Contains(body, `href="https://safe.example/page"`) {
+		t.Errorf("the Resume link of an activity whose activationUrl is ms-msdt: is not its https contentUrl")
+	}
+	if _, body := alice.get("/?from=2026-12-02&to=2026-12-01"); !strings.Contains(body, "ends before it starts") {
+		t.Errorf("a backwards range is not named")
+	}
+	// A position from before the horizon: the change log is trimmed past it.
+	_, page := alice.get("/")
+	_, rest, _ := strings.Cut(page, `data-position="`)
+	pos, _, _ := strings.Cut(rest, `"`)
+	e.put("alice", "notes", "later", "Later", "")
+	e.put("alice", "notes", "latest", "Latest", "")
+	// The trim keeps the newest change: the one after pos is gone.
+	if _, err := e.service.Store.TrimChanges(t.Context(), time.Now().Add(time.Hour), 1000); err != nil {
+		t.Fatal(err)
+	}
+	alice.client.Timeout = 5 * time.Second
+	_, body := alice.get("/timeline/events?after=" + url.QueryEscape(pos))
+	if !strings.Contains(body, "event: reload") {
+		t.Errorf("a stream behind the horizon: %q, want a reload event", body)
+	}
+}

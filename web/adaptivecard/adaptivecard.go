@@ -691,6 +691,11 @@ var deniedSchemes = map[string]bool{
 	"about": true, "filesystem": true, "view-source": true, "jar": true, "mhtml": true, "ms-its": true,
 	"mk": true, "res": true, "resource": true, "chrome": true, "chrome-extension": true,
 	"moz-extension": true, "ms-browser-extension": true, "wyciwyg": true,
+	// Windows handlers that malware campaigns open from a link: the support diagnostic tool
+	// (CVE-2022-30190, "Follina"), Explorer's search of a remote share, Office's command channel,
+	// the account setup host, the installer of apps.
+	"ms-msdt": true, "search-ms": true, "search": true, "ms-officecmd": true, "ms-cxh": true,
+	"ms-cxh-full": true, "ms-appinstaller": true,
 }
 
 var (
@@ -704,8 +709,13 @@ func isIP(h string) bool {
 	return err == nil
 }
 
-// vetURL returns raw re-serialised by net/url when it is safe in an href (see the package
-// documentation), and whether its scheme is a custom one rather than http or https.
+// SafeURL returns raw re-serialised by net/url when it is safe in an href (see the package
+// documentation: http and https with a real host and no user name, or an app's own scheme that runs
+// no script and reads nothing local), and whether its scheme is a custom one. The timeline's Resume
+// links use it too, so that one rule decides what a person can click.
+func SafeURL(raw string) (u string, custom, ok bool) { return vetURL(raw) }
+
+// vetURL is SafeURL.
 func vetURL(raw string) (u string, custom, ok bool) {
 	if raw == "" || len(raw) > MaxURLBytes {
 		return "", false, false

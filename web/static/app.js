@@ -28,7 +28,9 @@
     for (const t of root.querySelectorAll("time[data-format]")) {
       const f = formats[t.dataset.format];
       const d = new Date(t.dataset.format === "day" ? t.dateTime + "T00:00:00Z" : t.dateTime);
-      if (f && !isNaN(d)) t.textContent = d.toLocaleString(undefined, t.dataset.format === "day" ? f : { ...f, timeZone: main?.dataset.zone || undefined });
+      try {
+        if (f && !isNaN(d)) t.textContent = d.toLocaleString(undefined, t.dataset.format === "day" ? f : { ...f, timeZone: main?.dataset.zone || undefined });
+      } catch { /* a zone the browser does not know: the server's text stays */ }
     }
   };
   localize(document);
@@ -65,6 +67,7 @@
   if (main.dataset.first !== "true" || !main.dataset.position || !window.EventSource) return;
   const source = new EventSource("/timeline/events?after=" + encodeURIComponent(main.dataset.position) +
     "&tz=" + encodeURIComponent(main.dataset.zone));
+  source.addEventListener("reload", () => location.reload());
   source.onmessage = (m) => {
     const e = JSON.parse(m.data);
     const old = document.getElementById("a-" + e.id);
