@@ -76,18 +76,46 @@ func (pv *Privacy) Refuses(app string, a *Activity, now time.Time) string {
 		return ""
 	}
 	// Every web address of the activity counts, read as a browser would read it.
-	for _, raw := range []string{a.ActivationURL, a.ContentURL, a.FallbackURL} {
-		site, web := siteOf(raw)
-		if web && site == "" {
-			return "The activity has a web address whose host cannot be read, and the user blocks some sites."
-		}
+	sites, unreadable := Sites(a)
+	if unreadable {
+		return "The activity has a web address whose host cannot be read, and the user blocks some sites."
+	}
+	for _, site := range sites {
 		for _, blocked := range pv.BlockedSites {
-			if site != "" && SiteMatches(site, blocked) {
+			if SiteMatches(site, blocked) {
 				return "The user has blocked activity recording for the site " + blocked + "."
 			}
 		}
 	}
 	return ""
+}
+
+// Sites returns the hosts of an activity's web addresses (activationUrl, contentUrl, fallbackUrl),
+// as a browser reads them, and whether one of them is an http or https URL whose host cannot be read.
+func Sites(a *Activity) (sites []string, unreadable bool) {
+	for _, raw := range []string{a.ActivationURL, a.ContentURL, a.FallbackURL} {
+		site, web := siteOf(raw)
+		switch {
+		case web && site == "":
+			unreadable = true
+		case site != "":
+			sites = append(sites, site)
+		}
+	}
+	return sites, unreadable
+}
+
+// Refused is the error of a write that the user's privacy settings refuse: the reason, or a general
+// one when the settings changed between the refusal and reading them for it.
+func Refused(pv *Privacy, app string, a *Activity, now time.Time) error {
+	why := ""
+	if pv != nil {
+		why = pv.Refuses(app, a, now)
+	}
+	if why == "" {
+		why = "The user's privacy settings refuse this write."
+	}
+	return Errorf(Forbidden, "%s", why)
 }
 
 // Site returns the host an activity is about, lower-case and without port: the host of its

@@ -84,6 +84,9 @@ func (s *Service) UpsertActivity(ctx context.Context, p Principal, a *Activity) 
 			return false, err
 		}
 	}
+	// The store refuses what the privacy settings refuse, in the write's own transaction (so that a
+	// concurrent change of the settings is ordered with it); asking first answers most refusals
+	// without a write.
 	if err := s.recording(ctx, p, a); err != nil {
 		return false, err
 	}
@@ -137,7 +140,7 @@ func (s *Service) UpdateActivity(ctx context.Context, p Principal, ref Ref, chan
 		a = old
 		appActivityID, requested := a.AppActivityID, a.ExpirationDateTime
 		change(a)
-		if err := s.recording(ctx, p, a); err != nil {
+		if err := s.recordingIn(ctx, tx, p, a); err != nil {
 			return err
 		}
 		if a.AppActivityID != appActivityID {
@@ -186,7 +189,7 @@ func (s *Service) PutHistoryItem(ctx context.Context, p Principal, ref Ref, h *H
 		if err != nil {
 			return err
 		}
-		if err := s.recording(ctx, p, a); err != nil {
+		if err := s.recordingIn(ctx, tx, p, a); err != nil {
 			return err
 		}
 		if created, err = s.putHistoryItem(ctx, tx, a.ID, h, s.now()); err != nil || !created {
@@ -233,7 +236,7 @@ func (s *Service) UpdateHistoryItem(ctx context.Context, p Principal, ref Ref, i
 		if err != nil {
 			return err
 		}
-		if err := s.recording(ctx, p, a); err != nil {
+		if err := s.recordingIn(ctx, tx, p, a); err != nil {
 			return err
 		}
 		old, err := tx.FindHistoryItem(ctx, a.ID, itemID)
@@ -375,8 +378,20 @@ func (s *Service) recording(ctx context.Context, p Principal, a *Activity) error
 	if err != nil {
 		return err
 	}
-	if why := pv.Refuses(p.AppID, a, s.now()); why != "" {
-		return Errorf(Forbidden, "%s", why)
+	if pv.Refuses(p.AppID, a, s.now()) != "" {
+		return Refused(pv, p.AppID, a, s.now())
+	}
+	return nil
+}
+
+// recordingIn is recording inside a write's transaction, which orders it with SetPrivacy.
+func (s *Service) recordingIn(ctx context.Context, tx Tx, p Principal, a *Activity) error {
+	pv, err := tx.Privacy(ctx)
+	if err != nil {
+		return err
+	}
+	if pv.Refuses(p.AppID, a, s.now()) != "" {
+		return Refused(pv, p.AppID, a, s.now())
 	}
 	return nil
 }
@@ -387,9 +402,10 @@ func (s *Service) Privacy(ctx context.Context, p Principal) (*Privacy, error) {
 }
 
 // SetPrivacy replaces the privacy settings of p's user, then forgets what the new block-lists name,
-// so that a blocked app or site keeps nothing of its past: writes are refused from the moment the
-// settings are stored, and the past is deleted after, so no write slips between. It returns what was
-// forgotten. Errors: Invalid.
+// so that a blocked app or site keeps nothing of its past: writes check the settings in their own
+// transaction, which the store orders with SetPrivacy, so a write either is refused or committed
+// before the forget that follows, and no write slips between. It returns what was forgotten.
+// Errors: Invalid.
 func (s *Service) SetPrivacy(ctx context.Context, p Principal, pv *Privacy) (Forgotten, error) {
 	var total Forgotten
 	if err := pv.Normalize(); err != nil {

@@ -15,7 +15,7 @@ type Store interface {
 	// transaction that lost a race, so it must have no side effects outside tx.
 	Update(ctx context.Context, p Principal, fn func(tx Tx) error) error
 	// PutActivity is Tx.PutActivity in a transaction of its own, for the most frequent write: a
-	// backend may do it in fewer round trips than Update would.
+	// backend may do it in fewer round trips than Update would. Errors: Forbidden (as Tx.PutActivity).
 	PutActivity(ctx context.Context, p Principal, a *Activity) (created bool, err error)
 
 	// FindActivity returns the activity whose id is ref.ID or, when no activity has that id, whose
@@ -66,7 +66,9 @@ type Store interface {
 	Forget(ctx context.Context, p Principal, f Forget) (Forgotten, error)
 	// Privacy returns the privacy settings of p's user; the zero Privacy when none were set.
 	Privacy(ctx context.Context, p Principal) (*Privacy, error)
-	// SetPrivacy replaces the privacy settings of p's user; pv has been normalized.
+	// SetPrivacy replaces the privacy settings of p's user; pv has been normalized. It is ordered with
+	// the user's writes: each write either sees the new settings, or commits before SetPrivacy
+	// returns (so that a Forget after it deletes what the write stored).
 	SetPrivacy(ctx context.Context, p Principal, pv *Privacy) error
 
 	// PurgeExpired deletes at most limit expired activities and history items (of every principal)
@@ -84,8 +86,12 @@ type Tx interface {
 	// but keeps its ID, CreatedDateTime and history items, its Status becomes StatusUpdated, and a's
 	// ID, CreatedDateTime and Status are set to match; otherwise a is inserted as given under a new
 	// ID (set in a) with Status StatusActive, after an expired activity with the key is deleted with
-	// its history items. It reports whether a was inserted.
+	// its history items. It reports whether a was inserted. When the user's privacy settings refuse
+	// the write (Privacy.Refuses, at the transaction's time), nothing is written. Errors: Forbidden.
 	PutActivity(ctx context.Context, a *Activity) (created bool, err error)
+	// Privacy returns the privacy settings of the transaction's user, as SetPrivacy orders them
+	// with this transaction (see Store.SetPrivacy).
+	Privacy(ctx context.Context) (*Privacy, error)
 	// UpdateActivity replaces the stored activity with a's ID. Errors: NotFound.
 	UpdateActivity(ctx context.Context, a *Activity) error
 	// DeleteActivity deletes an activity and its history items. Errors: NotFound.

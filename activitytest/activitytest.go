@@ -90,6 +90,7 @@ func TestStore(t *testing.T, open Opener) {
 	t.Run("Search", func(t *testing.T) { testSearch(t, open) })
 	t.Run("Forget", func(t *testing.T) { testForget(t, open) })
 	t.Run("Privacy", func(t *testing.T) { testPrivacy(t, open) })
+	t.Run("PrivacyRace", func(t *testing.T) { testPrivacyRace(t, open) })
 }
 
 // fixture is a service over a fresh store with a test clock.

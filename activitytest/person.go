@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -345,6 +346,41 @@ func testPrivacy(t *testing.T, open Opener) {
 	for _, bad := range []*activity.Privacy{{BlockedSites: []string{"a b"}}, {BlockedApps: []string{""}}, {BlockedSites: make([]string, activity.MaxBlocked+1)}} {
 		if _, err := f.SetPrivacy(ctx, AliceNotes, bad); activity.ErrorCode(err) != activity.Invalid {
 			t.Errorf("SetPrivacy(%+v) = %v, want Invalid", bad, err)
+		}
+	}
+}
+
+// testPrivacyRace: writes of an app racing the block of that app: once SetPrivacy (and the forget
+// it runs) has returned, nothing of the app is stored, whichever came first.
+func testPrivacyRace(t *testing.T, open Opener) {
+	f := newFixture(t, open)
+	ctx := t.Context()
+	for round := range 150 {
+		if _, err := f.SetPrivacy(ctx, AliceNotes, &activity.Privacy{}); err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		for w := range 6 {
+			wg.Go(func() {
+				for i := range 3 {
+					a := personActivity(fmt.Sprintf("r%d-%d-%d", round, w, i), "Racing", "", "race.example.com")
+					if _, err := f.UpsertActivity(ctx, AliceMusic, a); err != nil && activity.ErrorCode(err) != activity.Forbidden {
+						t.Errorf("write: %v", err)
+					}
+				}
+			})
+		}
+		if _, err := f.SetPrivacy(ctx, AliceNotes, &activity.Privacy{BlockedApps: []string{"music"}}); err != nil {
+			t.Fatal(err)
+		}
+		// Writes still running now are refused; those that were not are forgotten.
+		wg.Wait()
+		page, err := f.ListActivities(ctx, AliceMusic, activity.ActivityQuery{Limit: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page.Activities) != 0 {
+			t.Fatalf("round %d: %d activities of the blocked app are stored: %v", round, len(page.Activities), ids(page.Activities))
 		}
 	}
 }

@@ -166,16 +166,31 @@ func (tx *Tx) PutActivity(ctx context.Context, a *activity.Activity) (created bo
 // primary key, which the callers retry.
 func upsertActivity(ctx context.Context, q querier, p activity.Principal, now int64, a *activity.Activity) (created, ok bool, err error) {
 	a.Status = activity.StatusActive // as inserted
+	sites, unreadable := activity.Sites(a)
 	args := append([]any{activity.NewID(), p.TenantID, p.UserID, p.AppID}, activityArgs(a)...)
-	var stored, createdAt int64
-	// The change is logged in the same statement, so that the one-round-trip upsert stays one.
-	err = q.QueryRow(ctx, `WITH up AS (INSERT INTO activities (id, tenant_id, user_id, app_id,
+	args = append(args, now, append([]string{}, sites...), unreadable)
+	var refused bool
+	var stored, createdAt *int64
+	var inserted *bool
+	// The change is logged in the same statement, so that the one-round-trip upsert stays one. So is
+	// the user's privacy check (activity.Privacy.Refuses, in SQL): FOR SHARE makes it wait for a
+	// SetPrivacy that is changing the row and then read the row as changed, and makes SetPrivacy wait
+	// for this write to commit.
+	err = q.QueryRow(ctx, `WITH pv AS (SELECT paused_until, blocked_apps, blocked_sites FROM privacy
+			WHERE tenant_id = $2 AND user_id = $3 FOR SHARE),
+		refused AS (SELECT EXISTS (SELECT 1 FROM pv WHERE pv.paused_until > $29 OR $4 = ANY (pv.blocked_apps)
+			OR (cardinality(pv.blocked_sites) > 0 AND $31)
+			OR EXISTS (SELECT 1 FROM unnest(pv.blocked_sites) b, unnest($30::text[]) s
+				WHERE s = b OR right(s, length(b) + 1) = '.' || b)) AS r),
+		up AS (INSERT INTO activities (id, tenant_id, user_id, app_id,
 		app_activity_id, activity_source_host, activation_url, app_display_name, fallback_url, content_url,
 		content_info, user_timezone, display_text, description, background_color, content, attribution,
 		icon_url, alternate_text, alternative_text, add_image_query, created, last_modified, expires, status, blank,
 		site, search_text)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
-		$21, $22, $23, $24, $25, $26, $27, $28)
+		SELECT $1::bigint, $2::text, $3::text, $4::text, $5::text, $6::text, $7::text, $8::text, $9::text, $10::text,
+		$11::bytea, $12::text, $13::text, $14::text, $15::text, $16::bytea, $17::boolean, $18::text, $19::text, $20::text,
+		$21::boolean, $22::bigint, $23::bigint, $24::bigint, $25::text, $26::bigint, $27::text, $28::text
+		WHERE NOT (SELECT r FROM refused)
 		ON CONFLICT (tenant_id, user_id, app_id, app_activity_id) DO UPDATE SET
 		activity_source_host = excluded.activity_source_host, activation_url = excluded.activation_url,
 		app_display_name = excluded.app_display_name, fallback_url = excluded.fallback_url,
@@ -191,17 +206,22 @@ func upsertActivity(ctx context.Context, q querier, p activity.Principal, now in
 		RETURNING id, created, xmax = 0 AS inserted),
 		logged AS (INSERT INTO changes (tenant_id, user_id, app_id, activity_id, kind, at)
 			SELECT $2, $3, $4, id, CASE WHEN inserted THEN 'created' ELSE 'updated' END, $23 FROM up)
-		SELECT id, created, inserted FROM up`, append(args, now)...).Scan(&stored, &createdAt, &created)
+		SELECT (SELECT r FROM refused), up.id, up.created, up.inserted FROM (SELECT 1) one LEFT JOIN up ON true`,
+		args...).Scan(&refused, &stored, &createdAt, &inserted)
 	switch {
-	case errors.Is(err, pgx.ErrNoRows):
-		return false, false, nil
 	case err != nil:
 		return false, false, fmt.Errorf("put activity: %w", err)
+	case refused:
+		pv, _ := readPrivacy(ctx, q, p, "")
+		return false, false, activity.Refused(pv, p.AppID, a, fromMicros(now))
+	case stored == nil:
+		return false, false, nil // an expired activity holds the key
 	}
+	created = *inserted
 	if !created {
-		a.CreatedDateTime, a.Status = fromMicros(createdAt), activity.StatusUpdated
+		a.CreatedDateTime, a.Status = fromMicros(*createdAt), activity.StatusUpdated
 	}
-	a.ID = stored
+	a.ID = *stored
 	return created, true, nil
 }
 

@@ -98,10 +98,21 @@ func (tx *Tx) forget(ctx context.Context, f activity.Forget) (activity.Forgotten
 
 // Privacy returns the privacy settings of p's user.
 func (s *Store) Privacy(ctx context.Context, p activity.Principal) (*activity.Privacy, error) {
+	return readPrivacy(ctx, s.pool, p, "")
+}
+
+// Privacy returns the privacy settings of the transaction's user, and locks them (FOR SHARE) until
+// the transaction ends: a SetPrivacy changing them waits for it, and one that changed them first is
+// seen.
+func (tx *Tx) Privacy(ctx context.Context) (*activity.Privacy, error) {
+	return readPrivacy(ctx, tx.tx, tx.p, " FOR SHARE")
+}
+
+func readPrivacy(ctx context.Context, q querier, p activity.Principal, lock string) (*activity.Privacy, error) {
 	pv := &activity.Privacy{}
 	var paused int64
-	err := s.pool.QueryRow(ctx, `SELECT blocked_apps, blocked_sites, paused_until FROM privacy
-		WHERE tenant_id = $1 AND user_id = $2`, p.TenantID, p.UserID).Scan(&pv.BlockedApps, &pv.BlockedSites, &paused)
+	err := q.QueryRow(ctx, `SELECT blocked_apps, blocked_sites, paused_until FROM privacy
+		WHERE tenant_id = $1 AND user_id = $2`+lock, p.TenantID, p.UserID).Scan(&pv.BlockedApps, &pv.BlockedSites, &paused)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return pv, nil
 	} else if err != nil {
@@ -113,15 +124,22 @@ func (s *Store) Privacy(ctx context.Context, p activity.Principal) (*activity.Pr
 	return pv, nil
 }
 
-// SetPrivacy replaces the privacy settings of p's user.
+// SetPrivacy replaces the privacy settings of p's user. Writes read the row FOR SHARE in their own
+// statement or transaction: the UPDATE waits for those that read it, and those that come after
+// read it changed. A user's first settings are made in two steps, an empty row (which refuses
+// nothing, so a write beside it needs no ordering) and then the update, so that the update is
+// always one of an existing row.
 func (s *Store) SetPrivacy(ctx context.Context, p activity.Principal, pv *activity.Privacy) error {
 	var paused int64
 	if !pv.PausedUntil.IsZero() {
 		paused = micros(pv.PausedUntil)
 	}
-	_, err := s.pool.Exec(ctx, `INSERT INTO privacy (tenant_id, user_id, blocked_apps, blocked_sites, paused_until)
-		VALUES ($1, $2, $3, $4, $5) ON CONFLICT (tenant_id, user_id) DO UPDATE SET blocked_apps = excluded.blocked_apps,
-		blocked_sites = excluded.blocked_sites, paused_until = excluded.paused_until`,
+	if _, err := s.pool.Exec(ctx, `INSERT INTO privacy (tenant_id, user_id, blocked_apps, blocked_sites, paused_until)
+		VALUES ($1, $2, '{}', '{}', 0) ON CONFLICT (tenant_id, user_id) DO NOTHING`, p.TenantID, p.UserID); err != nil {
+		return fmt.Errorf("set privacy: %w", err)
+	}
+	_, err := s.pool.Exec(ctx, `UPDATE privacy SET blocked_apps = $3, blocked_sites = $4, paused_until = $5
+		WHERE tenant_id = $1 AND user_id = $2`,
 		p.TenantID, p.UserID, append([]string{}, pv.BlockedApps...), append([]string{}, pv.BlockedSites...), paused)
 	if err != nil {
 		return fmt.Errorf("set privacy: %w", err)

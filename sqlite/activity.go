@@ -134,9 +134,18 @@ func (s *Store) PutActivity(ctx context.Context, p activity.Principal, a *activi
 	return created, err
 }
 
-// PutActivity inserts a, or replaces the live activity with its appActivityId, in one upsert. The
-// upsert leaves an expired activity with the key alone: that one is deleted, and the upsert runs again.
+// PutActivity inserts a, or replaces the live activity with its appActivityId, in one upsert, unless
+// the user's privacy settings refuse it: they are read in the writer's transaction, which SetPrivacy
+// goes through too. The upsert leaves an expired activity with the key alone: that one is deleted,
+// and the upsert runs again.
 func (tx *Tx) PutActivity(ctx context.Context, a *activity.Activity) (created bool, err error) {
+	pv, err := tx.Privacy(ctx)
+	if err != nil {
+		return false, err
+	}
+	if now := fromMicros(tx.now); pv.Refuses(tx.p.AppID, a, now) != "" {
+		return false, activity.Refused(pv, tx.p.AppID, a, now)
+	}
 	for range 2 {
 		created, ok, err := tx.upsertActivity(ctx, a)
 		if err != nil || ok {

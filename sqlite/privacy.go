@@ -98,9 +98,19 @@ func (tx *Tx) logOwned(o owned, kind activity.ChangeKind) {
 
 // Privacy returns the privacy settings of p's user.
 func (s *Store) Privacy(ctx context.Context, p activity.Principal) (*activity.Privacy, error) {
+	return readPrivacy(ctx, s.reads, p)
+}
+
+// Privacy returns the privacy settings of the transaction's user, read in the writer's transaction:
+// SetPrivacy goes through the same writer, so it is before or after, never beside.
+func (tx *Tx) Privacy(ctx context.Context) (*activity.Privacy, error) {
+	return readPrivacy(ctx, tx.tx, tx.p)
+}
+
+func readPrivacy(ctx context.Context, q querier, p activity.Principal) (*activity.Privacy, error) {
 	var apps, sites string
 	var paused int64
-	err := s.reads.QueryRowContext(ctx, `SELECT blocked_apps, blocked_sites, paused_until FROM privacy
+	err := q.QueryRowContext(ctx, `SELECT blocked_apps, blocked_sites, paused_until FROM privacy
 		WHERE tenant_id = ? AND user_id = ?`, p.TenantID, p.UserID).Scan(&apps, &sites, &paused)
 	pv := &activity.Privacy{}
 	if errors.Is(err, sql.ErrNoRows) {
