@@ -363,10 +363,14 @@ func (s *Store) commit(batch []*writeRequest) {
 	for i, r := range batch {
 		r.err <- results[i]
 	}
-	if s.OnCommit != nil && everyone {
-		s.OnCommit(nil)
-	} else if s.OnCommit != nil && len(changed) > 0 {
-		s.OnCommit(changed)
+	// OnCommit is read only when there is something to tell: the writes Open makes itself (indexing
+	// old rows) append nothing, and the caller sets OnCommit after Open returns.
+	if everyone || len(changed) > 0 {
+		if f := s.OnCommit; f != nil && everyone {
+			f(nil)
+		} else if f != nil {
+			f(changed)
+		}
 	}
 	select {
 	case s.committed <- struct{}{}:
