@@ -23,6 +23,7 @@ import (
 	"github.com/chromedp/cdproto/network"
 	cdppage "github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 )
 
 // The tests of the timeline page (package web): the real activityd over TLS, headless Chromium
@@ -1295,4 +1296,31 @@ func TestTimeline_LiveInChosenZone(t *testing.T) {
 			zone, err, days)
 	}
 	checkDays(t, tb.timeline(), zone)
+}
+
+// TestTimeline_Keyboard: the page works from the keyboard. The first Tab reaches the skip link,
+// shown; Enter moves to the timeline; Tabs from there reach a card's Resume link with a visible focus
+// outline, and Enter on it follows it.
+func TestTimeline_Keyboard(t *testing.T) {
+	e := startTimeline(t)
+	a := e.a
+	e.put(t, a.token(t, "alice", "notes"), activityBody("k1", "notes.example.com", "Notes", "Keyboard", "by keys"))
+	tb := e.newTab(t, "alice", browserZone)
+	tb.signIn(a.personToken(t, "alice"), browserZone)
+	tb.do("Tab", chromedp.KeyEvent(kb.Tab))
+	if got := eval[string](tb, `document.activeElement.className + "|" + (document.activeElement.getBoundingClientRect().left >= 0)`); got != "skip|true" {
+		t.Fatalf("the first Tab focuses %q, want the skip link, on screen", got)
+	}
+	tb.do("Enter", chromedp.KeyEvent(kb.Enter))
+	tb.mustWait("the skip link followed", `location.hash === "#main"`, 5*time.Second)
+	for i := 0; i < 40; i++ {
+		if eval[bool](tb, `document.activeElement.classList.contains("resume")`) {
+			if style := eval[string](tb, `getComputedStyle(document.activeElement).outlineStyle`); style == "none" {
+				t.Errorf("the focused Resume link has no outline")
+			}
+			return
+		}
+		tb.do("Tab", chromedp.KeyEvent(kb.Tab))
+	}
+	t.Errorf("40 Tabs from the timeline did not reach a Resume link; focus is on %q", eval[string](tb, `document.activeElement.outerHTML.slice(0, 120)`))
 }
