@@ -2,7 +2,9 @@ package sqlite
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"hash/fnv"
 	"slices"
 	"strings"
 	"time"
@@ -40,12 +42,12 @@ func insertChanges(ctx context.Context, q querier, changes []pendingChange) erro
 		for n*2 <= len(changes) && n < 128 {
 			n *= 2
 		}
-		args := make([]any, 0, 6*n)
+		args := make([]any, 0, 7*n)
 		for _, c := range changes[:n] {
-			args = append(args, c.p.TenantID, c.p.UserID, c.p.AppID, c.activityID, string(c.kind), c.at)
+			args = append(args, userKey(c.p.TenantID, c.p.UserID), c.p.TenantID, c.p.UserID, c.p.AppID, c.activityID, string(c.kind), c.at)
 		}
-		if _, err := q.ExecContext(ctx, `INSERT INTO changes (tenant_id, user_id, app_id, activity_id, kind, at) VALUES `+
-			strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?),", n), ","), args...); err != nil {
+		if _, err := q.ExecContext(ctx, `INSERT INTO changes (user_key, tenant_id, user_id, app_id, activity_id, kind, at) VALUES `+
+			strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?, ?),", n), ","), args...); err != nil {
 			return fmt.Errorf("log changes: %w", err)
 		}
 		changes = changes[n:]
@@ -53,9 +55,48 @@ func insertChanges(ctx context.Context, q querier, changes []pendingChange) erro
 	return nil
 }
 
+// userKey is the change log's key of a user (migration 0009): a 64-bit FNV-1a hash of the tenant
+// and the user.
+func userKey(tenant, user string) int64 {
+	h := fnv.New64a()
+	h.Write([]byte(tenant))
+	h.Write([]byte{0x1f})
+	h.Write([]byte(user))
+	return int64(h.Sum64())
+}
+
+// keyChanges keys the changes logged before migration 0009, through the writer.
+func (s *Store) keyChanges(ctx context.Context) error {
+	return s.submit(ctx, activity.Principal{}, func(tx *Tx) error {
+		rows, err := tx.tx.QueryContext(ctx, `SELECT DISTINCT tenant_id, user_id FROM changes INDEXED BY changes_unkeyed WHERE user_key IS NULL`)
+		if err != nil {
+			return fmt.Errorf("key changes: %w", err)
+		}
+		var users [][2]string
+		for rows.Next() {
+			var u [2]string
+			if err := rows.Scan(&u[0], &u[1]); err != nil {
+				rows.Close()
+				return fmt.Errorf("key changes: %w", err)
+			}
+			users = append(users, u)
+		}
+		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+			return fmt.Errorf("key changes: %w", err)
+		}
+		for _, u := range users {
+			if _, err := tx.tx.ExecContext(ctx, `UPDATE changes SET user_key = ? WHERE user_key IS NULL AND tenant_id = ? AND user_id = ?`,
+				userKey(u[0], u[1]), u[0], u[1]); err != nil {
+				return fmt.Errorf("key changes: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
 func logChangeOf(ctx context.Context, q querier, tenant, user, app string, activityID int64, kind activity.ChangeKind, now int64) error {
-	if _, err := q.ExecContext(ctx, `INSERT INTO changes (tenant_id, user_id, app_id, activity_id, kind, at)
-		VALUES (?, ?, ?, ?, ?, ?)`, tenant, user, app, activityID, string(kind), now); err != nil {
+	if _, err := q.ExecContext(ctx, `INSERT INTO changes (user_key, tenant_id, user_id, app_id, activity_id, kind, at)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`, userKey(tenant, user), tenant, user, app, activityID, string(kind), now); err != nil {
 		return fmt.Errorf("log change: %w", err)
 	}
 	return nil
@@ -69,13 +110,15 @@ func (s *Store) Changes(ctx context.Context, p activity.Principal, q activity.Ch
 	if err != nil {
 		return nil, err
 	}
-	query, args := `SELECT seq, app_id, activity_id, kind, at FROM changes INDEXED BY changes_user
-		WHERE tenant_id = ? AND user_id = ? AND seq > ? AND seq <= ? AND app_id = ? ORDER BY seq LIMIT ?`,
-		[]any{p.TenantID, p.UserID, q.After.Seq, log.Latest.Seq, p.AppID, q.Limit + 1}
+	// The index finds the user's entries by key; the texts make sure they are the user's.
+	key := userKey(p.TenantID, p.UserID)
+	query, args := `SELECT seq, app_id, activity_id, kind, at FROM changes INDEXED BY changes_user_key
+		WHERE user_key = ? AND tenant_id = ? AND user_id = ? AND seq > ? AND seq <= ? AND app_id = ? ORDER BY seq LIMIT ?`,
+		[]any{key, p.TenantID, p.UserID, q.After.Seq, log.Latest.Seq, p.AppID, q.Limit + 1}
 	if q.AllApps {
-		query, args = `SELECT seq, app_id, activity_id, kind, at FROM changes
-		WHERE tenant_id = ? AND user_id = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?`,
-			[]any{p.TenantID, p.UserID, q.After.Seq, log.Latest.Seq, q.Limit + 1}
+		query, args = `SELECT seq, app_id, activity_id, kind, at FROM changes INDEXED BY changes_user_key
+		WHERE user_key = ? AND tenant_id = ? AND user_id = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?`,
+			[]any{key, p.TenantID, p.UserID, q.After.Seq, log.Latest.Seq, q.Limit + 1}
 	}
 	rows, err := s.reads.QueryContext(ctx, query, args...)
 	if err != nil {

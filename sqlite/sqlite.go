@@ -104,7 +104,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	stopped := make(chan struct{})
 	go s.writer(stopped)
 	go s.checkpointer(checkpoints, stopped)
-	if err := s.indexOld(ctx); err != nil {
+	if err := errors.Join(s.indexOld(ctx), s.keyChanges(ctx)); err != nil {
 		s.Close()
 		return nil, err
 	}

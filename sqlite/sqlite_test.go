@@ -93,3 +93,45 @@ func TestStore_WALStaysBounded(t *testing.T) {
 		t.Errorf("after 6,000 writes the WAL holds %d MB (the database %d MB); checkpoints do not keep up", wal.Size()>>20, db.Size()>>20)
 	}
 }
+
+// TestOpen_IndexesOldRows: rows written before migrations 0008 and 0009 (no search text, no search
+// key, changes without a user key) are filled in when the store opens: search finds them and the
+// change log serves them.
+func TestOpen_IndexesOldRows(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "activityd.db")
+	s, err := sqlite.Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := activity.NewService(s)
+	a := activitytest.NewActivity("old")
+	a.VisualElements.DisplayText = "Lighthouse"
+	if _, err := svc.UpsertActivity(t.Context(), activitytest.AliceNotes, a); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// As a store before the migrations left them (the triggers take the row out of the index).
+	for _, q := range []string{`UPDATE activities SET search_text = NULL, search_key = NULL, site = ''`, `UPDATE changes SET user_key = NULL`} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+	s, err = sqlite.Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	page, err := s.ListActivities(t.Context(), activitytest.AliceNotes, activity.ActivityQuery{Limit: 10, Search: "lighthouse"})
+	if err != nil || len(page.Activities) != 1 {
+		t.Errorf("search after reopening: %v, %v; want the old activity", page, err)
+	}
+	changes, err := s.Changes(t.Context(), activitytest.AliceNotes, activity.ChangeQuery{Limit: 10})
+	if err != nil || len(changes.Changes) != 1 {
+		t.Errorf("the change log after reopening: %+v, %v; want the old change", changes, err)
+	}
+}
