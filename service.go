@@ -84,12 +84,8 @@ func (s *Service) UpsertActivity(ctx context.Context, p Principal, a *Activity) 
 			return false, err
 		}
 	}
-	// The store refuses what the privacy settings refuse, in the write's own transaction (so that a
-	// concurrent change of the settings is ordered with it); asking first answers most refusals
-	// without a write.
-	if err := s.recording(ctx, p, a); err != nil {
-		return false, err
-	}
+	// The store refuses what the privacy settings refuse (Tx.PutActivity), in the write's own
+	// transaction, so that a concurrent change of the settings is ordered with it.
 	requested := a.ExpirationDateTime
 	items := a.HistoryItems
 	prepare := func() {
@@ -371,20 +367,9 @@ func (s *Service) RunPurge(ctx context.Context, interval time.Duration, batch in
 	}
 }
 
-// recording refuses a write of a by p when p's user has paused recording or blocked p's app or a's
-// site: nothing of it is stored. Errors: Forbidden.
-func (s *Service) recording(ctx context.Context, p Principal, a *Activity) error {
-	pv, err := s.Store.Privacy(ctx, p)
-	if err != nil {
-		return err
-	}
-	if pv.Refuses(p.AppID, a, s.now()) != "" {
-		return Refused(pv, p.AppID, a, s.now())
-	}
-	return nil
-}
-
-// recordingIn is recording inside a write's transaction, which orders it with SetPrivacy.
+// recordingIn refuses a write of a by p when p's user has paused recording or blocked p's app or a's
+// site, reading the settings inside the write's transaction, which orders it with SetPrivacy: nothing
+// of a refused write is stored. Errors: Forbidden.
 func (s *Service) recordingIn(ctx context.Context, tx Tx, p Principal, a *Activity) error {
 	pv, err := tx.Privacy(ctx)
 	if err != nil {

@@ -153,9 +153,10 @@ func (s *Store) expandHistoryItems(ctx context.Context, p activity.Principal, al
 		return out, nil
 	}
 	from, to := modified.Micros()
-	app := "h.app_id = $3"
+	app, appID := "h.app_id = $3", p.AppID
 	if allApps {
-		app = "$3 = $3"
+		// Any app of the user's: $3 is sent empty, which no app id is, and the condition holds.
+		app, appID = "$3 = ''", ""
 	}
 	rows, err := s.pool.Query(ctx, `SELECT `+historyColumns+` FROM (
 			SELECT h.*, row_number() OVER (PARTITION BY h.activity_id ORDER BY h.last_modified DESC, h.id DESC) AS n
@@ -164,7 +165,7 @@ func (s *Store) expandHistoryItems(ctx context.Context, p activity.Principal, al
 			AND h.expires > $5 AND h.last_modified BETWEEN $6 AND $7) h
 		WHERE h.n <= $8
 		ORDER BY h.activity_id, h.last_modified DESC, h.id DESC`,
-		p.TenantID, p.UserID, p.AppID, activityIDs, s.now(), from, to, limit)
+		p.TenantID, p.UserID, appID, activityIDs, s.now(), from, to, limit)
 	if err != nil {
 		return nil, fmt.Errorf("expand history items: %w", err)
 	}

@@ -157,10 +157,9 @@ func (s *Store) expandHistoryItems(ctx context.Context, p activity.Principal, al
 		return out, nil
 	}
 	from, to := modified.Micros()
-	app := "h.app_id = ?"
-	args := []any{p.TenantID, p.UserID, p.AppID, s.now(), from, to}
+	app, args := " AND h.app_id = ?", []any{p.TenantID, p.UserID, p.AppID, s.now(), from, to}
 	if allApps {
-		app, args = "h.app_id = h.app_id", append(args[:2], args[3:]...)
+		app, args = "", []any{p.TenantID, p.UserID, s.now(), from, to}
 	}
 	for _, id := range activityIDs {
 		args = append(args, id)
@@ -169,7 +168,7 @@ func (s *Store) expandHistoryItems(ctx context.Context, p activity.Principal, al
 	rows, err := s.reads.QueryContext(ctx, `SELECT `+historyColumns+` FROM (
 			SELECT h.*, row_number() OVER (PARTITION BY h.activity_id ORDER BY h.last_modified DESC, h.id DESC) AS n
 			FROM history_items h
-			WHERE h.tenant_id = ? AND h.user_id = ? AND `+app+` AND h.expires > ?
+			WHERE h.tenant_id = ? AND h.user_id = ?`+app+` AND h.expires > ?
 			AND h.last_modified BETWEEN ? AND ?
 			AND h.activity_id IN (?`+strings.Repeat(", ?", len(activityIDs)-1)+`)) h
 		WHERE h.n <= ?

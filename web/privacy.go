@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -212,7 +213,7 @@ func (s *Server) done(w http.ResponseWriter, r *http.Request, n activity.Forgott
 		json.NewEncoder(w).Encode(map[string]any{"forgotten": n, "message": message})
 		return
 	}
-	http.Redirect(w, r, backTo(r)+sep(backTo(r))+"done="+urlEscape(s.sign("done", []byte(message))), http.StatusSeeOther)
+	http.Redirect(w, r, backTo(r)+sep(backTo(r))+"done="+url.QueryEscape(s.sign("done", []byte(message))), http.StatusSeeOther)
 }
 
 func sep(path string) string {

@@ -414,5 +414,3 @@ func (s *Server) error(w http.ResponseWriter, r *http.Request, err error) {
 	s.logger.Error("web", "path", r.URL.Path, "error", err)
 	s.fail(w, r, http.StatusInternalServerError, "Something went wrong on the server; try again in a moment.")
 }
-
-func urlEscape(s string) string { return url.QueryEscape(s) }

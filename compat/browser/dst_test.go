@@ -48,13 +48,15 @@ func TestTimeline_DaylightSaving(t *testing.T) {
 		}
 		defer store.Close()
 		svc := activity.NewService(store)
+		// Alive whatever today is: an expiration within a retention long enough to reach it.
+		svc.Retention = 200 * 365 * 24 * time.Hour
 		p := activity.Principal{TenantID: auth.LocalTenant, UserID: auth.UserID("alice"), AppID: "notes"}
 		for _, s := range seeded {
 			svc.Now = func() time.Time { return s.when }
 			a := &activity.Activity{AppActivityID: s.key, ActivitySourceHost: "https://notes.example.com",
 				ActivationURL: "https://notes.example.com/" + s.key, AppDisplayName: "Notes",
 				VisualElements:     activity.VisualInfo{DisplayText: s.key},
-				ExpirationDateTime: s.when.Add(364 * 24 * time.Hour), // alive today
+				ExpirationDateTime: time.Now().AddDate(100, 0, 0),
 				HistoryItems:       []*activity.HistoryItem{{StartedDateTime: s.when.Add(-10 * time.Minute), LastActiveDateTime: s.when}}}
 			if _, err := svc.UpsertActivity(ctx, p, a); err != nil {
 				t.Fatalf("seed %s: %v", s.key, err)
