@@ -122,10 +122,8 @@ func Refused(pv *Privacy, app string, a *Activity, now time.Time) error {
 // activationUrl when that is an http or https URL, else of its contentUrl, else of its fallbackUrl;
 // "" when none is. Forgetting and blocking a site, and the site filter, match on it.
 func Site(a *Activity) string {
-	for _, raw := range []string{a.ActivationURL, a.ContentURL, a.FallbackURL} {
-		if site, _ := siteOf(raw); site != "" {
-			return site
-		}
+	if sites, _ := Sites(a); len(sites) > 0 {
+		return sites[0]
 	}
 	return ""
 }

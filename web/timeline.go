@@ -159,15 +159,16 @@ func (s *Server) handleTimeline(w http.ResponseWriter, r *http.Request, ss *sess
 	if page.Next != nil {
 		older = "/?" + t.query(s.cursor(page.Next))
 	}
+	first := t.After == "" && !t.filtered() // the newest, unfiltered screen: the one that goes live
 	data := map[string]any{"Days": days, "Timeline": t, "Older": older, "Problems": problems,
-		"Zone": loc.String(), "Position": "", "First": t.After == "" && !t.filtered(), "Filtered": t.filtered()}
+		"Zone": loc.String(), "Position": "", "First": first, "Filtered": t.filtered()}
 	if msg, ok := s.verify("done", v.Get("done")); ok {
 		data["Done"] = string(msg)
 	}
 	if r.URL.Query().Get("fragment") == "1" {
 		return s.renderFragment(w, "days", data)
 	}
-	if log, err := s.service.Store.ChangeLog(r.Context()); err == nil && data["First"] == true {
+	if log, err := s.service.Store.ChangeLog(r.Context()); err == nil && first {
 		data["Position"] = s.position(log.Latest)
 	}
 	s.renderPage(w, r, ss, "timeline", data)
