@@ -138,6 +138,9 @@ func (s *Server) handleSettings(w http.ResponseWriter, r *http.Request, ss *sess
 		}
 		message = "Blocked " + what + "."
 	case "unblock-app":
+		if app == "" {
+			return activity.Errorf(activity.Invalid, "Name the app to unblock.")
+		}
 		if !slices.Contains(pv.BlockedApps, app) {
 			return activity.Errorf(activity.NotFound, "The app %q is not blocked.", app)
 		}

@@ -502,3 +502,13 @@ func TestPage_Review(t *testing.T) {
 		t.Errorf("a stream behind the horizon: %q, want a reload event", body)
 	}
 }
+
+// TestPage_LongSearch: a search longer than the box allows is cut where the page shows it.
+func TestPage_LongSearch(t *testing.T) {
+	e := newEnv(t)
+	alice := e.signIn("alice")
+	_, body := alice.get("/?q=" + strings.Repeat("lighthouse ", 500))
+	if strings.Contains(body, strings.Repeat("lighthouse ", 30)) {
+		t.Errorf("a 5 KB search is shown whole")
+	}
+}
