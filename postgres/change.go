@@ -31,6 +31,19 @@ func (tx *Tx) logChange(ctx context.Context, activityID int64, kind activity.Cha
 // loggedByUpsert records that the upsert's own statement logged a change of the activity.
 func (tx *Tx) loggedByUpsert(activityID int64) { tx.logged = append(tx.logged, activityID) }
 
+// personChanges and appChanges read the change log of the user $1/$2 (of their app $3 for the
+// second) after a position and up to a transaction, in log order, through the changes_user index
+// (migration 0010). Its key is a hash of the tenant and user, so both compare the texts too, which
+// keeps a collision harmless; the app's view filters the person's entries by app.
+const (
+	personChanges = `SELECT tx, seq, app_id, activity_id, kind, at FROM changes
+		WHERE user_key = hashtextextended($1 || E'\x1f' || $2, 0) AND tenant_id = $1 AND user_id = $2
+		AND (tx, seq) > ($3, $4) AND tx <= $5 ORDER BY tx, seq LIMIT $6`
+	appChanges = `SELECT tx, seq, app_id, activity_id, kind, at FROM changes
+		WHERE user_key = hashtextextended($1 || E'\x1f' || $2, 0) AND tenant_id = $1 AND user_id = $2
+		AND app_id = $3 AND (tx, seq) > ($4, $5) AND tx <= $6 ORDER BY tx, seq LIMIT $7`
+)
+
 // Changes returns the changes of p after q.After, in log order: only those of transactions older
 // than every transaction still running, so that nothing can later commit before them.
 func (s *Store) Changes(ctx context.Context, p activity.Principal, q activity.ChangeQuery) (*activity.ChangePage, error) {
@@ -40,13 +53,9 @@ func (s *Store) Changes(ctx context.Context, p activity.Principal, q activity.Ch
 	}
 	var rows pgx.Rows
 	if q.AllApps {
-		rows, err = s.pool.Query(ctx, `SELECT tx, seq, app_id, activity_id, kind, at FROM changes
-			WHERE tenant_id = $1 AND user_id = $2 AND (tx, seq) > ($3, $4) AND tx <= $5
-			ORDER BY tx, seq LIMIT $6`, p.TenantID, p.UserID, q.After.Tx, q.After.Seq, log.Latest.Tx, q.Limit+1)
+		rows, err = s.pool.Query(ctx, personChanges, p.TenantID, p.UserID, q.After.Tx, q.After.Seq, log.Latest.Tx, q.Limit+1)
 	} else {
-		rows, err = s.pool.Query(ctx, `SELECT tx, seq, app_id, activity_id, kind, at FROM changes
-			WHERE tenant_id = $1 AND user_id = $2 AND app_id = $3 AND (tx, seq) > ($4, $5) AND tx <= $6
-			ORDER BY tx, seq LIMIT $7`, p.TenantID, p.UserID, p.AppID, q.After.Tx, q.After.Seq, log.Latest.Tx, q.Limit+1)
+		rows, err = s.pool.Query(ctx, appChanges, p.TenantID, p.UserID, p.AppID, q.After.Tx, q.After.Seq, log.Latest.Tx, q.Limit+1)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("changes: %w", err)
@@ -101,9 +110,9 @@ func (s *Store) TrimChanges(ctx context.Context, before time.Time, limit int) (i
 	var last activity.Position
 	var n int
 	err = tx.QueryRow(ctx, `WITH gone AS (
-			DELETE FROM changes WHERE (tenant_id, user_id, app_id, tx, seq) IN (
-				SELECT tenant_id, user_id, app_id, tx, seq FROM changes WHERE at < $1 ORDER BY tx, seq LIMIT $2
-				FOR UPDATE SKIP LOCKED)
+			DELETE FROM changes WHERE ctid = ANY(ARRAY(
+				SELECT ctid FROM changes WHERE at < $1 ORDER BY tx, seq LIMIT $2
+				FOR UPDATE SKIP LOCKED))
 			RETURNING tx, seq)
 		SELECT COALESCE(MAX(tx), 0), COALESCE(MAX(seq) FILTER (WHERE tx = (SELECT MAX(tx) FROM gone)), 0), COUNT(*) FROM gone`,
 		micros(before), limit).Scan(&last.Tx, &last.Seq, &n)
