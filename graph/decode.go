@@ -36,6 +36,10 @@ type decoder struct {
 	i int // the next byte to read
 	// annotations are the names of the annotations of the top-level object, such as "@odata.id".
 	annotations []string
+	// imported is set when decoding an import line (decodeImport): the server-set times are kept, and
+	// the top-level "@activityd.appId" annotation is read into app.
+	imported bool
+	app      string
 }
 
 func newDecoder(body []byte, maxDepth int) (*decoder, error) {
@@ -188,6 +192,14 @@ func (d *decoder) object(path string, field func(name, path string) error) (bool
 		if isAnnotation(name) {
 			if path == "" {
 				d.annotations = append(d.annotations, name)
+			}
+			if d.imported && path == "" && name == appAnnotation {
+				app, err := d.str(name)
+				if err != nil {
+					return false, err
+				}
+				d.app = app
+				continue
 			}
 			d.value()
 			continue
@@ -386,6 +398,30 @@ func decodeActivity(body []byte, maxDepth int) (*activityBody, error) {
 	if err != nil {
 		return nil, err
 	}
+	return d.activity()
+}
+
+// appAnnotation is the instance annotation that names the app of an activity in an export line
+// (Server.Export) and an import line (Server.Import).
+const appAnnotation = "@activityd.appId"
+
+// decodeImport decodes one line of an import: a userActivity as Server.Export writes it, whose
+// createdDateTime and lastModifiedDateTime (its own and its history items') are kept, and whose app
+// is its "@activityd.appId" annotation ("" when it has none).
+func decodeImport(line []byte, maxDepth int) (*activity.Activity, string, error) {
+	d, err := newDecoder(line, maxDepth)
+	if err != nil {
+		return nil, "", err
+	}
+	d.imported = true
+	b, err := d.activity()
+	if err != nil {
+		return nil, "", err
+	}
+	return &b.Activity, d.app, nil
+}
+
+func (d *decoder) activity() (*activityBody, error) {
 	b := &activityBody{present: make(map[string]bool)}
 	a := &b.Activity
 	ok, err := d.object("", func(name, path string) (err error) {
@@ -414,7 +450,19 @@ func decodeActivity(body []byte, maxDepth int) (*activityBody, error) {
 		case "historyItems":
 			b.hasItems = true
 			a.HistoryItems, err = d.historyItems(path)
-		case "id", "createdDateTime", "lastModifiedDateTime", "status":
+		case "createdDateTime":
+			if d.imported {
+				a.CreatedDateTime, err = d.dateTime(path)
+			} else {
+				err = d.skip()
+			}
+		case "lastModifiedDateTime":
+			if d.imported {
+				a.LastModifiedDateTime, err = d.dateTime(path)
+			} else {
+				err = d.skip()
+			}
+		case "id", "status":
 			err = d.skip()
 		default:
 			err = unknown(path, name, "userActivity", activityProps)
@@ -522,7 +570,19 @@ func (d *decoder) historyItem(path string) (*activity.HistoryItem, map[string]bo
 			h.UserTimezone, err = d.optStr(full, &h.Blank, activity.FieldUserTimezone)
 		case "expirationDateTime":
 			h.ExpirationDateTime, err = d.dateTime(full)
-		case "createdDateTime", "lastModifiedDateTime", "status":
+		case "createdDateTime":
+			if d.imported {
+				h.CreatedDateTime, err = d.dateTime(full)
+			} else {
+				err = d.skip()
+			}
+		case "lastModifiedDateTime":
+			if d.imported {
+				h.LastModifiedDateTime, err = d.dateTime(full)
+			} else {
+				err = d.skip()
+			}
+		case "status":
 			err = d.skip()
 		case "activity":
 			err = invalid("The navigation property '%s' cannot be set; a history item belongs to the activity in its URL.", full)

@@ -10,9 +10,11 @@ import (
 // Export writes every live activity of p's user, through every app, to w as JSON Lines (one
 // userActivity per line, newest first, in Graph's wire form with all its history items and the
 // instance annotation "@activityd.appId" naming the app that wrote it), and returns how many it
-// wrote. It is the person's "download everything", and the input of a later import.
-func (s *Server) Export(ctx context.Context, w io.Writer, p activity.Principal) (int, error) {
-	q := activity.ActivityQuery{Limit: 100, AllApps: true, MaxBytes: s.maxPageBytes()}
+// wrote. It is the person's "download everything", and the input of a later import (Server.Import).
+// f narrows it to one app, or to the activities modified since a time (an incremental export).
+func (s *Server) Export(ctx context.Context, w io.Writer, p activity.Principal, f activity.ExportFilter) (int, error) {
+	q := activity.ActivityQuery{Limit: 100, AllApps: true, MaxBytes: s.maxPageBytes(), App: f.App}
+	q.Modified.From = f.Since
 	n := 0
 	var line []byte
 	for {
@@ -38,7 +40,7 @@ func (s *Server) Export(ctx context.Context, w io.Writer, p activity.Principal) 
 			}
 			line = appendActivity(line[:0], a, s.publicID(a.ID), nil, "", "")
 			// The app, as an instance annotation before the closing brace.
-			line = append(line[:len(line)-1], `,"@activityd.appId":`...)
+			line = append(append(append(line[:len(line)-1], `,"`...), appAnnotation...), `":`...)
 			line = appendString(line, a.AppID)
 			line = append(line, "}\n"...)
 			if _, err := w.Write(line); err != nil {

@@ -2,7 +2,11 @@ package web
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
 	"net/http"
 	"net/url"
 	"slices"
@@ -235,11 +239,28 @@ func backTo(r *http.Request) string {
 	return "/privacy"
 }
 
-// handleExport downloads everything as JSON Lines.
+// handleExport downloads everything as JSON Lines (graph.Server.Export); the parameters app and since
+// (RFC 3339) narrow it to one app, or to what was modified since then. Errors: 400 for a bad parameter.
 func (s *Server) handleExport(w http.ResponseWriter, r *http.Request, ss *session) error {
+	var f activity.ExportFilter
+	if since := r.URL.Query().Get("since"); since != "" {
+		t, err := time.Parse(time.RFC3339, since)
+		if err != nil {
+			s.fail(w, r, http.StatusBadRequest, "The parameter 'since' must be a time in RFC 3339 form, such as 2026-11-30T00:00:00Z; '"+since+"' is not.")
+			return nil
+		}
+		f.Since = t
+	}
+	if app := r.URL.Query().Get("app"); app != "" {
+		if !activity.ValidAppID(app) {
+			s.fail(w, r, http.StatusBadRequest, "The parameter 'app' is not an app id: 1 to 256 characters, none a control character.")
+			return nil
+		}
+		f.App = app
+	}
 	w.Header().Set("Content-Type", "application/x-ndjson; charset=utf-8")
 	w.Header().Set("Content-Disposition", `attachment; filename="activityd-`+s.now().Format(time.DateOnly)+`.jsonl"`)
-	n, err := s.exporter.Export(r.Context(), w, ss.principal())
+	n, err := s.exporter.Export(r.Context(), w, ss.principal(), f)
 	if err != nil {
 		// Lines already sent cannot be taken back; the download ends short and the log says so.
 		s.logger.Error("export", "user", ss.UserID, "written", n, "error", err)
@@ -252,4 +273,64 @@ func plural(n int, one, many string) string {
 		return one
 	}
 	return many
+}
+
+// handleImport imports JSON Lines in the shape of an export (graph.Server.Import) for the person:
+// the body of a privacy API call, or the file of the privacy page's upload form ("file"). The API
+// answers {"value": [graph.ImportLine...], "summary": {result: count}}; the form goes back to the page
+// with the summary as its message. Errors: 413 past MaxImportBytes, 415 for another content type.
+func (s *Server) handleImport(w http.ResponseWriter, r *http.Request, ss *session) error {
+	var body []byte
+	var err error
+	if ss.bearer {
+		if ct := r.Header.Get("Content-Type"); ct != "" {
+			mt, _, _ := mime.ParseMediaType(ct)
+			switch mt {
+			case "application/x-ndjson", "application/jsonl", "application/json", "text/plain":
+			default:
+				s.fail(w, r, http.StatusUnsupportedMediaType, "The Content-Type '"+ct+"' is not supported; send JSON Lines as application/x-ndjson.")
+				return nil
+			}
+		}
+		body, err = io.ReadAll(r.Body)
+	} else {
+		var f multipart.File
+		if f, _, err = r.FormFile("file"); err == nil {
+			body, err = io.ReadAll(f)
+			f.Close()
+		} else if errors.Is(err, http.ErrMissingFile) {
+			s.fail(w, r, http.StatusBadRequest, "Choose a file to import: an export of activityd (JSON Lines).")
+			return nil
+		}
+	}
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			s.fail(w, r, http.StatusRequestEntityTooLarge, fmt.Sprintf("The import is larger than %d bytes; send it in parts (the activityd import command does).", MaxImportBytes))
+			return nil
+		}
+		return activity.Errorf(activity.Invalid, "The import could not be read: %v.", err)
+	}
+	lines, err := s.exporter.Import(r.Context(), ss.principal(), body)
+	if err != nil {
+		return err
+	}
+	summary := map[activity.ImportResult]int{}
+	for _, l := range lines {
+		summary[l.Result]++
+	}
+	if ss.bearer {
+		w.Header().Set("Content-Type", "application/json")
+		return json.NewEncoder(w).Encode(map[string]any{"value": append([]activity.ImportLine{}, lines...), "summary": summary})
+	}
+	message := fmt.Sprintf("Imported %d %s: %d new, %d updated, %d unchanged, %d kept because this server's were newer, %d skipped.",
+		len(lines), plural(len(lines), "activity", "activities"), summary["created"], summary["updated"], summary["unchanged"], summary["newer"], summary[activity.ImportSkipped])
+	for _, l := range lines {
+		if l.Result == activity.ImportSkipped {
+			message += fmt.Sprintf(" Line %d: %s", l.Line, l.Reason)
+			break
+		}
+	}
+	s.done(w, r, activity.Forgotten{}, message)
+	return nil
 }

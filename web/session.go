@@ -165,6 +165,11 @@ func (s *Server) page(h handlerFunc) http.HandlerFunc {
 // with its cookie and CSRF token). A token is not sent by browsers on their own, so it needs no CSRF
 // token.
 func (s *Server) privacyAPI(h handlerFunc, next http.HandlerFunc) http.HandlerFunc {
+	return s.bearerAPI(h, 64<<10, next)
+}
+
+// bearerAPI is privacyAPI with a body of at most maxBody bytes.
+func (s *Server) bearerAPI(h handlerFunc, maxBody int64, next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
 		if !ok || !strings.EqualFold(scheme, "Bearer") {
@@ -182,7 +187,7 @@ func (s *Server) privacyAPI(h handlerFunc, next http.HandlerFunc) http.HandlerFu
 			s.fail(w, r, http.StatusForbidden, "The access token lacks the scope UserActivity.ReadWrite.All, which the privacy API needs.")
 			return
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 		ss := &session{TenantID: p.TenantID, UserID: p.UserID, UserName: p.UserName, Issuer: p.Issuer, AppID: p.AppID, bearer: true}
 		if err := h(w, r, ss); err != nil {
 			s.error(w, r, err)
@@ -191,10 +196,13 @@ func (s *Server) privacyAPI(h handlerFunc, next http.HandlerFunc) http.HandlerFu
 }
 
 // form serves a POST for a signed-in person whose form carries the session's CSRF token.
-func (s *Server) form(h handlerFunc) http.HandlerFunc {
+func (s *Server) form(h handlerFunc) http.HandlerFunc { return s.formOf(h, 64<<10) }
+
+// formOf is form with a body of at most maxBody bytes (a file upload's).
+func (s *Server) formOf(h handlerFunc, maxBody int64) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
-		r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 		ss := s.session(r)
 		if ss == nil {
 			s.fail(w, r, http.StatusUnauthorized, "You are signed out; sign in and try again.")

@@ -26,9 +26,11 @@ type Verifier interface {
 	Verify(ctx context.Context, token string) (activity.Principal, error)
 }
 
-// Exporter writes every activity of a person as JSON Lines (graph.Server is one) and says how many.
+// Exporter writes every activity of a person as JSON Lines and says how many, and imports such lines
+// back (graph.Server is one).
 type Exporter interface {
-	Export(ctx context.Context, w io.Writer, p activity.Principal) (int, error)
+	Export(ctx context.Context, w io.Writer, p activity.Principal, f activity.ExportFilter) (int, error)
+	Import(ctx context.Context, p activity.Principal, body []byte) ([]activity.ImportLine, error)
 }
 
 // Defaults for Server.
@@ -39,6 +41,9 @@ const (
 	DefaultMaxStreamsPerUser = 16
 	// SecretSize is the size of the key that signs sessions, CSRF tokens and stream positions.
 	SecretSize = 32
+	// MaxImportBytes is the largest body of POST /privacy/import; a larger import is sent in parts
+	// (the activityd import command sends 1 MiB at a time).
+	MaxImportBytes = 8 << 20
 )
 
 //go:embed templates/*.html
@@ -97,6 +102,7 @@ func New(service *activity.Service, verifier Verifier, ids *activity.PublicIDs, 
 	m.HandleFunc("POST /privacy/settings", s.privacyAPI(s.handleSettings, s.form(s.handleSettings)))
 	m.HandleFunc("GET /privacy/settings", s.privacyAPI(s.handleSettingsRead, s.page(s.handlePrivacy)))
 	m.HandleFunc("GET /privacy/export", s.privacyAPI(s.handleExport, s.page(s.handleExport)))
+	m.HandleFunc("POST /privacy/import", s.bearerAPI(s.handleImport, MaxImportBytes, s.formOf(s.handleImport, MaxImportBytes+64<<10)))
 	s.mux = m
 	return s
 }

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -29,6 +30,10 @@ func exit(err error, stderr io.Writer) int {
 		return 0
 	}
 	fmt.Fprintln(stderr, "activityd:", err)
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return ee.status
+	}
 	var ue *usageError
 	if errors.As(err, &ue) {
 		fmt.Fprintf(stderr, "run 'activityd %s' for usage\n", strings.TrimSpace(ue.cmd+" -h"))
@@ -57,6 +62,9 @@ Usage:
   activityd serve [flags]   run the server (default: SQLite and a local token issuer in ./activityd-data)
   activityd token [flags]   print a bearer token from the local issuer of a server's data directory
   activityd cert [flags]    print the path of the local CA behind --tls self-signed (creating it)
+  activityd activities ...  list, get, put, rm, recent or watch an app's activities on a server
+  activityd export [FILE]   write the person's activities, across apps, as JSON Lines
+  activityd import FILE...  bring activities in: an export, Graph JSON
   activityd help            print this help
 
 Run 'activityd serve -h', 'activityd token -h' or 'activityd cert -h' for the flags of each. Every flag
@@ -81,6 +89,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return token(args[1:], getenv, stdout)
 	case "cert":
 		return cert(args[1:], getenv, stdout, stderr)
+	case "activities":
+		return activities(ctx, args[1:], getenv, stdout, stderr)
+	case "export":
+		return export(ctx, args[1:], getenv, stdout, stderr)
+	case "import":
+		return importCmd(ctx, args[1:], getenv, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -142,6 +156,16 @@ func (v checkedValue) IsBoolFlag() bool {
 // flags win over the environment. It prints nothing: -h is reported as flag.ErrHelp, anything else
 // as one usageError naming the flag or variable, the value and what is wanted.
 func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string) error {
+	rest, err := parseFlagsArgs(fs, args, getenv)
+	if err == nil && len(rest) > 0 {
+		return usagef(strings.TrimPrefix(fs.Name(), "activityd "), "unexpected argument %q", rest[0])
+	}
+	return err
+}
+
+// parseFlagsArgs is parseFlags for a command that takes arguments too: flags may come before, between
+// or after them (a "--" ends the flags), and it returns the arguments.
+func parseFlagsArgs(fs *flag.FlagSet, args []string, getenv func(string) string) ([]string, error) {
 	cmd := strings.TrimPrefix(fs.Name(), "activityd ")
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
@@ -154,18 +178,26 @@ func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string) err
 		}
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var bad error
 	fs.VisitAll(func(f *flag.Flag) { f.Value = checkedValue{Value: f.Value, name: f.Name, bad: &bad} })
-	err = fs.Parse(args)
+	var positional, after []string
+	if i := slices.Index(args, "--"); i >= 0 {
+		args, after = args[:i], args[i+1:]
+	}
+	for {
+		if err = fs.Parse(args); err != nil || fs.NArg() == 0 {
+			break
+		}
+		positional = append(positional, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
 	switch {
-	case err == nil && fs.NArg() > 0:
-		return usagef(cmd, "unexpected argument %q", fs.Arg(0))
 	case err == nil, errors.Is(err, flag.ErrHelp):
-		return err
+		return append(positional, after...), err
 	case bad != nil:
-		return &usageError{cmd: cmd, err: bad}
+		return nil, &usageError{cmd: cmd, err: bad}
 	}
 	// The flag package's own words, with flags spelled as in the usage.
 	msg := err.Error()
@@ -174,7 +206,7 @@ func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string) err
 	} else if name, ok := strings.CutPrefix(msg, "flag needs an argument: -"); ok {
 		msg = "--" + strings.TrimPrefix(name, "-") + " needs a value"
 	}
-	return usagef(cmd, "%s", msg)
+	return nil, usagef(cmd, "%s", msg)
 }
 
 // printUsage prints a command's usage: its synopsis, then each flag with its environment variable,

@@ -1,0 +1,519 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/activityd/activityd/client"
+)
+
+const exportSynopsis = `Usage: activityd export [flags] [FILE]
+
+Writes every activity of the person, across their apps, with its history items, to FILE (or stdout)
+as JSON Lines: one activity a line, every property as stored, and its app as "@activityd.appId".
+'activityd import' reads it back, into this server or another. The token needs the scope
+UserActivity.ReadWrite.All (activityd token --scopes UserActivity.ReadWrite.All). A summary goes to
+stderr.
+`
+
+// export writes the person's export to a file or stdout.
+func export(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	var rf remoteFlags
+	var app, since string
+	fs := flag.NewFlagSet("activityd export", flag.ContinueOnError)
+	rf.add(fs)
+	fs.StringVar(&app, "app", "", "only the activities of this `app`")
+	fs.StringVar(&since, "since", "", "only the activities modified since this `time` (RFC 3339, or a duration such as 24h back from now)")
+	rest, err := parseFlagsArgs(fs, args, getenv)
+	if errors.Is(err, flag.ErrHelp) {
+		printUsage(stdout, fs, exportSynopsis)
+		return nil
+	} else if err != nil {
+		return err
+	}
+	c, err := rf.client("export")
+	if err != nil {
+		return err
+	}
+	var o client.ExportOptions
+	o.App = app
+	if since != "" {
+		if d, err := time.ParseDuration(since); err == nil && d > 0 {
+			o.Since = time.Now().Add(-d)
+		} else if o.Since, err = time.Parse(time.RFC3339, since); err != nil {
+			return usagef("export", "--since %q: want a time such as 2026-11-30T00:00:00Z, or a duration such as 24h", since)
+		}
+	}
+	if len(rest) > 1 {
+		return usagef("export", "want at most one FILE")
+	}
+	out, name := stdout, "stdout"
+	var file *os.File
+	if len(rest) == 1 && rest[0] != "-" {
+		name = rest[0]
+		// Written beside the target and renamed when complete: an interrupted export leaves no
+		// half file under the name.
+		file, err = os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".*")
+		if err != nil {
+			return err
+		}
+		defer os.Remove(file.Name())
+		defer file.Close()
+		out = file
+	}
+	counter := &lineCounter{}
+	start := time.Now()
+	if _, err := c.Export(ctx, io.MultiWriter(out, counter), o); err != nil {
+		return err
+	}
+	if counter.partial != 0 {
+		return fmt.Errorf("the export ended in the middle of a line: the server stopped early (see its log); %s is incomplete", name)
+	}
+	if file != nil {
+		if err := file.Sync(); err != nil {
+			return err
+		}
+		if err := file.Close(); err != nil {
+			return err
+		}
+		if err := os.Rename(file.Name(), name); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(stderr, "exported %d %s with %d history %s to %s in %s\n", counter.lines, plural(counter.lines, "activity", "activities"),
+		counter.items, plural(counter.items, "item", "items"), name, time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// lineCounter counts the lines of an export and their history items as they go by.
+type lineCounter struct {
+	lines, items int
+	partial      int // bytes of a line not yet ended
+	buf          []byte
+}
+
+func (lc *lineCounter) Write(b []byte) (int, error) {
+	n := len(b)
+	for len(b) > 0 {
+		i := bytes.IndexByte(b, '\n')
+		if i < 0 {
+			lc.buf = append(lc.buf, b...)
+			lc.partial = len(lc.buf)
+			return n, nil
+		}
+		lc.buf = append(lc.buf, b[:i]...)
+		var line struct {
+			HistoryItems []json.RawMessage `json:"historyItems"`
+		}
+		json.Unmarshal(lc.buf, &line)
+		lc.lines++
+		lc.items += len(line.HistoryItems)
+		lc.buf, lc.partial = lc.buf[:0], 0
+		b = b[i+1:]
+	}
+	return n, nil
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+const importSynopsis = `Usage: activityd import [flags] FILE...
+
+Brings activities into the person's history on an activityd, keeping their times, apps and history
+item ids. FILE is one of:
+
+  an export of activityd (JSON Lines, from 'activityd export' or the timeline page);
+  Graph JSON: responses of GET /me/activities?$expand=historyItems, one after another (--app names
+    the app they belong to);
+
+Importing is idempotent: the key is the app and the appActivityId, history items keep their ids, an
+activity equal to the stored one is left alone, and one stored with a later lastModifiedDateTime is
+kept (it is newer than the import). So an interrupted import is resumed by running it again. The
+source file is only read. The token needs the scope UserActivity.ReadWrite.All.
+
+Each item the server refuses is named on stderr with its file, line and reason, and the import goes on
+(or stops with --strict). Exit status: 0 all imported, 4 some items skipped, 1 failed, 2 wrong usage.
+`
+
+// importFlags are the options of one import.
+type importFlags struct {
+	app    string
+	dryRun bool
+	strict bool
+}
+
+// importSummary counts what an import did, by result (created, updated, unchanged, newer, skipped).
+type importSummary map[string]int
+
+func (s importSummary) String() string {
+	total := 0
+	for _, n := range s {
+		total += n
+	}
+	if n := s["would send"]; n > 0 || total == 0 {
+		return fmt.Sprintf("%d %s read: %d would be sent, %d skipped (a dry run: nothing was sent)",
+			total, plural(total, "activity", "activities"), n, s["skipped"])
+	}
+	return fmt.Sprintf("%d %s: %d created, %d updated, %d unchanged, %d kept as newer, %d skipped",
+		total, plural(total, "activity", "activities"), s["created"], s["updated"], s["unchanged"], s["newer"], s["skipped"])
+}
+
+// source is one item of an import: a line to send and where it came from.
+type source struct {
+	where string // file:line, or file: row …
+	line  []byte // one activity as an export line holds it
+}
+
+// maxImportRequest is the most bytes of lines sent in one request (the server takes 8 MiB).
+const maxImportRequest = 1 << 20
+
+// importCmd imports files into the person's history.
+func importCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	var rf remoteFlags
+	var f importFlags
+	fs := flag.NewFlagSet("activityd import", flag.ContinueOnError)
+	rf.add(fs)
+	fs.StringVar(&f.app, "app", "", "the `app` the activities belong to, for inputs that do not say (Graph JSON)")
+	fs.BoolVar(&f.dryRun, "dry-run", false, "read and convert everything and say what would be sent, without sending it")
+	fs.BoolVar(&f.strict, "strict", false, "stop at the first item the server or the reader refuses")
+	rest, err := parseFlagsArgs(fs, args, getenv)
+	if errors.Is(err, flag.ErrHelp) {
+		printUsage(stdout, fs, importSynopsis)
+		return nil
+	} else if err != nil {
+		return err
+	}
+	if len(rest) == 0 {
+		return usagef("import", "want one or more FILEs")
+	}
+	var c *client.Client
+	if !f.dryRun {
+		var err error
+		if c, err = rf.client("import"); err != nil {
+			return err
+		}
+	}
+	total := importSummary{}
+	for _, name := range rest {
+		sum, err := importFile(ctx, c, name, f, rf.json, stdout, stderr)
+		for k, n := range sum {
+			total[k] += n
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	if len(rest) > 1 {
+		fmt.Fprintf(stderr, "all files: %s\n", total)
+	}
+	if total["skipped"] > 0 {
+		return &exitError{exitSkipped, fmt.Errorf("%d %s skipped (named above)", total["skipped"], plural(total["skipped"], "item was", "items were"))}
+	}
+	return nil
+}
+
+// importFile imports one file, sending its items in requests of up to maxImportRequest bytes.
+func importFile(ctx context.Context, c *client.Client, name string, f importFlags, asJSON bool, stdout, stderr io.Writer) (importSummary, error) {
+	file, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer file.Close()
+	st, err := file.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if st.IsDir() {
+		return nil, errors.New("is a directory, not a file to import")
+	}
+	prog := newProgress(stderr, name, st.Size())
+	defer prog.done()
+	in := &countingReader{r: file, progress: prog}
+	sum := importSummary{}
+	start := time.Now()
+	var batch []source
+	size := 0
+	report := func(where, result, reason string) {
+		sum[result]++
+		if asJSON {
+			json.NewEncoder(stdout).Encode(map[string]string{"source": where, "result": result, "reason": reason})
+		} else if result == "skipped" {
+			prog.println(fmt.Sprintf("%s: skipped: %s", where, reason))
+		}
+	}
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		defer func() { batch, size = batch[:0], 0 }()
+		if f.dryRun {
+			for _, s := range batch {
+				report(s.where, "would send", "")
+			}
+			return nil
+		}
+		lines := make([][]byte, len(batch))
+		for i, s := range batch {
+			lines[i] = s.line
+		}
+		res, err := c.Import(ctx, lines)
+		if err != nil {
+			return err
+		}
+		if len(res) != len(batch) {
+			return fmt.Errorf("the server answered for %d of %d items", len(res), len(batch))
+		}
+		for i, r := range res {
+			report(batch[i].where, r.Result, r.Reason)
+			if r.Result == "skipped" && f.strict {
+				return &exitError{exitSkipped, fmt.Errorf("%s: %s (stopped: --strict)", batch[i].where, r.Reason)}
+			}
+		}
+		return nil
+	}
+	emit := func(s source) error {
+		if f.strict || size+len(s.line) > maxImportRequest {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+		batch = append(batch, s)
+		size += len(s.line) + 1
+		if f.strict {
+			return flush()
+		}
+		return nil
+	}
+	skip := func(where, reason string) error {
+		report(where, "skipped", reason)
+		if f.strict {
+			return &exitError{exitSkipped, fmt.Errorf("%s: %s (stopped: --strict)", where, reason)}
+		}
+		return nil
+	}
+	err = readSource(ctx, in, name, f, emit, skip)
+	if err == nil {
+		err = flush()
+	}
+	prog.done()
+	if err == nil || sum.total() > 0 {
+		elapsed := time.Since(start)
+		fmt.Fprintf(stderr, "%s: %s in %s", name, sum, elapsed.Round(time.Millisecond))
+		if n := sum.total(); n > 0 && elapsed > 0 && !f.dryRun {
+			fmt.Fprintf(stderr, " (%.0f/s)", float64(n)/elapsed.Seconds())
+		}
+		fmt.Fprintln(stderr)
+	}
+	return sum, err
+}
+
+func (s importSummary) total() int {
+	n := 0
+	for _, v := range s {
+		n += v
+	}
+	return n
+}
+
+// readSource reads the items of one file, whatever its kind, calling emit with each and skip with
+// each record it cannot turn into one.
+func readSource(ctx context.Context, in *countingReader, name string, f importFlags, emit func(source) error, skip func(where, reason string) error) error {
+	br := bufio.NewReaderSize(in, 64<<10)
+	head, _ := br.Peek(512)
+	switch kind := sniff(head); kind {
+	case "jsonl":
+		return readJSONLines(br, filepath.Base(name), f.app, emit, skip)
+	case "graph":
+		return readGraphPages(br, filepath.Base(name), f.app, emit, skip)
+	default:
+		return errors.New(kind)
+	}
+}
+
+// sniff tells the kind of an input from its first bytes: "jsonl", "graph", or a sentence saying
+// why it is neither.
+func sniff(head []byte) string {
+	trimmed := bytes.TrimLeft(head, " \t\r\n\ufeff")
+	switch {
+	case len(head) == 0:
+		return "the file is empty"
+	case bytes.HasPrefix(head, []byte("SQLite format 3\x00")):
+		return "a SQLite database, which this build cannot import yet"
+	case len(trimmed) == 0 || trimmed[0] != '{':
+		return "not JSON Lines, Graph JSON or a database this command knows"
+	}
+	dec := json.NewDecoder(bytes.NewReader(trimmed))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return "not JSON Lines, Graph JSON or a database this command knows"
+	}
+	key, err := dec.Token()
+	if err != nil {
+		return "jsonl" // a long first object: its reader gives the precise error
+	}
+	switch key {
+	case "@odata.context", "value", "@odata.nextLink", "@odata.deltaLink":
+		return "graph"
+	}
+	return "jsonl"
+}
+
+// maxLine is the longest line of JSON Lines that an import reads (an activity is at most a few MiB).
+const maxLine = 8 << 20
+
+// readJSONLines reads an export: one activity a line.
+func readJSONLines(br *bufio.Reader, name, app string, emit func(source) error, skip func(where, reason string) error) error {
+	for n := 1; ; n++ {
+		line, err := readLine(br)
+		where := fmt.Sprintf("%s:%d", name, n)
+		switch {
+		case errors.Is(err, errLongLine):
+			if err := skip(where, fmt.Sprintf("the line is longer than %d MiB", maxLine>>20)); err != nil {
+				return err
+			}
+			continue
+		case err == io.EOF && len(line) == 0:
+			return nil
+		case err != nil && err != io.EOF:
+			return err
+		}
+		line = bytes.TrimSpace(line)
+		if len(line) == 0 {
+			continue
+		}
+		if !json.Valid(line) {
+			if err := skip(where, "the line is not JSON"+truncatedHint(err)); err != nil {
+				return err
+			}
+			continue
+		}
+		line, reason := withApp(line, app)
+		if reason != "" {
+			if err := skip(where, reason); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := emit(source{where: where, line: line}); err != nil {
+			return err
+		}
+	}
+}
+
+func truncatedHint(err error) string {
+	if err == io.EOF {
+		return " (the file ends in the middle of it)"
+	}
+	return ""
+}
+
+var errLongLine = errors.New("line too long")
+
+// readLine reads one line without its newline, at most maxLine bytes; a longer one is consumed and
+// reported as errLongLine. At the end of the input it returns the last line with io.EOF.
+func readLine(br *bufio.Reader) ([]byte, error) {
+	var line []byte
+	for {
+		part, err := br.ReadSlice('\n')
+		if len(line)+len(part) > maxLine {
+			for errors.Is(err, bufio.ErrBufferFull) {
+				_, err = br.ReadSlice('\n')
+			}
+			if err != nil && err != io.EOF {
+				return nil, err
+			}
+			return nil, errLongLine
+		}
+		line = append(line, part...)
+		if errors.Is(err, bufio.ErrBufferFull) {
+			continue
+		}
+		return bytes.TrimSuffix(line, []byte("\n")), err
+	}
+}
+
+// withApp returns an activity's JSON with the app annotation "@activityd.appId": the line's own, or
+// else app. The reason is set when neither names one.
+func withApp(obj []byte, app string) ([]byte, string) {
+	var head struct {
+		App *string `json:"@activityd.appId"`
+	}
+	if err := json.Unmarshal(obj, &head); err != nil {
+		return nil, "the line is not a JSON object"
+	}
+	if head.App != nil {
+		return obj, ""
+	}
+	if app == "" {
+		return nil, `the activity does not say which app recorded it ("@activityd.appId"): name it with --app`
+	}
+	inner := bytes.TrimSpace(obj[1:])
+	name, _ := json.Marshal(app)
+	out := append([]byte(`{"@activityd.appId":`), name...)
+	if len(inner) > 0 && inner[0] != '}' {
+		out = append(out, ',')
+	}
+	return append(out, inner...), ""
+}
+
+// readGraphPages reads Graph JSON: collection pages ({"value": [...]}) one after another, as saved
+// from GET /me/activities?$expand=historyItems and its nextLinks.
+func readGraphPages(br *bufio.Reader, name, app string, emit func(source) error, skip func(where, reason string) error) error {
+	dec := json.NewDecoder(br)
+	for page := 1; ; page++ {
+		var p struct {
+			Value []json.RawMessage `json:"value"`
+		}
+		if err := dec.Decode(&p); err == io.EOF {
+			return nil
+		} else if err != nil {
+			return fmt.Errorf("page %d is not a Graph collection page ({\"value\": [...]}): %w", page, err)
+		}
+		for i, v := range p.Value {
+			where := fmt.Sprintf("%s: page %d, activity %d", name, page, i+1)
+			line, reason := withApp(compact(v), app)
+			if reason != "" {
+				if err := skip(where, reason); err != nil {
+					return err
+				}
+				continue
+			}
+			if err := emit(source{where: where, line: line}); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// compact removes the insignificant spaces of JSON, so that it holds on one line.
+func compact(v []byte) []byte {
+	var b bytes.Buffer
+	if json.Compact(&b, v) != nil {
+		return v
+	}
+	return b.Bytes()
+}
+
+// countingReader counts the bytes read for the progress display.
+type countingReader struct {
+	r        io.Reader
+	progress *progress
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.progress.add(n)
+	return n, err
+}
