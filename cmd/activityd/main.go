@@ -65,6 +65,8 @@ Usage:
   activityd activities ...  list, get, put, rm, recent or watch an app's activities on a server
   activityd export [FILE]   write the person's activities, across apps, as JSON Lines
   activityd import FILE...  bring activities in: an export, Graph JSON
+  activityd backup FILE     back up the SQLite store while it serves
+  activityd restore FILE    restore a backup into a new data directory
   activityd help            print this help
 
 Run 'activityd serve -h', 'activityd token -h' or 'activityd cert -h' for the flags of each. Every flag
@@ -95,6 +97,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return export(ctx, args[1:], getenv, stdout, stderr)
 	case "import":
 		return importCmd(ctx, args[1:], getenv, stdout, stderr)
+	case "backup":
+		return backup(ctx, args[1:], getenv, stdout, stderr)
+	case "restore":
+		return restore(ctx, args[1:], getenv, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
