@@ -234,4 +234,3 @@ func readArchive(path, dir string) (map[string]bool, error) {
 		got[h.Name] = true
 	}
 }
-
