@@ -1,0 +1,154 @@
+// Package importer turns other programs' activity history into Graph user activities
+// (client.Activity, each with its history items), ready for activityd's import as JSON Lines: the
+// Windows Timeline database (ActivitiesCache.db, WindowsTimeline) and ActivityWatch exports
+// (ActivityWatch). It only reads: it does no HTTP, and it writes nothing beside its sources.
+//
+// Everything it produces is a function of its input alone: the app, the appActivityId, the history
+// item ids and every property come out the same each time the same source is read with the same
+// options, because the server's import is keyed by (app, appActivityId), keeps history item ids and
+// compares the rest, so importing twice must change nothing.
+//
+// It imports the root package and client only, no other adapter of activityd.
+package importer
+
+import (
+	"cmp"
+	"crypto/sha1"
+	"encoding/hex"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/activityd/activityd"
+	"github.com/activityd/activityd/client"
+)
+
+// Item is one activity to import, with where it came from: the file and the row, line or bucket,
+// for the messages of an import.
+type Item struct {
+	Activity client.Activity
+	Source   string
+}
+
+// Skip is an input record that gives no item, and why, in words for the person reading the import
+// summary. Source names the file and the row, line, bucket or event.
+type Skip struct {
+	Source, Reason string
+}
+
+// MaxHistoryPerItem is the most history items one Item carries. An activity with more is yielded
+// again, with the same properties, for each further batch of its items (oldest first): activityd's
+// import, like Graph's deep insert (activity.MaxHistoryPerPut), keeps the items an activity already
+// holds, so the batches add up, and each JSON line stays small.
+const MaxHistoryPerItem = activity.MaxHistoryPerPut
+
+// emit yields a with its history items, sorted by start, in batches of at most MaxHistoryPerItem. An
+// activity holds at most activity.DefaultMaxHistoryItems items on the server: older ones are left out,
+// with a Skip saying so. It returns the items yielded and the history items they carried.
+func emit(yield func(Item) error, skip func(Skip), a client.Activity, source string) (items, history int, err error) {
+	all := a.HistoryItems
+	slices.SortFunc(all, func(x, y client.HistoryItem) int {
+		return cmp.Or(x.StartedDateTime.Compare(y.StartedDateTime), strings.Compare(x.ID, y.ID))
+	})
+	if n := len(all) - activity.DefaultMaxHistoryItems; n > 0 {
+		skip(Skip{Source: source, Reason: fmt.Sprintf("the activity has %d sessions and activityd keeps at most %d an activity: the oldest %d are left out",
+			len(all), activity.DefaultMaxHistoryItems, n)})
+		all = all[n:]
+	}
+	for first := true; first || len(all) > 0; first = false {
+		batch := all[:min(len(all), MaxHistoryPerItem)]
+		all = all[len(batch):]
+		a.HistoryItems = batch
+		if err := yield(Item{Activity: a, Source: source}); err != nil {
+			return items, history, err
+		}
+		items++
+		history += len(batch)
+	}
+	return items, history, nil
+}
+
+// text returns s as a property value the server keeps: valid UTF-8 (invalid bytes become U+FFFD),
+// without U+0000 (which PostgreSQL cannot store), and cut to activity.MaxStringLength bytes at a
+// character boundary.
+func text(s string) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	s = strings.ReplaceAll(s, "\x00", "")
+	if len(s) <= activity.MaxStringLength {
+		return s
+	}
+	cut := activity.MaxStringLength
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut]
+}
+
+// address returns s, trimmed, when it can be kept whole as a URL property: not empty, valid UTF-8,
+// without control characters and within activity.MaxStringLength bytes. A URL cut short would lead
+// somewhere else, so a longer one is refused rather than cut.
+func address(s string) (string, bool) {
+	s = strings.TrimSpace(s)
+	if s == "" || len(s) > activity.MaxStringLength || !utf8.ValidString(s) {
+		return "", false
+	}
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f {
+			return "", false
+		}
+	}
+	return s, true
+}
+
+// optional returns a pointer to s, or nil when s is empty: an absent optional property is null.
+func optional(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// at returns a pointer to t, or nil when t is zero.
+func at(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
+// importNamespace is the namespace of the name-based GUIDs this package makes: the version 5 GUID of
+// its import path in the URL namespace of RFC 4122 (6ba7b811-9dad-11d1-80b4-00c04fd430c8).
+var importNamespace = nameGUID([16]byte{0x6b, 0xa7, 0xb8, 0x11, 0x9d, 0xad, 0x11, 0xd1, 0x80, 0xb4, 0x00, 0xc0, 0x4f, 0xd4, 0x30, 0xc8},
+	"https://github.com/activityd/activityd/importer")
+
+// nameGUID returns the name-based (version 5, SHA-1) GUID of name in namespace, RFC 4122 §4.3: the
+// same name gives the same GUID on every run and every machine. (github.com/google/uuid's NewSHA1
+// computes the same; it is only an indirect dependency of the module, and these few lines keep it so.)
+func nameGUID(namespace [16]byte, name string) [16]byte {
+	h := sha1.New()
+	h.Write(namespace[:])
+	h.Write([]byte(name))
+	var g [16]byte
+	copy(g[:], h.Sum(nil))
+	g[6] = g[6]&0x0f | 0x50 // version 5
+	g[8] = g[8]&0x3f | 0x80 // the RFC 4122 variant
+	return g
+}
+
+// guidString formats 16 bytes as a GUID in canonical form, lower case, 8-4-4-4-12, in the order the
+// bytes are given (RFC 4122's network order; see WindowsTimeline for Windows' ids).
+func guidString(b []byte) string {
+	var s [36]byte
+	hex.Encode(s[0:8], b[0:4])
+	s[8] = '-'
+	hex.Encode(s[9:13], b[4:6])
+	s[13] = '-'
+	hex.Encode(s[14:18], b[6:8])
+	s[18] = '-'
+	hex.Encode(s[19:23], b[8:10])
+	s[23] = '-'
+	hex.Encode(s[24:], b[10:16])
+	return string(s[:])
+}
