@@ -97,7 +97,8 @@ func ActivityWatch(ctx context.Context, r io.Reader, name string, opt AWOptions,
 	dec := json.NewDecoder(pr)
 	dec.UseNumber()
 	p := &awReader{ctx: ctx, name: name, opt: opt, yield: yield, skip: skip, dec: dec, pos: pr,
-		afk: make(map[string][]span)}
+		afk: make(map[string][]span), index: make(map[string]int32)}
+	p.intern("")
 	err := p.export()
 	if err == nil {
 		err = p.finish()
@@ -120,6 +121,21 @@ type awReader struct {
 	python, rust bool              // evidence of the flavour
 	afk          map[string][]span // per hostname, the periods marked afk
 	pending      []*awBucket       // with TrimAFK, the buckets waiting for every afkstatus bucket
+
+	// strs and index intern the strings of events: a page or window recurs in thousands of events.
+	strs  []string
+	index map[string]int32
+}
+
+// intern returns the index of s in p.strs, adding it when new.
+func (p *awReader) intern(s string) int32 {
+	if i, ok := p.index[s]; ok {
+		return i
+	}
+	i := int32(len(p.strs))
+	p.strs = append(p.strs, s)
+	p.index[s] = i
+	return i
 }
 
 // awBucket is one bucket as read, with its events reduced to what an activity needs.
@@ -138,12 +154,12 @@ const (
 
 var awTypes = map[string]bool{awWeb: true, awWindow: true, awAFK: true}
 
-// awEvent is one event: its period, its place in the bucket (1-based, as listed) and its data.
+// awEvent is one event, as small as it can be kept: its period in Unix nanoseconds, its place in the
+// bucket (1-based, as listed) and its strings, interned (awReader.str).
 type awEvent struct {
-	n                       int
-	start                   time.Time
-	dur                     time.Duration
-	url, title, app, status string
+	start, dur              int64
+	n                       int32
+	url, title, app, status int32
 	incognito               bool
 }
 
@@ -265,8 +281,10 @@ func (p *awReader) events(b *awBucket) error {
 		// A bucket of a type not imported, whose type came before its events (both servers write it
 		// first): its events are only counted.
 		for p.dec.More() {
-			if err := p.skipValue(); err != nil {
-				return err
+			at := p.dec.InputOffset()
+			var raw json.RawMessage // one event at a time: faster than walking its tokens
+			if err := p.dec.Decode(&raw); err != nil {
+				return p.syntax(err, at)
 			}
 			p.rep.Events++
 			b.skipped++
@@ -293,37 +311,45 @@ func (p *awReader) events(b *awBucket) error {
 			return p.syntax(err, start)
 		}
 		p.rust = p.rust || len(raw.ID) > 0 && string(raw.ID) != "null"
-		ev, why := readEvent(&raw)
+		start, dur, why := readEvent(&raw)
 		if why != "" {
 			p.skipEvent(b, n, why)
 			continue
 		}
-		ev.n = n
-		b.events = append(b.events, ev)
+		d := raw.Data
+		b.events = append(b.events, awEvent{start: start, dur: dur, n: int32(min(n, math.MaxInt32)), url: p.intern(d.URL),
+			title: p.intern(d.Title), app: p.intern(d.App), status: p.intern(d.Status), incognito: d.Incognito})
 	}
 	_, err := p.dec.Token()
 	return p.syntax(err, 0)
 }
 
-// readEvent checks an event's timestamp and duration.
-func readEvent(raw *awRawEvent) (awEvent, string) {
+// readEvent reads an event's timestamp and duration, in nanoseconds, or says why it cannot.
+func readEvent(raw *awRawEvent) (start, dur int64, why string) {
 	t, err := parseAWTime(raw.Timestamp)
 	if err != nil {
-		return awEvent{}, err.Error()
+		return 0, 0, err.Error()
+	}
+	if t.Before(minAWTime) || t.After(maxAWTime) {
+		return 0, 0, fmt.Sprintf("its timestamp %q is before 1970 or after 2200", raw.Timestamp)
 	}
 	secs := 0.0
 	if raw.Duration != "" {
 		if secs, err = raw.Duration.Float64(); err != nil || math.IsInf(secs, 0) {
-			return awEvent{}, fmt.Sprintf("its duration %q is not a number of seconds", string(raw.Duration))
+			return 0, 0, fmt.Sprintf("its duration %q is not a number of seconds", string(raw.Duration))
 		}
 	}
 	if secs < 0 || secs > maxAWSeconds {
-		return awEvent{}, fmt.Sprintf("its duration %s s is negative or longer than a year", raw.Duration)
+		return 0, 0, fmt.Sprintf("its duration %s s is negative or longer than a year", raw.Duration)
 	}
-	d := raw.Data
-	return awEvent{start: t, dur: time.Duration(math.Round(secs * 1e9)), url: d.URL, title: d.Title, app: d.App,
-		status: d.Status, incognito: d.Incognito}, ""
+	return t.UnixNano(), int64(math.Round(secs * 1e9)), ""
 }
+
+// The times an event may have: within them, Unix nanoseconds hold any time and any end.
+var (
+	minAWTime = time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC)
+	maxAWTime = time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)
+)
 
 // maxAWSeconds bounds an event's duration: no watcher records a year without a break.
 const maxAWSeconds = 366 * 24 * 3600

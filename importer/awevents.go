@@ -15,21 +15,29 @@ import (
 	"github.com/activityd/activityd/client"
 )
 
-// span is a period of time, from inclusive, to exclusive.
-type span struct{ from, to time.Time }
+// span is a period of time in Unix nanoseconds, from inclusive, to exclusive.
+type span struct{ from, to int64 }
 
-// session is one or more consecutive events of a bucket for the same page or window, merged.
+// session is one or more consecutive events of a bucket for the same page or window, merged. Its
+// strings are indices into awReader.strs.
 type session struct {
-	key        string // the page URL, or the app and title; breakKey for an event left out
-	start, end time.Time
-	active     time.Duration // the time recorded, AFK cut out: at most end - start
-	title      string        // the latest title
-	url, app   string
+	key             int64 // the page's URL, or the app and title (awKey); breakKey for an event left out
+	start, end      int64 // Unix nanoseconds
+	active          int64 // the nanoseconds recorded, AFK cut out: at most end - start
+	title, url, app int32 // title: the latest
 }
 
 // breakKey marks the place of an event left out (incognito, unreadable): no session merges across
 // it, as no session merges across another page.
-const breakKey = "\x00"
+const breakKey = -1
+
+// awKey is the key of an event: its URL for a page; its app and title for a window.
+func awKey(e *awEvent, web bool) int64 {
+	if web {
+		return int64(e.url)
+	}
+	return int64(e.app)<<32 | int64(e.title)
+}
 
 // bucketDone turns a bucket into activities, or keeps it until every afkstatus bucket is read
 // (TrimAFK), or keeps the periods an afkstatus bucket marks away.
@@ -42,8 +50,8 @@ func (p *awReader) bucketDone(b *awBucket) error {
 		}
 		spans := p.afk[b.hostname]
 		for _, e := range b.events {
-			if e.status == "afk" && e.dur > 0 {
-				spans = append(spans, span{e.start, e.start.Add(e.dur)})
+			if p.strs[e.status] == "afk" && e.dur > 0 {
+				spans = append(spans, span{e.start, e.start + e.dur})
 			}
 		}
 		p.afk[b.hostname] = spans
@@ -80,7 +88,8 @@ func (p *awReader) finish() error {
 }
 
 // activities yields the activities of a web or window bucket: its events, sorted, trimmed of AFK
-// time and merged into sessions, grouped by page (or app and title).
+// time and merged into sessions, grouped by page (or app and title), in the order of their first
+// session.
 func (p *awReader) activities(b *awBucket) error {
 	app := b.client
 	if !activity.ValidAppID(app) {
@@ -91,49 +100,26 @@ func (p *awReader) activities(b *awBucket) error {
 		return nil
 	}
 	web := b.typ == awWeb
-	incognito := 0
-	events := b.events
-	slices.SortStableFunc(events, func(x, y awEvent) int { return x.start.Compare(y.start) })
-	for i := range events {
-		e := &events[i]
-		why := ""
-		switch {
-		case web && e.incognito && !p.opt.Incognito:
-			incognito++
-		case web:
-			if _, ok := address(e.url); !ok {
-				why = "it has no URL that can be kept (empty, longer than 4096 bytes, or holding control characters)"
-			}
-		case e.app == "" && e.title == "":
-			why = "it names neither an app nor a window title"
+	keys := p.eventKeys(b, web)
+	ss := p.sessions(b.events, keys, b.hostname)
+	b.events = nil
+	// Sessions by key, then start; then the keys in the order of their first session.
+	slices.SortStableFunc(ss, func(x, y session) int { return cmp.Or(cmp.Compare(x.key, y.key), cmp.Compare(x.start, y.start)) })
+	var groups [][]session
+	for lo := 0; lo < len(ss); {
+		hi := lo + 1
+		for hi < len(ss) && ss[hi].key == ss[lo].key {
+			hi++
 		}
-		if why != "" {
-			p.skipEvent(b, e.n, why)
-		}
-		if why != "" || web && e.incognito && !p.opt.Incognito {
-			e.url, e.app, e.title = breakKey, "", ""
-		}
+		groups = append(groups, ss[lo:hi])
+		lo = hi
 	}
-	switch {
-	case incognito == 1:
-		p.skipBucket(b, "1 event of incognito (private) tabs is skipped (AWOptions.Incognito imports them)")
-	case incognito > 1:
-		p.skipBucket(b, fmt.Sprintf("%d events of incognito (private) tabs are skipped (AWOptions.Incognito imports them)", incognito))
-	}
-	byKey := make(map[string][]session)
-	for _, s := range p.sessions(events, b.hostname, web) {
-		byKey[s.key] = append(byKey[s.key], s)
-	}
-	keys := make([]string, 0, len(byKey))
-	for k := range byKey {
-		keys = append(keys, k)
-	}
-	slices.SortFunc(keys, func(x, y string) int {
-		return cmp.Or(byKey[x][0].start.Compare(byKey[y][0].start), strings.Compare(x, y))
+	slices.SortFunc(groups, func(x, y []session) int {
+		return cmp.Or(cmp.Compare(x[0].start, y[0].start), strings.Compare(p.describe(web, x[0]), p.describe(web, y[0])))
 	})
-	for _, k := range keys {
-		a := p.awActivity(b, app, web, byKey[k])
-		_, history, err := emit(p.yield, p.countedSkip, a, fmt.Sprintf("%s: bucket %q, %s", p.name, b.id, describe(web, byKey[k][0])))
+	for _, g := range groups {
+		a := p.awActivity(b, app, web, g)
+		_, history, err := emit(p.yield, p.countedSkip, a, fmt.Sprintf("%s: bucket %q, %s", p.name, b.id, p.describe(web, g[0])))
 		p.rep.Activities++
 		p.rep.HistoryItems += history
 		if err != nil {
@@ -143,16 +129,54 @@ func (p *awReader) activities(b *awBucket) error {
 	return nil
 }
 
+// eventKeys sorts the bucket's events by start and returns the key of each (awKey), breakKey for
+// the events left out: incognito tabs (unless AWOptions.Incognito), pages without a URL that can be
+// kept, windows with neither app nor title. It skips them, the incognito ones with one Skip.
+func (p *awReader) eventKeys(b *awBucket, web bool) []int64 {
+	events := b.events
+	slices.SortStableFunc(events, func(x, y awEvent) int { return cmp.Compare(x.start, y.start) })
+	keys := make([]int64, len(events))
+	incognito := 0
+	for i := range events {
+		e := &events[i]
+		keys[i] = awKey(e, web)
+		why := ""
+		switch {
+		case web && e.incognito && !p.opt.Incognito:
+			incognito++
+			keys[i] = breakKey
+		case web:
+			if _, ok := address(p.strs[e.url]); !ok {
+				why = "it has no URL that can be kept (empty, longer than 4096 bytes, or holding control characters)"
+			}
+		case e.app == 0 && e.title == 0:
+			why = "it names neither an app nor a window title"
+		}
+		if why != "" {
+			p.skipEvent(b, int(e.n), why)
+			keys[i] = breakKey
+		}
+	}
+	switch {
+	case incognito == 1:
+		p.skipBucket(b, "1 event of incognito (private) tabs is skipped (AWOptions.Incognito imports them)")
+	case incognito > 1:
+		p.skipBucket(b, fmt.Sprintf("%d events of incognito (private) tabs are skipped (AWOptions.Incognito imports them)", incognito))
+	}
+	return keys
+}
+
 func (p *awReader) countedSkip(s Skip) {
 	p.rep.Skipped++
 	p.skip(s)
 }
 
-func describe(web bool, s session) string {
+// describe names a session's page or window, for messages.
+func (p *awReader) describe(web bool, s session) string {
 	if web {
-		return "page " + s.url
+		return "page " + p.strs[s.url]
 	}
-	return fmt.Sprintf("window %q of %q", s.title, s.app)
+	return fmt.Sprintf("window %q of %q", p.strs[s.title], p.strs[s.app])
 }
 
 // sessions cuts the AFK periods of host out of events (with TrimAFK) and merges consecutive events of
@@ -162,30 +186,30 @@ func describe(web bool, s session) string {
 // aw-server-rust aw-transform/src/heartbeat.rs). Here "the same data" is the same key (the page's
 // URL, or the app and window title), not every field: a tab whose title or audible flag changes is
 // still one visit, shown with its latest title. A session never merges across an AFK period.
-func (p *awReader) sessions(events []awEvent, host string, web bool) []session {
+func (p *awReader) sessions(events []awEvent, keys []int64, host string) []session {
 	afk := p.afk[host]
+	pulse := int64(p.opt.PulseTime)
 	var out []session
-	for _, e := range events {
-		key := e.url
-		if !web && e.url != breakKey {
-			key = e.app + "\x00" + e.title
-		}
-		pieces := []span{{e.start, e.start.Add(e.dur)}}
+	for i, e := range events {
+		key := keys[i]
+		pieces := []span{{e.start, e.start + e.dur}}
 		if p.opt.TrimAFK && key != breakKey {
 			pieces = trimSpans(pieces[0], afk)
-			p.rep.AFKTrimmed += e.dur - spansLength(pieces)
+			p.rep.AFKTrimmed += time.Duration(e.dur - spansLength(pieces))
 		}
 		for _, c := range pieces {
-			if n := len(out); n > 0 && key != breakKey && out[n-1].key == key && !c.from.Before(out[n-1].start) &&
-				!c.from.After(out[n-1].end.Add(p.opt.PulseTime)) && !overlapsAny(out[n-1].end, c.from, afk) {
+			if n := len(out); n > 0 && key != breakKey && out[n-1].key == key && c.from >= out[n-1].start &&
+				c.from <= out[n-1].end+pulse && !overlapsAny(out[n-1].end, c.from, afk) {
 				last := &out[n-1]
-				last.end = maxTime(last.end, c.to)
-				last.active = min(last.active+c.to.Sub(c.from), last.end.Sub(last.start))
-				last.title = cmp.Or(e.title, last.title)
+				last.end = max(last.end, c.to)
+				last.active = min(last.active+c.to-c.from, last.end-last.start)
+				if e.title != 0 {
+					last.title = e.title
+				}
 				p.rep.Merged++
 				continue
 			}
-			out = append(out, session{key: key, start: c.from, end: c.to, active: c.to.Sub(c.from), title: e.title, url: e.url, app: e.app})
+			out = append(out, session{key: key, start: c.from, end: c.to, active: c.to - c.from, title: e.title, url: e.url, app: e.app})
 		}
 	}
 	return slices.DeleteFunc(out, func(s session) bool { return s.key == breakKey })
@@ -208,36 +232,39 @@ func (p *awReader) sessions(events []awEvent, host string, web bool) []session {
 // Each session is a history item: started at its start, last active at its end, active for the time
 // recorded in it, its id the name-based GUID of the bucket id, the key and the start.
 func (p *awReader) awActivity(b *awBucket, app string, web bool, ss []session) client.Activity {
-	last := ss[len(ss)-1]
-	title := ""
+	first, page, appName := ss[0], p.strs[ss[0].url], p.strs[ss[0].app]
+	title, end := "", first.end
 	for _, s := range ss {
-		title = cmp.Or(s.title, title)
+		title = cmp.Or(p.strs[s.title], title)
+		end = max(end, s.end)
 	}
-	a := client.Activity{App: app, ActivitySourceHost: p.opt.SourceHost, CreatedDateTime: at(ss[0].start)}
+	a := client.Activity{App: app, ActivitySourceHost: p.opt.SourceHost, CreatedDateTime: at(time.Unix(0, first.start).UTC()),
+		LastModifiedDateTime: at(time.Unix(0, end).UTC())}
+	key := page
 	if web {
-		a.AppActivityID = appActivityID(last.url, "")
-		a.ActivationURL = last.url
+		a.AppActivityID = appActivityID(page, "")
+		a.ActivationURL = page
 		a.AppDisplayName = optional(browserName(b.client + " " + b.id))
-		a.VisualElements.DisplayText = text(cmp.Or(title, last.url))
+		a.VisualElements.DisplayText = text(cmp.Or(title, page))
 	} else {
-		sum := sha256.Sum256([]byte(last.app + "\x00" + last.title))
+		key = appName + "\x00" + p.strs[first.title]
+		sum := sha256.Sum256([]byte(key))
 		a.AppActivityID = "aw-window:" + hex.EncodeToString(sum[:16])
 		a.ActivationURL = "activitywatch:window"
-		if u, ok := address(a.ActivationURL + "?app=" + url.QueryEscape(last.app)); ok && last.app != "" {
+		if u, ok := address(a.ActivationURL + "?app=" + url.QueryEscape(appName)); ok && appName != "" {
 			a.ActivationURL = u
 		}
-		a.AppDisplayName = optional(text(last.app))
-		a.VisualElements.DisplayText = text(cmp.Or(title, last.app))
+		a.AppDisplayName = optional(text(appName))
+		a.VisualElements.DisplayText = text(cmp.Or(title, appName))
 	}
-	end := ss[0].end
+	a.HistoryItems = make([]client.HistoryItem, 0, len(ss))
 	for _, s := range ss {
-		end = maxTime(end, s.end)
-		secs := int(min(s.active.Round(time.Second)/time.Second, 1<<31-1))
-		g := nameGUID(importNamespace, b.id+"\n"+s.key+"\n"+s.start.Format(time.RFC3339Nano))
-		a.HistoryItems = append(a.HistoryItems, client.HistoryItem{ID: guidString(g[:]), StartedDateTime: s.start,
-			LastActiveDateTime: at(s.end), ActiveDurationSeconds: &secs, CreatedDateTime: at(s.start), LastModifiedDateTime: at(s.end)})
+		start, end := time.Unix(0, s.start).UTC(), time.Unix(0, s.end).UTC()
+		secs := int(min(time.Duration(s.active).Round(time.Second)/time.Second, 1<<31-1))
+		g := nameGUID(importNamespace, b.id+"\n"+key+"\n"+start.Format(time.RFC3339Nano))
+		a.HistoryItems = append(a.HistoryItems, client.HistoryItem{ID: guidString(g[:]), StartedDateTime: start,
+			LastActiveDateTime: at(end), ActiveDurationSeconds: &secs, CreatedDateTime: at(start), LastModifiedDateTime: at(end)})
 	}
-	a.LastModifiedDateTime = at(end)
 	return a
 }
 
@@ -258,11 +285,11 @@ func browserName(s string) string {
 
 // unionSpans sorts spans and merges those that overlap or touch.
 func unionSpans(spans []span) []span {
-	slices.SortFunc(spans, func(x, y span) int { return x.from.Compare(y.from) })
+	slices.SortFunc(spans, func(x, y span) int { return cmp.Compare(x.from, y.from) })
 	var out []span
 	for _, s := range spans {
-		if n := len(out); n > 0 && !s.from.After(out[n-1].to) {
-			out[n-1].to = maxTime(out[n-1].to, s.to)
+		if n := len(out); n > 0 && s.from <= out[n-1].to {
+			out[n-1].to = max(out[n-1].to, s.to)
 			continue
 		}
 		out = append(out, s)
@@ -273,47 +300,40 @@ func unionSpans(spans []span) []span {
 // trimSpans returns what is left of s once the sorted, disjoint periods cut are taken out of it. An
 // instant (from = to) is kept unless a period holds it.
 func trimSpans(s span, cut []span) []span {
-	i := sort.Search(len(cut), func(i int) bool { return cut[i].to.After(s.from) })
-	if s.from.Equal(s.to) {
-		if i < len(cut) && !cut[i].from.After(s.from) {
+	i := sort.Search(len(cut), func(i int) bool { return cut[i].to > s.from })
+	if s.from == s.to {
+		if i < len(cut) && cut[i].from <= s.from {
 			return nil
 		}
 		return []span{s}
 	}
 	var out []span
 	from := s.from
-	for ; i < len(cut) && cut[i].from.Before(s.to); i++ {
-		if cut[i].from.After(from) {
+	for ; i < len(cut) && cut[i].from < s.to; i++ {
+		if cut[i].from > from {
 			out = append(out, span{from, cut[i].from})
 		}
-		from = maxTime(from, cut[i].to)
+		from = max(from, cut[i].to)
 	}
-	if from.Before(s.to) {
+	if from < s.to {
 		out = append(out, span{from, s.to})
 	}
 	return out
 }
 
 // overlapsAny reports whether some period of cut (sorted, disjoint) lies partly between from and to.
-func overlapsAny(from, to time.Time, cut []span) bool {
-	if !to.After(from) {
+func overlapsAny(from, to int64, cut []span) bool {
+	if to <= from {
 		return false
 	}
-	i := sort.Search(len(cut), func(i int) bool { return cut[i].to.After(from) })
-	return i < len(cut) && cut[i].from.Before(to)
+	i := sort.Search(len(cut), func(i int) bool { return cut[i].to > from })
+	return i < len(cut) && cut[i].from < to
 }
 
-func spansLength(spans []span) time.Duration {
-	var d time.Duration
+func spansLength(spans []span) int64 {
+	var d int64
 	for _, s := range spans {
-		d += s.to.Sub(s.from)
+		d += s.to - s.from
 	}
 	return d
-}
-
-func maxTime(a, b time.Time) time.Time {
-	if b.After(a) {
-		return b
-	}
-	return a
 }

@@ -223,6 +223,19 @@ func TestWindowsTimeline_Directory(t *testing.T) {
 	}
 }
 
+// TestWindowsTimeline_Name reads a database whose name holds what a SQLite URI gives a meaning to.
+func TestWindowsTimeline_Name(t *testing.T) {
+	dir := t.TempDir()
+	path := copyTo(t, fixturePath(t), dir, "Activities Cache #1?mode=rw&x=%41.db")
+	before := snapshot(t, dir)
+	if r := runTimeline(t, path, TimelineOptions{}); r.err != nil || r.rep.Activities != 33 {
+		t.Fatalf("WindowsTimeline = %+v, %v", r.rep, r.err)
+	}
+	if diff := cmp.Diff(before, snapshot(t, dir)); diff != "" {
+		t.Errorf("the directory changed (-before +after):\n%s", diff)
+	}
+}
+
 // TestWindowsTimeline_WAL reads a database whose last changes are still in its -wal file, as on a
 // running Windows: they count, and neither the files nor the directory change.
 func TestWindowsTimeline_WAL(t *testing.T) {
