@@ -245,7 +245,7 @@ func (p *awReader) awActivity(b *awBucket, app string, web bool, ss []session) c
 		a.AppActivityID = appActivityID(page, "")
 		a.ActivationURL = page
 		a.AppDisplayName = optional(browserName(b.client + " " + b.id))
-		a.VisualElements.DisplayText = text(cmp.Or(title, page))
+		a.VisualElements.DisplayText = firstText(title, page)
 	} else {
 		key = appName + "\x00" + p.strs[first.title]
 		sum := sha256.Sum256([]byte(key))
@@ -255,7 +255,7 @@ func (p *awReader) awActivity(b *awBucket, app string, web bool, ss []session) c
 			a.ActivationURL = u
 		}
 		a.AppDisplayName = optional(text(appName))
-		a.VisualElements.DisplayText = text(cmp.Or(title, appName))
+		a.VisualElements.DisplayText = firstText(title, appName, app)
 	}
 	a.HistoryItems = make([]client.HistoryItem, 0, len(ss))
 	for _, s := range ss {

@@ -147,6 +147,7 @@ func FuzzWindowsTimeline(f *testing.F) {
 	f.Add(`[{"application":"A!B","platform":"windows_universal"}]`, `{"displayText":"Settings","activationUri":"ms-shellactivity:","backgroundColor":"black"}`, "x", int64(1532520280))
 	f.Add(`[{"application":"edge.activity.windows.com","platform":"host"},{"application":"E","platform":"packageId"}]`,
 		`{"displayText":"Chrome","adaptiveContent":"{\"type\":\"AdaptiveCard\"}","attribution":{"iconUri":"https://x/i.png"},"backgroundColor":"#FF0078D7"}`, "", int64(0))
+	f.Add(`[{"application":"A","platform":"x"}]`, `{"displayText":"\u0000","appDisplayName":"\u0000"}`, "y", int64(1))
 	f.Add(`[]`, `{"activeDurationSeconds":1e300,"userTimezone":"`+strings.Repeat("z", 100)+`"}`, "\x00", int64(-1))
 	f.Add(`[{"application":"a","platform":"x"}]`, `{"contentInfo":{"@context":"https://schema.org"},"content":[[[[]]]]}`, strings.Repeat("k", 2000), int64(1<<40))
 	f.Fuzz(func(t *testing.T, appID, payload, aid string, start int64) {

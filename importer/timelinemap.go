@@ -60,7 +60,7 @@ func timelineActivity(r *timelineRow, sourceHostFallback string) (client.Activit
 	a.AppDisplayName = optional(text(p.AppDisplayName))
 	a.UserTimezone = timezone(p.UserTimezone)
 	a.ContentInfo = p.ContentInfo
-	a.VisualElements = client.VisualInfo{DisplayText: text(firstOf(p.DisplayText, p.AppDisplayName, app)),
+	a.VisualElements = client.VisualInfo{DisplayText: firstText(p.DisplayText, p.AppDisplayName, app),
 		Description: optional(text(p.Description)), Content: p.Content, Attribution: p.Attribution}
 	if c, ok := normalizeColor(p.BackgroundColor); ok {
 		a.VisualElements.BackgroundColor = &c
@@ -148,10 +148,11 @@ func timezone(s string) *string {
 	return optional(s)
 }
 
-func firstOf(s ...string) string {
+// firstText returns the first of s that is not empty as text (see text): a value of only U+0000 is.
+func firstText(s ...string) string {
 	for _, v := range s {
-		if v != "" {
-			return v
+		if t := text(v); t != "" {
+			return t
 		}
 	}
 	return ""
