@@ -3,6 +3,7 @@ package activity
 import (
 	"bytes"
 	"context"
+	"errors"
 	"time"
 )
 
@@ -32,118 +33,196 @@ type ExportFilter struct {
 	Since time.Time // only those whose lastModifiedDateTime is this time or later
 }
 
-// Import stores a, with its history items, as the app p.AppID recorded it: the person's own history
-// brought back from an export or from another program (Windows Timeline, ActivityWatch). Unlike
-// Graph's PUT, it keeps the times a carries (createdDateTime, lastModifiedDateTime, and those of the
-// history items), so that old activities land on their own days; a missing time is now, and a time
-// after now is now. The key is the app and the appActivityId, and history items keep their ids:
-// importing the same activity twice writes nothing the second time (ImportUnchanged), so an
-// interrupted import is resumed by running it again. An activity stored with a later
-// lastModifiedDateTime than the import's is newer than it and is kept as it is, with its items
-// (ImportNewer): an old export never overwrites what a device recorded since.
+// Import stores activities, each with its history items, as the app p.AppID recorded them: the
+// person's own history brought back from an export or from another program (Windows Timeline,
+// ActivityWatch). It returns, for each activity in order, what it did and, when the activity was
+// refused, why (an *Error: Invalid, Forbidden), and an error of the store, which stops it.
+//
+// Unlike Graph's PUT, it keeps the times an activity carries (createdDateTime, lastModifiedDateTime,
+// and those of the history items), so that old activities land on their own days; a time after now
+// is now, and a missing one is the stored one, or now for what is new or changed. The key is the app
+// and the appActivityId, and history items keep their ids: importing the same activities twice
+// writes nothing the second time (ImportUnchanged), so an interrupted import is resumed by running
+// it again. An activity stored with a later lastModifiedDateTime than the import's is newer and is
+// kept as it is, with its items (ImportNewer): an old export never overwrites what a device recorded
+// since.
 //
 // Each activity and history item expires at its own expirationDateTime when that lies in the future
 // within the retention limit, and after the retention limit otherwise (Service.Retention, a year by
 // default): imported history would otherwise expire at once. Expiration is not compared, so an
 // import that differs only in it is unchanged.
 //
-// The privacy settings apply as to any write (Forbidden). Errors: Invalid (a or an item fails
-// validation, or holds more items than an activity may), Forbidden.
-func (s *Service) Import(ctx context.Context, p Principal, a *Activity) (ImportResult, error) {
+// All of them are written in one transaction (one commit, where a PUT each would wait for one
+// each). The privacy settings apply as to any write.
+func (s *Service) Import(ctx context.Context, p Principal, activities []*Activity) ([]ImportResult, []error, error) {
+	results := make([]ImportResult, len(activities))
+	errs := make([]error, len(activities))
+	valid := 0
+	for i, a := range activities {
+		if errs[i] = s.validateImport(a); errs[i] == nil {
+			valid++
+		} else {
+			results[i] = ImportSkipped
+		}
+	}
+	if valid == 0 {
+		return results, errs, nil
+	}
+	err := s.Store.Update(ctx, p, func(tx Tx) error {
+		now := s.now()
+		for i, a := range activities {
+			if results[i] == ImportSkipped {
+				continue
+			}
+			result, err := s.importIn(ctx, tx, p, a, now)
+			var e *Error
+			switch {
+			case errors.As(err, &e) && e.Code != Internal:
+				results[i], errs[i] = ImportSkipped, err
+			case err != nil:
+				return err
+			default:
+				results[i] = result
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return results, errs, nil
+}
+
+// validateImport checks an activity and its history items before an import writes them.
+func (s *Service) validateImport(a *Activity) error {
 	if err := s.validate(a); err != nil {
-		return "", err
+		return err
 	}
 	if len(a.HistoryItems) > s.MaxHistoryItems {
-		return "", Errorf(Invalid, "The property 'historyItems' holds %d items; an activity holds at most %d.", len(a.HistoryItems), s.MaxHistoryItems)
+		return Errorf(Invalid, "The property 'historyItems' holds %d items; an activity holds at most %d.", len(a.HistoryItems), s.MaxHistoryItems)
 	}
 	for _, h := range a.HistoryItems {
+		if h.ID == "" {
+			return Errorf(Invalid, "The property 'historyItems[].id' is required in an import: history items keep their ids.")
+		}
 		if err := h.Validate(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// importIn imports one activity in tx. An *Error (Forbidden, or Invalid for too many history items)
+// comes before anything of it is written, so that the transaction can go on with the next.
+func (s *Service) importIn(ctx context.Context, tx Tx, p Principal, a *Activity, now time.Time) (ImportResult, error) {
+	old, err := tx.FindActivity(ctx, Ref{AppActivityID: a.AppActivityID})
+	switch {
+	case ErrorCode(err) == NotFound:
+		old = nil
+	case err != nil:
+		return "", err
+	}
+	imp := *a
+	imp.HistoryItems = nil
+	imp.CreatedDateTime = importTime(a.CreatedDateTime, time.Time{}, now)
+	imp.ExpirationDateTime = s.importExpiry(a.ExpirationDateTime, now)
+	if old != nil {
+		if !a.LastModifiedDateTime.IsZero() && old.LastModifiedDateTime.After(importTime(a.LastModifiedDateTime, now, now)) {
+			a.ID = old.ID
+			return ImportNewer, nil
+		}
+		imp.ID = old.ID
+	}
+	var stored time.Time
+	if old != nil {
+		stored = old.LastModifiedDateTime
+	}
+	imp.LastModifiedDateTime = importTime(a.LastModifiedDateTime, stored, now)
+	activityChanged := old == nil || !sameActivity(old, &imp)
+	if activityChanged && a.LastModifiedDateTime.IsZero() {
+		imp.LastModifiedDateTime = now // changed now, as far as anyone can tell
+	}
+
+	// The history items to write, with the times they keep, worked out before anything is written.
+	var items []*HistoryItem
+	added := 0
+	for _, h := range a.HistoryItems {
+		item := *h
+		item.settle()
+		item.Status = StatusActive
+		item.ExpirationDateTime = s.importExpiry(h.ExpirationDateTime, now)
+		var was *HistoryItem
+		if old != nil {
+			was, err = tx.FindHistoryItem(ctx, old.ID, item.ID)
+			switch {
+			case ErrorCode(err) == NotFound:
+				was = nil
+			case err != nil:
+				return "", err
+			}
+		}
+		var created, modified time.Time
+		if was != nil {
+			created, modified = was.CreatedDateTime, was.LastModifiedDateTime
+		}
+		item.CreatedDateTime = importTime(h.CreatedDateTime, created, now)
+		item.LastModifiedDateTime = importTime(h.LastModifiedDateTime, modified, now)
+		if was != nil && sameHistoryItem(was, &item) {
+			continue
+		}
+		if was != nil {
+			item.Status = StatusUpdated
+			if h.LastModifiedDateTime.IsZero() {
+				item.LastModifiedDateTime = now
+			}
+		} else {
+			added++
+		}
+		items = append(items, &item)
+	}
+	if !activityChanged && len(items) == 0 {
+		a.ID = old.ID
+		return ImportUnchanged, nil
+	}
+	held := 0
+	if old != nil && added > 0 {
+		if held, err = tx.CountHistoryItems(ctx, old.ID); err != nil {
 			return "", err
 		}
 	}
-	var result ImportResult
-	err := s.Store.Update(ctx, p, func(tx Tx) error {
-		now := s.now()
-		result = ImportUnchanged
-		imp := *a
-		imp.CreatedDateTime = importTime(a.CreatedDateTime, now)
-		imp.LastModifiedDateTime = importTime(a.LastModifiedDateTime, now)
-		imp.ExpirationDateTime = s.importExpiry(a.ExpirationDateTime, now)
-		imp.HistoryItems = nil
-		old, err := tx.FindActivity(ctx, Ref{AppActivityID: a.AppActivityID})
-		switch {
-		case ErrorCode(err) == NotFound:
-			old = nil
-		case err != nil:
-			return err
+	if held+added > s.MaxHistoryItems {
+		return "", s.tooManyItems()
+	}
+	result := ImportUpdated
+	if activityChanged {
+		created, err := tx.PutActivity(ctx, &imp)
+		if err != nil {
+			return "", err
 		}
-		if old != nil && old.LastModifiedDateTime.After(imp.LastModifiedDateTime) {
-			result, a.ID = ImportNewer, old.ID
-			return nil
+		if created {
+			result = ImportCreated
 		}
-		if old == nil || !sameActivity(old, &imp) {
-			created, err := tx.PutActivity(ctx, &imp)
-			if err != nil {
-				return err
-			}
-			result = ImportUpdated
-			if created {
-				result = ImportCreated
-			}
-		} else {
-			imp.ID = old.ID
-			// Nothing about the activity changed; its items may have. The privacy settings still
-			// decide whether they may be recorded.
-			if err := s.recordingIn(ctx, tx, p, old); err != nil {
-				return err
-			}
+	} else if err := s.recordingIn(ctx, tx, p, old); err != nil {
+		return "", err
+	}
+	for _, item := range items {
+		item.ActivityID = imp.ID
+		if err := tx.PutHistoryItem(ctx, item); err != nil {
+			return "", err
 		}
-		for _, h := range a.HistoryItems {
-			item := *h
-			item.ActivityID = imp.ID
-			item.settle()
-			item.CreatedDateTime = importTime(h.CreatedDateTime, now)
-			item.LastModifiedDateTime = importTime(h.LastModifiedDateTime, now)
-			item.ExpirationDateTime = s.importExpiry(h.ExpirationDateTime, now)
-			item.Status = StatusActive
-			if item.ID == "" {
-				return Errorf(Invalid, "The property 'historyItems[].id' is required in an import: history items keep their ids.")
-			}
-			if result != ImportCreated {
-				old, err := tx.FindHistoryItem(ctx, imp.ID, item.ID)
-				switch {
-				case err == nil && sameHistoryItem(old, &item):
-					continue
-				case err == nil:
-					item.Status = StatusUpdated
-				case ErrorCode(err) != NotFound:
-					return err
-				}
-				result = ImportUpdated
-			}
-			if err := tx.PutHistoryItem(ctx, &item); err != nil {
-				return err
-			}
-		}
-		if result != ImportUnchanged {
-			n, err := tx.CountHistoryItems(ctx, imp.ID)
-			if err != nil {
-				return err
-			}
-			if n > s.MaxHistoryItems {
-				return s.tooManyItems()
-			}
-		}
-		a.ID, a.Status = imp.ID, imp.Status
-		return nil
-	})
-	return result, err
+	}
+	a.ID, a.Status = imp.ID, imp.Status
+	return result, nil
 }
 
-// importTime is an imported time t: now when it is missing or later than now.
-func importTime(t, now time.Time) time.Time {
-	if t.IsZero() || t.After(now) {
+// importTime is an imported time t: stored when t is missing or later than now (a clock ahead on
+// the source), and now when there is no stored time either.
+func importTime(t, stored, now time.Time) time.Time {
+	switch {
+	case (t.IsZero() || t.After(now)) && stored.IsZero():
 		return now
+	case t.IsZero() || t.After(now):
+		return stored
 	}
 	return Truncate(t)
 }

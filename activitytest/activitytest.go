@@ -91,6 +91,7 @@ func TestStore(t *testing.T, open Opener) {
 	t.Run("Forget", func(t *testing.T) { testForget(t, open) })
 	t.Run("Privacy", func(t *testing.T) { testPrivacy(t, open) })
 	t.Run("PrivacyRace", func(t *testing.T) { testPrivacyRace(t, open) })
+	t.Run("Import", func(t *testing.T) { testImport(t, open) })
 }
 
 // fixture is a service over a fresh store with a test clock.

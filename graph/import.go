@@ -16,6 +16,13 @@ import (
 // is imported; an error of the store stops the import and is returned with the lines done so far.
 func (s *Server) Import(ctx context.Context, p activity.Principal, body []byte) ([]activity.ImportLine, error) {
 	var out []activity.ImportLine
+	// Lines are decoded first, then imported an app at a time, each app's in one transaction.
+	type pending struct {
+		at int // index in out
+		a  *activity.Activity
+	}
+	byApp := map[string][]pending{}
+	var apps []string
 	for n := 1; len(body) > 0; n++ {
 		line, rest, _ := bytes.Cut(body, []byte("\n"))
 		body = rest
@@ -32,20 +39,43 @@ func (s *Server) Import(ctx context.Context, p activity.Principal, body []byte) 
 			err = activity.Errorf(activity.Invalid, "The annotation '%s' is not an app id: 1 to 256 characters, none a control character.", appAnnotation)
 		default:
 			res.App, res.AppActivityID = app, a.AppActivityID
-			owner := p
-			owner.AppID, owner.AllApps = app, false
-			var result activity.ImportResult
-			result, err = s.service.Import(ctx, owner, a)
-			res.Result = result
+			if _, ok := byApp[app]; !ok {
+				apps = append(apps, app)
+			}
+			byApp[app] = append(byApp[app], pending{len(out), a})
 		}
 		if err != nil {
-			var e *activity.Error
-			if !errors.As(err, &e) || e.Code == activity.Internal || e.Code == activity.Unauthenticated {
-				return out, err
-			}
-			res.Result, res.Reason = activity.ImportSkipped, e.Message
+			res.Result, res.Reason = activity.ImportSkipped, reason(err)
 		}
 		out = append(out, res)
 	}
+	for _, app := range apps {
+		owner := p
+		owner.AppID, owner.AllApps = app, false
+		lines := byApp[app]
+		as := make([]*activity.Activity, len(lines))
+		for i, l := range lines {
+			as[i] = l.a
+		}
+		results, errs, err := s.service.Import(ctx, owner, as)
+		if err != nil {
+			return nil, err
+		}
+		for i, l := range lines {
+			out[l.at].Result = results[i]
+			if errs[i] != nil {
+				out[l.at].Reason = reason(errs[i])
+			}
+		}
+	}
 	return out, nil
+}
+
+// reason is the message of a refusal, as the API would give it.
+func reason(err error) string {
+	var e *activity.Error
+	if errors.As(err, &e) {
+		return e.Message
+	}
+	return err.Error()
 }

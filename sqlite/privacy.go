@@ -180,7 +180,9 @@ func (s *Store) indexOld(ctx context.Context) error {
 					_, err := tx.tx.ExecContext(ctx, `UPDATE activities SET site = ?, search_text = ?, search_key = ? WHERE id = ?`,
 						activity.Site(a), activity.SearchText(a), key, a.ID)
 					if isUniqueViolation(err) && attempt < maxKeyAttempts {
-						key = tx.keys.taken(key)
+						if key, err = tx.keys.taken(ctx, tx.tx, key); err != nil {
+							return err
+						}
 						continue
 					} else if err != nil {
 						return err
