@@ -23,6 +23,7 @@ type progress struct {
 	bar   *progressbar.ProgressBar
 	last  time.Time
 	ended bool
+	items bool // counting items, not bytes
 }
 
 // newProgress returns the progress of reading name, total bytes long (-1 when unknown), shown on w.
@@ -41,7 +42,20 @@ func newProgress(w io.Writer, name string, total int64) *progress {
 	return p
 }
 
-// add counts n more bytes read.
+// countItems switches the display from bytes to a count of activities, of unknown total.
+func (p *progress) countItems() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.total, p.items = -1, true
+	if p.bar != nil {
+		p.bar.Finish()
+		p.bar = progressbar.NewOptions64(-1, progressbar.OptionSetWriter(p.w), progressbar.OptionSetDescription(p.name),
+			progressbar.OptionShowCount(), progressbar.OptionSetItsString("activities"), progressbar.OptionThrottle(100*time.Millisecond),
+			progressbar.OptionClearOnFinish())
+	}
+}
+
+// add counts n more bytes read (or items, after unit).
 func (p *progress) add(n int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -52,7 +66,9 @@ func (p *progress) add(n int) {
 		p.bar.Add(n)
 	case time.Since(p.last) >= 10*time.Second:
 		p.last = time.Now()
-		if p.total > 0 {
+		if p.items {
+			fmt.Fprintf(p.w, "%s: %d activities read\n", p.name, p.n)
+		} else if p.total > 0 {
 			fmt.Fprintf(p.w, "%s: read %d%% (%d of %d bytes)\n", p.name, p.n*100/p.total, p.n, p.total)
 		} else {
 			fmt.Fprintf(p.w, "%s: read %d bytes\n", p.name, p.n)

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/activityd/activityd/client"
+	"github.com/activityd/activityd/importer"
 )
 
 const exportSynopsis = `Usage: activityd export [flags] [FILE]
@@ -138,6 +139,10 @@ item ids. FILE is one of:
   an export of activityd (JSON Lines, from 'activityd export' or the timeline page);
   Graph JSON: responses of GET /me/activities?$expand=historyItems, one after another (--app names
     the app they belong to);
+  Windows Timeline's database, ActivitiesCache.db (Windows 10 1803 and 2004+ layouts), read without
+    touching it: each app's activities with their sessions; clipboard and other rows are skipped;
+  an ActivityWatch export (aw-server or aw-server-rust): browser tabs become activities keyed by URL
+    with a session per visit, windows become activities per app and title.
 
 Importing is idempotent: the key is the app and the appActivityId, history items keep their ids, an
 activity equal to the stored one is left alone, and one stored with a later lastModifiedDateTime is
@@ -150,9 +155,12 @@ Each item the server refuses is named on stderr with its file, line and reason, 
 
 // importFlags are the options of one import.
 type importFlags struct {
-	app    string
-	dryRun bool
-	strict bool
+	app       string
+	dryRun    bool
+	strict    bool
+	trimAFK   bool
+	incognito bool
+	pulseTime time.Duration
 }
 
 // importSummary counts what an import did, by result (created, updated, unchanged, newer, skipped).
@@ -189,6 +197,9 @@ func importCmd(ctx context.Context, args []string, getenv func(string) string, s
 	fs.StringVar(&f.app, "app", "", "the `app` the activities belong to, for inputs that do not say (Graph JSON)")
 	fs.BoolVar(&f.dryRun, "dry-run", false, "read and convert everything and say what would be sent, without sending it")
 	fs.BoolVar(&f.strict, "strict", false, "stop at the first item the server or the reader refuses")
+	fs.BoolVar(&f.trimAFK, "trim-afk", false, "ActivityWatch: cut the time away from the keyboard (its afkstatus bucket) out of sessions")
+	fs.BoolVar(&f.incognito, "incognito", false, "ActivityWatch: import the tabs of private windows too (skipped by default)")
+	fs.DurationVar(&f.pulseTime, "pulse-time", importer.DefaultPulseTime, "ActivityWatch: the longest gap between two events of one page or window that still makes one session")
 	rest, err := parseFlagsArgs(fs, args, getenv)
 	if errors.Is(err, flag.ErrHelp) {
 		printUsage(stdout, fs, importSynopsis)
@@ -304,7 +315,7 @@ func importFile(ctx context.Context, c *client.Client, name string, f importFlag
 		}
 		return nil
 	}
-	err = readSource(ctx, in, name, f, emit, skip)
+	err = readSource(ctx, in, name, f, emit, skip, stderr)
 	if err == nil {
 		err = flush()
 	}
@@ -329,18 +340,79 @@ func (s importSummary) total() int {
 }
 
 // readSource reads the items of one file, whatever its kind, calling emit with each and skip with
-// each record it cannot turn into one.
-func readSource(ctx context.Context, in *countingReader, name string, f importFlags, emit func(source) error, skip func(where, reason string) error) error {
+// each record it cannot turn into one; what it met goes to report.
+func readSource(ctx context.Context, in *countingReader, name string, f importFlags, emit func(source) error, skip func(where, reason string) error, report io.Writer) error {
 	br := bufio.NewReaderSize(in, 64<<10)
 	head, _ := br.Peek(512)
+	// --strict: a skip inside an importer stops it at its next item (its skip callback returns
+	// nothing), and the import ends with that skip's error.
+	var stop error
+	yield := func(it importer.Item) error {
+		if stop != nil {
+			return stop
+		}
+		line, err := json.Marshal(&it.Activity)
+		if err != nil {
+			return err
+		}
+		return emit(source{where: it.Source, line: line})
+	}
+	skipped := func(s importer.Skip) {
+		if err := skip(s.Source, s.Reason); err != nil && stop == nil {
+			stop = err
+		}
+	}
 	switch kind := sniff(head); kind {
 	case "jsonl":
 		return readJSONLines(br, filepath.Base(name), f.app, emit, skip)
 	case "graph":
 		return readGraphPages(br, filepath.Base(name), f.app, emit, skip)
+	case "timeline":
+		in.progress.countItems() // the database is read by SQLite, not through in
+		rep, err := importer.WindowsTimeline(ctx, name, importer.TimelineOptions{}, func(it importer.Item) error {
+			in.progress.add(1)
+			return yield(it)
+		}, skipped)
+		if err == nil {
+			err = stop
+		}
+		if err == nil {
+			fmt.Fprintf(report, "%s: a Windows Timeline database (the %s layout%s): %d rows, %d activities with %d history items, %d rows skipped\n",
+				name, rep.Layout, copiedNote(rep.Copied), rep.Rows, rep.Activities, rep.HistoryItems, rep.Skipped)
+		}
+		return err
+	case "activitywatch":
+		opt := importer.AWOptions{TrimAFK: f.trimAFK, Incognito: f.incognito, PulseTime: f.pulseTime}
+		rep, err := importer.ActivityWatch(ctx, br, filepath.Base(name), opt, yield, skipped)
+		if err == nil {
+			err = stop
+		}
+		if err == nil {
+			flavour := rep.Flavour
+			if flavour == "" {
+				flavour = "ActivityWatch"
+			}
+			fmt.Fprintf(report, "%s: an export of %s: %d buckets, %d events (%d merged into sessions), %d activities with %d history items, %d records skipped",
+				name, flavour, rep.Buckets, rep.Events, rep.Merged, rep.Activities, rep.HistoryItems, rep.Skipped)
+			if f.trimAFK {
+				fmt.Fprintf(report, ", %s away from the keyboard cut out", rep.AFKTrimmed.Round(time.Second))
+			}
+			fmt.Fprintln(report)
+			for _, b := range rep.Untrimmed {
+				fmt.Fprintf(report, "%s: %s: no afkstatus bucket for its host, so its time away was not cut out\n", name, b)
+			}
+		}
+		return err
 	default:
 		return errors.New(kind)
 	}
+}
+
+func copiedNote(copied bool) string {
+	if copied {
+		return ", read from a copy with its -wal file"
+	}
+	return ", opened read-only and immutable"
 }
 
 // sniff tells the kind of an input from its first bytes: "jsonl", "graph", or a sentence saying
@@ -351,7 +423,7 @@ func sniff(head []byte) string {
 	case len(head) == 0:
 		return "the file is empty"
 	case bytes.HasPrefix(head, []byte("SQLite format 3\x00")):
-		return "a SQLite database, which this build cannot import yet"
+		return "timeline" // its reader says so when it is not a Timeline database
 	case len(trimmed) == 0 || trimmed[0] != '{':
 		return "not JSON Lines, Graph JSON or a database this command knows"
 	}
@@ -366,6 +438,8 @@ func sniff(head []byte) string {
 	switch key {
 	case "@odata.context", "value", "@odata.nextLink", "@odata.deltaLink":
 		return "graph"
+	case "buckets":
+		return "activitywatch"
 	}
 	return "jsonl"
 }
