@@ -90,7 +90,27 @@ func (s *Service) Import(ctx context.Context, p Principal, activities []*Activit
 	if err != nil {
 		return nil, nil, err
 	}
+	if bl, ok := s.Store.(BulkLoader); ok {
+		created := 0
+		for _, r := range results {
+			if r == ImportCreated {
+				created++
+			}
+		}
+		if created > 0 {
+			if err := bl.Imported(ctx, created); err != nil {
+				return nil, nil, err
+			}
+		}
+	}
 	return results, errs, nil
+}
+
+// BulkLoader is a Store that hears of the activities an import added, after they commit, to keep
+// its queries on their indexes as the tables grow (PostgreSQL plans from statistics that only
+// ANALYZE gathers).
+type BulkLoader interface {
+	Imported(ctx context.Context, activities int) error
 }
 
 // validateImport checks an activity and its history items before an import writes them.

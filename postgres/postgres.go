@@ -42,8 +42,10 @@ type Store struct {
 	OnCommit func(users []string)
 
 	notify  chan struct{}       // to Listen's notifier: this process committed
-	mu      sync.Mutex          // guards pending
+	mu      sync.Mutex          // guards pending and the import counts
 	pending map[string]struct{} // users whose changes the other processes are still to hear of; "*": any
+
+	imported, analyzed int64 // activities imported since the last ANALYZE, and the table's rows then
 }
 
 // committed calls OnCommit, if set, and asks Listen, if running, to tell the other processes about

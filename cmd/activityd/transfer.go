@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/activityd/activityd/client"
@@ -257,7 +258,10 @@ func importFile(ctx context.Context, c *client.Client, name string, f importFlag
 	start := time.Now()
 	var batch []source
 	size := 0
+	var mu sync.Mutex // report is called by the reader and by the request in flight
 	report := func(where, result, reason string) {
+		mu.Lock()
+		defer mu.Unlock()
 		sum[result]++
 		if asJSON {
 			json.NewEncoder(stdout).Encode(map[string]string{"source": where, "result": result, "reason": reason})
@@ -265,17 +269,7 @@ func importFile(ctx context.Context, c *client.Client, name string, f importFlag
 			prog.println(fmt.Sprintf("%s: skipped: %s", where, reason))
 		}
 	}
-	flush := func() error {
-		if len(batch) == 0 {
-			return nil
-		}
-		defer func() { batch, size = batch[:0], 0 }()
-		if f.dryRun {
-			for _, s := range batch {
-				report(s.where, "would send", "")
-			}
-			return nil
-		}
+	send := func(batch []source) error {
 		lines := make([][]byte, len(batch))
 		for i, s := range batch {
 			lines[i] = s.line
@@ -292,6 +286,40 @@ func importFile(ctx context.Context, c *client.Client, name string, f importFlag
 			if r.Result == "skipped" && f.strict {
 				return &exitError{exitSkipped, fmt.Errorf("%s: %s (stopped: --strict)", batch[i].where, r.Reason)}
 			}
+		}
+		return nil
+	}
+	// One request is in flight while the next is read and converted, so that the reader and the
+	// server work at once; answers are reported in order.
+	var inflight chan error
+	wait := func() error {
+		if inflight == nil {
+			return nil
+		}
+		err := <-inflight
+		inflight = nil
+		return err
+	}
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		sending := batch
+		batch, size = nil, 0
+		if f.dryRun {
+			for _, s := range sending {
+				report(s.where, "would send", "")
+			}
+			return nil
+		}
+		if err := wait(); err != nil {
+			return err
+		}
+		done := make(chan error, 1)
+		go func() { done <- send(sending) }()
+		inflight = done
+		if f.strict {
+			return wait()
 		}
 		return nil
 	}
@@ -318,6 +346,9 @@ func importFile(ctx context.Context, c *client.Client, name string, f importFlag
 	err = readSource(ctx, in, name, f, emit, skip, stderr)
 	if err == nil {
 		err = flush()
+	}
+	if werr := wait(); err == nil {
+		err = werr
 	}
 	prog.done()
 	if err == nil || sum.total() > 0 {

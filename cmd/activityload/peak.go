@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/activityd/activityd/auth"
+	"github.com/activityd/activityd/client"
 )
 
 // peak measures the memory of the heaviest requests the limits allow (BENCHMARKS.md): it starts
@@ -110,32 +111,28 @@ func (p *peakClient) do(ctx context.Context, method, path, body string) (*http.R
 	return p.client.Do(req)
 }
 
-// load stores n activities with items history items each, 100 per request (the deep-insert limit).
+// load stores n activities with items history items each, 100 per request (the deep-insert limit),
+// through the client package.
 func (p *peakClient) load(ctx context.Context, n, items, contentBytes int) error {
-	filler := strings.Repeat("x", max(contentBytes-20, 1))
+	filler, _ := json.Marshal(map[string]string{"text": strings.Repeat("x", max(contentBytes-20, 1))})
+	card, _ := json.Marshal(map[string]string{"type": "AdaptiveCard", "text": strings.Repeat("x", max(contentBytes-20, 1))})
+	c := client.New(p.base, p.token)
+	c.HTTP = p.client
+	started, ended := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC), time.Date(2026, 11, 27, 10, 5, 0, 0, time.UTC)
 	for i := range n {
 		key := fmt.Sprintf("peak-%05d", i)
-		var a map[string]any
+		var a client.Activity
 		if err := json.Unmarshal([]byte(activityJSON(key)), &a); err != nil {
 			return err
 		}
-		a["contentInfo"] = map[string]any{"text": filler}
-		a["visualElements"].(map[string]any)["content"] = map[string]any{"type": "AdaptiveCard", "text": filler}
+		a.ContentInfo, a.VisualElements.Content = filler, card
 		for done := 0; done < items || done == 0; done += 100 {
-			var hist []any
+			a.HistoryItems = nil
 			for j := done; j < min(done+100, items); j++ {
-				hist = append(hist, map[string]any{"startedDateTime": "2026-11-27T10:00:00Z", "lastActiveDateTime": "2026-11-27T10:05:00Z"})
+				a.HistoryItems = append(a.HistoryItems, client.HistoryItem{StartedDateTime: started, LastActiveDateTime: &ended})
 			}
-			a["historyItems"] = hist
-			b, _ := json.Marshal(a)
-			resp, err := p.do(ctx, "PUT", "/v1.0/me/activities/"+key, string(b))
-			if err != nil {
-				return err
-			}
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode >= 300 {
-				return fmt.Errorf("PUT %s: %s", key, resp.Status)
+			if _, _, err := c.Put(ctx, &a); err != nil {
+				return fmt.Errorf("PUT %s: %w", key, err)
 			}
 			if items == 0 {
 				break

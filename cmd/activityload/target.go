@@ -18,6 +18,7 @@ import (
 
 	"github.com/activityd/activityd"
 	"github.com/activityd/activityd/auth"
+	"github.com/activityd/activityd/client"
 	"github.com/activityd/activityd/graph"
 	"github.com/activityd/activityd/postgres"
 	"github.com/activityd/activityd/sqlite"
@@ -282,27 +283,24 @@ func seed(ctx context.Context, c config, store activity.Store) ([][]string, erro
 	return ids, nil
 }
 
-// decodeActivity turns the 1 KB request body into an activity, as the server would store it.
+// decodeActivity turns the 1 KB request body into an activity, as the server would store it: the
+// wire form through the client package's types.
 func decodeActivity(key string) (*activity.Activity, error) {
-	var w struct {
-		AppActivityID, ActivitySourceHost, UserTimezone, AppDisplayName string
-		ActivationURL                                                   string `json:"activationUrl"`
-		ContentURL                                                      string `json:"contentUrl"`
-		FallbackURL                                                     string `json:"fallbackUrl"`
-		ContentInfo                                                     json.RawMessage
-		VisualElements                                                  struct {
-			DisplayText, Description, BackgroundColor string
-			Content                                   json.RawMessage
-		}
-	}
+	var w client.Activity
 	if err := json.Unmarshal([]byte(activityJSON(key)), &w); err != nil {
 		return nil, err
 	}
+	str := func(s *string) string {
+		if s == nil {
+			return ""
+		}
+		return *s
+	}
 	return &activity.Activity{AppActivityID: w.AppActivityID, ActivitySourceHost: w.ActivitySourceHost,
-		ActivationURL: w.ActivationURL, AppDisplayName: w.AppDisplayName, FallbackURL: w.FallbackURL,
-		ContentURL: w.ContentURL, ContentInfo: w.ContentInfo, UserTimezone: w.UserTimezone,
-		VisualElements: activity.VisualInfo{DisplayText: w.VisualElements.DisplayText, Description: w.VisualElements.Description,
-			BackgroundColor: w.VisualElements.BackgroundColor, Content: w.VisualElements.Content}}, nil
+		ActivationURL: w.ActivationURL, AppDisplayName: str(w.AppDisplayName), FallbackURL: str(w.FallbackURL),
+		ContentURL: str(w.ContentURL), ContentInfo: w.ContentInfo, UserTimezone: str(w.UserTimezone),
+		VisualElements: activity.VisualInfo{DisplayText: w.VisualElements.DisplayText, Description: str(w.VisualElements.Description),
+			BackgroundColor: str(w.VisualElements.BackgroundColor), Content: w.VisualElements.Content}}, nil
 }
 
 const historyJSON = `{"startedDateTime":"2026-11-27T10:00:00Z","lastActiveDateTime":"2026-11-27T10:05:00Z","userTimezone":"Africa/Casablanca"}`
