@@ -391,6 +391,12 @@ func (p *awReader) skipBucket(b *awBucket, why string) {
 	p.skip(Skip{Source: fmt.Sprintf("%s: bucket %q", p.name, b.id), Reason: why})
 }
 
+// leaveOut is skipBucket for what the options leave out on purpose (Skip.Deliberate).
+func (p *awReader) leaveOut(b *awBucket, why string) {
+	p.rep.Skipped++
+	p.skip(Skip{Source: fmt.Sprintf("%s: bucket %q", p.name, b.id), Reason: why, Deliberate: true})
+}
+
 // flavour names the server the export came from, when it tells.
 func (p *awReader) flavour() string {
 	switch {

@@ -128,8 +128,8 @@ func TestActivityWatch_Python(t *testing.T) {
 		t.Errorf("report (-want +got):\n%s", diff)
 	}
 	wantSkips := map[string]string{
-		`aw.json: bucket "aw-watcher-web-chrome_laptop"`:      "1 event of incognito (private) tabs is skipped (AWOptions.Incognito imports them)",
-		`aw.json: bucket "aw-watcher-afk_laptop"`:             "an afkstatus bucket (2 events) is used only to trim the sessions of other buckets (AWOptions.TrimAFK)",
+		`aw.json: bucket "aw-watcher-web-chrome_laptop"`:      "1 event of incognito (private) tabs is left out (the Incognito option, --incognito, imports them)",
+		`aw.json: bucket "aw-watcher-afk_laptop"`:             "an afkstatus bucket (2 events) is used only to trim the sessions of other buckets (the TrimAFK option, --trim-afk)",
 		`aw.json: bucket "aw-watcher-window_laptop", event 1`: `its timestamp "yesterday" is not an RFC 3339 time`,
 		`aw.json: bucket "aw-watcher-window_laptop", event 4`: "its data.title is a JSON number, not a string",
 		`aw.json: bucket "aw-watcher-input_laptop"`:           `bucket type "os.hid.input" is not imported (2 events)`,

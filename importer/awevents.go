@@ -45,7 +45,7 @@ func (p *awReader) bucketDone(b *awBucket) error {
 	switch b.typ {
 	case awAFK:
 		if !p.opt.TrimAFK {
-			p.skipBucket(b, fmt.Sprintf("an afkstatus bucket (%d events) is used only to trim the sessions of other buckets (AWOptions.TrimAFK)", len(b.events)))
+			p.leaveOut(b, fmt.Sprintf("an afkstatus bucket (%d events) is used only to trim the sessions of other buckets (the TrimAFK option, --trim-afk)", len(b.events)))
 			return nil
 		}
 		spans := p.afk[b.hostname]
@@ -67,7 +67,7 @@ func (p *awReader) bucketDone(b *awBucket) error {
 	if b.typ == "" {
 		what = "a bucket without a type"
 	}
-	p.skipBucket(b, fmt.Sprintf("%s is not imported (%d events)", what, b.skipped+len(b.events)))
+	p.leaveOut(b, fmt.Sprintf("%s is not imported (%d events)", what, b.skipped+len(b.events)))
 	return nil
 }
 
@@ -159,9 +159,9 @@ func (p *awReader) eventKeys(b *awBucket, web bool) []int64 {
 	}
 	switch {
 	case incognito == 1:
-		p.skipBucket(b, "1 event of incognito (private) tabs is skipped (AWOptions.Incognito imports them)")
+		p.leaveOut(b, "1 event of incognito (private) tabs is left out (the Incognito option, --incognito, imports them)")
 	case incognito > 1:
-		p.skipBucket(b, fmt.Sprintf("%d events of incognito (private) tabs are skipped (AWOptions.Incognito imports them)", incognito))
+		p.leaveOut(b, fmt.Sprintf("%d events of incognito (private) tabs are left out (the Incognito option, --incognito, imports them)", incognito))
 	}
 	return keys
 }

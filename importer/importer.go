@@ -36,6 +36,10 @@ type Item struct {
 // summary. Source names the file and the row, line, bucket or event.
 type Skip struct {
 	Source, Reason string
+	// Deliberate marks a record left out on purpose, as the options ask or as the source itself
+	// says (rows that are not activities, such as the clipboard's; private tabs; rows that Windows
+	// marked deleted or replaced), rather than one that could not be read.
+	Deliberate bool
 }
 
 // MaxHistoryPerItem is the most history items one Item carries. An activity with more is yielded
@@ -53,7 +57,7 @@ func emit(yield func(Item) error, skip func(Skip), a client.Activity, source str
 		return cmp.Or(x.StartedDateTime.Compare(y.StartedDateTime), strings.Compare(x.ID, y.ID))
 	})
 	if n := len(all) - activity.DefaultMaxHistoryItems; n > 0 {
-		skip(Skip{Source: source, Reason: fmt.Sprintf("the activity has %d sessions and activityd keeps at most %d an activity: the oldest %d are left out",
+		skip(Skip{Source: source, Deliberate: true, Reason: fmt.Sprintf("the activity has %d sessions and activityd keeps at most %d an activity: the oldest %d are left out",
 			len(all), activity.DefaultMaxHistoryItems, n)})
 		all = all[n:]
 	}

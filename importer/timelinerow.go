@@ -69,7 +69,7 @@ func (t *timelineReader) read(ctx context.Context, db *sql.DB, query string) err
 		// The newest version of an Id comes first (timelineQuery): a change waiting in
 		// ActivityOperation replaces the row of Activity, as in Windows' SmartLookup view.
 		if n := len(group); n > 0 && len(r.id) > 0 && bytes.Equal(group[n-1].id, r.id) {
-			t.skip(Skip{Source: r.source(t.path), Reason: "replaced by a newer version of the same Id (" +
+			t.skip(Skip{Source: r.source(t.path), Deliberate: true, Reason: "replaced by a newer version of the same Id (" +
 				strings.TrimPrefix(group[n-1].source(t.path), t.path+": ") + ")"})
 			continue
 		}
@@ -117,14 +117,14 @@ func (t *timelineReader) group(rows []*timelineRow) error {
 		switch {
 		case r.state == statusDeleted || r.state == statusIgnored:
 			word := map[int64]string{statusDeleted: "deleted", statusIgnored: "ignored"}[r.state]
-			t.skip(Skip{Source: r.source(t.path), Reason: fmt.Sprintf("the row is marked %s (status %d)", word, r.state)})
+			t.skip(Skip{Source: r.source(t.path), Deliberate: true, Reason: fmt.Sprintf("the row is marked %s (status %d)", word, r.state)})
 			deleted = deleted || r.typ == 5
 		case r.typ == 5:
 			opens = append(opens, r)
 		case r.typ == 6:
 			uses = append(uses, r)
 		default:
-			t.skip(Skip{Source: r.source(t.path), Reason: typeReason(r.typ)})
+			t.skip(Skip{Source: r.source(t.path), Deliberate: true, Reason: typeReason(r.typ)})
 		}
 	}
 	if len(opens) == 0 {
@@ -156,7 +156,7 @@ func (t *timelineReader) group(rows []*timelineRow) error {
 	}
 	for _, o := range opens {
 		if o != newest {
-			t.skip(Skip{Source: o.source(t.path), Reason: "an older row of the same activity (AppId and AppActivityId) than " +
+			t.skip(Skip{Source: o.source(t.path), Deliberate: true, Reason: "an older row of the same activity (AppId and AppActivityId) than " +
 				strings.TrimPrefix(newest.source(t.path), t.path+": ")})
 		}
 	}

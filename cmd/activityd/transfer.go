@@ -168,16 +168,19 @@ type importFlags struct {
 type importSummary map[string]int
 
 func (s importSummary) String() string {
-	total := 0
-	for _, n := range s {
-		total += n
+	total := s.total()
+	var out string
+	if _, dry := s["dry run"]; dry {
+		out = fmt.Sprintf("%d %s read: %d would be sent, %d skipped (a dry run: nothing was sent)",
+			total, plural(total, "activity", "activities"), s["would send"], s["skipped"])
+	} else {
+		out = fmt.Sprintf("%d %s: %d created, %d updated, %d unchanged, %d kept as newer, %d skipped",
+			total, plural(total, "activity", "activities"), s["created"], s["updated"], s["unchanged"], s["newer"], s["skipped"])
 	}
-	if n := s["would send"]; n > 0 || total == 0 {
-		return fmt.Sprintf("%d %s read: %d would be sent, %d skipped (a dry run: nothing was sent)",
-			total, plural(total, "activity", "activities"), n, s["skipped"])
+	if n := s["left out"]; n > 0 {
+		out += fmt.Sprintf(" (and %d %s left out, above)", n, plural(n, "record", "records"))
 	}
-	return fmt.Sprintf("%d %s: %d created, %d updated, %d unchanged, %d kept as newer, %d skipped",
-		total, plural(total, "activity", "activities"), s["created"], s["updated"], s["unchanged"], s["newer"], s["skipped"])
+	return out
 }
 
 // source is one item of an import: a line to send and where it came from.
@@ -255,6 +258,9 @@ func importFile(ctx context.Context, c *client.Client, name string, f importFlag
 	defer prog.done()
 	in := &countingReader{r: file, progress: prog}
 	sum := importSummary{}
+	if f.dryRun {
+		sum["dry run"] = 0
+	}
 	start := time.Now()
 	var batch []source
 	size := 0
@@ -343,7 +349,20 @@ func importFile(ctx context.Context, c *client.Client, name string, f importFlag
 		}
 		return nil
 	}
-	err = readSource(ctx, in, name, f, emit, skip, stderr)
+	// What a reader leaves out on purpose (rows that are not activities, private tabs) is said once
+	// per reason at the end, with a count; it is not an error.
+	var leftOut []string
+	leftOutN := map[string]int{}
+	leave := func(reason string) {
+		mu.Lock()
+		defer mu.Unlock()
+		if leftOutN[reason] == 0 {
+			leftOut = append(leftOut, reason)
+		}
+		leftOutN[reason]++
+		sum["left out"]++
+	}
+	err = readSource(ctx, in, name, f, emit, skip, leave, stderr)
 	if err == nil {
 		err = flush()
 	}
@@ -351,6 +370,13 @@ func importFile(ctx context.Context, c *client.Client, name string, f importFlag
 		err = werr
 	}
 	prog.done()
+	for _, reason := range leftOut {
+		if asJSON {
+			json.NewEncoder(stdout).Encode(map[string]any{"source": name, "result": "left out", "reason": reason, "count": leftOutN[reason]})
+		} else {
+			fmt.Fprintf(stderr, "%s: left out (%d): %s\n", name, leftOutN[reason], reason)
+		}
+	}
 	if err == nil || sum.total() > 0 {
 		elapsed := time.Since(start)
 		fmt.Fprintf(stderr, "%s: %s in %s", name, sum, elapsed.Round(time.Millisecond))
@@ -364,15 +390,17 @@ func importFile(ctx context.Context, c *client.Client, name string, f importFlag
 
 func (s importSummary) total() int {
 	n := 0
-	for _, v := range s {
-		n += v
+	for k, v := range s {
+		if k != "left out" {
+			n += v
+		}
 	}
 	return n
 }
 
 // readSource reads the items of one file, whatever its kind, calling emit with each and skip with
 // each record it cannot turn into one; what it met goes to report.
-func readSource(ctx context.Context, in *countingReader, name string, f importFlags, emit func(source) error, skip func(where, reason string) error, report io.Writer) error {
+func readSource(ctx context.Context, in *countingReader, name string, f importFlags, emit func(source) error, skip func(where, reason string) error, leftOut func(reason string), report io.Writer) error {
 	br := bufio.NewReaderSize(in, 64<<10)
 	head, _ := br.Peek(512)
 	// --strict: a skip inside an importer stops it at its next item (its skip callback returns
@@ -389,6 +417,10 @@ func readSource(ctx context.Context, in *countingReader, name string, f importFl
 		return emit(source{where: it.Source, line: line})
 	}
 	skipped := func(s importer.Skip) {
+		if s.Deliberate {
+			leftOut(s.Reason)
+			return
+		}
 		if err := skip(s.Source, s.Reason); err != nil && stop == nil {
 			stop = err
 		}
@@ -408,8 +440,8 @@ func readSource(ctx context.Context, in *countingReader, name string, f importFl
 			err = stop
 		}
 		if err == nil {
-			fmt.Fprintf(report, "%s: a Windows Timeline database (the %s layout%s): %d rows, %d activities with %d history items, %d rows skipped\n",
-				name, rep.Layout, copiedNote(rep.Copied), rep.Rows, rep.Activities, rep.HistoryItems, rep.Skipped)
+			fmt.Fprintf(report, "%s: a Windows Timeline database (the %s layout%s): %d rows, %d activities with %d history items, %d %s left out or skipped\n",
+				name, rep.Layout, copiedNote(rep.Copied), rep.Rows, rep.Activities, rep.HistoryItems, rep.Skipped, plural(rep.Skipped, "row", "rows"))
 		}
 		return err
 	case "activitywatch":
@@ -423,8 +455,8 @@ func readSource(ctx context.Context, in *countingReader, name string, f importFl
 			if flavour == "" {
 				flavour = "ActivityWatch"
 			}
-			fmt.Fprintf(report, "%s: an export of %s: %d buckets, %d events (%d merged into sessions), %d activities with %d history items, %d records skipped",
-				name, flavour, rep.Buckets, rep.Events, rep.Merged, rep.Activities, rep.HistoryItems, rep.Skipped)
+			fmt.Fprintf(report, "%s: an export of %s: %d buckets, %d events (%d merged into sessions), %d activities with %d history items, %d %s left out or skipped",
+				name, flavour, rep.Buckets, rep.Events, rep.Merged, rep.Activities, rep.HistoryItems, rep.Skipped, plural(rep.Skipped, "record", "records"))
 			if f.trimAFK {
 				fmt.Fprintf(report, ", %s away from the keyboard cut out", rep.AFKTrimmed.Round(time.Second))
 			}
