@@ -160,3 +160,52 @@ func TestWatch_Resumes(t *testing.T) {
 		t.Errorf("resumed with %v, want [c]", keys)
 	}
 }
+
+// TestDelta_Pulls: the first pull gives the current state and a token; the next gives what changed
+// since, deletions included, once.
+func TestDelta_Pulls(t *testing.T) {
+	srv, tok := server(t, 0)
+	c := client.New(srv.URL, tok)
+	put := func(key string) *client.Activity {
+		a, _, err := c.Put(t.Context(), &client.Activity{AppActivityID: key, ActivitySourceHost: "https://x.example",
+			ActivationURL: "https://x.example/" + key, VisualElements: client.VisualInfo{DisplayText: key}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	a := put("a")
+	put("b")
+	pull := func(from string) (got []string, token string) {
+		token, err := c.Delta(t.Context(), from, func(ch client.Change) error {
+			key := ch.ID
+			if ch.Activity != nil {
+				key = ch.Activity.AppActivityID
+			}
+			got = append(got, ch.Kind+" "+key)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got, token
+	}
+	got, token := pull("")
+	if len(got) != 2 || token == "" {
+		t.Fatalf("first pull: %v, token %q", got, token)
+	}
+	put("c")
+	if err := c.Delete(t.Context(), a.ID); err != nil {
+		t.Fatal(err)
+	}
+	got, token2 := pull(token)
+	if fmt.Sprint(got) != "[updated c deleted "+a.ID+"]" || token2 == token {
+		t.Errorf("second pull: %v", got)
+	}
+	if got, _ := pull(token2); len(got) != 0 {
+		t.Errorf("third pull: %v, want nothing", got)
+	}
+	if _, err := c.Delta(t.Context(), "garbage", func(client.Change) error { return nil }); client.StatusOf(err) != http.StatusGone {
+		t.Errorf("a bad token: %v, want 410", err)
+	}
+}

@@ -203,3 +203,23 @@ func (l *lockedBuffer) String() string {
 	defer l.mu.Unlock()
 	return l.b.String()
 }
+
+// TestCLI_ImportLongLine: a line longer than an import reads (8 MiB) is skipped with its line number,
+// read past without holding it, and the next line goes in.
+func TestCLI_ImportLongLine(t *testing.T) {
+	dir := t.TempDir()
+	base := startServer(t, dir, nil)
+	file := filepath.Join(t.TempDir(), "long.jsonl")
+	f, _ := os.Create(file)
+	f.WriteString(`{"appActivityId":"big","x":"`)
+	chunk := bytes.Repeat([]byte("x"), 1<<20)
+	for range 9 {
+		f.Write(chunk)
+	}
+	f.WriteString("\"}\n" + `{"appActivityId":"small","activitySourceHost":"https://x.example","activationUrl":"https://x.example/1","visualElements":{"displayText":"small"},"@activityd.appId":"x"}` + "\n")
+	f.Close()
+	code, _, errOut := cli(t, t.Context(), "import", file, "--url", base, "--token", personToken(t, dir, "alice"))
+	if code != exitSkipped || !strings.Contains(errOut, "long.jsonl:1: skipped: the line is longer than 8 MiB") || !strings.Contains(errOut, "1 created") {
+		t.Errorf("a 9 MiB line: %d\n%s", code, errOut)
+	}
+}
