@@ -14,6 +14,8 @@ const (
 	Conflict        = "conflict"        // the request conflicts with stored state
 	Unauthenticated = "unauthenticated" // the caller's credentials are missing or not valid
 	Forbidden       = "forbidden"       // a known caller that may not do this
+	Unavailable     = "unavailable"     // the store cannot serve for now (unreachable, out of connections, busy): try again
+	StorageFull     = "storage_full"    // the store is out of space: writes fail, reads go on
 	Internal        = "internal"        // anything else; never shown to clients in detail
 )
 
@@ -55,3 +57,41 @@ func ErrorMessage(err error) string {
 	}
 	return "An internal error occurred."
 }
+
+// ErrorClassifier is a Store that tells, of an error it returned, whether it means that the store
+// cannot serve for now (Unavailable: unreachable, out of connections, busy) or is out of space
+// (StorageFull), so that clients get 503 or 507 and try again rather than a 500. It answers "" for
+// any other error.
+type ErrorClassifier interface {
+	ClassifyError(err error) string
+}
+
+// Classify returns err as an *Error with its class, Unavailable or StorageFull, when the store
+// classifies it so (ErrorClassifier); otherwise err itself. The *Error wraps err, so that logs
+// keep the cause.
+func Classify(store Store, err error) error {
+	var e *Error
+	if err == nil || errors.As(err, &e) {
+		return err
+	}
+	c, ok := store.(ErrorClassifier)
+	if !ok {
+		return err
+	}
+	switch c.ClassifyError(err) {
+	case Unavailable:
+		return &classified{&Error{Unavailable, "The service is unavailable for a moment: its database cannot be reached or is busy. Try again after the time in Retry-After."}, err}
+	case StorageFull:
+		return &classified{&Error{StorageFull, "The server's storage is full: the write was not stored. Reads go on; try again once space is freed."}, err}
+	}
+	return err
+}
+
+// classified is an *Error that keeps the store's error behind it.
+type classified struct {
+	err   *Error
+	cause error
+}
+
+func (c *classified) Error() string   { return c.err.Error() + ": " + c.cause.Error() }
+func (c *classified) Unwrap() []error { return []error{c.err, c.cause} }

@@ -22,8 +22,14 @@ var errorStatus = map[string]struct {
 	activity.Conflict:        {http.StatusConflict, "nameAlreadyExists"},
 	activity.Unauthenticated: {http.StatusUnauthorized, "InvalidAuthenticationToken"},
 	activity.Forbidden:       {http.StatusForbidden, "accessDenied"},
+	activity.Unavailable:     {http.StatusServiceUnavailable, "serviceNotAvailable"},
+	activity.StorageFull:     {http.StatusInsufficientStorage, "quotaLimitReached"},
 	activity.Internal:        {http.StatusInternalServerError, "generalException"},
 }
+
+// unavailableRetry is the Retry-After of a 503 for a store that cannot serve for now: the Graph SDKs
+// wait that long and retry (Kiota's retry handler retries 503 three times).
+const unavailableRetry = "5"
 
 // httpError is an error of the HTTP exchange rather than of the domain: a method the resource does
 // not have, a media type, a size, throttling, a $batch dependency. Its message is safe to show.
@@ -45,6 +51,7 @@ func errorf(status int, code, format string, args ...any) error {
 // request id, and reach the client only as a generic message; those of a request whose client went
 // away are not the server's fault and are logged at info.
 func (s *Server) error(w http.ResponseWriter, r *http.Request, err error) {
+	err = activity.Classify(s.service.Store, err)
 	code := activity.ErrorCode(err)
 	if se, ok := err.(*odata.SyntaxError); ok {
 		code, err = activity.Invalid, activity.Errorf(activity.Invalid, "%s", se.Error())
@@ -69,6 +76,12 @@ func (s *Server) error(w http.ResponseWriter, r *http.Request, err error) {
 			slog.String("request_id", w.Header().Get("request-id")), slog.String("error", err.Error()))
 	case code == activity.Unauthenticated:
 		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+	case code == activity.Unavailable || code == activity.StorageFull:
+		if code == activity.Unavailable {
+			w.Header().Set("Retry-After", unavailableRetry)
+		}
+		s.logger.LogAttrs(r.Context(), slog.LevelWarn, "store "+code,
+			slog.String("request_id", w.Header().Get("request-id")), slog.String("error", err.Error()))
 	}
 	s.writeJSON(w, m.status, appendError(nil, m.code, message, w.Header()))
 }

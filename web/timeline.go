@@ -400,10 +400,17 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, status int, messag
 
 // error writes err: a domain error's message with its status, anything else as a logged 500.
 func (s *Server) error(w http.ResponseWriter, r *http.Request, err error) {
+	err = activity.Classify(s.service.Store, err)
 	var e *activity.Error
 	if errors.As(err, &e) {
 		status := map[string]int{activity.Invalid: 400, activity.NotFound: 404, activity.Conflict: 409,
-			activity.Unauthenticated: 401, activity.Forbidden: 403}[e.Code]
+			activity.Unauthenticated: 401, activity.Forbidden: 403, activity.Unavailable: 503, activity.StorageFull: 507}[e.Code]
+		if status == http.StatusServiceUnavailable {
+			w.Header().Set("Retry-After", "5")
+		}
+		if status >= 500 {
+			s.logger.Warn("web: store "+e.Code, "path", r.URL.Path, "error", err)
+		}
 		if status != 0 {
 			s.fail(w, r, status, e.Message)
 			return

@@ -1,0 +1,204 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/activityd/activityd/postgres/pgtest"
+)
+
+// tcpProxy forwards connections from a port of its own to PostgreSQL, and can cut them all and
+// refuse new ones (an outage, as the server sees it) and come back on the same port.
+type tcpProxy struct {
+	t      *testing.T
+	addr   string
+	target string
+	mu     sync.Mutex
+	ln     net.Listener
+	conns  []net.Conn
+}
+
+func newProxy(t *testing.T, target string) *tcpProxy {
+	p := &tcpProxy{t: t, target: target}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.addr = ln.Addr().String()
+	p.serve(ln)
+	t.Cleanup(p.cut)
+	return p
+}
+
+func (p *tcpProxy) serve(ln net.Listener) {
+	p.mu.Lock()
+	p.ln = ln
+	p.mu.Unlock()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			up, err := net.Dial("tcp", p.target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, c, up)
+			p.mu.Unlock()
+			go func() { io.Copy(up, c); up.Close() }()
+			go func() { io.Copy(c, up); c.Close() }()
+		}
+	}()
+}
+
+// cut closes the listener and every forwarded connection.
+func (p *tcpProxy) cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ln != nil {
+		p.ln.Close()
+		p.ln = nil
+	}
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
+}
+
+// restore listens again on the same port.
+func (p *tcpProxy) restore() {
+	ln, err := net.Listen("tcp", p.addr)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	p.serve(ln)
+}
+
+// TestOutage_Postgres cuts the server off from PostgreSQL under load, then brings PostgreSQL back:
+// during the outage every answer is 503 with Retry-After (never a 500, which the Graph SDKs do not
+// retry), /readyz says not ready within 5 s, the server serves again within 5 s of PostgreSQL's
+// return, every write acknowledged is there, and no goroutine is left behind.
+func TestOutage_Postgres(t *testing.T) {
+	db := pgtest.URL(t)
+	u, _ := url.Parse(db)
+	proxy := newProxy(t, u.Host)
+	u.Host = proxy.addr
+	q := u.Query()
+	q.Set("connect_timeout", "2")
+	u.RawQuery = q.Encode()
+	dir := t.TempDir()
+	base := startServer(t, dir, nil, "--db", u.String(), "--throttle=false")
+	tok := mintToken(t, dir, "alice", "notes")
+	goroutines := runtime.NumGoroutine()
+
+	var mu sync.Mutex
+	var acked []string
+	statuses := map[int]int{}
+	var retryAfter int
+	ctx, stop := context.WithCancel(t.Context())
+	var wg sync.WaitGroup
+	outage := make(chan struct{})
+	for w := range 4 {
+		wg.Go(func() {
+			for i := 0; ctx.Err() == nil; i++ {
+				key := fmt.Sprintf("w%d-%d", w, i)
+				req, _ := http.NewRequestWithContext(ctx, "PUT", base+"/v1.0/me/activities/"+key, strings.NewReader(activityBody(key)))
+				req.Header.Set("Authorization", "Bearer "+tok)
+				res, err := http.DefaultClient.Do(req)
+				if err != nil {
+					continue
+				}
+				io.Copy(io.Discard, res.Body)
+				res.Body.Close()
+				mu.Lock()
+				select {
+				case <-outage:
+					statuses[res.StatusCode]++
+					if res.StatusCode == http.StatusServiceUnavailable && res.Header.Get("Retry-After") != "" {
+						retryAfter++
+					}
+				default:
+				}
+				if res.StatusCode/100 == 2 {
+					acked = append(acked, key)
+				}
+				mu.Unlock()
+				time.Sleep(5 * time.Millisecond)
+			}
+		})
+	}
+	time.Sleep(300 * time.Millisecond)
+	proxy.cut()
+	close(outage)
+	cutAt := time.Now()
+	ready := func() bool {
+		res, err := http.Get(base + "/readyz")
+		if err != nil {
+			return false
+		}
+		res.Body.Close()
+		return res.StatusCode == http.StatusOK
+	}
+	for ready() {
+		if time.Since(cutAt) > 5*time.Second {
+			t.Fatal("/readyz still says ready 5 s into the outage")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(2 * time.Second)
+	mu.Lock()
+	during := fmt.Sprint(statuses)
+	if statuses[http.StatusServiceUnavailable] == 0 || len(statuses) != 1 || retryAfter != statuses[http.StatusServiceUnavailable] {
+		t.Errorf("answers during the outage: %s (%d with Retry-After); want only 503, each with Retry-After", during, retryAfter)
+	}
+	mu.Unlock()
+
+	proxy.restore()
+	backAt := time.Now()
+	for !ready() {
+		if time.Since(backAt) > 5*time.Second {
+			t.Fatal("/readyz not ready 5 s after PostgreSQL came back")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	for {
+		status, body, err := request(t.Context(), "PUT", base+"/v1.0/me/activities/after", tok, activityBody("after"))
+		if err == nil && status/100 == 2 {
+			break
+		}
+		if time.Since(backAt) > 5*time.Second {
+			t.Fatalf("writes fail 5 s after PostgreSQL came back: %d %s %v", status, body, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	stop()
+	wg.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	for _, key := range acked {
+		if status, body, err := request(t.Context(), "GET", base+"/v1.0/me/activities/"+key, tok, ""); err != nil || status != http.StatusOK {
+			t.Fatalf("%s, acknowledged, after the outage: %d %s %v", key, status, body, err)
+		}
+	}
+	http.DefaultClient.CloseIdleConnections()
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > goroutines+10 && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > goroutines+10 {
+		t.Errorf("%d goroutines after the outage, %d before it", n, goroutines)
+	}
+	t.Logf("during the outage: %s; %d writes acknowledged in all", during, len(acked))
+}
