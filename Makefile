@@ -1,5 +1,5 @@
 # The commands of activityd, indexed. CI runs .ci/run, which calls the same commands.
-.PHONY: run test test-sdk lint fuzz ci
+.PHONY: run test test-sdk lint fuzz ci release
 
 run:        ## the server on the embedded default (SQLite and a local token issuer in ./activityd-data)
 	go run ./cmd/activityd serve
@@ -21,3 +21,7 @@ fuzz:       ## each fuzz target for FUZZTIME executions (a count: go1.26 can fla
 
 ci:
 	bash .ci/run
+
+release:    ## a static, reproducible binary in dist/ (no cgo, no local paths; the commit from git)
+	CGO_ENABLED=0 go build -trimpath -buildvcs=true -ldflags='-s -w' -o dist/activityd ./cmd/activityd
+	dist/activityd version

@@ -76,6 +76,9 @@ func (s *Server) error(w http.ResponseWriter, r *http.Request, err error) {
 			slog.String("request_id", w.Header().Get("request-id")), slog.String("error", err.Error()))
 	case code == activity.Unauthenticated:
 		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+		requestInfoFrom(r.Context()).refusal = message
+	case code == activity.Forbidden:
+		requestInfoFrom(r.Context()).refusal = message
 	case code == activity.Unavailable || code == activity.StorageFull:
 		if code == activity.Unavailable {
 			w.Header().Set("Retry-After", unavailableRetry)

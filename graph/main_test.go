@@ -72,7 +72,7 @@ func newEnv(t *testing.T) *env {
 	}
 	service := activity.NewService(store)
 	logs := &syncBuffer{}
-	api := graph.NewServer(service, verifier, slog.New(slog.NewTextHandler(logs, nil)))
+	api := graph.NewServer(service, verifier, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	api.Changes = &activity.Wakeups{}
 	switch st := store.(type) {
 	case *sqlite.Store:

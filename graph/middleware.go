@@ -21,6 +21,7 @@ type requestInfo struct {
 	parentID  string // the request-id of the $batch that holds this request; "" for a direct request
 	route     string
 	principal activity.Principal
+	refusal   string // the message of a 401 or 403, logged at debug
 }
 
 type requestInfoKey struct{}
@@ -92,10 +93,21 @@ func (s *Server) withLog(next http.Handler) http.Handler {
 			if info.parentID != "" {
 				attrs = append(attrs, slog.String("batch_request_id", info.parentID))
 			}
+			if p := info.principal; p.UserID != "" {
+				attrs = append(attrs, slog.String("tenant", p.TenantID), slog.String("user", p.UserID), slog.String("app", p.AppID))
+			}
+			if info.parentID == "" {
+				attrs = append(attrs, slog.String("remote", r.RemoteAddr), slog.String("user_agent", r.UserAgent()))
+			}
 			if errors.Is(r.Context().Err(), context.Canceled) {
 				attrs = append(attrs, slog.Bool("client_gone", true))
 			}
 			s.logger.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
+			if info.refusal != "" {
+				// Why a caller was refused: wanted when a client cannot get in, noise otherwise.
+				s.logger.LogAttrs(r.Context(), slog.LevelDebug, "refused", slog.String("request_id", info.id),
+					slog.Int("status", sw.status), slog.String("reason", info.refusal))
+			}
 		}()
 		next.ServeHTTP(sw, r)
 	})

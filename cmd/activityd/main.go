@@ -18,7 +18,9 @@ import (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// SIGHUP too: a terminal that closes, or a service manager's reload, stops the server gracefully
+	// rather than killing it.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
 	os.Exit(exit(run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr), os.Stderr))
 }
@@ -67,6 +69,7 @@ Usage:
   activityd import FILE...  bring activities in: an export, Graph JSON
   activityd backup FILE     back up the SQLite store while it serves
   activityd restore FILE    restore a backup into a new data directory
+  activityd version         print the version, the commit and the Go version it was built with
   activityd help            print this help
 
 Run 'activityd serve -h', 'activityd token -h' or 'activityd cert -h' for the flags of each. Every flag
@@ -101,6 +104,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return backup(ctx, args[1:], getenv, stdout, stderr)
 	case "restore":
 		return restore(ctx, args[1:], getenv, stdout, stderr)
+	case "version", "--version":
+		fmt.Fprintln(stdout, versionLine())
+		return nil
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

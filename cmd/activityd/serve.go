@@ -193,7 +193,8 @@ func serve(ctx context.Context, cfg Config, logOut io.Writer) error {
 		go func() { errc <- srv.Serve(ln) }()
 	}
 	logger.Info("listening", slog.String("addr", ln.Addr().String()),
-		slog.String("graph", scheme+"://"+ln.Addr().String()+"/v1.0"), slog.String("store", storeName(cfg)))
+		slog.String("graph", scheme+"://"+ln.Addr().String()+"/v1.0"), slog.String("store", storeName(cfg)),
+		slog.String("version", versionLine()))
 
 	select {
 	case err := <-errc:
@@ -206,10 +207,17 @@ func serve(ctx context.Context, cfg Config, logOut io.Writer) error {
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.Shutdown)
 	defer cancel()
 	err = srv.Shutdown(shutdownCtx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		// What is still running after --shutdown-timeout (slow uploads, mostly) is cut short: its
+		// clients retry, and a stop asked for is a stop done, so the exit status stays 0.
+		logger.Warn("requests still in flight after the shutdown timeout were cut short", slog.Duration("shutdown_timeout", cfg.Shutdown))
+		srv.Close()
+		err = nil
+	}
 	stopBackground()
 	wg.Wait()
-	if errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("shutdown: requests still in flight after %s", cfg.Shutdown)
+	if err == nil {
+		logger.Info("stopped")
 	}
 	return err
 }
