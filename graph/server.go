@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -326,6 +327,10 @@ func bodyError(err, tooLarge error) error {
 	switch {
 	case errors.As(err, &mbe):
 		return tooLarge
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		// The server's --read-timeout: the body stopped arriving. The client may be gone; if not,
+		// it learns why.
+		return errorf(http.StatusRequestTimeout, "requestTimeout", "The request body stopped arriving: no bytes came within the server's read timeout.")
 	case errors.Is(err, gzip.ErrChecksum), errors.Is(err, gzip.ErrHeader), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
 		return activity.Errorf(activity.Invalid, "The request body is not valid gzip.")
 	}

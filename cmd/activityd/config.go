@@ -53,6 +53,9 @@ type Config struct {
 	MaxContentBytes   int
 	MaxDeepInsert     int
 	ReadHeaderTimeout time.Duration
+	ReadTimeout       time.Duration // the most a body may go without bringing bytes
+	MaxConns          int           // connections open at once; 0: 90 % of the open-file limit
+	MaxConnsPerAddr   int           // of one client address; 0: no bound
 	Purge             time.Duration // 0: no purge
 	Shutdown          time.Duration
 
@@ -88,7 +91,8 @@ func DefaultConfig() Config {
 		Throttle: true, ReadLimits: activity.GraphLimits().Reads, WriteLimits: activity.GraphLimits().Writes,
 		LogFormat: "text", LogLevel: "info", PageSize: 100, MaxPageSize: 1000, MaxBody: 1 << 20,
 		MaxHeaderBytes: 64 << 10, MaxJSONDepth: 32, MaxContentBytes: 64 << 10, MaxDeepInsert: 100,
-		ReadHeaderTimeout: 10 * time.Second, Purge: 10 * time.Minute, Shutdown: 15 * time.Second,
+		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, MaxConnsPerAddr: 1000,
+		Purge: 10 * time.Minute, Shutdown: 15 * time.Second,
 		MaxPageBytes: graph.DefaultMaxPageBytes, MaxExpandItems: graph.DefaultMaxExpandItems,
 		MaxExpandItemsPerPage: graph.DefaultMaxExpandItemsPerPage, MaxBatchBytes: graph.DefaultMaxBatchBytes,
 		MaxHistoryItems: activity.DefaultMaxHistoryItems, ChangeRetention: activity.DefaultChangeRetention,
@@ -324,6 +328,12 @@ func (c *Config) validateRest() error {
 		return fmt.Errorf("--log-level %q: want debug, info, warn or error", c.LogLevel)
 	case c.ReadHeaderTimeout <= 0:
 		return fmt.Errorf("--read-header-timeout %s: want a positive duration, such as 10s", c.ReadHeaderTimeout)
+	case c.ReadTimeout <= 0:
+		return fmt.Errorf("--read-timeout %s: want a positive duration, such as 30s", c.ReadTimeout)
+	case c.MaxConns < 0:
+		return fmt.Errorf("--max-conns %d: want 0 (90 %% of the open-file limit) or a positive number", c.MaxConns)
+	case c.MaxConnsPerAddr < 0:
+		return fmt.Errorf("--max-conns-per-addr %d: want 0 (no bound) or a positive number", c.MaxConnsPerAddr)
 	case c.Purge < 0 || (c.Purge > 0 && c.Purge < time.Second):
 		return fmt.Errorf("--purge-interval %s: want 0 (no purge) or a duration of at least 1s, such as 10m", c.Purge)
 	case c.Shutdown <= 0:
@@ -448,6 +458,9 @@ func parseServe(args []string, getenv func(string) string, stdout io.Writer) (*C
 	fs.IntVar(&c.MaxContentBytes, "max-content-bytes", c.MaxContentBytes, "largest contentInfo, and visualElements.content, in `bytes` (1024 to --max-body)")
 	fs.IntVar(&c.MaxDeepInsert, "max-deep-insert", c.MaxDeepInsert, "most history items in one activity body (1 to 10000)")
 	fs.DurationVar(&c.ReadHeaderTimeout, "read-header-timeout", c.ReadHeaderTimeout, "how long a client may take to send its request headers (positive)")
+	fs.DurationVar(&c.ReadTimeout, "read-timeout", c.ReadTimeout, "how long a request body may go without bringing bytes (positive): a stalled upload lets go of its connection, a slow one that moves completes")
+	fs.IntVar(&c.MaxConns, "max-conns", c.MaxConns, "connections open at once, past which new ones get 503; 0: 90% of the open-file limit")
+	fs.IntVar(&c.MaxConnsPerAddr, "max-conns-per-addr", c.MaxConnsPerAddr, "connections one client address may hold open, past which its new ones get 503; 0: no bound (behind a proxy every client has its address)")
 	fs.DurationVar(&c.Purge, "purge-interval", c.Purge, "how often expired activities are purged; 0 turns the purge off (expired rows stay hidden)")
 	fs.DurationVar(&c.Shutdown, "shutdown-timeout", c.Shutdown, "how long a shutdown (SIGTERM, Ctrl-C) waits for requests in flight (positive)")
 	fs.IntVar(&c.MaxPageBytes, "max-page-bytes", c.MaxPageBytes, "a page of activities ends early, with a nextLink, past this many `bytes` (65536 to 1073741824)")

@@ -148,12 +148,21 @@ func serve(ctx context.Context, cfg Config, logOut io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("--addr %s: %w", cfg.Addr, listenReason(err))
 	}
+	maxConns := cfg.MaxConns
+	files, ferr := openFileLimit()
+	if maxConns == 0 && ferr == nil && files < 1<<31 {
+		maxConns = int(files) * 9 / 10 // the rest for the database, the log and the listener
+	}
+	ln = newLimitListener(ln, maxConns, cfg.MaxConnsPerAddr, tlsConfig == nil)
+	logger.Info("limits", slog.Uint64("open_files", files), slog.Int("max_conns", maxConns),
+		slog.Int("max_conns_per_addr", cfg.MaxConnsPerAddr), slog.Duration("read_header_timeout", cfg.ReadHeaderTimeout),
+		slog.Duration("read_timeout", cfg.ReadTimeout), slog.Int64("max_body", cfg.MaxBody), slog.Bool("tls", tlsConfig != nil))
 	origin, err := publicOrigin(cfg)
 	if err != nil {
 		return err
 	}
 	srv := &http.Server{
-		Handler:           origin(handler(api, page, issuer, store, logger)),
+		Handler:           bodyDeadline(cfg.ReadTimeout, origin(handler(api, page, issuer, store, logger))),
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 		IdleTimeout:       2 * time.Minute,
 		// Above this net/http answers 431 itself, in plain text; below it graph answers 431 in

@@ -67,7 +67,7 @@ func streams(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 	}()
 	for i := range *procs {
-		extra := []string{"--max-streams-per-user", "10"}
+		extra := []string{"--max-streams-per-user", "10", "--max-conns-per-addr", "0"} // every stream comes from 127.0.0.1
 		if i == *procs-1 {
 			extra = append(extra, strings.Fields(*serverArgs)...)
 		}
