@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
+	"os"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -28,8 +29,9 @@ var migrationFS embed.FS
 
 // Store is an activity.Store on one SQLite file.
 type Store struct {
-	write *sql.DB // one connection: SQLite has one writer at a time
-	read  *sql.DB // a few connections for concurrent readers (WAL)
+	write *sql.DB  // one connection: SQLite has one writer at a time
+	read  *sql.DB  // a few connections for concurrent readers (WAL)
+	lock  *os.File // the lock that keeps other processes out (lockDatabase)
 
 	// Now returns the current time, used to hide expired rows; nil means time.Now.
 	Now func() time.Time
@@ -57,6 +59,22 @@ var _ activity.Store = (*Store)(nil)
 
 // Open opens (creating it if needed) the SQLite database at path and applies pending migrations.
 func Open(ctx context.Context, path string) (*Store, error) {
+	lock, err := lockDatabase(path)
+	if err != nil {
+		return nil, err
+	}
+	s, err := open(ctx, path)
+	if err != nil {
+		if lock != nil {
+			lock.Close()
+		}
+		return nil, err
+	}
+	s.lock = lock
+	return s, nil
+}
+
+func open(ctx context.Context, path string) (*Store, error) {
 	q := url.Values{}
 	for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(on)", "busy_timeout(10000)"} {
 		q.Add("_pragma", p)
@@ -162,7 +180,11 @@ func (s *Store) Close() error {
 	<-s.done
 	s.writeQ.close()
 	s.reads.close()
-	return errors.Join(s.conn.Close(), s.write.Close(), s.read.Close())
+	err := errors.Join(s.conn.Close(), s.write.Close(), s.read.Close())
+	if s.lock != nil {
+		s.lock.Close() // after the database is closed: the next process may open it
+	}
+	return err
 }
 
 func (s *Store) now() int64 {

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -25,7 +27,8 @@ func bodyDeadline(timeout time.Duration, next http.Handler) http.Handler {
 			if rc.SetReadDeadline(time.Now().Add(timeout)) == nil {
 				body := &progressBody{ReadCloser: r.Body, rc: rc, timeout: timeout}
 				r.Body = body
-				w = &closeIfUnread{ResponseWriter: w, body: body}
+				lc, _ := r.Context().Value(connKey{}).(*limitedConn)
+				w = &closeIfUnread{ResponseWriter: w, body: body, conn: lc}
 			}
 		}
 		next.ServeHTTP(w, r)
@@ -50,10 +53,13 @@ func (b *progressBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// closeIfUnread marks an answer "Connection: close" when the request's body was not read to its end.
+// closeIfUnread marks an answer "Connection: close" when the request's body was not read to its end,
+// and has its connection linger at close (limitedConn), so that a client still sending its body
+// reads the answer rather than a reset.
 type closeIfUnread struct {
 	http.ResponseWriter
 	body    *progressBody
+	conn    *limitedConn // nil over TLS
 	checked bool
 }
 
@@ -62,6 +68,9 @@ func (c *closeIfUnread) check() {
 		c.checked = true
 		if !c.body.eof {
 			c.Header().Set("Connection", "close")
+			if c.conn != nil {
+				c.conn.linger.Store(true)
+			}
 		}
 	}
 }
@@ -141,12 +150,33 @@ func (l *limitListener) release(host string) {
 
 type limitedConn struct {
 	net.Conn
-	l    *limitListener
-	host string
-	once sync.Once
+	l      *limitListener
+	host   string
+	once   sync.Once
+	linger atomic.Bool // set by closeIfUnread
 }
 
+// connKey is the context key of a request's *limitedConn (http.Server.ConnContext: withConn).
+type connKey struct{}
+
+// withConn is the http.Server's ConnContext: it gives requests their connection, for closeIfUnread.
+func withConn(ctx context.Context, c net.Conn) context.Context {
+	if lc, ok := c.(*limitedConn); ok {
+		return context.WithValue(ctx, connKey{}, lc)
+	}
+	return ctx
+}
+
+// Close closes the connection. After an answer given before its request's body was read, it first
+// closes the sending side and reads what the client is still sending, for at most half a second and
+// 1 MiB (as net/http does for a body past its limit): closing with unread bytes would send a TCP
+// reset, which can destroy the answer before the client reads it.
 func (c *limitedConn) Close() error {
+	if tc, ok := c.Conn.(*net.TCPConn); ok && c.linger.Load() {
+		tc.CloseWrite()
+		tc.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+		io.CopyN(io.Discard, tc, 1<<20)
+	}
 	err := c.Conn.Close()
 	c.once.Do(func() { c.l.release(c.host) })
 	return err

@@ -44,27 +44,40 @@ func (l *logWatch) Write(p []byte) (int, error) {
 // startServer runs "activityd serve" on a free port with data in dir, and stops it at the end of the test.
 func startServer(t *testing.T, dir string, env map[string]string, extra ...string) string {
 	t.Helper()
+	base, _ := startStoppable(t, dir, env, extra...)
+	return base
+}
+
+// startStoppable is startServer with a function that stops the server before the test ends (a
+// SQLite data directory serves one process at a time).
+func startStoppable(t *testing.T, dir string, env map[string]string, extra ...string) (string, func()) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	logs := &logWatch{addr: make(chan string, 1)}
 	done := make(chan error, 1)
 	getenv := func(k string) string { return env[k] }
 	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--data", dir}, extra...)
 	go func() { done <- run(ctx, args, getenv, io.Discard, logs) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve returned %v after shutdown", err)
-		}
-	})
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("serve returned %v after shutdown", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
 	select {
 	case addr := <-logs.addr:
-		return "http://" + addr
+		return "http://" + addr, stop
 	case err := <-done:
+		once.Do(cancel) // it has ended: nothing to wait for
 		t.Fatalf("serve ended before listening: %v", err)
 	case <-time.After(10 * time.Second):
 		t.Fatal("serve did not listen within 10s")
 	}
-	return ""
+	return "", stop
 }
 
 // mintToken mints a token with "activityd token" for the local issuer of data directory dir, making its
@@ -132,7 +145,7 @@ func TestRun_RestartKeepsDataAndKey(t *testing.T) {
 	tok := mintToken(t, dir, "alice", "notes")
 	activity := `{"appActivityId":"k","activitySourceHost":"https://x.example","activationUrl":"x://k","visualElements":{"displayText":"K"}}`
 	for i, want := range []int{201, 200} {
-		base := startServer(t, dir, map[string]string{"ACTIVITYD_LOG_FORMAT": "text"})
+		base, stop := startStoppable(t, dir, map[string]string{"ACTIVITYD_LOG_FORMAT": "text"})
 		req, _ := http.NewRequest("PUT", base+"/v1.0/me/activities/k", strings.NewReader(activity))
 		req.Header.Set("Authorization", "Bearer "+tok)
 		resp, err := http.DefaultClient.Do(req)
@@ -143,6 +156,7 @@ func TestRun_RestartKeepsDataAndKey(t *testing.T) {
 		if resp.StatusCode != want {
 			t.Errorf("run %d: PUT = %d, want %d", i, resp.StatusCode, want)
 		}
+		stop() // one process serves a SQLite database: the next run waits for this one to end
 	}
 }
 

@@ -163,6 +163,7 @@ func serve(ctx context.Context, cfg Config, logOut io.Writer) error {
 	}
 	srv := &http.Server{
 		Handler:           bodyDeadline(cfg.ReadTimeout, origin(handler(api, page, issuer, store, logger))),
+		ConnContext:       withConn,
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 		IdleTimeout:       2 * time.Minute,
 		// Above this net/http answers 431 itself, in plain text; below it graph answers 431 in

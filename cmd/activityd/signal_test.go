@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"net/http"
 	"os"
 	"os/exec"
 	"regexp"
@@ -74,5 +75,19 @@ func TestVersion(t *testing.T) {
 	code, stdout, stderr := runMain(t, "version")
 	if code != 0 || !regexp.MustCompile(`^activityd \S+ .*go1\.\d+`).MatchString(stdout) || stderr != "" {
 		t.Errorf("activityd version: %d %q %q", code, stdout, stderr)
+	}
+}
+
+// TestServe_SecondProcessRefused: a second server on the data directory of a running one stops at
+// once with a message naming the first, and the first goes on serving.
+func TestServe_SecondProcessRefused(t *testing.T) {
+	dir := t.TempDir()
+	base := startServer(t, dir, nil)
+	code, _, stderr := runMain(t, "serve", "--data", dir, "--addr", "127.0.0.1:0")
+	if code != 1 || !strings.Contains(stderr, "is in use by process") || !strings.Contains(stderr, "several processes need PostgreSQL") {
+		t.Errorf("a second server: %d %q", code, stderr)
+	}
+	if res, err := http.Get(base + "/readyz"); err != nil || res.StatusCode != 200 {
+		t.Errorf("the first server after the second was refused: %v %v", res, err)
 	}
 }
