@@ -103,6 +103,9 @@ func (s *Server) withLog(next http.Handler) http.Handler {
 				attrs = append(attrs, slog.Bool("client_gone", true))
 			}
 			s.logger.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
+			if s.Observe != nil {
+				s.Observe(info.route, r.Method, sw.status, time.Since(start))
+			}
 			if info.refusal != "" {
 				// Why a caller was refused: wanted when a client cannot get in, noise otherwise.
 				s.logger.LogAttrs(r.Context(), slog.LevelDebug, "refused", slog.String("request_id", info.id),

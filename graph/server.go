@@ -59,6 +59,10 @@ func orDefault(v, def int) int {
 
 // Server is the Graph HTTP surface, mounted at /v1.0 and /beta.
 type Server struct {
+	// Observe, when set, is called after each request (each step of a $batch too) with its route
+	// (as in the request log), method, status and duration: the metrics' hook.
+	Observe func(route, method string, status int, d time.Duration)
+
 	service        *activity.Service
 	verifier       Verifier
 	logger         *slog.Logger

@@ -69,6 +69,17 @@ func (st *streams) acquire(user string, limit int) (release func(), ok bool) {
 	}, true
 }
 
+// OpenStreams returns how many live streams are open, for metrics.
+func (s *Server) OpenStreams() int {
+	s.streams.mu.Lock()
+	defer s.streams.mu.Unlock()
+	n := 0
+	for _, c := range s.streams.open {
+		n += c
+	}
+	return n
+}
+
 // CloseStreams ends every live stream, so that clients reconnect (to another process, or to this one
 // once it is back) and resume with Last-Event-ID. Call it when shutting down: http.Server.Shutdown
 // waits for streams, which never go idle by themselves (RegisterOnShutdown is the place).

@@ -244,3 +244,10 @@ func fromMicros(us int64) time.Time {
 	}
 	return time.UnixMicro(us).UTC()
 }
+
+// PoolStat returns the connection pool's numbers, for metrics: connections acquired (in use), idle,
+// in all, and the most the pool holds.
+func (s *Store) PoolStat() (acquired, idle, total, max int32) {
+	st := s.pool.Stat()
+	return st.AcquiredConns(), st.IdleConns(), st.TotalConns(), st.MaxConns()
+}

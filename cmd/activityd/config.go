@@ -43,6 +43,7 @@ type Config struct {
 	WriteLimits []activity.Rate
 
 	DebugAddr         string // where to serve net/http/pprof; empty: nowhere
+	MetricsAddr       string // where to serve /metrics; empty: nowhere
 	LogFormat         string // text or json
 	LogLevel          string // debug, info, warn or error
 	PageSize          int
@@ -124,6 +125,14 @@ func (c *Config) Validate() error {
 func (c *Config) validateListen() error {
 	if err := checkHostPort(c.Addr); err != nil {
 		return fmt.Errorf("--addr %q: want host:port, such as 127.0.0.1:8080 (%v)", c.Addr, err)
+	}
+	if c.MetricsAddr != "" {
+		if err := checkHostPort(c.MetricsAddr); err != nil {
+			return fmt.Errorf("--metrics-addr %q: want host:port, such as 127.0.0.1:9090, or nothing (%v)", c.MetricsAddr, err)
+		}
+		if c.MetricsAddr == c.Addr && !strings.HasSuffix(c.Addr, ":0") {
+			return fmt.Errorf("--metrics-addr %q: want another address than --addr", c.MetricsAddr)
+		}
 	}
 	if c.DebugAddr == "" {
 		return nil
@@ -447,6 +456,7 @@ func parseServe(args []string, getenv func(string) string, stdout io.Writer) (*C
 	fs.BoolVar(&c.Throttle, "throttle", c.Throttle, "limit each user and app to --read-limits and --write-limits (429 with Retry-After)")
 	fs.Var(rateFlag{&c.ReadLimits}, "read-limits", "GET requests allowed per user and app, as `rates` such as 400/5m,12000/24h")
 	fs.Var(rateFlag{&c.WriteLimits}, "write-limits", "PUT, POST, PATCH and DELETE requests allowed per user and app, as `rates`")
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", c.MetricsAddr, "serve Prometheus metrics at /metrics on this `address`, e.g. 127.0.0.1:9090 (a listener of its own, for the scraper only); off when empty")
 	fs.StringVar(&c.DebugAddr, "debug-addr", c.DebugAddr, "serve Go's profiler (/debug/pprof/) on this `address`, e.g. 127.0.0.1:6060; off when empty")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "log `format`: text or json")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log `level`: debug, info, warn or error")

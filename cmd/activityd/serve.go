@@ -154,6 +154,23 @@ func serve(ctx context.Context, cfg Config, logOut io.Writer) error {
 		maxConns = int(files) * 9 / 10 // the rest for the database, the log and the listener
 	}
 	ln = newLimitListener(ln, maxConns, cfg.MaxConnsPerAddr, tlsConfig == nil)
+	if cfg.MetricsAddr != "" {
+		mln, err := net.Listen("tcp", cfg.MetricsAddr)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("--metrics-addr %s: %w", cfg.MetricsAddr, listenReason(err))
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", newMetrics(api, store, maxConns))
+		metrics := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		go func() {
+			if err := metrics.Serve(mln); !errors.Is(err, http.ErrServerClosed) {
+				logger.Error("metrics listener", slog.String("error", err.Error()))
+			}
+		}()
+		defer metrics.Close()
+		logger.Info("metrics", slog.String("addr", "http://"+mln.Addr().String()+"/metrics"))
+	}
 	logger.Info("limits", slog.Uint64("open_files", files), slog.Int("max_conns", maxConns),
 		slog.Int("max_conns_per_addr", cfg.MaxConnsPerAddr), slog.Duration("read_header_timeout", cfg.ReadHeaderTimeout),
 		slog.Duration("read_timeout", cfg.ReadTimeout), slog.Int64("max_body", cfg.MaxBody), slog.Bool("tls", tlsConfig != nil))

@@ -1,0 +1,48 @@
+package main
+
+import (
+	"io"
+	"net"
+	"net/http"
+	"regexp"
+	"testing"
+)
+
+// TestMetrics: /metrics, on a listener of its own, counts the Graph API's requests by route, method
+// and status, with their latency, and shows the Go runtime, the process and the live streams.
+func TestMetrics(t *testing.T) {
+	free, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := free.Addr().String()
+	free.Close()
+	dir := t.TempDir()
+	base := startServer(t, dir, nil, "--metrics-addr", addr)
+	tok := mintToken(t, dir, "alice", "notes")
+	request(t.Context(), "PUT", base+"/v1.0/me/activities/k", tok, activityBody("k"))
+	request(t.Context(), "GET", base+"/v1.0/me/activities/k", tok, "")
+	request(t.Context(), "GET", base+"/v1.0/me/activities", "bad", "")
+	res, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	for _, want := range []string{
+		`activityd_http_requests_total\{method="PUT",route="[a-z/{}$]+",status="201"\} 1`,
+		`activityd_http_requests_total\{method="GET",route="[a-z/{}$]+",status="200"\} 1`,
+		`activityd_http_requests_total\{method="GET",route="[a-z/{}$]+",status="401"\} 1`,
+		`activityd_http_request_duration_seconds_bucket\{method="PUT",route="[a-z/{}$]+",le="\+Inf"\} 1`,
+		`activityd_live_streams 0`,
+		`go_goroutines \d+`,
+		`process_open_fds \d+`,
+	} {
+		if !regexp.MustCompile(`(?m)^` + want).Match(b) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	if res, err := http.Get(base + "/metrics"); err == nil && res.StatusCode == 200 {
+		t.Errorf("/metrics is served on the API's listener too")
+	}
+}
