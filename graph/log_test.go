@@ -31,3 +31,18 @@ func TestRequestLog_NamesCaller(t *testing.T) {
 		t.Errorf("the 401's reason is not logged at debug: %q", refusedLine)
 	}
 }
+
+// TestMetadata: GET /v1.0/$metadata (and /beta) serves the CSDL document without a token, as XML.
+func TestMetadata(t *testing.T) {
+	e := newEnv(t)
+	anon := &client{e: e}
+	for _, path := range []string{"/v1.0/$metadata", "/beta/$metadata", "/v1.0/%24metadata"} {
+		r := anon.do("GET", path, nil)
+		if r.status != 200 || r.header.Get("Content-Type") != "application/xml" || !strings.Contains(string(r.body), `<EntityType Name="userActivity" BaseType="graph.entity">`) {
+			t.Errorf("%s: %d %s", path, r.status, r.header.Get("Content-Type"))
+		}
+	}
+	if r := anon.do("POST", "/v1.0/$metadata", "x"); r.status != 405 {
+		t.Errorf("POST $metadata: %d", r.status)
+	}
+}

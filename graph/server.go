@@ -178,6 +178,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.S
 // route serves one Graph request once the middleware has run: limits, the path, authentication,
 // throttling, then the handler; any error is written here, once, in the Graph envelope.
 func (s *Server) route(w http.ResponseWriter, r *http.Request) {
+	if s.serveMetadata(w, r) {
+		return
+	}
 	if err := s.routeErr(w, r); err != nil {
 		s.error(w, r, err)
 	}
