@@ -435,10 +435,9 @@ Runs the server. With no flags: SQLite and a local token issuer in ./activityd-d
 http://127.0.0.1:8080/v1.0. Every flag is checked before the server listens.
 `
 
-// parseServe reads the configuration of activityd serve from args and the environment. On -h it
-// prints the usage on stdout and returns nil, nil.
-func parseServe(args []string, getenv func(string) string, stdout io.Writer) (*Config, error) {
-	c := DefaultConfig()
+// serveFlags is the flag set of activityd serve, bound to c: the one list of its flags, which the
+// README's configuration table is checked against (TestREADME_ConfigurationTable).
+func serveFlags(c *Config) *flag.FlagSet {
 	fs := flag.NewFlagSet("activityd serve", flag.ContinueOnError)
 	fs.StringVar(&c.Addr, "addr", c.Addr, "listen `address`; port 0 picks a free port (logged as addr=)")
 	fs.StringVar(&c.Data, "data", c.Data, "data `directory`: the SQLite database, the local issuer's key, --tls self-signed files;\ncreated 0700 when needed (not with --db unless the issuer key or TLS files go there)")
@@ -486,6 +485,14 @@ func parseServe(args []string, getenv func(string) string, stdout io.Writer) (*C
 	fs.DurationVar(&c.ChangeRetention, "change-retention", c.ChangeRetention, "how long the change log keeps a change; delta tokens and stream ids older than this get 410 (at least 1h)")
 	fs.DurationVar(&c.Heartbeat, "heartbeat", c.Heartbeat, "how often an idle live stream sends a comment (at least 1s)")
 	fs.IntVar(&c.MaxStreamsPerUser, "max-streams-per-user", c.MaxStreamsPerUser, "most live streams one user may have open, 429 above (1 to 10000)")
+	return fs
+}
+
+// parseServe reads the configuration of activityd serve from args and the environment. On -h it
+// prints the usage on stdout and returns nil, nil.
+func parseServe(args []string, getenv func(string) string, stdout io.Writer) (*Config, error) {
+	c := DefaultConfig()
+	fs := serveFlags(&c)
 	if err := parseFlags(fs, args, getenv); errors.Is(err, flag.ErrHelp) {
 		printUsage(stdout, fs, serveSynopsis)
 		return nil, nil

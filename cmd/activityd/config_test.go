@@ -2,6 +2,9 @@ package main
 
 import (
 	"bytes"
+	"flag"
+	"os"
+	"regexp"
 	"fmt"
 	"io"
 	"strings"
@@ -141,6 +144,50 @@ func TestParseRates(t *testing.T) {
 	for _, bad := range []string{"", "100", "x/5m", "100/x", "0/5m", "100/1ms", "100/5m,"} {
 		if _, err := parseRates(bad); err == nil {
 			t.Errorf("parseRates(%q) succeeded", bad)
+		}
+	}
+}
+
+// TestREADME_ConfigurationTable keeps the README's table of serve's flags and the flag set one list:
+// every flag is in the table, and every flag the table names exists.
+func TestREADME_ConfigurationTable(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	section := string(b)
+	start := strings.Index(section, "\n## Configuration\n")
+	if start < 0 {
+		t.Fatal("the README has no Configuration section")
+	}
+	section = section[start+1:]
+	if end := strings.Index(section[3:], "\n## "); end >= 0 {
+		section = section[:end+3]
+	}
+	inTable := map[string]bool{}
+	for line := range strings.Lines(section) {
+		if !strings.HasPrefix(line, "| `--") {
+			continue
+		}
+		cell := strings.Split(line, "|")[1]
+		for _, m := range regexp.MustCompile("`--([a-z0-9-]+)").FindAllStringSubmatch(cell, -1) {
+			inTable[m[1]] = true
+		}
+	}
+	c := DefaultConfig()
+	flags := map[string]bool{}
+	serveFlags(&c).VisitAll(func(f *flag.Flag) { flags[f.Name] = true })
+	if len(flags) < 40 || len(inTable) < 40 {
+		t.Fatalf("%d flags, %d in the table: the test reads the wrong section", len(flags), len(inTable))
+	}
+	for name := range flags {
+		if !inTable[name] {
+			t.Errorf("--%s is not in the README's configuration table", name)
+		}
+	}
+	for name := range inTable {
+		if !flags[name] {
+			t.Errorf("the README's configuration table names --%s, which activityd serve does not have", name)
 		}
 	}
 }
