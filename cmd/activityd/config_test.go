@@ -3,10 +3,10 @@ package main
 import (
 	"bytes"
 	"flag"
-	"os"
-	"regexp"
 	"fmt"
 	"io"
+	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
