@@ -2,13 +2,18 @@ package graph_test
 
 import (
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/activityd/activityd"
+	"github.com/activityd/activityd/graph"
+	"github.com/activityd/activityd/postgres"
 	"github.com/anishathalye/porcupine"
 )
 
@@ -70,10 +75,22 @@ var activityModel = porcupine.Model{
 // TestLinearizable: 16 clients PUT, GET and DELETE three keys at random; the history of calls and
 // answers, with their times, is checked with porcupine (github.com/anishathalye/porcupine) against
 // activityModel: every answer is one a single copy of the data could have given, at some instant
-// between the call and the answer. Run on both stores (ACTIVITYD_TEST_STORE).
+// between the call and the answer. Run on both stores (ACTIVITYD_TEST_STORE); on PostgreSQL the
+// clients go through two servers, each with its own store and pool, as two processes would.
 func TestLinearizable(t *testing.T) {
 	e := newEnv(t)
 	alice := e.as("alice", "notes")
+	bases := []string{e.srv.URL}
+	if e.pgURL != "" {
+		store, err := postgres.Open(t.Context(), e.pgURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { store.Close() })
+		second := httptest.NewServer(graph.NewServer(activity.NewService(store), e.verifier, slog.New(slog.DiscardHandler)))
+		t.Cleanup(second.Close)
+		bases = append(bases, second.URL)
+	}
 	keys := []string{"a", "b", "c"}
 	var mu sync.Mutex
 	var history []porcupine.Operation
@@ -81,6 +98,7 @@ func TestLinearizable(t *testing.T) {
 	for c := range 16 {
 		wg.Go(func() {
 			rng := rand.New(rand.NewPCG(uint64(c), 1))
+			base := bases[c%len(bases)]
 			for i := range 40 {
 				in := kvInput{key: keys[rng.IntN(len(keys))]}
 				switch rng.IntN(3) {
@@ -96,15 +114,15 @@ func TestLinearizable(t *testing.T) {
 				switch in.op {
 				case "PUT":
 					body := fmt.Sprintf(`{"appActivityId":%q,"activitySourceHost":"https://x.example","activationUrl":"https://x.example/%s","visualElements":{"displayText":%q}}`, in.key, in.key, in.value)
-					out.status = alice.do("PUT", "/v1.0/me/activities/"+in.key, body).status
+					out.status = alice.do("PUT", base+"/v1.0/me/activities/"+in.key, body).status
 				case "GET":
-					r := alice.do("GET", "/v1.0/me/activities/"+in.key, nil)
+					r := alice.do("GET", base+"/v1.0/me/activities/"+in.key, nil)
 					out.status = r.status
 					if r.status == http.StatusOK {
 						out.value = r.json()["visualElements"].(map[string]any)["displayText"].(string)
 					}
 				default:
-					out.status = alice.do("DELETE", "/v1.0/me/activities/"+in.key, nil).status
+					out.status = alice.do("DELETE", base+"/v1.0/me/activities/"+in.key, nil).status
 				}
 				ret := time.Now().UnixNano()
 				mu.Lock()
@@ -132,5 +150,5 @@ func TestLinearizable(t *testing.T) {
 	if porcupine.CheckOperations(activityModel, bad) {
 		t.Error("a history with a read of a value never written passed the check")
 	}
-	t.Logf("%d operations: %v", len(history), statuses)
+	t.Logf("%d operations through %d servers: %v", len(history), len(bases), statuses)
 }

@@ -32,13 +32,15 @@ const testIssuer = "https://issuer.test/v2.0"
 // env is a Graph server over a real SQLite file, verifying real RS256 tokens whose keys it fetches
 // from a JWKS endpoint, as it would from Entra ID.
 type env struct {
-	t       *testing.T
-	srv     *httptest.Server
-	api     *graph.Server
-	key     *rsa.PrivateKey
-	store   activity.Store
-	service *activity.Service
-	logs    *syncBuffer // what the server logged, as text
+	t        *testing.T
+	srv      *httptest.Server
+	api      *graph.Server
+	key      *rsa.PrivateKey
+	store    activity.Store
+	service  *activity.Service
+	logs     *syncBuffer // what the server logged, as text
+	pgURL    string      // the PostgreSQL schema's URL, when the tests run on PostgreSQL
+	verifier *auth.Verifier
 }
 
 // syncBuffer is a bytes.Buffer safe for the server's goroutines.
@@ -65,7 +67,7 @@ func newEnv(t *testing.T) *env {
 		json.NewEncoder(w).Encode(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: key.Public(), KeyID: "k1", Algorithm: "RS256", Use: "sig"}}})
 	}))
 	t.Cleanup(jwks.Close)
-	store := openStore(t)
+	store, pgURL := openStoreURL(t)
 	verifier := &auth.Verifier{
 		Issuers:   []auth.Issuer{{Name: testIssuer, Keys: &auth.RemoteKeys{URL: jwks.URL}}},
 		Audiences: auth.GraphAudiences,
@@ -83,17 +85,26 @@ func newEnv(t *testing.T) *env {
 	api.PageSize = 20
 	srv := httptest.NewServer(api)
 	t.Cleanup(srv.Close)
-	return &env{t: t, srv: srv, api: api, key: key, store: store, service: service, logs: logs}
+	return &env{t: t, srv: srv, api: api, key: key, store: store, service: service, logs: logs, pgURL: pgURL, verifier: verifier}
 }
 
 // openStore opens the store the tests run on: SQLite, or PostgreSQL when ACTIVITYD_TEST_STORE=postgres
 // (.ci/run runs the HTTP tests both ways).
 func openStore(t *testing.T) activity.Store {
 	t.Helper()
+	store, _ := openStoreURL(t)
+	return store
+}
+
+// openStoreURL is openStore that also returns the PostgreSQL schema's URL ("" on SQLite).
+func openStoreURL(t *testing.T) (activity.Store, string) {
+	t.Helper()
 	var store activity.Store
 	var err error
+	var url string
 	if os.Getenv("ACTIVITYD_TEST_STORE") == "postgres" {
-		store, err = postgres.Open(t.Context(), pgtest.URL(t))
+		url = pgtest.URL(t)
+		store, err = postgres.Open(t.Context(), url)
 	} else {
 		store, err = sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "activityd.db"))
 	}
@@ -101,7 +112,7 @@ func openStore(t *testing.T) activity.Store {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	return store
+	return store, url
 }
 
 // token mints a token for user through app with the given extra claims (nil values delete a claim).
