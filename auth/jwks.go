@@ -49,13 +49,35 @@ func (r *RemoteKeys) Key(ctx context.Context, kid string) (*jose.JSONWebKey, err
 	r.fetched = time.Now()
 	set, err := r.fetch(ctx)
 	if err != nil {
-		return nil, err
+		return nil, &FetchError{URL: r.URL, Err: err}
 	}
 	r.keys = set
 	if keys := r.keys.Key(kid); len(keys) > 0 {
 		return &keys[0], nil
 	}
 	return nil, fmt.Errorf("no key %q in %s", kid, r.URL)
+}
+
+// FetchError is a key set that could not be fetched: the issuer's JWKS URL is unreachable, answers
+// an error, or is not a key set. Tokens of that issuer fail until it can be fetched again.
+type FetchError struct {
+	URL string
+	Err error
+}
+
+func (e *FetchError) Error() string { return e.Err.Error() }
+func (e *FetchError) Unwrap() error { return e.Err }
+
+// Check fetches the key set now and reports whether it could be, for the start-up log.
+func (r *RemoteKeys) Check(ctx context.Context) (int, error) {
+	set, err := r.fetch(ctx)
+	if err != nil {
+		return 0, err
+	}
+	r.mu.Lock()
+	r.keys, r.fetched = set, time.Now()
+	r.mu.Unlock()
+	return len(set.Keys), nil
 }
 
 func (r *RemoteKeys) fetch(ctx context.Context) (jose.JSONWebKeySet, error) {

@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"sync"
@@ -80,6 +81,9 @@ type Verifier struct {
 	CacheSize int
 	// CacheBytes bounds the memory the cache's entries hold; 0 means DefaultCacheBytes.
 	CacheBytes int
+	// Logger, when set, hears why a trusted issuer's key set could not be fetched (FetchError), which
+	// the token's holder sees only as a key that is not known.
+	Logger *slog.Logger
 
 	cacheOnce sync.Once
 	cache     *tokenCache
@@ -183,6 +187,11 @@ func (v *Verifier) verify(ctx context.Context, token string) (activity.Principal
 		if iss.local {
 			return activity.Principal{}, nil, unauthenticated("The access token was signed by another key than this server's local issuer (kid '%s'): "+
 				"it was minted with another key file, e.g. by 'activityd token' with a different data directory or --issuer-key.", kid)
+		}
+		var fe *FetchError
+		if errors.As(err, &fe) && v.Logger != nil {
+			v.Logger.Warn("the key set of a trusted issuer could not be fetched", slog.String("issuer", iss.Name),
+				slog.String("jwks", fe.URL), slog.String("kid", kid), slog.String("error", fe.Err.Error()))
 		}
 		return activity.Principal{}, nil, unauthenticated("The access token's signing key '%s' is not known.", kid)
 	}

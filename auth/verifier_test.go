@@ -1,6 +1,7 @@
 package auth_test
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -9,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io/fs"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -229,5 +231,23 @@ func TestLocalIssuer_Discovery(t *testing.T) {
 	tok, _ := l.Mint("bob", "music", time.Minute)
 	if p, err := v.Verify(t.Context(), tok); err != nil || p.AppID != "music" {
 		t.Errorf("Verify via the served JWKS = %+v, %v", p, err)
+	}
+}
+
+// TestVerify_LogsJWKSFetchError: a trusted issuer's key set that cannot be fetched is logged with its
+// reason (the token's holder sees only a key that is not known).
+func TestVerify_LogsJWKSFetchError(t *testing.T) {
+	f := newFixture(t)
+	gone := httptest.NewServer(http.NotFoundHandler())
+	gone.Close()
+	var logs bytes.Buffer
+	f.verifier.Issuers[1].Keys = &auth.RemoteKeys{URL: gone.URL + "/keys"}
+	f.verifier.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	_, err := f.verifier.Verify(t.Context(), f.entraToken(t, "entra", nil))
+	if err == nil || !strings.Contains(err.Error(), "is not known") {
+		t.Fatalf("Verify = %v", err)
+	}
+	if !strings.Contains(logs.String(), "could not be fetched") || !strings.Contains(logs.String(), "connection refused") {
+		t.Errorf("log: %s", logs.String())
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"net"
 	"net/http"
 	"regexp"
+	"strings"
+	"time"
 	"testing"
 )
 
@@ -44,5 +46,24 @@ func TestMetrics(t *testing.T) {
 	}
 	if res, err := http.Get(base + "/metrics"); err == nil && res.StatusCode == 200 {
 		t.Errorf("/metrics is served on the API's listener too")
+	}
+}
+
+// TestServe_LogsIssuerReachability: start-up says whether a trusted issuer's key set can be fetched,
+// rather than leaving it to the first token that fails.
+func TestServe_LogsIssuerReachability(t *testing.T) {
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	jwks := "http://" + closed.Addr().String() + "/keys"
+	closed.Close()
+	logs := startServerLogs(t, t.TempDir(), "--trust-issuer", "https://login.example.org/tenant/v2.0", "--trust-jwks", jwks)
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(logs(), "its key set cannot be fetched") && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if out := logs(); !strings.Contains(out, "its key set cannot be fetched") || !strings.Contains(out, "connection refused") || !strings.Contains(out, "version=") {
+		t.Errorf("start-up log:\n%s", out)
 	}
 }

@@ -72,8 +72,22 @@ func serve(ctx context.Context, cfg Config, logOut io.Writer) error {
 		}
 		verifier.Issuers = append(verifier.Issuers, issuer.Issuer())
 	}
+	verifier.Logger = logger
 	if cfg.TrustIssuer != "" {
-		verifier.Issuers = append(verifier.Issuers, auth.Issuer{Name: cfg.TrustIssuer, Keys: &auth.RemoteKeys{URL: cfg.TrustJWKS}})
+		keys := &auth.RemoteKeys{URL: cfg.TrustJWKS}
+		verifier.Issuers = append(verifier.Issuers, auth.Issuer{Name: cfg.TrustIssuer, Keys: keys})
+		// Whether the issuer's keys can be fetched, said at start (in the background: the server
+		// does not wait for it), rather than learnt from the first token that fails.
+		go func() {
+			ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			defer cancel()
+			if n, err := keys.Check(ctx); err != nil {
+				logger.Warn("trusted issuer: its key set cannot be fetched; its tokens fail until it can",
+					slog.String("issuer", cfg.TrustIssuer), slog.String("jwks", cfg.TrustJWKS), slog.String("error", err.Error()))
+			} else {
+				logger.Info("trusted issuer", slog.String("issuer", cfg.TrustIssuer), slog.String("jwks", cfg.TrustJWKS), slog.Int("keys", n))
+			}
+		}()
 	}
 
 	service := activity.NewService(store)
