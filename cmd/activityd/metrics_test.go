@@ -6,8 +6,8 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
-	"time"
 	"testing"
+	"time"
 )
 
 // TestMetrics: /metrics, on a listener of its own, counts the Graph API's requests by route, method
