@@ -28,6 +28,9 @@ type Config struct {
 	TLS     string // "" or "self-signed"
 	TLSCert string // certificate (chain) file
 	TLSKey  string // its key file
+	// TLSHosts are more names and addresses the self-signed certificate covers (a LAN name or
+	// address, so that devices on the LAN can connect).
+	TLSHosts []string
 
 	LocalIssuer bool   // run the local token issuer
 	IssuerName  string // the local issuer's iss
@@ -177,6 +180,10 @@ func (c *Config) validateTLS() error {
 		return fmt.Errorf("--tls %q: want self-signed (or give --tls-cert and --tls-key)", c.TLS)
 	case (c.TLSCert == "") != (c.TLSKey == ""):
 		return errors.New("--tls-cert and --tls-key: want both (a certificate and its key) or neither")
+	case len(c.TLSHosts) > 0 && c.TLS != "self-signed":
+		return fmt.Errorf("--tls-hosts: want --tls self-signed too (a certificate of your own names its hosts itself)")
+	case !validHosts(c.TLSHosts):
+		return fmt.Errorf("--tls-hosts %q: want host names or IP addresses, comma-separated, such as laptop.local,192.168.1.20", strings.Join(c.TLSHosts, ","))
 	case c.TLS != "" && c.TLSCert != "":
 		return errors.New("--tls self-signed and --tls-cert: want one or the other")
 	}
@@ -444,7 +451,8 @@ func serveFlags(c *Config) *flag.FlagSet {
 	fs.StringVar(&c.DB, "db", c.DB, "PostgreSQL `URL` (postgres://…); without it, SQLite in the data directory")
 	fs.StringVar(&c.TLS, "tls", c.TLS, "self-signed: serve https with a certificate made in --data, signed by a local CA (see activityd cert)")
 	fs.StringVar(&c.TLSCert, "tls-cert", c.TLSCert, "serve https with this certificate (chain) `file`")
-	fs.StringVar(&c.TLSKey, "tls-key", c.TLSKey, "the key `file` of --tls-cert")
+	fs.StringVar(&c.TLSKey, "tls-key", c.TLSKey, "the key `file` of --tls-cert (both are read again when they change: a renewed certificate needs no restart)")
+	fs.Var(listFlag{&c.TLSHosts}, "tls-hosts", "more `names` and addresses the --tls self-signed certificate covers, comma-separated, e.g. laptop.local,192.168.1.20 (for devices on a LAN)")
 	fs.BoolVar(&c.LocalIssuer, "local-issuer", c.LocalIssuer, "accept tokens of the local issuer (activityd token)")
 	fs.StringVar(&c.IssuerName, "issuer-name", c.IssuerName, "iss of the local issuer's tokens (an https `URL`)")
 	fs.StringVar(&c.IssuerKey, "issuer-key", c.IssuerKey, "the local issuer's key `file` (default issuer-key.pem in --data); processes sharing a database share it")
@@ -524,4 +532,28 @@ func fromEnvironment(err error, fs *flag.FlagSet, getenv func(string) string) er
 		return err
 	}
 	return errors.New(envFlag(name) + " (--" + name + ")" + strings.TrimPrefix(rest, name))
+}
+
+// validHosts reports whether each of hosts is an IP address or a DNS name (letters, digits, hyphens
+// and dots, labels of at most 63 characters).
+func validHosts(hosts []string) bool {
+	for _, h := range hosts {
+		if net.ParseIP(h) != nil {
+			continue
+		}
+		if h == "" || len(h) > 253 {
+			return false
+		}
+		for _, label := range strings.Split(h, ".") {
+			if label == "" || len(label) > 63 || strings.HasPrefix(label, "-") || strings.HasSuffix(label, "-") {
+				return false
+			}
+			for _, c := range label {
+				if !(c == '-' || '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z') {
+					return false
+				}
+			}
+		}
+	}
+	return true
 }

@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -33,7 +34,7 @@ import (
 func serve(ctx context.Context, cfg Config, logOut io.Writer) error {
 	logger := newLogger(cfg, logOut)
 	// Files named by flags first: a mistake there leaves no data directory behind.
-	tlsConfig, err := loadTLSFiles(cfg)
+	tlsConfig, err := loadTLSFiles(cfg, logger)
 	if err != nil {
 		return err
 	}
@@ -276,7 +277,7 @@ func listenReason(err error) error {
 // loadTLSFiles returns the TLS configuration of --tls-cert and --tls-key, or nil without them,
 // reading both files now so that a missing or mismatched one is reported before the server listens,
 // naming its flag.
-func loadTLSFiles(cfg Config) (*tls.Config, error) {
+func loadTLSFiles(cfg Config, logger *slog.Logger) (*tls.Config, error) {
 	if cfg.TLSCert == "" {
 		return nil, nil
 	}
@@ -285,21 +286,27 @@ func loadTLSFiles(cfg Config) (*tls.Config, error) {
 			return nil, fmt.Errorf("%s %s: %s", f.flag, f.path, reason(err))
 		}
 	}
-	pair, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
+	reloader, err := newCertReloader(cfg.TLSCert, cfg.TLSKey, logger)
 	if err != nil {
 		return nil, fmt.Errorf("--tls-cert %s and --tls-key %s: %w", cfg.TLSCert, cfg.TLSKey, err)
 	}
-	return &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}, nil
+	return &tls.Config{GetCertificate: reloader.GetCertificate, MinVersion: tls.VersionTLS12}, nil
 }
 
 // selfSignedTLS returns the TLS configuration of --tls self-signed, making the certificate (and its
 // CA) in the data directory when needed.
 func selfSignedTLS(cfg Config, logger *slog.Logger) (*tls.Config, error) {
-	pair, ca, err := ensureSelfSigned(cfg.Data, selfSignedHosts(cfg.Addr))
+	hosts := selfSignedHosts(cfg.Addr)
+	for _, h := range cfg.TLSHosts {
+		if !slices.Contains(hosts, h) {
+			hosts = append(hosts, h)
+		}
+	}
+	pair, ca, err := ensureSelfSigned(cfg.Data, hosts)
 	if err != nil {
 		return nil, fmt.Errorf("--tls self-signed: certificate in %s: %w", cfg.Data, err)
 	}
-	logger.Info("serving https with a self-signed certificate; trust its CA, e.g. NODE_EXTRA_CA_CERTS", slog.String("ca", ca))
+	logger.Info("serving https with a self-signed certificate; trust its CA, e.g. NODE_EXTRA_CA_CERTS", slog.String("ca", ca), slog.Any("hosts", hosts))
 	return &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}, nil
 }
 
