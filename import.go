@@ -121,10 +121,15 @@ func (s *Service) validateImport(a *Activity) error {
 	if len(a.HistoryItems) > s.MaxHistoryItems {
 		return Errorf(Invalid, "The property 'historyItems' holds %d items; an activity holds at most %d.", len(a.HistoryItems), s.MaxHistoryItems)
 	}
-	for _, h := range a.HistoryItems {
+	ids := make(map[string]bool, len(a.HistoryItems))
+	for i, h := range a.HistoryItems {
 		if h.ID == "" {
-			return Errorf(Invalid, "The property 'historyItems[].id' is required in an import: history items keep their ids.")
+			return Errorf(Invalid, "The property 'historyItems[%d].id' is required in an import: history items keep their ids.", i)
 		}
+		if ids[h.ID] {
+			return Errorf(Invalid, "The property 'historyItems[%d].id' repeats the id of an item before it: %s.", i, h.ID)
+		}
+		ids[h.ID] = true
 		if err := h.Validate(); err != nil {
 			return err
 		}
@@ -146,11 +151,12 @@ func (s *Service) importIn(ctx context.Context, tx Tx, p Principal, a *Activity,
 	imp.HistoryItems = nil
 	imp.CreatedDateTime = importTime(a.CreatedDateTime, time.Time{}, now)
 	imp.ExpirationDateTime = s.importExpiry(a.ExpirationDateTime, now)
+	newer := false
 	if old != nil {
-		if !a.LastModifiedDateTime.IsZero() && old.LastModifiedDateTime.After(importTime(a.LastModifiedDateTime, now, now)) {
-			a.ID = old.ID
-			return ImportNewer, nil
-		}
+		// A stored activity modified after the import's is kept as it is; the sessions it lacks
+		// are still added (two sources of one import, such as two hosts' ActivityWatch buckets,
+		// may hold sessions of one activity).
+		newer = !a.LastModifiedDateTime.IsZero() && old.LastModifiedDateTime.After(importTime(a.LastModifiedDateTime, now, now))
 		imp.ID = old.ID
 	}
 	var stored time.Time
@@ -158,8 +164,8 @@ func (s *Service) importIn(ctx context.Context, tx Tx, p Principal, a *Activity,
 		stored = old.LastModifiedDateTime
 	}
 	imp.LastModifiedDateTime = importTime(a.LastModifiedDateTime, stored, now)
-	activityChanged := old == nil || !sameActivity(old, &imp)
-	if activityChanged && a.LastModifiedDateTime.IsZero() {
+	activityChanged := !newer && (old == nil || !sameActivity(old, &imp))
+	if activityChanged && (a.LastModifiedDateTime.IsZero() || a.LastModifiedDateTime.After(now)) {
 		imp.LastModifiedDateTime = now // changed now, as far as anyone can tell
 	}
 
@@ -187,8 +193,8 @@ func (s *Service) importIn(ctx context.Context, tx Tx, p Principal, a *Activity,
 		}
 		item.CreatedDateTime = importTime(h.CreatedDateTime, created, now)
 		item.LastModifiedDateTime = importTime(h.LastModifiedDateTime, modified, now)
-		if was != nil && sameHistoryItem(was, &item) {
-			continue
+		if was != nil && (newer || sameHistoryItem(was, &item)) {
+			continue // the same, or kept with its newer activity
 		}
 		if was != nil {
 			item.Status = StatusUpdated
@@ -202,6 +208,9 @@ func (s *Service) importIn(ctx context.Context, tx Tx, p Principal, a *Activity,
 	}
 	if !activityChanged && len(items) == 0 {
 		a.ID = old.ID
+		if newer {
+			return ImportNewer, nil
+		}
 		return ImportUnchanged, nil
 	}
 	held := 0

@@ -66,6 +66,21 @@ func testImport(t *testing.T, open Opener) {
 	if a, err := f.Activity(ctx, AliceNotes, activity.Ref{AppActivityID: "k1"}); err != nil || a.VisualElements.DisplayText != "Edited since" {
 		t.Errorf("the newer activity after an old import = %+v, %v", a, err)
 	}
+	// An old source still brings the sessions the newer activity lacks; a repeated id is refused.
+	withSession := batch()[1]
+	withSession.HistoryItems = append(withSession.HistoryItems, &activity.HistoryItem{ID: "00000000-0000-4000-8000-999999999999",
+		StartedDateTime: then.Add(-2 * time.Hour), CreatedDateTime: then, LastModifiedDateTime: then})
+	twice := personActivity("twice", "Twice", "", "notes.example")
+	twice.HistoryItems = []*activity.HistoryItem{{ID: "00000000-0000-4000-8000-000000000001", StartedDateTime: then},
+		{ID: "00000000-0000-4000-8000-000000000001", StartedDateTime: then.Add(time.Hour)}}
+	results, errs, err = f.Import(ctx, AliceNotes, []*activity.Activity{withSession, twice})
+	if err != nil || results[0] != activity.ImportUpdated || results[1] != activity.ImportSkipped || activity.ErrorCode(errs[1]) != activity.Invalid {
+		t.Fatalf("a session for a newer activity, a repeated id = %v, %v, %v", results, errs, err)
+	}
+	items, err = f.ListHistoryItems(ctx, AliceNotes, activity.Ref{AppActivityID: "k1"}, activity.HistoryQuery{Limit: 10})
+	if a, _ := f.Activity(ctx, AliceNotes, activity.Ref{AppActivityID: "k1"}); err != nil || len(items.Items) != 2 || a.VisualElements.DisplayText != "Edited since" {
+		t.Errorf("k1 after an old source with a new session: %d items, %v", len(items.Items), err)
+	}
 }
 
 func firstError(errs []error) error {

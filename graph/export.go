@@ -1,7 +1,9 @@
 package graph
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 
 	"github.com/activityd/activityd"
@@ -42,7 +44,17 @@ func (s *Server) Export(ctx context.Context, w io.Writer, p activity.Principal, 
 			// The app, as an instance annotation before the closing brace.
 			line = append(append(append(line[:len(line)-1], `,"`...), appAnnotation...), `":`...)
 			line = appendString(line, a.AppID)
-			line = append(line, "}\n"...)
+			line = append(line, '}')
+			// contentInfo and an Adaptive Card are kept as sent, which may be across lines; a line
+			// of JSON Lines holds one value, so those are compacted here (a string's line breaks
+			// are escapes already).
+			if bytes.ContainsAny(line, "\r\n") {
+				var compact bytes.Buffer
+				if err := json.Compact(&compact, line); err == nil {
+					line = append(line[:0], compact.Bytes()...)
+				}
+			}
+			line = append(line, '\n')
 			if _, err := w.Write(line); err != nil {
 				return n, err
 			}

@@ -8,6 +8,9 @@ import (
 	"github.com/activityd/activityd"
 )
 
+// MaxImportLines is the most lines one import request may hold.
+const MaxImportLines = 10000
+
 // Import stores the activities of body, JSON Lines in the shape Server.Export writes (one userActivity
 // a line, with its historyItems and its app as the "@activityd.appId" annotation), for the person p,
 // each as its app: see activity.Service.Import for what is kept and what is compared. Blank lines are
@@ -15,6 +18,10 @@ import (
 // Forbidden: a blocked app or site, paused recording) is skipped with its reason, and the next line
 // is imported; an error of the store stops the import and is returned with the lines done so far.
 func (s *Server) Import(ctx context.Context, p activity.Principal, body []byte) ([]activity.ImportLine, error) {
+	// The answer holds a result per line: the lines of one request are bounded, whatever they hold.
+	if n := bytes.Count(body, []byte("\n")) + 1; n > MaxImportLines {
+		return nil, activity.Errorf(activity.Invalid, "The import holds %d lines; at most %d go in one request: send it in parts (the activityd import command does).", n, MaxImportLines)
+	}
 	var out []activity.ImportLine
 	// Lines are decoded first, then imported an app at a time, each app's in one transaction.
 	type pending struct {

@@ -150,3 +150,26 @@ func TestImport(t *testing.T) {
 		t.Errorf("text/html: %d %s", status, body)
 	}
 }
+
+// TestImport_Review: what the review of import and export found, fixed: an activity sent
+// pretty-printed exports as one line; a body of too many lines is refused; a database or an
+// ActivityWatch export sent where an export is wanted is named.
+func TestImport_Review(t *testing.T) {
+	e := newEnv(t)
+	pretty := "{\"appActivityId\":\"nl1\",\"activitySourceHost\":\"https://a.example\",\"activationUrl\":\"https://a.example/1\"," +
+		"\"visualElements\":{\"displayText\":\"d\",\"content\":{\n \"type\": \"AdaptiveCard\",\n \"body\": []\n}},\"contentInfo\":{\n \"x\":\t1\n}}"
+	if status, body := e.call("PUT", "/v1.0/me/activities/nl1", e.token("erin", "nl"), "application/json", pretty); status != 201 {
+		t.Fatalf("PUT: %d %s", status, body)
+	}
+	all := e.personToken("erin")
+	_, export := e.call("GET", "/privacy/export", all, "", "")
+	if strings.Count(export, "\n") != 1 || !strings.Contains(export, `"contentInfo":{"x":1}`) {
+		t.Errorf("a pretty-printed activity's export is not one line: %q", export)
+	}
+	if status, body := e.call("POST", "/privacy/import", all, "application/x-ndjson", strings.Repeat("{}\n", 20000)); status != 400 || !strings.Contains(body, "at most 10000") {
+		t.Errorf("20,000 lines: %d %s", status, body)
+	}
+	if status, body := e.call("POST", "/privacy/import", all, "application/x-ndjson", "SQLite format 3\x00..."); status != 400 || !strings.Contains(body, "activityd import FILE") {
+		t.Errorf("a database: %d %s", status, body)
+	}
+}

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -310,6 +311,14 @@ func (s *Server) handleImport(w http.ResponseWriter, r *http.Request, ss *sessio
 			return nil
 		}
 		return activity.Errorf(activity.Invalid, "The import could not be read: %v.", err)
+	}
+	switch {
+	case bytes.HasPrefix(body, []byte("SQLite format 3\x00")):
+		s.fail(w, r, http.StatusBadRequest, "This is a database (a Windows Timeline ActivitiesCache.db?), not an export of activityd: bring it in with activityd import FILE on a computer with the file.")
+		return nil
+	case bytes.Contains(body[:min(len(body), 256)], []byte(`"buckets"`)):
+		s.fail(w, r, http.StatusBadRequest, "This is an ActivityWatch export, not an export of activityd: bring it in with activityd import FILE.")
+		return nil
 	}
 	lines, err := s.exporter.Import(r.Context(), ss.principal(), body)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/http"
 	"strings"
@@ -202,6 +203,10 @@ func (s *Server) form(h handlerFunc) http.HandlerFunc { return s.formOf(h, 64<<1
 func (s *Server) formOf(h handlerFunc, maxBody int64) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
+		if r.ContentLength > maxBody {
+			s.fail(w, r, http.StatusRequestEntityTooLarge, fmt.Sprintf("This is larger than the %d MiB a form takes here; for a large import, run activityd import FILE (it sends a file of any size in parts).", maxBody>>20))
+			return
+		}
 		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 		ss := s.session(r)
 		if ss == nil {

@@ -167,6 +167,17 @@ func restore(ctx context.Context, args []string, getenv func(string) string, std
 	if err := os.MkdirAll(data, 0o700); err != nil {
 		return err
 	}
+	// The journal files of a database that is gone (removed after a crash, say) would be replayed
+	// into the restored one and corrupt it: they belong to no database now.
+	for _, suffix := range []string{"-wal", "-shm", "-journal"} {
+		stale := filepath.Join(data, "activityd.db"+suffix)
+		if _, err := os.Stat(stale); err == nil {
+			if err := os.Remove(stale); err != nil {
+				return fmt.Errorf("--data %s holds %s of a database that is gone, which would corrupt the restored one: %w", data, filepath.Base(stale), err)
+			}
+			fmt.Fprintf(stderr, "removed %s: the journal of a database that is gone, which would corrupt the restored one\n", stale)
+		}
+	}
 	tmp, err := os.MkdirTemp(data, ".restore-*")
 	if err != nil {
 		return err

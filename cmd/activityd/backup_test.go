@@ -125,3 +125,31 @@ func TestRestore_BadArchives(t *testing.T) {
 		}
 	}
 }
+
+// TestRestore_StaleJournal: restoring where a crashed server's database was removed but its -wal and
+// -shm were left removes them (they would corrupt the restored database), and the server starts.
+func TestRestore_StaleJournal(t *testing.T) {
+	dir := t.TempDir()
+	base, stop := startStoppable(t, dir, nil)
+	tok := mintToken(t, dir, "alice", "notes")
+	request(t.Context(), "PUT", base+"/v1.0/me/activities/k", tok, activityBody("k"))
+	archive := filepath.Join(t.TempDir(), "b.tar.gz")
+	if code, _, errOut := cli(t, t.Context(), "backup", "--data", dir, archive); code != 0 {
+		t.Fatal(errOut)
+	}
+	for i := range 50 {
+		request(t.Context(), "PUT", base+fmt.Sprintf("/v1.0/me/activities/x%d", i), tok, activityBody(fmt.Sprint("x", i)))
+	}
+	stop()
+	os.WriteFile(filepath.Join(dir, "activityd.db-wal"), []byte(strings.Repeat("stale", 1000)), 0o600)
+	os.Remove(filepath.Join(dir, "activityd.db"))
+	os.Remove(filepath.Join(dir, "issuer-key.pem"))
+	code, _, errOut := cli(t, t.Context(), "restore", archive, "--data", dir)
+	if code != 0 || !strings.Contains(errOut, "removed") {
+		t.Fatalf("restore: %d %s", code, errOut)
+	}
+	base = startServer(t, dir, nil)
+	if status, _, _ := request(t.Context(), "GET", base+"/v1.0/me/activities/k", tok, ""); status != 200 {
+		t.Errorf("after the restore: %d", status)
+	}
+}

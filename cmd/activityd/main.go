@@ -66,15 +66,16 @@ Usage:
   activityd cert [flags]    print the path of the local CA behind --tls self-signed (creating it)
   activityd activities ...  list, get, put, rm, recent or watch an app's activities on a server
   activityd export [FILE]   write the person's activities, across apps, as JSON Lines
-  activityd import FILE...  bring activities in: an export, Graph JSON
+  activityd import FILE...  bring activities in: an export, Graph JSON, Windows Timeline, ActivityWatch
   activityd backup FILE     back up the SQLite store while it serves
   activityd restore FILE    restore a backup into a new data directory
   activityd version         print the version, the commit and the Go version it was built with
   activityd help            print this help
 
-Run 'activityd serve -h', 'activityd token -h' or 'activityd cert -h' for the flags of each. Every flag
-can also be set with an ACTIVITYD_* environment variable: --addr is ACTIVITYD_ADDR, --log-format is
-ACTIVITYD_LOG_FORMAT; a flag on the command line wins over the environment.
+Run 'activityd serve -h' (or token, cert, activities, export, import, backup, restore) for the flags
+of each. Every flag can also be set with an ACTIVITYD_* environment variable: --addr is
+ACTIVITYD_ADDR, --log-format is ACTIVITYD_LOG_FORMAT; a flag on the command line wins over the
+environment.
 `
 
 // run is main without the process: tests call it with their own arguments, environment and output.

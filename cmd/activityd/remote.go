@@ -120,6 +120,9 @@ func activities(ctx context.Context, args []string, getenv func(string) string, 
 	} else if err != nil {
 		return err
 	}
+	if o.Top < 0 {
+		return usagef(name, "--top %d: want 0 (every one) or a positive number", o.Top)
+	}
 	c, err := rf.client(name)
 	if err != nil {
 		return err

@@ -223,3 +223,30 @@ func TestCLI_ImportLongLine(t *testing.T) {
 		t.Errorf("a 9 MiB line: %d\n%s", code, errOut)
 	}
 }
+
+// TestCLI_ImportReview: what the review found, fixed: a UTF-8 byte order mark is read past; a saved
+// error answer among Graph pages stops the import as incomplete; Graph JSON without --default-app
+// stops before sending; a negative --pulse-time is a usage error.
+func TestCLI_ImportReview(t *testing.T) {
+	dir := t.TempDir()
+	base := startServer(t, dir, nil)
+	tok := personToken(t, dir, "alice")
+	tmp := t.TempDir()
+	line := `{"appActivityId":"bom","activitySourceHost":"https://x.example","activationUrl":"https://x.example/1","visualElements":{"displayText":"bom"},"@activityd.appId":"x"}`
+	os.WriteFile(filepath.Join(tmp, "bom.jsonl"), []byte("\ufeff"+line+"\n"), 0o600)
+	if code, _, errOut := cli(t, t.Context(), "import", filepath.Join(tmp, "bom.jsonl"), "--url", base, "--token", tok); code != 0 || !strings.Contains(errOut, "1 created") {
+		t.Errorf("a byte order mark: %d %s", code, errOut)
+	}
+	page := `{"value":[{"appActivityId":"g1","activitySourceHost":"https://x.example","activationUrl":"https://x.example/1","visualElements":{"displayText":"g1"}}],"@odata.nextLink":"x"}`
+	os.WriteFile(filepath.Join(tmp, "pages.json"), []byte(page+"\n"+`{"error":{"code":"TooManyRequests","message":"slow down"}}`), 0o600)
+	code, _, errOut := cli(t, t.Context(), "import", filepath.Join(tmp, "pages.json"), "--default-app", "g", "--url", base, "--token", tok)
+	if code != 1 || !strings.Contains(errOut, "page 2 is an error answer of the API (TooManyRequests: slow down)") {
+		t.Errorf("a saved error page: %d %s", code, errOut)
+	}
+	if code, _, errOut := cli(t, t.Context(), "import", filepath.Join(tmp, "pages.json"), "--url", base, "--token", tok); code != 1 || !strings.Contains(errOut, "name it with --default-app") {
+		t.Errorf("Graph JSON without --default-app: %d %s", code, errOut)
+	}
+	if code, _, _ := cli(t, t.Context(), "import", filepath.Join(tmp, "bom.jsonl"), "--pulse-time", "-5m", "--url", base, "--token", tok); code != 2 {
+		t.Errorf("--pulse-time -5m: %d, want 2", code)
+	}
+}

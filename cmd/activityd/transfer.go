@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -33,7 +34,7 @@ func export(ctx context.Context, args []string, getenv func(string) string, stdo
 	var app, since string
 	fs := flag.NewFlagSet("activityd export", flag.ContinueOnError)
 	rf.add(fs)
-	fs.StringVar(&app, "app", "", "only the activities of this `app`")
+	fs.StringVar(&app, "only-app", "", "only the activities of this `app`")
 	fs.StringVar(&since, "since", "", "only the activities modified since this `time` (RFC 3339, or a duration such as 24h back from now)")
 	rest, err := parseFlagsArgs(fs, args, getenv)
 	if errors.Is(err, flag.ErrHelp) {
@@ -138,8 +139,8 @@ Brings activities into the person's history on an activityd, keeping their times
 item ids. FILE is one of:
 
   an export of activityd (JSON Lines, from 'activityd export' or the timeline page);
-  Graph JSON: responses of GET /me/activities?$expand=historyItems, one after another (--app names
-    the app they belong to);
+  Graph JSON: responses of GET /me/activities?$expand=historyItems, one after another (--default-app
+    names the app they belong to);
   Windows Timeline's database, ActivitiesCache.db (Windows 10 1803 and 2004+ layouts), read without
     touching it: each app's activities with their sessions; clipboard and other rows are skipped;
   an ActivityWatch export (aw-server or aw-server-rust): browser tabs become activities keyed by URL
@@ -189,8 +190,12 @@ type source struct {
 	line  []byte // one activity as an export line holds it
 }
 
-// maxImportRequest is the most bytes of lines sent in one request (the server takes 8 MiB).
-const maxImportRequest = 1 << 20
+// maxImportRequest and maxImportLines bound one import request (the server takes 8 MiB and 10,000
+// lines).
+const (
+	maxImportRequest = 1 << 20
+	maxImportLines   = 5000
+)
 
 // importCmd imports files into the person's history.
 func importCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -198,7 +203,7 @@ func importCmd(ctx context.Context, args []string, getenv func(string) string, s
 	var f importFlags
 	fs := flag.NewFlagSet("activityd import", flag.ContinueOnError)
 	rf.add(fs)
-	fs.StringVar(&f.app, "app", "", "the `app` the activities belong to, for inputs that do not say (Graph JSON)")
+	fs.StringVar(&f.app, "default-app", "", "the `app` the activities belong to, for inputs that do not say (Graph JSON)")
 	fs.BoolVar(&f.dryRun, "dry-run", false, "read and convert everything and say what would be sent, without sending it")
 	fs.BoolVar(&f.strict, "strict", false, "stop at the first item the server or the reader refuses")
 	fs.BoolVar(&f.trimAFK, "trim-afk", false, "ActivityWatch: cut the time away from the keyboard (its afkstatus bucket) out of sessions")
@@ -214,6 +219,9 @@ func importCmd(ctx context.Context, args []string, getenv func(string) string, s
 	if len(rest) == 0 {
 		return usagef("import", "want one or more FILEs")
 	}
+	if f.pulseTime <= 0 {
+		return usagef("import", "--pulse-time %s: want a positive duration, such as 1m", f.pulseTime)
+	}
 	var c *client.Client
 	if !f.dryRun {
 		var err error
@@ -227,8 +235,11 @@ func importCmd(ctx context.Context, args []string, getenv func(string) string, s
 		for k, n := range sum {
 			total[k] += n
 		}
+		if err != nil && !strings.HasPrefix(err.Error(), name) {
+			err = fmt.Errorf("%s: %w", name, err)
+		}
 		if err != nil {
-			return fmt.Errorf("%s: %w", name, err)
+			return err
 		}
 	}
 	if len(rest) > 1 {
@@ -330,7 +341,7 @@ func importFile(ctx context.Context, c *client.Client, name string, f importFlag
 		return nil
 	}
 	emit := func(s source) error {
-		if f.strict || size+len(s.line) > maxImportRequest {
+		if f.strict || size+len(s.line) > maxImportRequest || len(batch) >= maxImportLines {
 			if err := flush(); err != nil {
 				return err
 			}
@@ -403,6 +414,13 @@ func (s importSummary) total() int {
 func readSource(ctx context.Context, in *countingReader, name string, f importFlags, emit func(source) error, skip func(where, reason string) error, leftOut func(reason string), report io.Writer) error {
 	br := bufio.NewReaderSize(in, 64<<10)
 	head, _ := br.Peek(512)
+	if bytes.HasPrefix(head, []byte("\ufeff")) { // a UTF-8 byte order mark, as Windows tools write
+		br.Discard(3)
+		head = head[3:]
+	}
+	if bytes.HasPrefix(head, []byte{0xff, 0xfe}) || bytes.HasPrefix(head, []byte{0xfe, 0xff}) {
+		return errors.New("the file is UTF-16 (as PowerShell 5's > writes it): convert it to UTF-8 first, e.g. Get-Content in.json | Set-Content -Encoding utf8 out.json")
+	}
 	// --strict: a skip inside an importer stops it at its next item (its skip callback returns
 	// nothing), and the import ends with that skip's error.
 	var stop error
@@ -410,6 +428,7 @@ func readSource(ctx context.Context, in *countingReader, name string, f importFl
 		if stop != nil {
 			return stop
 		}
+		microseconds(&it.Activity)
 		line, err := json.Marshal(&it.Activity)
 		if err != nil {
 			return err
@@ -594,7 +613,7 @@ func withApp(obj []byte, app string) ([]byte, string) {
 		return obj, ""
 	}
 	if app == "" {
-		return nil, `the activity does not say which app recorded it ("@activityd.appId"): name it with --app`
+		return nil, `the activity does not say which app recorded it ("@activityd.appId"): name it with --default-app`
 	}
 	inner := bytes.TrimSpace(obj[1:])
 	name, _ := json.Marshal(app)
@@ -611,16 +630,27 @@ func readGraphPages(br *bufio.Reader, name, app string, emit func(source) error,
 	dec := json.NewDecoder(br)
 	for page := 1; ; page++ {
 		var p struct {
-			Value []json.RawMessage `json:"value"`
+			Value *[]json.RawMessage `json:"value"`
+			Error *struct{ Code, Message string }
 		}
 		if err := dec.Decode(&p); err == io.EOF {
 			return nil
 		} else if err != nil {
 			return fmt.Errorf("page %d is not a Graph collection page ({\"value\": [...]}): %w", page, err)
 		}
-		for i, v := range p.Value {
+		switch {
+		case p.Error != nil:
+			return fmt.Errorf("page %d is an error answer of the API (%s: %s), not a page: the pages after it were never saved, so the file is incomplete", page, p.Error.Code, p.Error.Message)
+		case p.Value == nil:
+			return fmt.Errorf("page %d has no \"value\": not a Graph collection page", page)
+		}
+		for i, v := range *p.Value {
 			where := fmt.Sprintf("%s: page %d, activity %d", name, page, i+1)
 			line, reason := withApp(compact(v), app)
+			if reason != "" && app == "" && strings.Contains(reason, "--default-app") {
+				// Graph's pages never name the app: every item would be skipped the same way.
+				return errors.New("Graph JSON does not say which app recorded its activities: name it with --default-app")
+			}
 			if reason != "" {
 				if err := skip(where, reason); err != nil {
 					return err
@@ -653,4 +683,25 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.progress.add(n)
 	return n, err
+}
+
+// microseconds truncates an activity's times to microseconds, the precision activityd keeps (and
+// Graph's seven fraction digits hold): aw-server-rust writes nanoseconds.
+func microseconds(a *client.Activity) {
+	trunc := func(t *time.Time) {
+		if t != nil {
+			*t = t.Truncate(time.Microsecond)
+		}
+	}
+	trunc(a.CreatedDateTime)
+	trunc(a.LastModifiedDateTime)
+	trunc(a.ExpirationDateTime)
+	for i := range a.HistoryItems {
+		h := &a.HistoryItems[i]
+		h.StartedDateTime = h.StartedDateTime.Truncate(time.Microsecond)
+		trunc(h.LastActiveDateTime)
+		trunc(h.CreatedDateTime)
+		trunc(h.LastModifiedDateTime)
+		trunc(h.ExpirationDateTime)
+	}
 }
