@@ -106,6 +106,13 @@ func (s *Service) Import(ctx context.Context, p Principal, activities []*Activit
 	return results, errs, nil
 }
 
+// KeyLocker is a Tx whose concurrent transactions can interleave a read and a write of one key
+// (PostgreSQL's; SQLite writes one transaction at a time): LockKey holds the app's appActivityID
+// until the transaction ends, so that imports of one key are ordered.
+type KeyLocker interface {
+	LockKey(ctx context.Context, appActivityID string) error
+}
+
 // BulkLoader is a Store that hears of the activities an import added, after they commit, to keep
 // its queries on their indexes as the tables grow (PostgreSQL plans from statistics that only
 // ANALYZE gathers).
@@ -140,6 +147,11 @@ func (s *Service) validateImport(a *Activity) error {
 // importIn imports one activity in tx. An *Error (Forbidden, or Invalid for too many history items)
 // comes before anything of it is written, so that the transaction can go on with the next.
 func (s *Service) importIn(ctx context.Context, tx Tx, p Principal, a *Activity, now time.Time) (ImportResult, error) {
+	if kl, ok := tx.(KeyLocker); ok {
+		if err := kl.LockKey(ctx, a.AppActivityID); err != nil {
+			return "", err
+		}
+	}
 	old, err := tx.FindActivity(ctx, Ref{AppActivityID: a.AppActivityID})
 	switch {
 	case ErrorCode(err) == NotFound:

@@ -92,6 +92,7 @@ func TestStore(t *testing.T, open Opener) {
 	t.Run("Privacy", func(t *testing.T) { testPrivacy(t, open) })
 	t.Run("PrivacyRace", func(t *testing.T) { testPrivacyRace(t, open) })
 	t.Run("Import", func(t *testing.T) { testImport(t, open) })
+	t.Run("ImportRace", func(t *testing.T) { testImportRace(t, open) })
 }
 
 // fixture is a service over a fresh store with a test clock.

@@ -2,6 +2,7 @@ package activitytest
 
 import (
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -90,4 +91,44 @@ func firstError(errs []error) error {
 		}
 	}
 	return nil
+}
+
+// testImportRace: two imports of the same keys at once, one older and one newer, end with the newer
+// of each, whichever commits first.
+func testImportRace(t *testing.T, open Opener) {
+	f := newFixture(t, open)
+	ctx := t.Context()
+	at := func(age time.Duration, text string) []*activity.Activity {
+		var as []*activity.Activity
+		for i := range 200 {
+			a := personActivity(fmt.Sprintf("r%d", i), text, "", "notes.example")
+			a.CreatedDateTime = f.clock.Now().Add(-48 * time.Hour)
+			a.LastModifiedDateTime = f.clock.Now().Add(-age)
+			as = append(as, a)
+		}
+		return as
+	}
+	for round := range 5 {
+		var wg sync.WaitGroup
+		errs := make(chan error, 2)
+		for _, batch := range [][]*activity.Activity{at(time.Hour+time.Duration(round)*time.Minute, "older"), at(time.Minute, "newer")} {
+			wg.Go(func() {
+				_, _, err := f.Import(ctx, AliceNotes, batch)
+				errs <- err
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		for i := range 200 {
+			a, err := f.Activity(ctx, AliceNotes, activity.Ref{AppActivityID: fmt.Sprintf("r%d", i)})
+			if err != nil || a.VisualElements.DisplayText != "newer" {
+				t.Fatalf("round %d, r%d after two imports at once: %+v, %v; want the newer", round, i, a, err)
+			}
+		}
+	}
 }

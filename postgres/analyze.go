@@ -29,3 +29,15 @@ func (s *Store) Imported(ctx context.Context, n int) error {
 	}
 	return nil
 }
+
+// LockKey takes a transaction-scoped advisory lock on the transaction's app and appActivityID
+// (activity.KeyLocker): an import reads the stored activity before it decides to write, and a row
+// that does not exist yet cannot be locked with FOR UPDATE, so two imports of one key at once could
+// otherwise both decide against nothing and the older win. The lock ends with the transaction.
+func (tx *Tx) LockKey(ctx context.Context, appActivityID string) error {
+	if _, err := tx.tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1 || E'\x1f' || $2 || E'\x1f' || $3 || E'\x1f' || $4, 1))`,
+		tx.p.TenantID, tx.p.UserID, tx.p.AppID, appActivityID); err != nil {
+		return fmt.Errorf("lock key: %w", err)
+	}
+	return nil
+}
