@@ -277,6 +277,9 @@ type ActivityQuery struct {
 	// HistoryItems, when positive, gives each activity of the page its newest history items, at most
 	// this many.
 	HistoryItems int
+	// ChangedSince, when set, selects only the activities modified at or after it, or whose history
+	// items were (an incremental export: a session added to an old activity counts).
+	ChangedSince time.Time
 }
 
 // Size is the bytes an activity holds in its free-form and string properties, near enough to its

@@ -30,7 +30,7 @@ type ImportLine struct {
 // ExportFilter narrows an export of a person's activities; its zero value exports everything.
 type ExportFilter struct {
 	App   string    // only the activities of this app
-	Since time.Time // only those whose lastModifiedDateTime is this time or later
+	Since time.Time // only those modified at this time or later, or whose history items were
 }
 
 // Import stores activities, each with its history items, as the app p.AppID recorded them: the

@@ -15,8 +15,7 @@ import (
 // wrote. It is the person's "download everything", and the input of a later import (Server.Import).
 // f narrows it to one app, or to the activities modified since a time (an incremental export).
 func (s *Server) Export(ctx context.Context, w io.Writer, p activity.Principal, f activity.ExportFilter) (int, error) {
-	q := activity.ActivityQuery{Limit: 100, AllApps: true, MaxBytes: s.maxPageBytes(), App: f.App}
-	q.Modified.From = f.Since
+	q := activity.ActivityQuery{Limit: 100, AllApps: true, MaxBytes: s.maxPageBytes(), App: f.App, ChangedSince: f.Since}
 	n := 0
 	var line []byte
 	for {

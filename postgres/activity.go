@@ -372,6 +372,10 @@ func scope(p activity.Principal, q activity.ActivityQuery, args []any) (string, 
 	if q.Site != "" {
 		where += " AND (a.site = " + arg(q.Site) + " OR right(a.site, " + arg(len(q.Site)+1) + ") = " + arg("."+q.Site) + ")"
 	}
+	if !q.ChangedSince.IsZero() {
+		since := arg(micros(q.ChangedSince))
+		where += " AND (a.last_modified >= " + since + " OR a.recent >= " + since + ")"
+	}
 	return where, args
 }
 

@@ -346,6 +346,11 @@ func scope(p activity.Principal, q activity.ActivityQuery) (string, []any) {
 		where += " AND (a.site = ? OR substr(a.site, -?) = ?)"
 		args = append(args, q.Site, len(q.Site)+1, "."+q.Site)
 	}
+	if !q.ChangedSince.IsZero() {
+		since := micros(q.ChangedSince)
+		where += " AND (a.last_modified >= ? OR a.recent >= ?)"
+		args = append(args, since, since)
+	}
 	return where, args
 }
 

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
 // call sends one privacy API request with a bearer token and answers the status and body.
@@ -165,6 +166,20 @@ func TestImport_Review(t *testing.T) {
 	_, export := e.call("GET", "/privacy/export", all, "", "")
 	if strings.Count(export, "\n") != 1 || !strings.Contains(export, `"contentInfo":{"x":1}`) {
 		t.Errorf("a pretty-printed activity's export is not one line: %q", export)
+	}
+	// An incremental export counts a session added to an older activity.
+	e.put("erin", "notes", "old", "Old", "")
+	time.Sleep(20 * time.Millisecond)
+	since := time.Now().UTC()
+	time.Sleep(20 * time.Millisecond)
+	if _, body := e.call("GET", "/privacy/export?since="+since.Format(time.RFC3339Nano), all, "", ""); body != "" {
+		t.Errorf("an export since now: %q", body)
+	}
+	if status, body := e.call("PUT", "/v1.0/me/activities/old/historyItems/5b2a4bbb-2f8b-4a6a-9d2c-6c1f6b8a0e12", e.token("erin", "notes"), "application/json", `{"startedDateTime":"2026-11-30T08:00:00Z"}`); status/100 != 2 {
+		t.Fatalf("session: %d %s", status, body)
+	}
+	if _, body := e.call("GET", "/privacy/export?since="+since.Format(time.RFC3339Nano), all, "", ""); strings.Count(body, "\n") != 1 || !strings.Contains(body, `"appActivityId":"old"`) {
+		t.Errorf("an export since a session was added: %q", body)
 	}
 	if status, body := e.call("POST", "/privacy/import", all, "application/x-ndjson", strings.Repeat("{}\n", 20000)); status != 400 || !strings.Contains(body, "at most 10000") {
 		t.Errorf("20,000 lines: %d %s", status, body)
