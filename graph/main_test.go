@@ -88,15 +88,8 @@ func newEnv(t *testing.T) *env {
 	return &env{t: t, srv: srv, api: api, key: key, store: store, service: service, logs: logs, pgURL: pgURL, verifier: verifier}
 }
 
-// openStore opens the store the tests run on: SQLite, or PostgreSQL when ACTIVITYD_TEST_STORE=postgres
-// (.ci/run runs the HTTP tests both ways).
-func openStore(t *testing.T) activity.Store {
-	t.Helper()
-	store, _ := openStoreURL(t)
-	return store
-}
-
-// openStoreURL is openStore that also returns the PostgreSQL schema's URL ("" on SQLite).
+// openStoreURL opens the store the tests run on: SQLite, or PostgreSQL when ACTIVITYD_TEST_STORE=postgres
+// (.ci/run runs the HTTP tests both ways), and returns the PostgreSQL schema's URL ("" on SQLite).
 func openStoreURL(t *testing.T) (activity.Store, string) {
 	t.Helper()
 	var store activity.Store

@@ -649,7 +649,7 @@ func readGraphPages(br *bufio.Reader, name, app string, emit func(source) error,
 			line, reason := withApp(compact(v), app)
 			if reason != "" && app == "" && strings.Contains(reason, "--default-app") {
 				// Graph's pages never name the app: every item would be skipped the same way.
-				return errors.New("Graph JSON does not say which app recorded its activities: name it with --default-app")
+				return errors.New("the Graph JSON does not say which app recorded its activities: name it with --default-app")
 			}
 			if reason != "" {
 				if err := skip(where, reason); err != nil {
