@@ -1,13 +1,17 @@
 package main
 
 import (
+	"encoding/json"
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/activityd/activityd/postgres/pgtest"
 )
 
 // TestMetrics: /metrics, on a listener of its own, counts the Graph API's requests by route, method
@@ -47,6 +51,67 @@ func TestMetrics(t *testing.T) {
 	if res, err := http.Get(base + "/metrics"); err == nil && res.StatusCode == 200 {
 		t.Errorf("/metrics is served on the API's listener too")
 	}
+	checkDashboard(t, string(b), "activityd_pg_")
+}
+
+// checkDashboard checks that every metric the Grafana dashboard in docs/ queries is one the server
+// serves (in scrape), but those with the prefix skip (served by another store).
+func checkDashboard(t *testing.T, scrape, skip string) {
+	t.Helper()
+	dash, err := os.ReadFile("../../docs/grafana/activityd.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d struct {
+		Panels []struct {
+			Targets []struct{ Expr string }
+		}
+	}
+	if err := json.Unmarshal(dash, &d); err != nil {
+		t.Fatalf("the dashboard is not JSON: %v", err)
+	}
+	names := regexp.MustCompile(`\b(?:activityd|process|go)_[a-z_]+`)
+	n := 0
+	for _, p := range d.Panels {
+		for _, tg := range p.Targets {
+			for _, name := range names.FindAllString(tg.Expr, -1) {
+				n++
+				if skip != "" && strings.HasPrefix(name, skip) {
+					continue
+				}
+				if !regexp.MustCompile(`(?m)^` + name + `[{ ]`).MatchString(scrape) {
+					t.Errorf("the dashboard queries %s, which /metrics does not serve", name)
+				}
+			}
+		}
+	}
+	if n < 8 {
+		t.Errorf("the dashboard names %d metrics", n)
+	}
+}
+
+// TestMetrics_Postgres: on PostgreSQL the pool's metrics are served too (and the dashboard's).
+func TestMetrics_Postgres(t *testing.T) {
+	db := pgtest.URL(t)
+	free, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := free.Addr().String()
+	free.Close()
+	dir := t.TempDir()
+	base := startServer(t, dir, nil, "--db", db, "--metrics-addr", addr)
+	request(t.Context(), "PUT", base+"/v1.0/me/activities/k", mintToken(t, dir, "alice", "notes"), activityBody("k"))
+	res, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if !regexp.MustCompile(`(?m)^activityd_pg_pool_max_connections \d+`).Match(b) {
+		t.Errorf("no pool metrics on PostgreSQL")
+	}
+	checkDashboard(t, string(b), "")
 }
 
 // TestServe_LogsIssuerReachability: start-up says whether a trusted issuer's key set can be fetched,
