@@ -13,8 +13,7 @@ package importer
 
 import (
 	"cmp"
-	"crypto/sha1"
-	"encoding/hex"
+
 	"fmt"
 	"slices"
 	"strings"
@@ -23,6 +22,7 @@ import (
 
 	"github.com/activityd/activityd"
 	"github.com/activityd/activityd/client"
+	"github.com/google/uuid"
 )
 
 // Item is one activity to import, with where it came from: the file and the row, line or bucket,
@@ -123,36 +123,19 @@ func at(t time.Time) *time.Time {
 }
 
 // importNamespace is the namespace of the name-based GUIDs this package makes: the version 5 GUID of
-// its import path in the URL namespace of RFC 4122 (6ba7b811-9dad-11d1-80b4-00c04fd430c8).
-var importNamespace = nameGUID([16]byte{0x6b, 0xa7, 0xb8, 0x11, 0x9d, 0xad, 0x11, 0xd1, 0x80, 0xb4, 0x00, 0xc0, 0x4f, 0xd4, 0x30, 0xc8},
-	"https://github.com/activityd/activityd/importer")
+// its import path in the URL namespace of RFC 4122.
+var importNamespace = uuid.NewSHA1(uuid.NameSpaceURL, []byte("https://github.com/activityd/activityd/importer"))
 
-// nameGUID returns the name-based (version 5, SHA-1) GUID of name in namespace, RFC 4122 §4.3: the
-// same name gives the same GUID on every run and every machine. (github.com/google/uuid's NewSHA1
-// computes the same; it is only an indirect dependency of the module, and these few lines keep it so.)
-func nameGUID(namespace [16]byte, name string) [16]byte {
-	h := sha1.New()
-	h.Write(namespace[:])
-	h.Write([]byte(name))
-	var g [16]byte
-	copy(g[:], h.Sum(nil))
-	g[6] = g[6]&0x0f | 0x50 // version 5
-	g[8] = g[8]&0x3f | 0x80 // the RFC 4122 variant
-	return g
+// nameGUID returns the name-based (version 5, SHA-1) GUID of name in namespace, RFC 4122 §4.3
+// (github.com/google/uuid): the same name gives the same GUID on every run and every machine.
+func nameGUID(namespace uuid.UUID, name string) uuid.UUID {
+	return uuid.NewSHA1(namespace, []byte(name))
 }
 
 // guidString formats 16 bytes as a GUID in canonical form, lower case, 8-4-4-4-12, in the order the
 // bytes are given (RFC 4122's network order; see WindowsTimeline for Windows' ids).
 func guidString(b []byte) string {
-	var s [36]byte
-	hex.Encode(s[0:8], b[0:4])
-	s[8] = '-'
-	hex.Encode(s[9:13], b[4:6])
-	s[13] = '-'
-	hex.Encode(s[14:18], b[6:8])
-	s[18] = '-'
-	hex.Encode(s[19:23], b[8:10])
-	s[23] = '-'
-	hex.Encode(s[24:], b[10:16])
-	return string(s[:])
+	var g uuid.UUID
+	copy(g[:], b)
+	return g.String()
 }
