@@ -9,6 +9,7 @@ import (
 
 	"github.com/activityd/activityd"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/puddle/v2"
 )
 
 // ClassifyError tells which errors of PostgreSQL mean that the store cannot serve for now or is full
@@ -35,7 +36,7 @@ func (s *Store) ClassifyError(err error) string {
 	case errors.As(err, &ce), errors.As(err, &ne), pgconn.SafeToRetry(err),
 		errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF),
 		errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE),
-		strings.Contains(err.Error(), "closed pool"), strings.Contains(err.Error(), "conn closed"):
+		errors.Is(err, pgconn.ErrConnClosed), errors.Is(err, puddle.ErrClosedPool):
 		return activity.Unavailable
 	}
 	return ""

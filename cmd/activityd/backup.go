@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/activityd/activityd/sqlite"
+	"github.com/dustin/go-humanize"
 )
 
 const backupSynopsis = `Usage: activityd backup [--data DIR] FILE
@@ -78,7 +79,7 @@ func backup(ctx context.Context, args []string, getenv func(string) string, stdo
 	if err := os.Link(part, out); err != nil { // never over a file that appeared meanwhile
 		return err
 	}
-	fmt.Fprintf(stderr, "backed up %s (%s as of one commit) and %d other %s to %s in %s\n", db, bytesText(size),
+	fmt.Fprintf(stderr, "backed up %s (%s as of one commit) and %d other %s to %s in %s\n", db, humanize.IBytes(uint64(size)),
 		len(files)-1, plural(len(files)-1, "file", "files"), out, time.Since(start).Round(time.Millisecond))
 	return nil
 }
@@ -86,18 +87,6 @@ func backup(ctx context.Context, args []string, getenv func(string) string, stdo
 func fileExists(name string) bool {
 	st, err := os.Stat(name)
 	return err == nil && st.Mode().IsRegular()
-}
-
-func bytesText(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d bytes", n)
 }
 
 // writeArchive writes a .tar.gz holding files (name in the archive → path), and syncs it.

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"strings"
 	"text/tabwriter"
@@ -202,7 +203,7 @@ func activities(ctx context.Context, args []string, getenv func(string) string, 
 		}
 		reqs := make([]client.BatchRequest, len(rest))
 		for i, key := range rest {
-			reqs[i] = client.BatchRequest{Method: "DELETE", URL: "/me/activities/" + escapeSegment(key)}
+			reqs[i] = client.BatchRequest{Method: "DELETE", URL: "/me/activities/" + url.PathEscape(key)}
 		}
 		ctx, cancel := timed()
 		defer cancel()
@@ -247,19 +248,6 @@ func notFound(err error) error {
 		return &exitError{exitNotFound, err}
 	}
 	return err
-}
-
-// escapeSegment escapes a key for one path segment of a batch request's URL.
-func escapeSegment(key string) string {
-	var b strings.Builder
-	for _, c := range []byte(key) {
-		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("-._~", c) >= 0 {
-			b.WriteByte(c)
-		} else {
-			fmt.Fprintf(&b, "%%%02X", c)
-		}
-	}
-	return b.String()
 }
 
 // printer prints activities as a table (times in the local zone) or as JSON Lines.

@@ -78,7 +78,7 @@ func export(ctx context.Context, args []string, getenv func(string) string, stdo
 	if _, err := c.Export(ctx, io.MultiWriter(out, counter), o); err != nil {
 		return err
 	}
-	if counter.partial != 0 {
+	if len(counter.buf) != 0 {
 		return fmt.Errorf("the export ended in the middle of a line: the server stopped early (see its log); %s is incomplete", name)
 	}
 	if file != nil {
@@ -97,10 +97,10 @@ func export(ctx context.Context, args []string, getenv func(string) string, stdo
 	return nil
 }
 
-// lineCounter counts the lines of an export and their history items as they go by.
+// lineCounter counts the lines of an export and their history items as they go by; buf holds the
+// line not yet ended.
 type lineCounter struct {
 	lines, items int
-	partial      int // bytes of a line not yet ended
 	buf          []byte
 }
 
@@ -110,7 +110,6 @@ func (lc *lineCounter) Write(b []byte) (int, error) {
 		i := bytes.IndexByte(b, '\n')
 		if i < 0 {
 			lc.buf = append(lc.buf, b...)
-			lc.partial = len(lc.buf)
 			return n, nil
 		}
 		lc.buf = append(lc.buf, b[:i]...)
@@ -120,7 +119,7 @@ func (lc *lineCounter) Write(b []byte) (int, error) {
 		json.Unmarshal(lc.buf, &line)
 		lc.lines++
 		lc.items += len(line.HistoryItems)
-		lc.buf, lc.partial = lc.buf[:0], 0
+		lc.buf = lc.buf[:0]
 		b = b[i+1:]
 	}
 	return n, nil
@@ -556,13 +555,7 @@ func readJSONLines(br *bufio.Reader, name, app string, emit func(source) error, 
 			continue
 		}
 		line, reason := withApp(line, app)
-		if reason != "" {
-			if err := skip(where, reason); err != nil {
-				return err
-			}
-			continue
-		}
-		if err := emit(source{where: where, line: line}); err != nil {
+		if err := pass(where, line, reason, emit, skip); err != nil {
 			return err
 		}
 	}
@@ -598,6 +591,14 @@ func readLine(br *bufio.Reader) ([]byte, error) {
 		}
 		return bytes.TrimSuffix(line, []byte("\n")), err
 	}
+}
+
+// pass hands one item on: to skip when there is a reason to, else to emit.
+func pass(where string, line []byte, reason string, emit func(source) error, skip func(where, reason string) error) error {
+	if reason != "" {
+		return skip(where, reason)
+	}
+	return emit(source{where: where, line: line})
 }
 
 // withApp returns an activity's JSON with the app annotation "@activityd.appId": the line's own, or
@@ -651,13 +652,7 @@ func readGraphPages(br *bufio.Reader, name, app string, emit func(source) error,
 				// Graph's pages never name the app: every item would be skipped the same way.
 				return errors.New("the Graph JSON does not say which app recorded its activities: name it with --default-app")
 			}
-			if reason != "" {
-				if err := skip(where, reason); err != nil {
-					return err
-				}
-				continue
-			}
-			if err := emit(source{where: where, line: line}); err != nil {
+			if err := pass(where, line, reason, emit, skip); err != nil {
 				return err
 			}
 		}

@@ -33,16 +33,11 @@ func importRate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	dir, err := os.MkdirTemp("", "activityload-import-")
+	dir, keyFile, issuer, err := scratch("activityload-import-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	keyFile := filepath.Join(dir, "issuer-key.pem")
-	issuer, err := auth.OpenLocalIssuer(keyFile, "")
-	if err != nil {
-		return err
-	}
 	url, store := "", "sqlite"
 	if *db != "" {
 		var drop func()

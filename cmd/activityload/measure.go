@@ -7,7 +7,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
-	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
@@ -15,8 +14,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/activityd/activityd/auth"
 )
 
 // scenarioPaths describes each scenario: its method and how its path ends.
@@ -190,16 +187,11 @@ func (t *target) drive(ctx context.Context, c config, client *http.Client, scena
 
 // measure starts the targets, preloads them and measures every scenario on each, ceiling first.
 func measure(ctx context.Context, c config, stdout, stderr io.Writer) error {
-	dir, err := os.MkdirTemp("", "activityload-")
+	dir, keyFile, issuer, err := scratch("activityload-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	keyFile := filepath.Join(dir, "issuer-key.pem")
-	issuer, err := auth.OpenLocalIssuer(keyFile, "")
-	if err != nil {
-		return err
-	}
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: c.concurrency * 2, MaxConnsPerHost: c.concurrency * 2}}
 	var targets []*target
 	defer func() {

@@ -13,7 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/activityd/activityd/auth"
 	"github.com/activityd/activityd/client"
 )
 
@@ -36,16 +35,11 @@ func peak(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	dir, err := os.MkdirTemp("", "activityload-peak-")
+	dir, keyFile, issuer, err := scratch("activityload-peak-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	keyFile := filepath.Join(dir, "issuer-key.pem")
-	issuer, err := auth.OpenLocalIssuer(keyFile, "")
-	if err != nil {
-		return err
-	}
 	token, err := issuer.Mint("peak", "loadapp", time.Hour)
 	if err != nil {
 		return err

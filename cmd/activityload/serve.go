@@ -4,9 +4,13 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"syscall"
 	"time"
+
+	"github.com/activityd/activityd/auth"
 )
 
 // served is an activityd process that a measurement started.
@@ -58,4 +62,18 @@ func waitHealthy(base string) error {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// scratch makes a temporary directory for a run (the caller removes it) holding a new local
+// issuer's key, which the run's servers share (--issuer-key) and its tokens are signed with.
+func scratch(prefix string) (dir, keyFile string, issuer *auth.LocalIssuer, err error) {
+	if dir, err = os.MkdirTemp("", prefix); err != nil {
+		return "", "", nil, err
+	}
+	keyFile = filepath.Join(dir, "issuer-key.pem")
+	if issuer, err = auth.OpenLocalIssuer(keyFile, ""); err != nil {
+		os.RemoveAll(dir)
+		return "", "", nil, err
+	}
+	return dir, keyFile, issuer, nil
 }

@@ -15,8 +15,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/activityd/activityd/auth"
 )
 
 // streams measures the live stream (BENCHMARKS.md): it starts activityd (one process on SQLite, or
@@ -41,16 +39,11 @@ func streams(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if *procs > 1 && *db == "" {
 		return errors.New("--processes above 1 needs --db")
 	}
-	dir, err := os.MkdirTemp("", "activityload-streams-")
+	dir, keyFile, issuer, err := scratch("activityload-streams-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	keyFile := filepath.Join(dir, "issuer-key.pem")
-	issuer, err := auth.OpenLocalIssuer(keyFile, "")
-	if err != nil {
-		return err
-	}
 	url := ""
 	if *db != "" {
 		var drop func()
