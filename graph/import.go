@@ -19,7 +19,11 @@ const MaxImportLines = 10000
 // is imported; an error of the store stops the import and is returned with the lines done so far.
 func (s *Server) Import(ctx context.Context, p activity.Principal, body []byte) ([]activity.ImportLine, error) {
 	// The answer holds a result per line: the lines of one request are bounded, whatever they hold.
-	if n := bytes.Count(body, []byte("\n")) + 1; n > MaxImportLines {
+	n := bytes.Count(body, []byte("\n"))
+	if len(body) > 0 && body[len(body)-1] != '\n' {
+		n++ // the last line has no newline
+	}
+	if n > MaxImportLines {
 		return nil, activity.Errorf(activity.Invalid, "The import holds %d lines; at most %d go in one request: send it in parts (the activityd import command does).", n, MaxImportLines)
 	}
 	var out []activity.ImportLine

@@ -18,11 +18,12 @@ func (s *Server) serveMetadata(w http.ResponseWriter, r *http.Request) bool {
 	if p != "/v1.0/$metadata" && p != "/beta/$metadata" && p != "/v1.0/%24metadata" && p != "/beta/%24metadata" {
 		return false
 	}
+	requestInfoFrom(r.Context()).route = "$metadata"
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
 		s.error(w, r, errorf(http.StatusMethodNotAllowed, "invalidRequest", "The method '%s' is not allowed on $metadata; use GET.", r.Method))
 		return true
 	}
-	requestInfoFrom(r.Context()).route = "$metadata"
 	h := w.Header()
 	h.Set("Content-Type", "application/xml")
 	h.Set("OData-Version", "4.0")

@@ -184,6 +184,15 @@ func TestImport_Review(t *testing.T) {
 	if status, body := e.call("POST", "/privacy/import", all, "application/x-ndjson", strings.Repeat("{}\n", 20000)); status != 400 || !strings.Contains(body, "at most 10000") {
 		t.Errorf("20,000 lines: %d %s", status, body)
 	}
+	if status, body := e.call("POST", "/privacy/import", all, "application/x-ndjson", strings.Repeat("{}\n", 10000)); status != 200 {
+		t.Errorf("exactly 10,000 lines, the last ended by a newline: %d %.200s", status, body)
+	}
+	req, _ := http.NewRequest("POST", e.srv.URL+"/privacy/import", strings.NewReader("x"))
+	req.Header.Set("Authorization", "Bearer "+all)
+	req.Header.Set("Content-Encoding", "gzip")
+	if res, err := http.DefaultClient.Do(req); err != nil || res.StatusCode != http.StatusUnsupportedMediaType {
+		t.Errorf("a gzip body: %v %v, want 415", res, err)
+	}
 	if status, body := e.call("POST", "/privacy/import", all, "application/x-ndjson", "SQLite format 3\x00..."); status != 400 || !strings.Contains(body, "activityd import FILE") {
 		t.Errorf("a database: %d %s", status, body)
 	}

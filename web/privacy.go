@@ -264,7 +264,11 @@ func (s *Server) handleExport(w http.ResponseWriter, r *http.Request, ss *sessio
 	n, err := s.exporter.Export(r.Context(), w, ss.principal(), f)
 	if err != nil {
 		// Lines already sent cannot be taken back; the download ends short and the log says so.
-		s.logger.Error("export", "user", ss.UserID, "written", n, "error", err)
+		if r.Context().Err() != nil {
+			s.logger.Info("export ended by the client", "user", ss.UserID, "written", n)
+		} else {
+			s.logger.Error("export", "user", ss.UserID, "written", n, "error", err)
+		}
 	}
 	return nil
 }
@@ -284,6 +288,10 @@ func (s *Server) handleImport(w http.ResponseWriter, r *http.Request, ss *sessio
 	var body []byte
 	var err error
 	if ss.bearer {
+		if enc := r.Header.Get("Content-Encoding"); enc != "" && !strings.EqualFold(enc, "identity") {
+			s.fail(w, r, http.StatusUnsupportedMediaType, "The Content-Encoding '"+enc+"' is not supported here; send the JSON Lines uncompressed, in parts of at most 8 MiB.")
+			return nil
+		}
 		if ct := r.Header.Get("Content-Type"); ct != "" {
 			mt, _, _ := mime.ParseMediaType(ct)
 			switch mt {
