@@ -93,6 +93,7 @@ func TestStore(t *testing.T, open Opener) {
 	t.Run("PrivacyRace", func(t *testing.T) { testPrivacyRace(t, open) })
 	t.Run("Import", func(t *testing.T) { testImport(t, open) })
 	t.Run("ImportRace", func(t *testing.T) { testImportRace(t, open) })
+	t.Run("Records", func(t *testing.T) { testRecords(t, open) })
 }
 
 // fixture is a service over a fresh store with a test clock.

@@ -37,6 +37,9 @@ const LocalTenant = "00000000-0000-0000-0000-00000000ac71"
 type LocalIssuer struct {
 	Name     string // iss
 	Audience string // aud; default https://graph.microsoft.com
+	// Provider, when set, returns the entries an OpenID provider on this issuer adds to the
+	// discovery document (its endpoints under base): provider.Provider.Discovery.
+	Provider func(base string) map[string]any
 	key      *ecdsa.PrivateKey
 	jwk      jose.JSONWebKey // the public key
 }
@@ -232,6 +235,10 @@ func (l *LocalIssuer) Mint(user, app string, ttl time.Duration, scopes ...string
 	return jwt.Signed(signer).Claims(std).Claims(extra).Serialize()
 }
 
+// SigningKey returns the issuer's private key and its key id (kid), for an OpenID provider that
+// signs tokens as this issuer.
+func (l *LocalIssuer) SigningKey() (*ecdsa.PrivateKey, string) { return l.key, l.jwk.KeyID }
+
 // Handler serves the issuer's OpenID discovery document at /.well-known/openid-configuration and its
 // JWKS at /.well-known/jwks.json. Links in the document follow BaseURL (the configured public URL
 // when there is one); the issuer name does not. The document varies with the host, so no cache may
@@ -244,7 +251,7 @@ func (l *LocalIssuer) Handler() http.Handler {
 	mux.HandleFunc("GET /.well-known/openid-configuration", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
 		w.Header().Set("Vary", "Host, X-Forwarded-Host, X-Forwarded-Proto")
-		writeJSON(w, map[string]any{
+		doc := map[string]any{
 			"issuer":                                l.Name,
 			"jwks_uri":                              BaseURL(r) + "/.well-known/jwks.json",
 			"id_token_signing_alg_values_supported": []string{string(jose.ES256)},
@@ -252,7 +259,13 @@ func (l *LocalIssuer) Handler() http.Handler {
 			"subject_types_supported":               []string{"pairwise"},
 			"scopes_supported":                      []string{Scope},
 			"claims_supported":                      []string{"iss", "sub", "aud", "exp", "nbf", "iat", "tid", "oid", "azp", "scp", "preferred_username", "name"},
-		})
+		}
+		if l.Provider != nil {
+			for k, v := range l.Provider(BaseURL(r)) {
+				doc[k] = v
+			}
+		}
+		writeJSON(w, doc)
 	})
 	return mux
 }

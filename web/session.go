@@ -229,18 +229,26 @@ func (s *Server) formOf(h handlerFunc, maxBody int64) http.HandlerFunc {
 
 func (s *Server) handleSignInForm(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
-	s.render(w, r, http.StatusOK, "signin", map[string]any{"Local": loopback(r)})
+	if s.session(r) != nil && s.Accounts != nil {
+		http.Redirect(w, r, next(r), http.StatusSeeOther)
+		return
+	}
+	s.render(w, r, http.StatusOK, "signin", s.signinData(w, r, nil))
 }
 
 // handleSignIn signs a person in with an access token of the local issuer (or a trusted one), from
 // this machine only: until accounts exist, holding a token that `activityd token` made is the proof.
 func (s *Server) handleSignIn(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
-	if !loopback(r) {
-		s.render(w, r, http.StatusForbidden, "signin", map[string]any{"Local": false})
+	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	if s.Accounts != nil && r.PostFormValue("token") == "" {
+		s.handlePasswordSignIn(w, r)
 		return
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	if !loopback(r) {
+		s.render(w, r, http.StatusForbidden, "signin", s.signinData(w, r, map[string]any{"Error": "A token signs in only on the machine activityd runs on."}))
+		return
+	}
 	token := strings.TrimSpace(r.PostFormValue("token"))
 	p, err := s.verifier.Verify(r.Context(), token)
 	if err == nil && !p.AllApps {
@@ -252,7 +260,7 @@ func (s *Server) handleSignIn(w http.ResponseWriter, r *http.Request) {
 		if e, ok := err.(*activity.Error); ok {
 			msg = e.Message
 		}
-		s.render(w, r, http.StatusUnauthorized, "signin", map[string]any{"Local": true, "Error": msg})
+		s.render(w, r, http.StatusUnauthorized, "signin", s.signinData(w, r, map[string]any{"Error": msg}))
 		return
 	}
 	s.startSession(w, p, tokenExpiry(token))

@@ -72,6 +72,9 @@ type Server struct {
 	PageSize          int           // 0 means DefaultPageSize
 	Heartbeat         time.Duration // 0 means DefaultHeartbeat
 	MaxStreamsPerUser int           // 0 means DefaultMaxStreamsPerUser
+	// Accounts, when set, signs people in with a name and a password and serves the consent, device
+	// and devices pages of the sign-in provider; without it only a token signs in (on loopback).
+	Accounts Accounts
 	// Secure marks cookies Secure (set when activityd serves TLS); cookies are then __Host- cookies.
 	Secure bool
 
@@ -97,6 +100,12 @@ func New(service *activity.Service, verifier Verifier, ids *activity.PublicIDs, 
 	m.HandleFunc("GET /signin", s.handleSignInForm)
 	m.HandleFunc("POST /signin", s.handleSignIn)
 	m.HandleFunc("POST /signout", s.form(s.handleSignOut))
+	m.HandleFunc("GET /consent", s.signedIn(s.handleConsent))
+	m.HandleFunc("POST /consent", s.withAccounts(s.form(s.handleConsentAnswer)))
+	m.HandleFunc("GET /device", s.signedIn(s.handleDevice))
+	m.HandleFunc("POST /device", s.withAccounts(s.form(s.handleDeviceAnswer)))
+	m.HandleFunc("GET /devices", s.signedIn(s.handleDevices))
+	m.HandleFunc("POST /devices/revoke", s.withAccounts(s.form(s.handleDeviceRevoke)))
 	m.HandleFunc("GET /privacy", s.page(s.handlePrivacy))
 	m.HandleFunc("POST /privacy/forget", s.privacyAPI(s.handleForget, s.form(s.handleForget)))
 	m.HandleFunc("POST /privacy/settings", s.privacyAPI(s.handleSettings, s.form(s.handleSettings)))

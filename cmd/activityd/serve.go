@@ -24,6 +24,7 @@ import (
 	"github.com/activityd/activityd/graph"
 	"github.com/activityd/activityd/notify"
 	"github.com/activityd/activityd/postgres"
+	"github.com/activityd/activityd/provider"
 	"github.com/activityd/activityd/sqlite"
 	"github.com/activityd/activityd/web"
 )
@@ -33,6 +34,8 @@ import (
 // before the server listens.
 func serve(ctx context.Context, cfg Config, logOut io.Writer) error {
 	logger := newLogger(cfg, logOut)
+	// zitadel/oidc logs through slog's default (its WithLogger option is deprecated): into ours.
+	slog.SetDefault(logger)
 	// Files named by flags first: a mistake there leaves no data directory behind.
 	tlsConfig, err := loadTLSFiles(cfg, logger)
 	if err != nil {
@@ -133,6 +136,15 @@ func serve(ctx context.Context, cfg Config, logOut io.Writer) error {
 		return fmt.Errorf("read the store's secret: %w", err)
 	}
 	page := web.New(service, verifier, graph.PublicIDs(secret), api, webSecret, logger)
+	var prov *provider.Provider
+	if issuer != nil {
+		if prov, err = newProvider(ctx, store, issuer, logger); err != nil {
+			return err
+		}
+		if prov != nil {
+			page.Accounts = pageAccounts{p: prov, issuer: issuer.Name}
+		}
+	}
 	page.Changes, page.Heartbeat, page.Secure = api.Changes, cfg.Heartbeat, tlsConfig != nil
 	api.PageSize, api.MaxPageSize, api.MaxBodyBytes = cfg.PageSize, cfg.MaxPageSize, cfg.MaxBody
 	api.MaxHeaderBytes, api.MaxJSONDepth = cfg.MaxHeaderBytes, cfg.MaxJSONDepth
@@ -194,7 +206,7 @@ func serve(ctx context.Context, cfg Config, logOut io.Writer) error {
 		return err
 	}
 	srv := &http.Server{
-		Handler:           bodyDeadline(cfg.ReadTimeout, origin(handler(api, page, issuer, store, logger))),
+		Handler:           bodyDeadline(cfg.ReadTimeout, origin(handler(api, page, issuer, prov, store, logger))),
 		ConnContext:       withConn,
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 		IdleTimeout:       2 * time.Minute,
@@ -358,10 +370,17 @@ const readyTimeout = 2 * time.Second
 // Graph server, without any path cleaning in front of it: the SDK's /me/activities//key form must reach
 // it as sent, and unknown paths get a 404 in Graph's error envelope. /healthz says the process is alive;
 // /readyz that it can serve (its store answers, with its migrations applied), else 503 with the reason.
-func handler(api, page http.Handler, issuer *auth.LocalIssuer, store any, logger *slog.Logger) http.Handler {
+func handler(api, page http.Handler, issuer *auth.LocalIssuer, prov *provider.Provider, store any, logger *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
-	for _, pattern := range []string{"/{$}", "/timeline", "/timeline/events", "/signin", "/signout", "/privacy", "/privacy/", "/static/"} {
+	for _, pattern := range []string{"/{$}", "/timeline", "/timeline/events", "/signin", "/signout", "/privacy", "/privacy/",
+		"/consent", "/device", "/devices", "/devices/", "/static/"} {
 		mux.Handle(pattern, page)
+	}
+	if prov != nil {
+		h := prov.Handler(auth.BaseURL)
+		for _, path := range provider.Paths {
+			mux.Handle(path, h)
+		}
 	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
 	var notReady atomic.Bool // logged once per change, not on every probe

@@ -1,0 +1,529 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/activityd/activityd/provider"
+	"golang.org/x/oauth2"
+)
+
+// browser is a person's browser: it keeps cookies and does not follow redirects, so that each step
+// of a sign-in can be looked at.
+type browser struct {
+	t    *testing.T
+	base string
+	c    *http.Client
+}
+
+func newBrowser(t *testing.T, base string) *browser {
+	jar, _ := cookiejar.New(nil)
+	return &browser{t: t, base: base, c: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error {
+		return http.ErrUseLastResponse
+	}}}
+}
+
+func (b *browser) abs(u string) string {
+	if strings.HasPrefix(u, "/") {
+		return b.base + u
+	}
+	return u
+}
+
+func (b *browser) get(u string) (*http.Response, string) {
+	b.t.Helper()
+	res, err := b.c.Get(b.abs(u))
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	return res, string(body)
+}
+
+func (b *browser) post(u string, form url.Values) (*http.Response, string) {
+	b.t.Helper()
+	res, err := b.c.PostForm(b.abs(u), form)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	return res, string(body)
+}
+
+var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+func csrfOf(t *testing.T, page string) string {
+	t.Helper()
+	m := csrfField.FindStringSubmatch(page)
+	if m == nil {
+		t.Fatalf("no CSRF field in the page:\n%.2000s", page)
+	}
+	return m[1]
+}
+
+// signIn signs the browser in as name through the sign-in page, from the page at start (which
+// sends it there), and returns where the sign-in sent it.
+func (b *browser) signIn(start, name, password string) *http.Response {
+	b.t.Helper()
+	res, _ := b.get(start)
+	loc := res.Header.Get("Location")
+	if res.StatusCode/100 != 3 || !strings.HasPrefix(loc, "/signin") {
+		b.t.Fatalf("GET %s: %d to %q, want a redirect to /signin", start, res.StatusCode, loc)
+	}
+	res, page := b.get(loc)
+	if res.StatusCode != 200 {
+		b.t.Fatalf("GET %s: %d", loc, res.StatusCode)
+	}
+	u, _ := url.Parse(loc)
+	form := url.Values{"csrf": {csrfOf(b.t, page)}, "name": {name}, "password": {password}}
+	for k, v := range u.Query() {
+		form[k] = v
+	}
+	res, _ = b.post("/signin", form)
+	return res
+}
+
+// consent approves (or denies) the request on the consent page at u and returns the response.
+func (b *browser) answer(u, answer string) *http.Response {
+	b.t.Helper()
+	res, page := b.get(u)
+	if res.StatusCode != 200 {
+		b.t.Fatalf("GET %s: %d\n%.1000s", u, res.StatusCode, page)
+	}
+	id := regexp.MustCompile(`name="request" value="([^"]+)"`).FindStringSubmatch(page)
+	if id == nil {
+		b.t.Fatalf("no request on the consent page:\n%.2000s", page)
+	}
+	action := "/consent"
+	if strings.HasPrefix(u, "/device") {
+		action = "/device"
+	}
+	res, _ = b.post(action, url.Values{"csrf": {csrfOf(b.t, page)}, "request": {id[1]}, "answer": {answer}})
+	return res
+}
+
+func runCmd(t *testing.T, stdin string, args ...string) string {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	ctx := t.Context()
+	var err error
+	switch args[0] {
+	case "user":
+		err = user(ctx, args[1:], os.Getenv, strings.NewReader(stdin), &out, &errOut)
+	default:
+		err = run(ctx, args, os.Getenv, &out, &errOut)
+	}
+	if err != nil {
+		t.Fatalf("activityd %s: %v\n%s", strings.Join(args, " "), err, errOut.String())
+	}
+	return out.String()
+}
+
+// putActivity creates an activity with token and returns the status.
+func putActivity(t *testing.T, base, token, appActivityID string) int {
+	t.Helper()
+	req, _ := http.NewRequest("PUT", base+"/v1.0/me/activities/"+appActivityID, strings.NewReader(
+		`{"appActivityId":"`+appActivityID+`","activitySourceHost":"https://notes.example","activationUrl":"https://notes.example/a","visualElements":{"displayText":"A note"}}`))
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	return res.StatusCode
+}
+
+func listActivities(t *testing.T, base, token string) (int, []string) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", base+"/v1.0/me/activities", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var page struct {
+		Value []struct {
+			AppActivityID string `json:"appActivityId"`
+		} `json:"value"`
+	}
+	json.NewDecoder(res.Body).Decode(&page)
+	var ids []string
+	for _, a := range page.Value {
+		ids = append(ids, a.AppActivityID)
+	}
+	return res.StatusCode, ids
+}
+
+// TestSignIn_AuthorizationCode drives the authorization code grant with PKCE as golang.org/x/oauth2
+// does it, through the real sign-in and consent pages, against a running server; then uses, rotates
+// and revokes what it got.
+func TestSignIn_AuthorizationCode(t *testing.T) {
+	dir := t.TempDir()
+	base := startServer(t, dir, nil)
+	// While the server runs: the commands write beside it.
+	if out := runCmd(t, "correct horse battery\n", "user", "add", "Alice", "--data", dir, "--password-stdin"); !strings.Contains(out, "Added alice") {
+		t.Errorf("user add printed %q", out)
+	}
+	runCmd(t, "", "app", "add", "notes", "--name", "Notes", "--redirect-uri", "http://127.0.0.1/callback", "--data", dir)
+	if out := runCmd(t, "", "user", "list", "--data", dir); !strings.Contains(out, "alice") {
+		t.Errorf("user list printed %q", out)
+	}
+
+	cfg := &oauth2.Config{ClientID: "notes", RedirectURL: "http://127.0.0.1:53682/callback",
+		Scopes:   []string{"openid", "offline_access", "https://graph.microsoft.com/UserActivity.ReadWrite.CreatedByApp"},
+		Endpoint: oauth2.Endpoint{AuthURL: base + provider.AuthorizePath, TokenURL: base + provider.TokenPath, AuthStyle: oauth2.AuthStyleInParams}}
+	verifier := oauth2.GenerateVerifier()
+	b := newBrowser(t, base)
+	res := b.signIn(cfg.AuthCodeURL("st4te", oauth2.S256ChallengeOption(verifier)), "alice", "correct horse battery")
+	if loc := res.Header.Get("Location"); res.StatusCode != http.StatusSeeOther || !strings.HasPrefix(loc, "/consent?request=") {
+		t.Fatalf("sign-in: %d to %q, want the consent page", res.StatusCode, loc)
+	}
+	for _, c := range res.Cookies() {
+		if !c.HttpOnly || c.SameSite == http.SameSiteNoneMode || c.SameSite == http.SameSiteDefaultMode {
+			t.Errorf("cookie %s: HttpOnly %v SameSite %v", c.Name, c.HttpOnly, c.SameSite)
+		}
+	}
+	_, page := b.get(res.Header.Get("Location"))
+	if !strings.Contains(page, "Notes") || !strings.Contains(page, "UserActivity.ReadWrite.CreatedByApp") {
+		t.Errorf("the consent page does not name the app and the scope:\n%.3000s", page)
+	}
+	res = b.answer(res.Header.Get("Location"), "approve")
+	res, _ = b.get(res.Header.Get("Location")) // the provider's callback
+	back, err := url.Parse(res.Header.Get("Location"))
+	if err != nil || back.Host != "127.0.0.1:53682" || back.Query().Get("state") != "st4te" || back.Query().Get("code") == "" {
+		t.Fatalf("callback: %d to %q, want the app's redirect URI (on its own port) with a code and the state", res.StatusCode, res.Header.Get("Location"))
+	}
+	code := back.Query().Get("code")
+
+	ctx := context.Background()
+	tok, err := cfg.Exchange(ctx, code, oauth2.VerifierOption(verifier))
+	if err != nil {
+		t.Fatalf("exchange: %v", err)
+	}
+	if tok.RefreshToken == "" || time.Until(tok.Expiry) > time.Hour+time.Minute {
+		t.Errorf("token: refresh %q, expiry %s: want a refresh token and an hour", tok.RefreshToken, tok.Expiry)
+	}
+	if _, err := cfg.Exchange(ctx, code, oauth2.VerifierOption(verifier)); err == nil {
+		t.Error("a code worked twice")
+	}
+
+	// The access token is the API's: the same person and app as 'activityd token --user alice --app notes'.
+	if st := putActivity(t, base, tok.AccessToken, "from-oauth"); st != 201 && st != 200 {
+		t.Fatalf("PUT with the OAuth token: %d", st)
+	}
+	// The code was presented twice: its grant is revoked, so this refresh token is dead already.
+	if _, err := cfg.TokenSource(ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token(); err == nil {
+		t.Error("the grant of a code used twice still refreshes")
+	}
+	st, ids := listActivities(t, base, mintToken(t, dir, "alice", "notes"))
+	if st != 200 || len(ids) != 1 || ids[0] != "from-oauth" {
+		t.Errorf("activityd token's view of alice/notes: %d %v, want the OAuth token's activity", st, ids)
+	}
+	if _, ids := listActivities(t, base, mintToken(t, dir, "alice", "other")); len(ids) != 0 {
+		t.Errorf("another app sees %v", ids)
+	}
+
+	// A fresh grant: refresh rotates, a rotated token replayed revokes the grant.
+	verifier = oauth2.GenerateVerifier()
+	res, _ = b.get(cfg.AuthCodeURL("s2", oauth2.S256ChallengeOption(verifier)))
+	if loc := res.Header.Get("Location"); !strings.HasPrefix(loc, "/signin?request=") {
+		t.Fatalf("authorize while signed in: %q", loc)
+	}
+	res, _ = b.get(res.Header.Get("Location")) // signed in already: on to consent
+	res = b.answer(res.Header.Get("Location"), "approve")
+	res, _ = b.get(res.Header.Get("Location"))
+	back, _ = url.Parse(res.Header.Get("Location"))
+	tok, err = cfg.Exchange(ctx, back.Query().Get("code"), oauth2.VerifierOption(verifier))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rotated, err := cfg.TokenSource(ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token()
+	if err != nil || rotated.RefreshToken == "" || rotated.RefreshToken == tok.RefreshToken {
+		t.Fatalf("refresh: %v, new refresh token %q", err, rotated.RefreshToken)
+	}
+	if st, _ := listActivities(t, base, rotated.AccessToken); st != 200 {
+		t.Errorf("refreshed access token: %d", st)
+	}
+	// The devices page lists it.
+	_, page = b.get("/devices")
+	if !strings.Contains(page, "Notes") || !strings.Contains(page, "Go-http-client") {
+		t.Errorf("devices page does not list the app:\n%.3000s", page)
+	}
+	if _, err := cfg.TokenSource(ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token(); err == nil {
+		t.Error("a rotated refresh token worked again")
+	}
+	if _, err := cfg.TokenSource(ctx, &oauth2.Token{RefreshToken: rotated.RefreshToken}).Token(); err == nil {
+		t.Error("after a replayed refresh token, the grant still refreshes")
+	}
+
+	// A code presented with a wrong verifier is spent: the right one fails after it.
+	verifier = oauth2.GenerateVerifier()
+	res, _ = b.get(cfg.AuthCodeURL("s5", oauth2.S256ChallengeOption(verifier)))
+	res, _ = b.get(res.Header.Get("Location"))
+	res = b.answer(res.Header.Get("Location"), "approve")
+	res, _ = b.get(res.Header.Get("Location"))
+	back, _ = url.Parse(res.Header.Get("Location"))
+	if _, err := cfg.Exchange(ctx, back.Query().Get("code"), oauth2.VerifierOption(oauth2.GenerateVerifier())); err == nil {
+		t.Error("a code exchanged with another PKCE verifier gave a token")
+	}
+	if _, err := cfg.Exchange(ctx, back.Query().Get("code"), oauth2.VerifierOption(verifier)); err == nil {
+		t.Error("a code worked after a failed exchange")
+	}
+
+	// A third grant, revoked on the devices page.
+	verifier = oauth2.GenerateVerifier()
+	res, _ = b.get(cfg.AuthCodeURL("s3", oauth2.S256ChallengeOption(verifier)))
+	res, _ = b.get(res.Header.Get("Location"))
+	res = b.answer(res.Header.Get("Location"), "approve")
+	res, _ = b.get(res.Header.Get("Location"))
+	back, _ = url.Parse(res.Header.Get("Location"))
+	tok, err = cfg.Exchange(ctx, back.Query().Get("code"), oauth2.VerifierOption(verifier))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, page = b.get("/devices")
+	m := regexp.MustCompile(`name="id" value="([^"]+)"`).FindAllStringSubmatch(page, -1)
+	if len(m) != 1 {
+		t.Fatalf("devices page lists %d grants, want 1 (the others were revoked):\n%.3000s", len(m), page)
+	}
+	if res, _ := b.post("/devices/revoke", url.Values{"id": {m[0][1]}}); res.StatusCode != http.StatusForbidden {
+		t.Errorf("revoke without the CSRF token: %d, want 403", res.StatusCode)
+	}
+	if res, _ := b.post("/devices/revoke", url.Values{"id": {m[0][1]}, "csrf": {csrfOf(t, page)}}); res.StatusCode != http.StatusSeeOther {
+		t.Errorf("revoke: %d", res.StatusCode)
+	}
+	if _, err := cfg.TokenSource(ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token(); err == nil {
+		t.Error("a revoked grant still refreshes")
+	}
+
+	// Denied: the app learns access_denied, with its state.
+	res, _ = b.get(cfg.AuthCodeURL("s4", oauth2.S256ChallengeOption(oauth2.GenerateVerifier())))
+	res, _ = b.get(res.Header.Get("Location"))
+	res = b.answer(res.Header.Get("Location"), "deny")
+	back, _ = url.Parse(res.Header.Get("Location"))
+	if back.Host != "127.0.0.1:53682" || back.Query().Get("error") != "access_denied" || back.Query().Get("state") != "s4" {
+		t.Errorf("deny: to %q, want the app with error=access_denied", res.Header.Get("Location"))
+	}
+}
+
+// TestSignIn_Attacks is the issue's list of attacks, each against the running server.
+func TestSignIn_Attacks(t *testing.T) {
+	dir := t.TempDir()
+	base := startServer(t, dir, nil)
+	runCmd(t, "correct horse battery\n", "user", "add", "bob", "--data", dir, "--password-stdin")
+	runCmd(t, "correct horse battery\n", "user", "add", "carol", "--data", dir, "--password-stdin")
+	runCmd(t, "", "app", "add", "notes", "--redirect-uri", "https://notes.example/cb", "--data", dir)
+	authorize := func(q url.Values) *http.Response {
+		res, err := newBrowser(t, base).c.Get(base + provider.AuthorizePath + "?" + q.Encode())
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res
+	}
+	good := func() url.Values {
+		return url.Values{"client_id": {"notes"}, "response_type": {"code"}, "redirect_uri": {"https://notes.example/cb"},
+			"scope": {provider.ScopeApp}, "state": {"s"}, "code_challenge": {oauth2.S256ChallengeFromVerifier(oauth2.GenerateVerifier())},
+			"code_challenge_method": {"S256"}}
+	}
+	if res := authorize(good()); !strings.HasPrefix(res.Header.Get("Location"), "/signin?request=") {
+		t.Fatalf("a good request: %d to %q", res.StatusCode, res.Header.Get("Location"))
+	}
+	t.Run("PKCEPlainOrMissing", func(t *testing.T) {
+		for name, change := range map[string]func(url.Values){
+			"plain":    func(q url.Values) { q.Set("code_challenge_method", "plain") },
+			"missing":  func(q url.Values) { q.Del("code_challenge"); q.Del("code_challenge_method") },
+			"nomethod": func(q url.Values) { q.Del("code_challenge_method") },
+		} {
+			q := good()
+			change(q)
+			res := authorize(q)
+			loc, _ := url.Parse(res.Header.Get("Location"))
+			if loc == nil || loc.Query().Get("error") != "invalid_request" || strings.HasPrefix(loc.Path, "/signin") {
+				t.Errorf("%s: %d to %q, want the app told invalid_request", name, res.StatusCode, res.Header.Get("Location"))
+			}
+		}
+	})
+	t.Run("RedirectURINotRegistered", func(t *testing.T) {
+		for _, uri := range []string{"https://notes.example/cb/", "https://notes.example/cb?x=1", "https://evil.example/cb",
+			"https://notes.example.evil.example/cb", "http://notes.example/cb", "https://NOTES.example/cb#frag"} {
+			q := good()
+			q.Set("redirect_uri", uri)
+			res := authorize(q)
+			if res.StatusCode != http.StatusBadRequest || res.Header.Get("Location") != "" {
+				t.Errorf("redirect_uri %s: %d to %q, want 400 without a redirect", uri, res.StatusCode, res.Header.Get("Location"))
+			}
+		}
+		q := good()
+		q.Set("client_id", "nobody")
+		if res := authorize(q); res.StatusCode != http.StatusBadRequest || res.Header.Get("Location") != "" {
+			t.Errorf("unknown app: %d to %q", res.StatusCode, res.Header.Get("Location"))
+		}
+	})
+	t.Run("NoOpenRedirect", func(t *testing.T) {
+		b := newBrowser(t, base)
+		_, page := b.get("/signin")
+		for _, q := range []url.Values{
+			{"request": {"https://evil.example/"}}, {"user_code": {"//evil.example"}}, {"next": {"https://evil.example"}},
+			{"return_to": {"https://evil.example"}}, {"redirect": {"//evil.example"}},
+		} {
+			form := url.Values{"csrf": {csrfOf(t, page)}, "name": {"bob"}, "password": {"correct horse battery"}}
+			for k, v := range q {
+				form[k] = v
+			}
+			res, _ := b.post("/signin", form)
+			if loc := res.Header.Get("Location"); !strings.HasPrefix(loc, "/") || strings.HasPrefix(loc, "//") {
+				t.Errorf("sign-in with %v: to %q, want a path on this server", q, loc)
+			}
+		}
+	})
+	t.Run("CSRF", func(t *testing.T) {
+		b := newBrowser(t, base)
+		b.get("/signin")
+		if res, _ := b.post("/signin", url.Values{"name": {"bob"}, "password": {"correct horse battery"}}); res.StatusCode != http.StatusForbidden {
+			t.Errorf("sign-in without its CSRF token: %d, want 403", res.StatusCode)
+		}
+		if res, _ := b.post("/signin", url.Values{"name": {"bob"}, "password": {"correct horse battery"}, "csrf": {"forged"}}); res.StatusCode != http.StatusForbidden {
+			t.Errorf("sign-in with a forged CSRF token: %d, want 403", res.StatusCode)
+		}
+		res := b.signIn(good().Encode()[:0]+provider.AuthorizePath+"?"+good().Encode(), "bob", "correct horse battery")
+		consent := res.Header.Get("Location")
+		id := strings.TrimPrefix(consent, "/consent?request=")
+		id, _ = url.QueryUnescape(id)
+		if res, _ := b.post("/consent", url.Values{"request": {id}, "answer": {"approve"}}); res.StatusCode != http.StatusForbidden {
+			t.Errorf("consent without its CSRF token: %d, want 403", res.StatusCode)
+		}
+		// Another person's CSRF token does not answer bob's request either.
+		other := newBrowser(t, base)
+		other.signIn("/devices", "carol", "correct horse battery")
+		_, page := other.get("/devices")
+		if res, _ := b.post("/consent", url.Values{"request": {id}, "answer": {"approve"}, "csrf": {csrfOf(t, page)}}); res.StatusCode != http.StatusForbidden {
+			t.Errorf("consent with another session's CSRF token: %d, want 403", res.StatusCode)
+		}
+	})
+	t.Run("WrongPasswordsLimited", func(t *testing.T) {
+		b := newBrowser(t, base)
+		_, page := b.get("/signin")
+		csrf := csrfOf(t, page)
+		try := func(name, password string) (int, string) {
+			res, body := b.post("/signin", url.Values{"csrf": {csrf}, "name": {name}, "password": {password}})
+			msg := regexp.MustCompile(`role="alert">([^<]*)<`).FindStringSubmatch(body)
+			if msg == nil {
+				return res.StatusCode, ""
+			}
+			return res.StatusCode, msg[1]
+		}
+		st1, msg1 := try("carol", "wrong password!")
+		st2, msg2 := try("nobody-here", "wrong password!")
+		if st1 != http.StatusUnauthorized || st1 != st2 || msg1 != msg2 || msg1 == "" {
+			t.Errorf("wrong password: %d %q; unknown name: %d %q; want the same 401", st1, msg1, st2, msg2)
+		}
+		for range 4 {
+			try("carol", "wrong password!")
+		}
+		if st, msg := try("carol", "correct horse battery"); st != http.StatusTooManyRequests {
+			t.Errorf("the right password after 5 wrong ones: %d %q, want 429 (limited per account)", st, msg)
+		}
+		// The limit is carol's: bob, from the same address, still signs in.
+		if st, _ := try("bob", "correct horse battery"); st != http.StatusSeeOther {
+			t.Errorf("another account from the same address: %d, want 303", st)
+		}
+	})
+	t.Run("IDTokenIsNoAccessToken", func(t *testing.T) {
+		// Anything the provider signs that is not an access token for the API is refused by it: a
+		// garbage bearer, and (below) the id_token.
+		if st, _ := listActivities(t, base, "not-a-token"); st != http.StatusUnauthorized {
+			t.Errorf("garbage bearer: %d", st)
+		}
+	})
+}
+
+// TestSignIn_DeviceGrant drives the device authorization grant (RFC 8628) as golang.org/x/oauth2
+// does, with the person answering on the /device page, and activityd login.
+func TestSignIn_DeviceGrant(t *testing.T) {
+	dir := t.TempDir()
+	base := startServer(t, dir, nil)
+	runCmd(t, "correct horse battery\n", "user", "add", "dana", "--data", dir, "--password-stdin")
+	cfg := &oauth2.Config{ClientID: provider.CLIAppID, Scopes: []string{"offline_access", provider.ScopeAll},
+		Endpoint: oauth2.Endpoint{DeviceAuthURL: base + provider.DevicePath, TokenURL: base + provider.TokenPath, AuthStyle: oauth2.AuthStyleInParams}}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	da, err := cfg.DeviceAuth(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if da.VerificationURI != base+"/device" || !strings.HasPrefix(da.VerificationURIComplete, base+"/device?user_code=") {
+		t.Errorf("verification URIs %q, %q: want this server's /device", da.VerificationURI, da.VerificationURIComplete)
+	}
+	b := newBrowser(t, base)
+	// Typed in lower case, without its dash: still the code.
+	typed := strings.ToLower(strings.ReplaceAll(da.UserCode, "-", ""))
+	res := b.signIn("/device?user_code="+typed, "dana", "correct horse battery")
+	if loc := res.Header.Get("Location"); !strings.HasPrefix(loc, "/device?user_code=") {
+		t.Fatalf("sign-in from /device: to %q", loc)
+	}
+	_, page := b.get(res.Header.Get("Location"))
+	if !strings.Contains(page, "all your activities") {
+		t.Errorf("the device consent does not say it asks for every app's activities:\n%.3000s", page)
+	}
+	res = b.answer(res.Header.Get("Location"), "approve")
+	if res.StatusCode != 200 {
+		t.Fatalf("approve: %d", res.StatusCode)
+	}
+	tok, err := cfg.DeviceAccessToken(ctx, da)
+	if err != nil {
+		t.Fatalf("device token: %v", err)
+	}
+	// The token opens the person's view: the privacy API's export.
+	req, _ := http.NewRequest("GET", base+"/privacy/export", nil)
+	req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+	if res, err := http.DefaultClient.Do(req); err != nil || res.StatusCode != 200 {
+		t.Errorf("export with the device's token: %v %v", err, res.Status)
+	}
+	if _, err := cfg.DeviceAccessToken(ctx, da); err == nil {
+		t.Error("a device code gave tokens twice")
+	}
+	// An answered code is no longer on offer.
+	if _, page := b.get("/device?user_code=" + typed); !strings.Contains(page, "no device is waiting") {
+		t.Errorf("an answered code is still offered:\n%.2000s", page)
+	}
+
+	// activityd login, answered by the person in their browser while it waits.
+	var out, errOut bytes.Buffer
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- login(ctx, []string{base}, os.Getenv, &out, io.MultiWriter(&errOut, pw))
+		pw.Close()
+	}()
+	line := make([]byte, 4096)
+	n, _ := pr.Read(line)
+	code := regexp.MustCompile(`enter the code (\S+)`).FindSubmatch(line[:n])
+	go io.Copy(io.Discard, pr)
+	if code == nil {
+		t.Fatalf("login printed %q", line[:n])
+	}
+	b.answer("/device?user_code="+string(code[1]), "approve")
+	if err := <-done; err != nil {
+		t.Fatalf("login: %v: %s", err, errOut.String())
+	}
+	req, _ = http.NewRequest("GET", base+"/privacy/export", nil)
+	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(out.String()))
+	if res, err := http.DefaultClient.Do(req); err != nil || res.StatusCode != 200 {
+		t.Errorf("export with activityd login's token: %v %v", err, res.Status)
+	}
+}

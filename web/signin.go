@@ -1,0 +1,270 @@
+package web
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/activityd/activityd"
+)
+
+// Accounts is what the page needs of the sign-in provider (cmd/activityd adapts provider.Provider):
+// passwords, the consent of authorization and device requests, and the person's signed-in devices.
+type Accounts interface {
+	// Authenticate returns the principal of the account name with password (the person's view:
+	// AllApps), or an activity.Error to show: Unauthenticated for a wrong name or password alike,
+	// Forbidden when attempts are limited. addr is the client's address.
+	Authenticate(ctx context.Context, name, password, addr string) (activity.Principal, error)
+	// Request returns an authorization request to consent to; Approve and Deny answer it and say
+	// where the browser goes next (the provider's callback, or the app with access_denied).
+	Request(ctx context.Context, id string) (Consent, error)
+	Approve(ctx context.Context, id string, p activity.Principal) (string, error)
+	Deny(ctx context.Context, id string) (string, error)
+	// DeviceRequest returns the device authorization of a user code (RFC 8628); ApproveDevice and
+	// DenyDevice answer it.
+	DeviceRequest(ctx context.Context, userCode string) (Consent, error)
+	ApproveDevice(ctx context.Context, userCode string, p activity.Principal) error
+	DenyDevice(ctx context.Context, userCode string) error
+	// Devices lists the person's signed-in devices and apps; Revoke signs one out.
+	Devices(ctx context.Context, p activity.Principal) ([]Device, error)
+	Revoke(ctx context.Context, p activity.Principal, id string) error
+}
+
+// Consent is a request for access, as the consent page names it.
+type Consent struct {
+	ID      string // the authorization request's id or the device's user code
+	AppID   string
+	AppName string
+	All     bool // the scope UserActivity.ReadWrite.All: every app's activities
+	Offline bool // the app stays signed in (a refresh token)
+}
+
+// Device is a signed-in device or app (an OAuth grant).
+type Device struct {
+	ID        string
+	AppID     string
+	AppName   string
+	All       bool
+	Created   time.Time
+	LastUsed  time.Time
+	Addr      string
+	UserAgent string
+}
+
+// signinCookie holds the random value the sign-in form's CSRF token is made from: before a session
+// exists, the form is tied to the browser by it (a signed double-submit cookie).
+func (s *Server) signinCookie() string {
+	if s.Secure {
+		return "__Host-activityd-signin"
+	}
+	return "activityd-signin"
+}
+
+// signinCSRF returns the sign-in form's CSRF token for r, setting the cookie behind it when r has
+// none.
+func (s *Server) signinCSRF(w http.ResponseWriter, r *http.Request) string {
+	v := ""
+	if c, err := r.Cookie(s.signinCookie()); err == nil && len(c.Value) == 22 {
+		v = c.Value
+	} else {
+		b := make([]byte, 16)
+		_, _ = rand.Read(b)
+		v = base64.RawURLEncoding.EncodeToString(b)
+		http.SetCookie(w, &http.Cookie{Name: s.signinCookie(), Value: v, Path: "/", MaxAge: 3600,
+			HttpOnly: true, Secure: s.Secure, SameSite: http.SameSiteStrictMode})
+	}
+	return base64.RawURLEncoding.EncodeToString(s.mac("signin", []byte(v)))
+}
+
+func (s *Server) signinCSRFValid(r *http.Request) bool {
+	c, err := r.Cookie(s.signinCookie())
+	if err != nil || c.Value == "" {
+		return false
+	}
+	want := base64.RawURLEncoding.EncodeToString(s.mac("signin", []byte(c.Value)))
+	return hmac.Equal([]byte(r.PostFormValue("csrf")), []byte(want))
+}
+
+// next is where a sign-in continues: the consent page of an authorization request, the device
+// page, or the timeline. It is built here from ids, never taken from the request as a URL, so no
+// parameter can redirect elsewhere.
+func next(r *http.Request) string {
+	if id := r.FormValue("request"); id != "" {
+		return "/consent?request=" + url.QueryEscape(id)
+	}
+	if code := r.FormValue("user_code"); code != "" {
+		return "/device?user_code=" + url.QueryEscape(code)
+	}
+	if r.FormValue("device") != "" {
+		return "/device"
+	}
+	return "/"
+}
+
+func (s *Server) signinData(w http.ResponseWriter, r *http.Request, extra map[string]any) map[string]any {
+	data := map[string]any{"Local": loopback(r), "Accounts": s.Accounts != nil,
+		"Request": r.FormValue("request"), "UserCode": r.FormValue("user_code"), "Device": r.FormValue("device")}
+	if s.Accounts != nil {
+		data["CSRF"] = s.signinCSRF(w, r)
+	}
+	for k, v := range extra {
+		data[k] = v
+	}
+	return data
+}
+
+// handlePasswordSignIn signs a person in with their account's name and password.
+func (s *Server) handlePasswordSignIn(w http.ResponseWriter, r *http.Request) {
+	if !s.signinCSRFValid(r) {
+		s.render(w, r, http.StatusForbidden, "signin", s.signinData(w, r, map[string]any{"Error": "This form has expired; try again."}))
+		return
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	p, err := s.Accounts.Authenticate(r.Context(), r.PostFormValue("name"), r.PostFormValue("password"), host)
+	if err != nil {
+		status, msg := http.StatusUnauthorized, "The name or the password is not right."
+		var e *activity.Error
+		if errors.As(err, &e) && e.Code == activity.Forbidden {
+			status, msg = http.StatusTooManyRequests, e.Message
+			w.Header().Set("Retry-After", "60")
+		} else if !errors.As(err, &e) || e.Code != activity.Unauthenticated {
+			s.error(w, r, err)
+			return
+		}
+		s.render(w, r, status, "signin", s.signinData(w, r, map[string]any{"Error": msg, "Name": r.PostFormValue("name")}))
+		return
+	}
+	s.startSession(w, p, time.Time{})
+	http.Redirect(w, r, next(r), http.StatusSeeOther)
+}
+
+// handleConsent shows an app's authorization request to the signed-in person.
+func (s *Server) handleConsent(w http.ResponseWriter, r *http.Request, ss *session) error {
+	c, err := s.Accounts.Request(r.Context(), r.FormValue("request"))
+	if err != nil {
+		return err
+	}
+	s.renderPage(w, r, ss, "consent", map[string]any{"Consent": c, "Action": "/consent"})
+	return nil
+}
+
+// handleConsentAnswer approves or denies an authorization request and sends the browser on.
+func (s *Server) handleConsentAnswer(w http.ResponseWriter, r *http.Request, ss *session) error {
+	id := r.PostFormValue("request")
+	var to string
+	var err error
+	if r.PostFormValue("answer") == "approve" {
+		to, err = s.Accounts.Approve(r.Context(), id, ss.principal())
+	} else {
+		to, err = s.Accounts.Deny(r.Context(), id)
+	}
+	if err != nil {
+		return err
+	}
+	http.Redirect(w, r, to, http.StatusSeeOther)
+	return nil
+}
+
+// handleDevice asks for a device's user code (RFC 8628 §3.3), then shows its request.
+func (s *Server) handleDevice(w http.ResponseWriter, r *http.Request, ss *session) error {
+	code := strings.TrimSpace(r.FormValue("user_code"))
+	data := map[string]any{"UserCode": code}
+	if code != "" {
+		c, err := s.Accounts.DeviceRequest(r.Context(), code)
+		if err == nil {
+			data["Consent"], data["Action"] = c, "/device"
+		} else if activity.ErrorCode(err) == activity.NotFound {
+			data["Error"] = err.(*activity.Error).Message
+		} else {
+			return err
+		}
+	}
+	s.renderPage(w, r, ss, "device", data)
+	return nil
+}
+
+// handleDeviceAnswer approves or denies a device's request.
+func (s *Server) handleDeviceAnswer(w http.ResponseWriter, r *http.Request, ss *session) error {
+	code := r.PostFormValue("request")
+	approve := r.PostFormValue("answer") == "approve"
+	var err error
+	if approve {
+		err = s.Accounts.ApproveDevice(r.Context(), code, ss.principal())
+	} else {
+		err = s.Accounts.DenyDevice(r.Context(), code)
+	}
+	if err != nil {
+		return err
+	}
+	s.renderPage(w, r, ss, "device", map[string]any{"Answered": true, "Approved": approve})
+	return nil
+}
+
+// handleDevices lists the person's signed-in devices and apps.
+func (s *Server) handleDevices(w http.ResponseWriter, r *http.Request, ss *session) error {
+	devices, err := s.Accounts.Devices(r.Context(), ss.principal())
+	if err != nil {
+		return err
+	}
+	s.renderPage(w, r, ss, "devices", map[string]any{"Devices": devices, "Revoked": r.FormValue("revoked") != ""})
+	return nil
+}
+
+// handleDeviceRevoke signs a device or app out.
+func (s *Server) handleDeviceRevoke(w http.ResponseWriter, r *http.Request, ss *session) error {
+	if err := s.Accounts.Revoke(r.Context(), ss.principal(), r.PostFormValue("id")); err != nil {
+		return err
+	}
+	http.Redirect(w, r, "/devices?revoked=1", http.StatusSeeOther)
+	return nil
+}
+
+// signedIn serves a page that needs a session, sending anyone else to sign in and come back (to
+// the same request, by id).
+func (s *Server) signedIn(h handlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		if s.Accounts == nil {
+			http.NotFound(w, r)
+			return
+		}
+		ss := s.session(r)
+		if ss == nil {
+			q := url.Values{}
+			for _, k := range []string{"request", "user_code"} {
+				if v := r.FormValue(k); v != "" {
+					q.Set(k, v)
+				}
+			}
+			if r.URL.Path == "/device" {
+				q.Set("device", "1")
+			}
+			http.Redirect(w, r, "/signin?"+q.Encode(), http.StatusSeeOther)
+			return
+		}
+		if err := h(w, r, ss); err != nil {
+			s.error(w, r, err)
+		}
+	}
+}
+
+// withAccounts serves h when the page has accounts, else 404.
+func (s *Server) withAccounts(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if s.Accounts == nil {
+			http.NotFound(w, r)
+			return
+		}
+		h(w, r)
+	}
+}
