@@ -35,6 +35,14 @@ type cachedToken struct {
 	p         activity.Principal
 	notBefore time.Time
 	expires   time.Time
+	keys      KeySource // the issuer's keys; a key ring that dropped kid no longer vouches (keyHolder)
+	kid       string
+}
+
+// keyHolder is a KeySource that can say whether it still holds a key: the local issuer's ring, from
+// which a rotation may drop keys.
+type keyHolder interface {
+	holds(kid string) bool
 }
 
 // size is what an entry costs in the cache's byte budget.
@@ -53,6 +61,9 @@ func (c *tokenCache) get(key [sha256.Size]byte, now time.Time) (activity.Princip
 	e, ok := c.entries[key]
 	c.mu.Unlock()
 	if !ok || !now.Before(e.expires) || now.Before(e.notBefore) {
+		return activity.Principal{}, false
+	}
+	if h, ok := e.keys.(keyHolder); ok && !h.holds(e.kid) {
 		return activity.Principal{}, false
 	}
 	return e.p, true

@@ -28,7 +28,7 @@ func TestVerify_Cache(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	keys := &countingKeys{StaticKeys: local.Keys()}
+	keys := &countingKeys{StaticKeys: auth.StaticKeys{Keys: local.PublicKeys()}}
 	now := time.Now()
 	v := &auth.Verifier{Issuers: []auth.Issuer{{Name: local.Name, Keys: keys}}, Audiences: auth.GraphAudiences,
 		Now: func() time.Time { return now }, CacheSize: 2}

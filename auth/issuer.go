@@ -1,13 +1,11 @@
 package auth
 
 import (
-	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
-	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
@@ -17,9 +15,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
+	"github.com/activityd/activityd"
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
 	"golang.org/x/text/secure/precis"
@@ -40,8 +40,11 @@ type LocalIssuer struct {
 	// Provider, when set, returns the entries an OpenID provider on this issuer adds to the
 	// discovery document (its endpoints under base): provider.Provider.Discovery.
 	Provider func(base string) map[string]any
-	key      *ecdsa.PrivateKey
-	jwk      jose.JSONWebKey // the public key
+
+	records activity.RecordStore // where the key ring is kept (ShareKeys); nil: the key file only
+	mu      sync.RWMutex
+	ring    []ringKey // newest first; ring[0] signs
+	missed  time.Time // when a token naming an unknown key last made it read the ring
 }
 
 // OpenLocalIssuer loads the issuer's P-256 key from the PEM file keyFile, creating it (and its
@@ -69,13 +72,11 @@ func newLocalIssuer(key *ecdsa.PrivateKey, name string) (*LocalIssuer, error) {
 	if name == "" {
 		name = DefaultIssuer
 	}
-	jwk := jose.JSONWebKey{Key: key.Public(), Algorithm: string(jose.ES256), Use: "sig"}
-	thumb, err := jwk.Thumbprint(crypto.SHA256)
+	k, err := newRingKey(key)
 	if err != nil {
-		return nil, fmt.Errorf("issuer key thumbprint: %w", err)
+		return nil, err
 	}
-	jwk.KeyID = base64.RawURLEncoding.EncodeToString(thumb)
-	return &LocalIssuer{Name: name, Audience: GraphAudiences[0], key: key, jwk: jwk}, nil
+	return &LocalIssuer{Name: name, Audience: GraphAudiences[0], ring: []ringKey{k}}, nil
 }
 
 func loadOrCreateKey(path string) (*ecdsa.PrivateKey, error) {
@@ -147,10 +148,9 @@ func createKey(path string) (*ecdsa.PrivateKey, error) {
 	return key, nil
 }
 
-// Keys returns the issuer's public key set, for a Verifier.
-func (l *LocalIssuer) Keys() StaticKeys {
-	return StaticKeys{Keys: []jose.JSONWebKey{l.jwk}}
-}
+// Keys returns the issuer's public keys, for a Verifier: the key ring, read again from the store
+// when a token names a key it does not hold yet (another process rotated).
+func (l *LocalIssuer) Keys() KeySource { return ringKeys{l} }
 
 // Issuer returns the issuer as a Verifier trusts it: its name, its key, and LocalTenant as the one
 // tenant it speaks for (no other trusted issuer may claim that tenant).
@@ -215,8 +215,9 @@ func (l *LocalIssuer) Mint(user, app string, ttl time.Duration, scopes ...string
 	if problem := claimProblem(app); problem != "" {
 		return "", fmt.Errorf("the app name %q %s", app, problem)
 	}
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: l.key},
-		(&jose.SignerOptions{}).WithType("JWT").WithHeader(jose.HeaderKey("kid"), l.jwk.KeyID))
+	key, kid := l.SigningKey()
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: key},
+		(&jose.SignerOptions{}).WithType("JWT").WithHeader(jose.HeaderKey("kid"), kid))
 	if err != nil {
 		return "", err
 	}
@@ -235,9 +236,13 @@ func (l *LocalIssuer) Mint(user, app string, ttl time.Duration, scopes ...string
 	return jwt.Signed(signer).Claims(std).Claims(extra).Serialize()
 }
 
-// SigningKey returns the issuer's private key and its key id (kid), for an OpenID provider that
-// signs tokens as this issuer.
-func (l *LocalIssuer) SigningKey() (*ecdsa.PrivateKey, string) { return l.key, l.jwk.KeyID }
+// SigningKey returns the key that signs the issuer's tokens now (the newest of its ring) and its
+// key id (kid), for an OpenID provider that signs as this issuer.
+func (l *LocalIssuer) SigningKey() (*ecdsa.PrivateKey, string) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.ring[0].priv, l.ring[0].jwk.KeyID
+}
 
 // Handler serves the issuer's OpenID discovery document at /.well-known/openid-configuration and its
 // JWKS at /.well-known/jwks.json. Links in the document follow BaseURL (the configured public URL
@@ -246,7 +251,7 @@ func (l *LocalIssuer) SigningKey() (*ecdsa.PrivateKey, string) { return l.key, l
 func (l *LocalIssuer) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /.well-known/jwks.json", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, jose.JSONWebKeySet{Keys: []jose.JSONWebKey{l.jwk}})
+		writeJSON(w, jose.JSONWebKeySet{Keys: l.PublicKeys()})
 	})
 	mux.HandleFunc("GET /.well-known/openid-configuration", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")

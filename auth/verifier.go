@@ -91,6 +91,8 @@ type Verifier struct {
 
 // claims are the token claims activityd reads.
 type claims struct {
+	keys KeySource // the issuer's keys, and
+	kid  string    // the one that verified the token (for the cache)
 	jwt.Claims
 	TenantID          string   `json:"tid"`
 	ObjectID          string   `json:"oid"`
@@ -138,7 +140,7 @@ func (v *Verifier) Verify(ctx context.Context, token string) (activity.Principal
 		return p, err
 	}
 	// The cached entry obeys the same exp and nbf, with the same leeway, as a full verification.
-	e := cachedToken{p: p, expires: c.Expiry.Time().Add(v.Leeway)}
+	e := cachedToken{p: p, expires: c.Expiry.Time().Add(v.Leeway), keys: c.keys, kid: c.kid}
 	if c.NotBefore != nil {
 		e.notBefore = c.NotBefore.Time().Add(-v.Leeway)
 	}
@@ -186,7 +188,7 @@ func (v *Verifier) verify(ctx context.Context, token string) (activity.Principal
 	if err != nil {
 		if iss.local {
 			return activity.Principal{}, nil, unauthenticated("The access token was signed by another key than this server's local issuer (kid '%s'): "+
-				"it was minted with another key file, e.g. by 'activityd token' with a different data directory or --issuer-key.", kid)
+				"it was minted with another key file (e.g. by 'activityd token' with a different data directory or --issuer-key), or with a key that was rotated out.", kid)
 		}
 		var fe *FetchError
 		if errors.As(err, &fe) && v.Logger != nil {
@@ -195,7 +197,7 @@ func (v *Verifier) verify(ctx context.Context, token string) (activity.Principal
 		}
 		return activity.Principal{}, nil, unauthenticated("The access token's signing key '%s' is not known.", kid)
 	}
-	var c claims
+	c := claims{keys: iss.Keys, kid: kid}
 	if err := tok.Claims(key.Key, &c); err != nil {
 		if tok.Headers[0].Nonce != "" {
 			// Entra's tokens for Microsoft Graph itself carry a nonce header and are signed over its

@@ -207,7 +207,7 @@ func TestLoadLocalIssuer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if opened.Keys().Keys[0].KeyID != loaded.Keys().Keys[0].KeyID {
+	if opened.PublicKeys()[0].KeyID != loaded.PublicKeys()[0].KeyID {
 		t.Error("LoadLocalIssuer loaded another key than OpenLocalIssuer made")
 	}
 }

@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/activityd/activityd"
+	"github.com/go-jose/go-jose/v4"
 	"github.com/zitadel/oidc/v3/pkg/op"
 )
 
@@ -69,8 +70,10 @@ type Config struct {
 	Issuer   string // iss of the tokens: the local issuer's name
 	Audience string // aud of access tokens: https://graph.microsoft.com
 	Tenant   string // tid of access tokens
-	Key      *ecdsa.PrivateKey
-	KeyID    string
+	// SigningKey returns the key that signs now and its kid; PublicKeys every key that verifies
+	// (auth.LocalIssuer's key ring).
+	SigningKey func() (*ecdsa.PrivateKey, string)
+	PublicKeys func() []jose.JSONWebKey
 	// Secret (32 bytes or more, the same for every process on the store) keys the library's
 	// encryption of opaque values.
 	Secret []byte
@@ -108,7 +111,7 @@ func New(records activity.RecordStore, cfg Config) (*Provider, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	if cfg.Key == nil || cfg.Username == nil || cfg.UserID == nil || len(cfg.Secret) < 32 {
+	if cfg.SigningKey == nil || cfg.PublicKeys == nil || cfg.Username == nil || cfg.UserID == nil || len(cfg.Secret) < 32 {
 		return nil, errors.New("provider: a key, a secret and the user name functions are needed")
 	}
 	p := &Provider{cfg: cfg, records: records}

@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"crypto/ecdsa"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -366,28 +367,38 @@ func (s *storage) GetRefreshTokenInfo(ctx context.Context, clientID, token strin
 	return g.Subject, g.ID, nil
 }
 
+// signingKey is a key of the ring as op.SigningKey.
 type signingKey struct {
-	p *Provider
+	key *ecdsa.PrivateKey
+	kid string
 }
 
 func (k signingKey) SignatureAlgorithm() jose.SignatureAlgorithm { return jose.ES256 }
-func (k signingKey) Key() any                                    { return k.p.cfg.Key }
-func (k signingKey) ID() string                                  { return k.p.cfg.KeyID }
+func (k signingKey) Key() any                                    { return k.key }
+func (k signingKey) ID() string                                  { return k.kid }
 
-type publicKey struct {
-	p *Provider
-}
+// publicKey is a key of the ring as op.Key.
+type publicKey struct{ jwk jose.JSONWebKey }
 
-func (k publicKey) ID() string                         { return k.p.cfg.KeyID }
+func (k publicKey) ID() string                         { return k.jwk.KeyID }
 func (k publicKey) Algorithm() jose.SignatureAlgorithm { return jose.ES256 }
 func (k publicKey) Use() string                        { return "sig" }
-func (k publicKey) Key() any                           { return k.p.cfg.Key.Public() }
+func (k publicKey) Key() any                           { return k.jwk.Key }
 
-func (s *storage) SigningKey(context.Context) (op.SigningKey, error) { return signingKey{s.p}, nil }
+func (s *storage) SigningKey(context.Context) (op.SigningKey, error) {
+	key, kid := s.p.cfg.SigningKey()
+	return signingKey{key: key, kid: kid}, nil
+}
 func (s *storage) SignatureAlgorithms(context.Context) ([]jose.SignatureAlgorithm, error) {
 	return []jose.SignatureAlgorithm{jose.ES256}, nil
 }
-func (s *storage) KeySet(context.Context) ([]op.Key, error) { return []op.Key{publicKey{s.p}}, nil }
+func (s *storage) KeySet(context.Context) ([]op.Key, error) {
+	var keys []op.Key
+	for _, k := range s.p.cfg.PublicKeys() {
+		keys = append(keys, publicKey{k})
+	}
+	return keys, nil
+}
 
 func (s *storage) GetClientByClientID(ctx context.Context, id string) (op.Client, error) {
 	app, err := s.p.Apps.Find(ctx, id)

@@ -354,3 +354,63 @@ func login(ctx context.Context, args []string, getenv func(string) string, stdou
 	fmt.Fprintf(stderr, "Signed in; the token is in %s until %s.\n", tokenFile, tok.Expiry.Local().Format("15:04"))
 	return nil
 }
+
+const keysSynopsis = `Usage: activityd keys list|rotate [--drop-old] [flags]
+
+The local issuer's signing keys, kept in the store (and shared by every process on it):
+  list     the keys: the one that signs, and the retired ones that still verify
+  rotate   make a new signing key; the others retire and verify the tokens they signed for 7 more
+           days (--drop-old: not at all, when a key has leaked; its tokens then fail at once)
+Servers sign with the new key within 30 seconds. Flags:
+`
+
+// keys is the activityd keys command.
+func keys(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	data, db, key, name := "./activityd-data", "", "", auth.DefaultIssuer
+	var dropOld bool
+	fs := flag.NewFlagSet("activityd keys", flag.ContinueOnError)
+	fs.StringVar(&data, "data", data, "the server's data `directory` (as for serve)")
+	fs.StringVar(&db, "db", db, "the PostgreSQL `URL` of the server (as for serve)")
+	fs.StringVar(&key, "issuer-key", key, "the local issuer's key `file` (as for serve; default issuer-key.pem in --data)")
+	fs.StringVar(&name, "issuer-name", name, "iss of the local issuer (as for serve)")
+	fs.BoolVar(&dropOld, "drop-old", false, "rotate: stop trusting the old keys at once")
+	rest, err := parseFlagsArgs(fs, args, getenv)
+	if errors.Is(err, flag.ErrHelp) {
+		printUsage(stdout, fs, keysSynopsis)
+		return nil
+	} else if err != nil {
+		return err
+	}
+	if len(rest) != 1 || (rest[0] != "list" && rest[0] != "rotate") {
+		return usagef("keys", "want list or rotate")
+	}
+	issuer, err := loadIssuer(data, key, name)
+	if err != nil {
+		return err
+	}
+	records, _, closeStore, err := recordStore(ctx, data, db)
+	if err != nil {
+		return err
+	}
+	defer closeStore()
+	if err := issuer.ShareKeys(ctx, records); err != nil {
+		return err
+	}
+	if rest[0] == "rotate" {
+		kid, err := issuer.Rotate(ctx, dropOld)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "The new signing key is %s; servers sign with it within %s.\n", kid, auth.KeyReload)
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "KID\tCREATED\tSTATE")
+	for _, k := range issuer.KeyList() {
+		state := "signs"
+		if !k.Signing {
+			state = "retired, verifies until " + k.Expires.Local().Format("2006-01-02 15:04")
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", k.ID, k.Created.Local().Format("2006-01-02 15:04"), state)
+	}
+	return tw.Flush()
+}

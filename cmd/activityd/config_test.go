@@ -107,7 +107,8 @@ func TestParseServe_Zero(t *testing.T) {
 // usage of serve names the environment variables.
 func TestHelp(t *testing.T) {
 	for _, args := range [][]string{{"-h"}, {"--help"}, {"help"}, {"serve", "-h"}, {"serve", "--help"}, {"token", "-h"}, {"cert", "-h"},
-		{"activities", "-h"}, {"activities", "list", "-h"}, {"export", "-h"}, {"import", "-h"}, {"backup", "-h"}, {"restore", "-h"}} {
+		{"activities", "-h"}, {"activities", "list", "-h"}, {"export", "-h"}, {"import", "-h"}, {"backup", "-h"}, {"restore", "-h"},
+		{"user", "-h"}, {"app", "-h"}, {"keys", "-h"}, {"login", "-h"}} {
 		var out, errOut bytes.Buffer
 		err := run(t.Context(), args, func(string) string { return "" }, &out, &errOut)
 		if err != nil || exit(err, io.Discard) != 0 {
@@ -119,7 +120,7 @@ func TestHelp(t *testing.T) {
 	}
 	var top bytes.Buffer
 	run(t.Context(), []string{"-h"}, func(string) string { return "" }, &top, io.Discard)
-	for _, want := range []string{"activityd serve -h", "token, cert, activities, export, import, backup, restore", "ACTIVITYD_"} {
+	for _, want := range []string{"activityd serve -h", "token, cert, activities, export, import, user, app, keys, login,\nbackup, restore", "ACTIVITYD_"} {
 		if !strings.Contains(top.String(), want) {
 			t.Errorf("activityd -h does not mention %q:\n%s", want, top.String())
 		}

@@ -69,17 +69,17 @@ Usage:
   activityd import FILE...  bring activities in: an export, Graph JSON, Windows Timeline, ActivityWatch
   activityd user ...        add, list, passwd, disable, enable or rm the accounts people sign in with
   activityd app ...         add, list or rm the apps (OAuth clients) that get tokens for them
+  activityd keys ...        list the local issuer's signing keys, or rotate them
   activityd login URL       sign this machine in to a server (device code) and print a token
   activityd backup FILE     back up the SQLite store while it serves
   activityd restore FILE    restore a backup into a new data directory
   activityd version         print the version, the commit and the Go version it was built with
   activityd help            print this help
 
-Run 'activityd serve -h' (or token, cert, activities, export, import, user, app, login, backup,
-restore) for the flags
-of each. Every flag can also be set with an ACTIVITYD_* environment variable: --addr is
-ACTIVITYD_ADDR, --log-format is ACTIVITYD_LOG_FORMAT; a flag on the command line wins over the
-environment.
+Run 'activityd serve -h' (or token, cert, activities, export, import, user, app, keys, login,
+backup, restore) for the flags of each. Every flag can also be set with an ACTIVITYD_* environment
+variable: --addr is ACTIVITYD_ADDR, --log-format is ACTIVITYD_LOG_FORMAT; a flag on the command line
+wins over the environment.
 `
 
 // run is main without the process: tests call it with their own arguments, environment and output.
@@ -109,6 +109,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return user(ctx, args[1:], getenv, os.Stdin, stdout, stderr)
 	case "app":
 		return app(ctx, args[1:], getenv, stdout, stderr)
+	case "keys":
+		return keys(ctx, args[1:], getenv, stdout, stderr)
 	case "login":
 		return login(ctx, args[1:], getenv, stdout, stderr)
 	case "backup":

@@ -138,6 +138,12 @@ func serve(ctx context.Context, cfg Config, logOut io.Writer) error {
 	page := web.New(service, verifier, graph.PublicIDs(secret), api, webSecret, logger)
 	var prov *provider.Provider
 	if issuer != nil {
+		// The signing keys live in the store from now on, shared by every process on it.
+		if rs, ok := store.(activity.RecordStore); ok {
+			if err := issuer.ShareKeys(ctx, rs); err != nil {
+				return fmt.Errorf("local issuer: %w", err)
+			}
+		}
 		if prov, err = newProvider(ctx, store, issuer, logger); err != nil {
 			return err
 		}
@@ -227,6 +233,13 @@ func serve(ctx context.Context, cfg Config, logOut io.Writer) error {
 		wg.Go(func() { _ = pg.Listen(bg) })
 	}
 	wg.Go(func() { trimChanges(bg, store, cfg.ChangeRetention, logger) })
+	if issuer != nil {
+		wg.Go(func() {
+			issuer.Refresh(bg, func(err error) {
+				logger.Warn("local issuer: cannot read the signing keys again", slog.String("error", err.Error()))
+			})
+		})
+	}
 	if notifier != nil {
 		wg.Go(func() { _ = notifier.Run(bg) })
 	}

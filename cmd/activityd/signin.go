@@ -22,9 +22,8 @@ func newProvider(ctx context.Context, store activity.Store, issuer *auth.LocalIs
 	if err != nil {
 		return nil, fmt.Errorf("read the store's secret: %w", err)
 	}
-	key, kid := issuer.SigningKey()
 	prov, err := provider.New(records, provider.Config{Issuer: issuer.Name, Audience: issuer.Audience, Tenant: auth.LocalTenant,
-		Key: key, KeyID: kid, Secret: secret, Username: auth.Username, UserID: auth.UserID, Logger: logger})
+		SigningKey: issuer.SigningKey, PublicKeys: issuer.PublicKeys, Secret: secret, Username: auth.Username, UserID: auth.UserID, Logger: logger})
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -527,3 +528,64 @@ func TestSignIn_DeviceGrant(t *testing.T) {
 		t.Errorf("export with activityd login's token: %v %v", err, res.Status)
 	}
 }
+
+// TestKeys_Rotate rotates the local issuer's signing key while the server runs: tokens of the old
+// key keep working, the new key signs at once (activityd token reads the ring), the JWKS serves
+// both; --drop-old ends the old keys' tokens.
+func TestKeys_Rotate(t *testing.T) {
+	dir := t.TempDir()
+	base := startServer(t, dir, nil)
+	old := mintToken(t, dir, "erin", "notes")
+	if st, _ := listActivities(t, base, old); st != 200 {
+		t.Fatalf("a token before the rotation: %d", st)
+	}
+	out := runCmd(t, "", "keys", "rotate", "--data", dir)
+	if !strings.Contains(out, "The new signing key is") || !strings.Contains(out, "retired, verifies until") {
+		t.Errorf("keys rotate printed %q", out)
+	}
+	fresh := mintToken(t, dir, "erin", "notes")
+	kid := func(tok string) string {
+		var h struct {
+			Kid string `json:"kid"`
+		}
+		b, _ := base64URL(strings.Split(tok, ".")[0])
+		json.Unmarshal(b, &h)
+		return h.Kid
+	}
+	if kid(fresh) == kid(old) {
+		t.Fatalf("after the rotation, activityd token still signs with %s", kid(old))
+	}
+	for name, tok := range map[string]string{"old": old, "new": fresh} {
+		if st, _ := listActivities(t, base, tok); st != 200 {
+			t.Errorf("the %s key's token after the rotation: %d", name, st)
+		}
+	}
+	res, err := http.Get(base + "/.well-known/jwks.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var set struct {
+		Keys []struct {
+			Kid string `json:"kid"`
+		} `json:"keys"`
+	}
+	json.NewDecoder(res.Body).Decode(&set)
+	res.Body.Close()
+	if len(set.Keys) != 2 || set.Keys[0].Kid != kid(fresh) {
+		t.Errorf("JWKS %+v, want the new key first, then the old", set.Keys)
+	}
+	runCmd(t, "", "keys", "rotate", "--drop-old", "--data", dir)
+	// Unknown key ids make the server read its keys at most once a second (forged ids cost little).
+	time.Sleep(time.Second)
+	newest := mintToken(t, dir, "erin", "notes")
+	if st, _ := listActivities(t, base, newest); st != 200 {
+		t.Errorf("the newest key's token: %d", st)
+	}
+	for name, tok := range map[string]string{"first": old, "second": fresh} {
+		if st, _ := listActivities(t, base, tok); st != http.StatusUnauthorized {
+			t.Errorf("the dropped %s key's token: %d, want 401", name, st)
+		}
+	}
+}
+
+func base64URL(s string) ([]byte, error) { return base64.RawURLEncoding.DecodeString(s) }

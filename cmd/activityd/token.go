@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -24,7 +25,7 @@ refused.
 // token prints one bearer token of the local issuer, alone, on stdout.
 func token(args []string, getenv func(string) string, stdout io.Writer) error {
 	data, name, key := "./activityd-data", auth.DefaultIssuer, ""
-	var user, app string
+	var user, app, db string
 	scopes := []string{auth.Scope}
 	ttl := 24 * time.Hour
 	fs := flag.NewFlagSet("activityd token", flag.ContinueOnError)
@@ -35,6 +36,7 @@ func token(args []string, getenv func(string) string, stdout io.Writer) error {
 	fs.StringVar(&data, "data", data, "the server's data `directory`, holding the local issuer's key (as for serve)")
 	fs.StringVar(&key, "issuer-key", key, "the local issuer's key `file` (as for serve; default issuer-key.pem in --data)")
 	fs.StringVar(&name, "issuer-name", name, "iss of the local issuer (as for serve)")
+	fs.StringVar(&db, "db", "", "the PostgreSQL `URL` of the server (as for serve), whose store holds the signing keys")
 	if err := parseFlags(fs, args, getenv); errors.Is(err, flag.ErrHelp) {
 		printUsage(stdout, fs, tokenSynopsis)
 		return nil
@@ -53,6 +55,18 @@ func token(args []string, getenv func(string) string, stdout io.Writer) error {
 	issuer, err := loadIssuer(data, key, name)
 	if err != nil {
 		return err
+	}
+	// Sign with the newest key of the ring when the server keeps one in its store (after a rotation).
+	if db != "" || fileExists(sqliteFile(data)) {
+		records, _, closeStore, err := recordStore(context.Background(), data, db)
+		if err != nil {
+			return err
+		}
+		err = issuer.ReadKeys(context.Background(), records)
+		closeStore()
+		if err != nil {
+			return err
+		}
 	}
 	for _, sc := range scopes {
 		if sc != auth.Scope && sc != auth.ScopeAll {
