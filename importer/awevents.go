@@ -119,7 +119,7 @@ func (p *awReader) activities(b *awBucket) error {
 	})
 	for _, g := range groups {
 		a := p.awActivity(b, app, web, g)
-		_, history, err := emit(p.yield, p.countedSkip, a, fmt.Sprintf("%s: bucket %q, %s", p.name, b.id, p.describe(web, g[0])))
+		_, history, err := emit(p.yield, p.countedSkip, a, fmt.Sprintf("%s: bucket %q, %s", p.name, b.id, p.describe(web, g[0])), 0)
 		p.rep.Activities++
 		p.rep.HistoryItems += history
 		if err != nil {

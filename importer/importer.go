@@ -13,7 +13,7 @@ package importer
 
 import (
 	"cmp"
-
+	"container/heap"
 	"fmt"
 	"slices"
 	"strings"
@@ -50,15 +50,15 @@ const MaxHistoryPerItem = activity.MaxHistoryPerPut
 
 // emit yields a with its history items, sorted by start, in batches of at most MaxHistoryPerItem. An
 // activity holds at most activity.DefaultMaxHistoryItems items on the server: older ones are left out,
-// with a Skip saying so. It returns the items yielded and the history items they carried.
-func emit(yield func(Item) error, skip func(Skip), a client.Activity, source string) (items, history int, err error) {
+// with a Skip saying so; older is the number the caller has already left out (newestHistory). It
+// returns the items yielded and the history items they carried.
+func emit(yield func(Item) error, skip func(Skip), a client.Activity, source string, older int) (items, history int, err error) {
 	all := a.HistoryItems
-	slices.SortFunc(all, func(x, y client.HistoryItem) int {
-		return cmp.Or(x.StartedDateTime.Compare(y.StartedDateTime), strings.Compare(x.ID, y.ID))
-	})
-	if n := len(all) - activity.DefaultMaxHistoryItems; n > 0 {
+	slices.SortFunc(all, historyOrder)
+	n := max(len(all)-activity.DefaultMaxHistoryItems, 0)
+	if n+older > 0 {
 		skip(Skip{Source: source, Deliberate: true, Reason: fmt.Sprintf("the activity has %d sessions and activityd keeps at most %d an activity: the oldest %d are left out",
-			len(all), activity.DefaultMaxHistoryItems, n)})
+			len(all)+older, activity.DefaultMaxHistoryItems, n+older)})
 		all = all[n:]
 	}
 	for first := true; first || len(all) > 0; first = false {
@@ -72,6 +72,46 @@ func emit(yield func(Item) error, skip func(Skip), a client.Activity, source str
 		history += len(batch)
 	}
 	return items, history, nil
+}
+
+// historyOrder is the order of an activity's history items: by start, then id.
+func historyOrder(x, y client.HistoryItem) int {
+	return cmp.Or(x.StartedDateTime.Compare(y.StartedDateTime), strings.Compare(x.ID, y.ID))
+}
+
+// newestHistory keeps, of the history items added to it, the activity.DefaultMaxHistoryItems last in
+// historyOrder (those emit keeps), and counts the others, so that an activity read with any number
+// of sessions takes no more memory than one with as many as activityd keeps. Of items equal in
+// historyOrder (the same start and id) at the bound, which are kept is not said, as in emit's sort.
+type newestHistory struct {
+	kept  historyHeap
+	older int // items added and not kept
+}
+
+func (n *newestHistory) add(h client.HistoryItem) {
+	if len(n.kept) < activity.DefaultMaxHistoryItems {
+		heap.Push(&n.kept, h)
+		return
+	}
+	n.older++
+	if historyOrder(h, n.kept[0]) > 0 {
+		n.kept[0] = h
+		heap.Fix(&n.kept, 0)
+	}
+}
+
+// historyHeap is a heap (container/heap) of history items whose first is the first in historyOrder.
+type historyHeap []client.HistoryItem
+
+func (h historyHeap) Len() int           { return len(h) }
+func (h historyHeap) Less(i, j int) bool { return historyOrder(h[i], h[j]) < 0 }
+func (h historyHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *historyHeap) Push(x any)        { *h = append(*h, x.(client.HistoryItem)) }
+func (h *historyHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
 }
 
 // text returns s as a property value the server keeps: valid UTF-8 (invalid bytes become U+FFFD),

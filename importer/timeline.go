@@ -20,7 +20,17 @@ type TimelineOptions struct {
 	// SourceHost is the activitySourceHost of the activities whose AppId names no host; ""
 	// is DefaultTimelineSourceHost.
 	SourceHost string
+	// MaxRows is the most rows read from Activity and ActivityOperation together; 0 is
+	// DefaultTimelineMaxRows. A database with more is read up to it, and one Skip says so.
+	MaxRows int
 }
+
+// DefaultTimelineMaxRows is the most rows a Windows Timeline import reads unless told otherwise:
+// well above what Windows keeps (its activities expire after 30 days; plaso's fixture holds 112 rows),
+// and a bound on a database that is not Windows' own, such as one whose Activity is a view without
+// end. Memory does not grow with the rows read (see WindowsTimeline); time and SQLite's temporary
+// files, which hold the rows to sort them, do (a million rows of one activity: some 16 s).
+const DefaultTimelineMaxRows = 1_000_000
 
 // DefaultTimelineSourceHost is the activitySourceHost of a Timeline activity whose AppId has no
 // "host" entry: the domain of Windows' activity feed service, under which Windows names the hosts
@@ -76,6 +86,13 @@ type TimelineReport struct {
 // other types (2 notification, 3 backup and restore, 10 clipboard, 11, 12 and 15 system, 16 copy and
 // paste) are skipped, each with a reason naming the type. See timelineActivity for the mapping.
 //
+// The rows are read one at a time, and what is held stays bounded whatever the database holds: one
+// activity and the newest activity.DefaultMaxHistoryItems of its history items (the older ones are
+// counted, and left out with one Skip, as emit does). At most opt.MaxRows rows are read (the first
+// SQLite finds: Activity's, then ActivityOperation's), so that an endless Activity, a recursive view,
+// ends too: a database with more gives one Skip, not deliberate, naming the bound. ctx is checked
+// between rows, and a cancelled ctx also interrupts SQLite while it sorts the rows, before the first.
+//
 // The errors name the file: a file that is missing, is not an SQLite database, is damaged or
 // truncated, or has no Activity table with the required columns. A row whose AppId or Payload is not
 // JSON is skipped, and the import goes on.
@@ -84,12 +101,18 @@ type TimelineReport struct {
 // (plaso/parsers/sqlite_plugins/windows_timeline.py).
 func WindowsTimeline(ctx context.Context, path string, opt TimelineOptions, yield func(Item) error, skip func(Skip)) (TimelineReport, error) {
 	var rep TimelineReport
+	if opt.SourceHost == "" {
+		opt.SourceHost = DefaultTimelineSourceHost
+	}
+	if opt.MaxRows <= 0 {
+		opt.MaxRows = DefaultTimelineMaxRows
+	}
 	db, cleanup, err := openTimeline(path, &rep)
 	if err != nil {
 		return rep, err
 	}
 	defer cleanup()
-	query, err := timelineQuery(ctx, db, path, &rep)
+	tables, err := timelineTables(ctx, db, path, &rep)
 	if err != nil {
 		return rep, err
 	}
@@ -97,11 +120,16 @@ func WindowsTimeline(ctx context.Context, path string, opt TimelineOptions, yiel
 		rep.Skipped++
 		skip(s)
 	}
-	t := &timelineReader{path: path, opt: opt, yield: yield, skip: counted, rep: &rep}
-	if t.opt.SourceHost == "" {
-		t.opt.SourceHost = DefaultTimelineSourceHost
+	var n int
+	if err := db.QueryRowContext(ctx, "SELECT count(*) FROM ("+tables+fmt.Sprintf(" LIMIT %d)", opt.MaxRows+1)).Scan(&n); err != nil {
+		return rep, dbError(path, err)
 	}
-	if err := t.read(ctx, db, query); err != nil {
+	if n > opt.MaxRows {
+		counted(Skip{Source: path, Reason: fmt.Sprintf("Activity and ActivityOperation hold more than %d rows, the most an import reads: "+
+			"the rows after the first %[1]d are not read, and the activities they belong to may be missing or lack sessions", opt.MaxRows)})
+	}
+	t := &timelineReader{path: path, opt: opt, yield: yield, skip: counted, rep: &rep}
+	if err := t.read(ctx, db, timelineQuery(tables, opt.MaxRows)); err != nil {
 		return rep, err
 	}
 	return rep, nil
@@ -203,9 +231,9 @@ var timelineColumns = []struct {
 // layout2004Columns are the columns Windows 10 2004 added to Activity.
 var layout2004Columns = []string{"UserActionState", "IsRead", "GroupItems"}
 
-// timelineQuery checks that the database is a Timeline database, sets the layout in rep, and returns
-// the query that reads its rows, grouped by AppId and AppActivityId, each Id's newest version first.
-func timelineQuery(ctx context.Context, db *sql.DB, path string, rep *TimelineReport) (string, error) {
+// timelineTables checks that the database is a Timeline database, sets the layout in rep, and returns
+// the compound select of the rows of Activity and ActivityOperation, as timelineQuery reads them.
+func timelineTables(ctx context.Context, db *sql.DB, path string, rep *TimelineReport) (string, error) {
 	cols, err := tableColumns(ctx, db, "Activity")
 	if err != nil {
 		return "", dbError(path, err)
@@ -240,16 +268,29 @@ func timelineQuery(ctx context.Context, db *sql.DB, path string, rep *TimelineRe
 		return "", dbError(path, err)
 	}
 	if ops["id"] && ops["appid"] && ops["activitytype"] {
-		var n int
-		if err := db.QueryRowContext(ctx, `SELECT count(*) FROM "ActivityOperation"`).Scan(&n); err != nil {
+		var held bool // not count(*): ActivityOperation may be a view without end
+		if err := db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM "ActivityOperation")`).Scan(&held); err != nil {
 			return "", dbError(path, err)
 		}
-		if n > 0 {
+		if held {
 			rep.Operations = true
 			q += " UNION ALL SELECT 1, rowid, " + strings.Join(timelineSelect(ops, "OperationType"), ", ") + ` FROM "ActivityOperation"`
 		}
 	}
-	return "SELECT * FROM (" + q + ") ORDER BY AppId, AppActivityId, Id, src DESC, rid DESC", nil
+	return q, nil
+}
+
+// timelineQuery returns the query that reads the first maxRows rows of tables (timelineTables),
+// grouped by AppId and AppActivityId; in a group, the rows of ActivityType 6 come last, so that the
+// group's activity is known before its first session (timelineReader), and each Id's newest version
+// comes first. CAST reads the type as asInt does whenever that gives 5 or 6.
+//
+// The rows are bounded in a MATERIALIZED table: in a plain subquery, SQLite may move a LIMIT without
+// ORDER BY behind the outer ORDER BY (the query flattener), which then sorts every row first, without
+// end when Activity is a recursive view.
+func timelineQuery(tables string, maxRows int) string {
+	return fmt.Sprintf("WITH bounded AS MATERIALIZED (%s LIMIT %d) SELECT * FROM bounded", tables, maxRows) +
+		" ORDER BY AppId, AppActivityId, CAST(ActivityType AS INTEGER) = 6, Id, src DESC, rid DESC"
 }
 
 // timelineSelect returns the select list of timelineColumns, then status as State, over a table

@@ -115,24 +115,43 @@ func timelineHistoryItem(r *timelineRow) (client.HistoryItem, string) {
 // missing time zone is the first session's. Every time is then set whenever one is known, so the server
 // keeps them instead of taking the time of the import, and a second import compares equal.
 func settleTimes(a *client.Activity) {
+	s := newSessionTimes(*a)
 	for _, h := range a.HistoryItems {
-		if h.LastModifiedDateTime != nil && (a.LastModifiedDateTime == nil || h.LastModifiedDateTime.After(*a.LastModifiedDateTime)) {
-			a.LastModifiedDateTime = at(*h.LastModifiedDateTime)
-		}
-		if a.CreatedDateTime == nil || h.StartedDateTime.Before(*a.CreatedDateTime) {
-			a.CreatedDateTime = at(h.StartedDateTime)
-		}
+		s.add(h)
 	}
+	s.settle(a)
+}
+
+// sessionTimes gathers what settleTimes takes from an activity's history items, one at a time, so
+// that the items the import leaves out (newestHistory) count too without being held.
+type sessionTimes struct {
+	lastModified, created *time.Time // the latest lastModifiedDateTime, the earliest creation or start
+	timezone              *string    // the time zone of the first session that has one
+	timezoneStart         time.Time  // its start
+}
+
+// newSessionTimes starts from the times of a itself.
+func newSessionTimes(a client.Activity) sessionTimes {
+	return sessionTimes{lastModified: a.LastModifiedDateTime, created: a.CreatedDateTime}
+}
+
+func (s *sessionTimes) add(h client.HistoryItem) {
+	if h.LastModifiedDateTime != nil && (s.lastModified == nil || h.LastModifiedDateTime.After(*s.lastModified)) {
+		s.lastModified = at(*h.LastModifiedDateTime)
+	}
+	if s.created == nil || h.StartedDateTime.Before(*s.created) {
+		s.created = at(h.StartedDateTime)
+	}
+	if h.UserTimezone != nil && (s.timezone == nil || h.StartedDateTime.Before(s.timezoneStart)) {
+		s.timezone, s.timezoneStart = h.UserTimezone, h.StartedDateTime
+	}
+}
+
+// settle sets a's times from those gathered (see settleTimes).
+func (s *sessionTimes) settle(a *client.Activity) {
+	a.LastModifiedDateTime, a.CreatedDateTime = s.lastModified, s.created
 	if a.UserTimezone == nil {
-		var first *client.HistoryItem
-		for i, h := range a.HistoryItems {
-			if h.UserTimezone != nil && (first == nil || h.StartedDateTime.Before(first.StartedDateTime)) {
-				first = &a.HistoryItems[i]
-			}
-		}
-		if first != nil {
-			a.UserTimezone = first.UserTimezone
-		}
+		a.UserTimezone = s.timezone
 	}
 	if a.LastModifiedDateTime == nil {
 		a.LastModifiedDateTime = a.CreatedDateTime

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/activityd/activityd/client"
 )
 
 // timelineRow is one row of Activity or ActivityOperation, as timelineQuery selects it.
@@ -38,7 +40,8 @@ func (r *timelineRow) source(path string) string {
 }
 
 // timelineReader turns the rows of a Timeline database into items, one group of rows (one AppId and
-// AppActivityId) at a time: what it holds is one activity's rows.
+// AppActivityId) at a time, as it reads them: what it holds is the group's activity, the newest of its
+// history items (newestHistory) and a row or two, however many rows the group has.
 type timelineReader struct {
 	path  string
 	opt   TimelineOptions
@@ -47,39 +50,58 @@ type timelineReader struct {
 	rep   *TimelineReport
 }
 
+// timelineGroup is what the reader holds of the group it reads. Its rows of ActivityType 6 come last
+// (timelineQuery): at the first of them, or at the group's end, the activity is settled (decide).
+type timelineGroup struct {
+	appID, appActivityID string
+	last                 *timelineRow // the last row not replaced; a row after it of the same Id is an older version
+	deleted              bool         // a row of type 5 is marked deleted or ignored
+	opens                int          // rows of type 5 not marked
+	open                 *timelineRow // the newest of them; nil once they are yielded each on its own
+	decided              bool
+
+	// Once decided: the activity the sessions join, or why they are skipped.
+	activity *client.Activity
+	source   string
+	reason   string
+	history  newestHistory
+	times    sessionTimes
+}
+
 func (t *timelineReader) read(ctx context.Context, db *sql.DB, query string) error {
 	rows, err := db.QueryContext(ctx, query)
 	if err != nil {
 		return dbError(t.path, err)
 	}
 	defer rows.Close()
-	var group []*timelineRow
+	var g *timelineGroup
 	for rows.Next() {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		r, err := scanTimelineRow(rows)
 		if err != nil {
 			return dbError(t.path, err)
 		}
 		t.rep.Rows++
-		if len(group) > 0 && (r.appID != group[0].appID || r.appActivityID != group[0].appActivityID) {
-			if err := t.group(group); err != nil {
+		if g != nil && (r.appID != g.appID || r.appActivityID != g.appActivityID) {
+			if err := t.finish(g); err != nil {
 				return err
 			}
-			group = nil
+			g = nil
 		}
-		// The newest version of an Id comes first (timelineQuery): a change waiting in
-		// ActivityOperation replaces the row of Activity, as in Windows' SmartLookup view.
-		if n := len(group); n > 0 && len(r.id) > 0 && bytes.Equal(group[n-1].id, r.id) {
-			t.skip(Skip{Source: r.source(t.path), Deliberate: true, Reason: "replaced by a newer version of the same Id (" +
-				strings.TrimPrefix(group[n-1].source(t.path), t.path+": ") + ")"})
-			continue
+		if g == nil {
+			g = &timelineGroup{appID: r.appID, appActivityID: r.appActivityID}
 		}
-		group = append(group, r)
+		if err := t.row(g, r); err != nil {
+			return err
+		}
 	}
 	if err := rows.Err(); err != nil {
 		return dbError(t.path, err)
 	}
-	if len(group) > 0 {
-		return t.group(group)
+	if g != nil {
+		return t.finish(g)
 	}
 	return nil
 }
@@ -108,88 +130,140 @@ const (
 	statusIgnored = 4
 )
 
-// group makes the activity of one AppId and AppActivityId: the newest row of ActivityType 5, with
-// the rows of type 6 as its history items.
-func (t *timelineReader) group(rows []*timelineRow) error {
-	var opens, uses []*timelineRow
-	deleted := false
-	for _, r := range rows {
-		switch {
-		case r.state == statusDeleted || r.state == statusIgnored:
-			word := map[int64]string{statusDeleted: "deleted", statusIgnored: "ignored"}[r.state]
-			t.skip(Skip{Source: r.source(t.path), Deliberate: true, Reason: fmt.Sprintf("the row is marked %s (status %d)", word, r.state)})
-			deleted = deleted || r.typ == 5
-		case r.typ == 5:
-			opens = append(opens, r)
-		case r.typ == 6:
-			uses = append(uses, r)
-		default:
-			t.skip(Skip{Source: r.source(t.path), Deliberate: true, Reason: typeReason(r.typ)})
-		}
-	}
-	if len(opens) == 0 {
-		reason := "an \"in use\" row (type 6) without the activity row (type 5) of the same AppId and AppActivityId: there is no title or link to show"
-		if deleted {
-			reason = "its activity row (type 5) is deleted"
-		}
-		for _, u := range uses {
-			t.skip(Skip{Source: u.source(t.path), Reason: reason})
-		}
+// row takes the next row of the group g.
+func (t *timelineReader) row(g *timelineGroup, r *timelineRow) error {
+	// The newest version of an Id comes first (timelineQuery): a change waiting in
+	// ActivityOperation replaces the row of Activity, as in Windows' SmartLookup view.
+	if g.last != nil && len(r.id) > 0 && bytes.Equal(g.last.id, r.id) {
+		t.skip(Skip{Source: r.source(t.path), Deliberate: true, Reason: "replaced by a newer version of the same Id (" +
+			strings.TrimPrefix(g.last.source(t.path), t.path+": ") + ")"})
 		return nil
 	}
-	if rows[0].appActivityID == "" && len(opens) > 1 {
-		for _, o := range opens {
-			if err := t.activity(o, nil); err != nil {
-				return err
-			}
-		}
-		for _, u := range uses {
-			t.skip(Skip{Source: u.source(t.path), Reason: "its AppActivityId is empty, as is that of several activities of the app: which one it belongs to cannot be told"})
-		}
-		return nil
+	g.last = r
+	switch {
+	case r.state == statusDeleted || r.state == statusIgnored:
+		word := map[int64]string{statusDeleted: "deleted", statusIgnored: "ignored"}[r.state]
+		t.skip(Skip{Source: r.source(t.path), Deliberate: true, Reason: fmt.Sprintf("the row is marked %s (status %d)", word, r.state)})
+		g.deleted = g.deleted || r.typ == 5
+	case r.typ == 5:
+		return t.open(g, r)
+	case r.typ == 6:
+		t.use(g, r)
+	default:
+		t.skip(Skip{Source: r.source(t.path), Deliberate: true, Reason: typeReason(r.typ)})
 	}
-	newest := opens[0]
-	for _, o := range opens[1:] {
-		if c := o.lastModified.Compare(newest.lastModified); c > 0 || c == 0 && o.rid > newest.rid {
-			newest = o
-		}
-	}
-	for _, o := range opens {
-		if o != newest {
-			t.skip(Skip{Source: o.source(t.path), Deliberate: true, Reason: "an older row of the same activity (AppId and AppActivityId) than " +
-				strings.TrimPrefix(newest.source(t.path), t.path+": ")})
-		}
-	}
-	return t.activity(newest, uses)
+	return nil
 }
 
-// activity yields the activity of the type 5 row open with the history items of the type 6 rows uses.
-func (t *timelineReader) activity(open *timelineRow, uses []*timelineRow) error {
+// open takes a row of type 5. The group's activity is its newest (by LastModifiedTime, then rowid);
+// the others are skipped, each naming a newer one (the newest when there are two). When the
+// AppActivityId is empty and there are several, each is an activity of its own.
+func (t *timelineReader) open(g *timelineGroup, r *timelineRow) error {
+	if g.decided {
+		// CAST in timelineQuery reads every ActivityType that asInt reads as 5 or 6 alike, but for
+		// text with spaces other than ASCII ones, or a time.
+		t.skip(Skip{Source: r.source(t.path), Reason: "a row of type 5 read after the sessions of its activity: its ActivityType is not stored as a number"})
+		return nil
+	}
+	g.opens++
+	switch {
+	case g.opens == 1:
+		g.open = r
+	case g.appActivityID == "":
+		if g.open != nil {
+			if err := t.activity(g.open); err != nil {
+				return err
+			}
+			g.open = nil
+		}
+		return t.activity(r)
+	default:
+		older, newer := r, g.open
+		if c := r.lastModified.Compare(g.open.lastModified); c > 0 || c == 0 && r.rid > g.open.rid {
+			older, newer = g.open, r
+		}
+		t.skip(Skip{Source: older.source(t.path), Deliberate: true, Reason: "an older row of the same activity (AppId and AppActivityId) than " +
+			strings.TrimPrefix(newer.source(t.path), t.path+": ")})
+		g.open = newer
+	}
+	return nil
+}
+
+// decide settles what the group's sessions join: its one activity, or nothing, and why.
+func (t *timelineReader) decide(g *timelineGroup) {
+	g.decided = true
+	switch {
+	case g.opens == 0 && g.deleted:
+		g.reason = "its activity row (type 5) is deleted"
+	case g.opens == 0:
+		g.reason = "an \"in use\" row (type 6) without the activity row (type 5) of the same AppId and AppActivityId: there is no title or link to show"
+	case g.open == nil:
+		g.reason = "its AppActivityId is empty, as is that of several activities of the app: which one it belongs to cannot be told"
+	default:
+		g.source = g.open.source(t.path)
+		a, why := timelineActivity(g.open, t.opt.SourceHost)
+		g.open = nil
+		if why != "" {
+			t.skip(Skip{Source: g.source, Reason: why})
+			g.reason = "its activity row (type 5) is skipped: " + strings.TrimPrefix(g.source, t.path+": ")
+			return
+		}
+		g.activity, g.times = &a, newSessionTimes(a)
+	}
+}
+
+// use takes a row of type 6: a history item of the group's activity, kept if among the newest.
+func (t *timelineReader) use(g *timelineGroup, r *timelineRow) {
+	if !g.decided {
+		t.decide(g)
+	}
+	if g.reason != "" {
+		t.skip(Skip{Source: r.source(t.path), Reason: g.reason})
+		return
+	}
+	h, why := timelineHistoryItem(r)
+	if why != "" {
+		t.skip(Skip{Source: r.source(t.path), Reason: why})
+		return
+	}
+	g.times.add(h)
+	g.history.add(h)
+}
+
+// finish yields the group's activity, with the history items kept.
+func (t *timelineReader) finish(g *timelineGroup) error {
+	if !g.decided {
+		t.decide(g)
+	}
+	if g.activity == nil {
+		return nil
+	}
+	return t.emit(*g.activity, g.source, &g.history, &g.times)
+}
+
+// activity yields the activity of the type 5 row open alone, without history items.
+func (t *timelineReader) activity(open *timelineRow) error {
 	source := open.source(t.path)
 	a, why := timelineActivity(open, t.opt.SourceHost)
 	if why != "" {
 		t.skip(Skip{Source: source, Reason: why})
-		for _, u := range uses {
-			t.skip(Skip{Source: u.source(t.path), Reason: "its activity row (type 5) is skipped: " + strings.TrimPrefix(source, t.path+": ")})
-		}
 		return nil
 	}
-	for _, u := range uses {
-		h, why := timelineHistoryItem(u)
-		if why != "" {
-			t.skip(Skip{Source: u.source(t.path), Reason: why})
-			continue
-		}
-		a.HistoryItems = append(a.HistoryItems, h)
-	}
-	settleTimes(&a)
+	times := newSessionTimes(a)
+	return t.emit(a, source, &newestHistory{}, &times)
+}
+
+// emit yields a, from the row at source, with the history items of history, its times settled.
+func (t *timelineReader) emit(a client.Activity, source string, history *newestHistory, times *sessionTimes) error {
+	times.settle(&a)
 	if a.LastModifiedDateTime == nil {
 		t.skip(Skip{Source: source, Reason: "it has no time: StartTime and LastModifiedTime are empty, and it has no sessions"})
 		return nil
 	}
-	_, history, err := emit(t.yield, t.skip, a, source)
+	a.HistoryItems = history.kept
+	_, n, err := emit(t.yield, t.skip, a, source, history.older)
 	t.rep.Activities++
-	t.rep.HistoryItems += history
+	t.rep.HistoryItems += n
 	return err
 }
 
