@@ -65,6 +65,8 @@ type Issuer struct {
 	// An issuer with neither a template nor a Tenant is one tenant too, named by its iss: the tid its
 	// tokens carry does not choose the tenant (it could name another issuer's).
 	Tenant string
+	// Audiences, when set, are the audiences accepted from this issuer instead of the Verifier's.
+	Audiences []string
 
 	local bool // the LocalIssuer of this process: an unknown kid means a token of another key file
 }
@@ -207,7 +209,7 @@ func (v *Verifier) verify(ctx context.Context, token string) (activity.Principal
 		}
 		return activity.Principal{}, nil, unauthenticated("The access token's signature is invalid.")
 	}
-	if err := v.validate(&c); err != nil {
+	if err := v.validate(&c, iss); err != nil {
 		return activity.Principal{}, nil, err
 	}
 	tenant, err := v.tenant(iss, &c)
@@ -272,7 +274,7 @@ func (v *Verifier) tenant(iss *Issuer, c *claims) (string, error) {
 	return c.Issuer, nil
 }
 
-func (v *Verifier) validate(c *claims) error {
+func (v *Verifier) validate(c *claims, iss *Issuer) error {
 	now := v.now()
 	if c.Expiry == nil {
 		return unauthenticated("The access token has no expiry (exp).")
@@ -286,7 +288,11 @@ func (v *Verifier) validate(c *claims) error {
 	case err != nil:
 		return unauthenticated("The access token is invalid: %v.", err)
 	}
-	if !slices.ContainsFunc(v.Audiences, c.Audience.Contains) {
+	audiences := v.Audiences
+	if len(iss.Audiences) > 0 {
+		audiences = iss.Audiences
+	}
+	if !slices.ContainsFunc(audiences, c.Audience.Contains) {
 		return unauthenticated("The access token's audience is not this service.")
 	}
 	if c.Scope == "" && len(c.Roles) > 0 {

@@ -251,3 +251,43 @@ func TestVerify_LogsJWKSFetchError(t *testing.T) {
 		t.Errorf("log: %s", logs.String())
 	}
 }
+
+// TestVerify_AudiencePerIssuer: each trusted issuer may name its own audience (--trust-audience);
+// a token is checked against its issuer's, not another's.
+func TestVerify_AudiencePerIssuer(t *testing.T) {
+	dir := t.TempDir()
+	one, err := auth.OpenLocalIssuer(filepath.Join(dir, "one.pem"), "https://one.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	two, err := auth.OpenLocalIssuer(filepath.Join(dir, "two.pem"), "https://two.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := &auth.Verifier{Audiences: auth.GraphAudiences, Issuers: []auth.Issuer{
+		{Name: one.Name, Keys: one.Keys()},
+		{Name: two.Name, Keys: two.Keys(), Audiences: []string{"api://two"}},
+	}}
+	mint := func(l *auth.LocalIssuer, aud string) string {
+		l.Audience = aud
+		tok, err := l.Mint("alice", "notes", time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	for _, c := range []struct {
+		name string
+		tok  string
+		ok   bool
+	}{
+		{"one, Graph's audience", mint(one, auth.GraphAudiences[0]), true},
+		{"one, two's audience", mint(one, "api://two"), false},
+		{"two, its audience", mint(two, "api://two"), true},
+		{"two, Graph's audience", mint(two, auth.GraphAudiences[0]), false},
+	} {
+		if _, err := v.Verify(t.Context(), c.tok); (err == nil) != c.ok {
+			t.Errorf("%s: %v, want accepted %v", c.name, err, c.ok)
+		}
+	}
+}

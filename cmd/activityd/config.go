@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -35,11 +36,14 @@ type Config struct {
 	LocalIssuer bool   // run the local token issuer
 	IssuerName  string // the local issuer's iss
 	IssuerKey   string // the local issuer's key file; empty means issuer-key.pem in Data
-	// TrustIssuer and TrustJWKS name an external issuer (such as Entra ID) whose tokens are accepted.
-	TrustIssuer string
-	TrustJWKS   string
-	Audiences   []string
-	Scopes      []string
+	// TrustIssuer and TrustJWKS name external issuers (such as Entra ID) whose tokens are accepted,
+	// paired by position; TrustAudience gives each its accepted audience (paired too; an empty or
+	// missing one means Audiences).
+	TrustIssuer   []string
+	TrustJWKS     []string
+	TrustAudience []string
+	Audiences     []string
+	Scopes        []string
 
 	Throttle    bool
 	ReadLimits  []activity.Rate
@@ -192,25 +196,35 @@ func (c *Config) validateTLS() error {
 
 func (c *Config) validateIssuers() error {
 	switch {
-	case !c.LocalIssuer && c.TrustIssuer == "":
+	case !c.LocalIssuer && len(c.TrustIssuer) == 0:
 		return errors.New("--local-issuer=false: want --trust-issuer and --trust-jwks then (no issuer would be trusted)")
-	case (c.TrustIssuer == "") != (c.TrustJWKS == ""):
-		return errors.New("--trust-issuer and --trust-jwks: want both (the issuer and its keys) or neither")
+	case len(c.TrustIssuer) != len(c.TrustJWKS):
+		return fmt.Errorf("--trust-issuer and --trust-jwks: want as many of each, paired in order (the issuers and their keys); got %d and %d", len(c.TrustIssuer), len(c.TrustJWKS))
+	case len(c.TrustAudience) > len(c.TrustIssuer):
+		return fmt.Errorf("--trust-audience: %d audiences for %d trusted issuers: want at most one per issuer, in their order", len(c.TrustAudience), len(c.TrustIssuer))
 	}
 	if c.LocalIssuer {
 		if err := checkIssuerURL(c.IssuerName); err != nil {
 			return fmt.Errorf("--issuer-name %q: want %v", c.IssuerName, err)
 		}
 	}
-	if c.TrustIssuer != "" {
-		if err := checkIssuerURL(strings.Replace(c.TrustIssuer, "{tid}", "tid", 1)); err != nil || strings.Count(c.TrustIssuer, "{tid}") > 1 {
-			return fmt.Errorf("--trust-issuer %q: want an https URL, with at most one {tid}, such as https://login.microsoftonline.com/{tid}/v2.0", c.TrustIssuer)
+	for i, iss := range c.TrustIssuer {
+		if err := checkIssuerURL(strings.Replace(iss, "{tid}", "tid", 1)); err != nil || strings.Count(iss, "{tid}") > 1 {
+			return fmt.Errorf("--trust-issuer %q: want an https URL, with at most one {tid}, such as https://login.microsoftonline.com/{tid}/v2.0", iss)
 		}
-		if c.LocalIssuer && c.TrustIssuer == c.IssuerName {
-			return fmt.Errorf("--trust-issuer %q: want another issuer than the local one (--issuer-name)", c.TrustIssuer)
+		if c.LocalIssuer && iss == c.IssuerName {
+			return fmt.Errorf("--trust-issuer %q: want another issuer than the local one (--issuer-name)", iss)
 		}
-		if err := auth.CheckJWKSURL(c.TrustJWKS); err != nil {
-			return fmt.Errorf("--trust-jwks %q: want an https URL (http only to a loopback address), such as https://login.microsoftonline.com/common/discovery/v2.0/keys", c.TrustJWKS)
+		if slices.Index(c.TrustIssuer, iss) != i {
+			return fmt.Errorf("--trust-issuer %q: given twice", iss)
+		}
+		if err := auth.CheckJWKSURL(c.TrustJWKS[i]); err != nil {
+			return fmt.Errorf("--trust-jwks %q: want an https URL (http only to a loopback address), such as https://login.microsoftonline.com/common/discovery/v2.0/keys", c.TrustJWKS[i])
+		}
+	}
+	for _, a := range c.TrustAudience {
+		if !printable(a) {
+			return fmt.Errorf("--trust-audience %q: want audiences of printable characters, at most 256 bytes each", a)
 		}
 	}
 	if len(c.Audiences) == 0 {
@@ -456,8 +470,9 @@ func serveFlags(c *Config) *flag.FlagSet {
 	fs.BoolVar(&c.LocalIssuer, "local-issuer", c.LocalIssuer, "accept tokens of the local issuer (activityd token)")
 	fs.StringVar(&c.IssuerName, "issuer-name", c.IssuerName, "iss of the local issuer's tokens (an https `URL`)")
 	fs.StringVar(&c.IssuerKey, "issuer-key", c.IssuerKey, "the local issuer's key `file` (default issuer-key.pem in --data); processes sharing a database share it")
-	fs.StringVar(&c.TrustIssuer, "trust-issuer", c.TrustIssuer, "iss of an external issuer to trust (an https `URL`); {tid} matches the token's tenant,\ne.g. https://login.microsoftonline.com/{tid}/v2.0")
-	fs.StringVar(&c.TrustJWKS, "trust-jwks", c.TrustJWKS, "https `URL` of the external issuer's keys, e.g. https://login.microsoftonline.com/common/discovery/v2.0/keys")
+	fs.Var(listFlag{&c.TrustIssuer}, "trust-issuer", "iss of external issuers to trust (https `URLs`, comma-separated or the flag repeated); {tid} matches the\ntoken's tenant, e.g. https://login.microsoftonline.com/{tid}/v2.0")
+	fs.Var(listFlag{&c.TrustJWKS}, "trust-jwks", "https `URLs` of the external issuers' keys, one per --trust-issuer in its order,\ne.g. https://login.microsoftonline.com/common/discovery/v2.0/keys")
+	fs.Var(listFlag{&c.TrustAudience}, "trust-audience", "the accepted `audience` of each --trust-issuer, in its order (empty: --audience)")
 	fs.Var(listFlag{&c.Audiences}, "audience", "accepted token `audiences`, comma-separated, e.g. api://<client id>")
 	fs.Var(listFlag{&c.Scopes}, "scopes", "accepted `scopes` (a token needs one), comma-separated")
 	fs.BoolVar(&c.Throttle, "throttle", c.Throttle, "limit each user and app to --read-limits and --write-limits (429 with Retry-After)")

@@ -77,9 +77,13 @@ func serve(ctx context.Context, cfg Config, logOut io.Writer) error {
 		verifier.Issuers = append(verifier.Issuers, issuer.Issuer())
 	}
 	verifier.Logger = logger
-	if cfg.TrustIssuer != "" {
-		keys := &auth.RemoteKeys{URL: cfg.TrustJWKS}
-		verifier.Issuers = append(verifier.Issuers, auth.Issuer{Name: cfg.TrustIssuer, Keys: keys})
+	for i, name := range cfg.TrustIssuer {
+		keys := &auth.RemoteKeys{URL: cfg.TrustJWKS[i]}
+		trusted := auth.Issuer{Name: name, Keys: keys}
+		if i < len(cfg.TrustAudience) && cfg.TrustAudience[i] != "" {
+			trusted.Audiences = []string{cfg.TrustAudience[i]}
+		}
+		verifier.Issuers = append(verifier.Issuers, trusted)
 		// Whether the issuer's keys can be fetched, said at start (in the background: the server
 		// does not wait for it), rather than learnt from the first token that fails.
 		go func() {
@@ -87,9 +91,9 @@ func serve(ctx context.Context, cfg Config, logOut io.Writer) error {
 			defer cancel()
 			if n, err := keys.Check(ctx); err != nil {
 				logger.Warn("trusted issuer: its key set cannot be fetched; its tokens fail until it can",
-					slog.String("issuer", cfg.TrustIssuer), slog.String("jwks", cfg.TrustJWKS), slog.String("error", err.Error()))
+					slog.String("issuer", name), slog.String("jwks", keys.URL), slog.String("error", err.Error()))
 			} else {
-				logger.Info("trusted issuer", slog.String("issuer", cfg.TrustIssuer), slog.String("jwks", cfg.TrustJWKS), slog.Int("keys", n))
+				logger.Info("trusted issuer", slog.String("issuer", name), slog.String("jwks", keys.URL), slog.Int("keys", n))
 			}
 		}()
 	}
