@@ -15,7 +15,7 @@ func TestLayout(t *testing.T) {
 	if err != nil {
 		t.Fatalf("go list: %v", err)
 	}
-	adapters := []string{"graph", "auth", "sqlite", "postgres", "web", "notify", "client", "provider"}
+	adapters := []string{"graph", "auth", "sqlite", "postgres", "web", "notify", "client", "provider", "relyingparty"}
 	// forbidden lists, for a package, the packages of ours it must not import ("*" is any).
 	forbidden := map[string][]string{
 		"":             {"*"},

@@ -235,6 +235,9 @@ func (as *Accounts) Remove(ctx context.Context, name string) (Account, error) {
 	if _, err := as.records.TakeRecord(ctx, kindAccountName, a.Name); err != nil && !errors.Is(err, activity.ErrRecordNotFound) {
 		return a, err
 	}
+	if _, err := as.records.DeleteRecords(ctx, kindAccountLink, a.ID); err != nil {
+		return a, err
+	}
 	return a, nil
 }
 
@@ -289,4 +292,58 @@ func (as *Accounts) limiter(key string, burst int, every time.Duration) *rate.Li
 	l := rate.NewLimiter(rate.Every(every), burst)
 	as.limiters[key] = l
 	return l
+}
+
+// kindAccountLink links an account of an external OpenID provider (by the digest of its issuer and
+// subject) to an account here.
+const kindAccountLink = "account-link"
+
+// External returns the account of the person an external OpenID provider signed in as subject at
+// issuer: the account linked to them, or (on their first sign-in) the account named username,
+// made without a password when there is none, then linked. Trusting a provider
+// (--oidc-issuer) is trusting it to name accounts here.
+func (as *Accounts) External(ctx context.Context, issuer, subject, username string) (Account, error) {
+	if issuer == "" || subject == "" {
+		return Account{}, activity.Errorf(activity.Unauthenticated, "The sign-in provider named nobody.")
+	}
+	link := digest(issuer + "\x00" + subject)
+	if r, err := as.records.FindRecord(ctx, kindAccountLink, link); err == nil {
+		a, err := as.ByID(ctx, string(r.Body))
+		if err != nil {
+			return Account{}, err
+		}
+		if a.Disabled {
+			return Account{}, activity.Errorf(activity.Forbidden, "Your account is disabled.")
+		}
+		return a, nil
+	} else if !errors.Is(err, activity.ErrRecordNotFound) {
+		return Account{}, err
+	}
+	canon, err := as.username(username)
+	if err != nil {
+		return Account{}, activity.Errorf(activity.Forbidden, "The sign-in provider gave no usable user name (%v); ask whoever runs activityd to set --oidc-username-claim.", err)
+	}
+	a, err := as.Find(ctx, canon)
+	if activity.ErrorCode(err) == activity.NotFound {
+		a = Account{ID: as.userID(canon), Name: canon, Created: as.now().UTC()}
+		ref, _ := json.Marshal(map[string]string{"oid": a.ID})
+		if err := as.records.CreateRecord(ctx, activity.Record{Kind: kindAccountName, ID: canon, Body: ref}); err != nil && !errors.Is(err, activity.ErrRecordExists) {
+			return Account{}, err
+		} else if err == nil {
+			if err := as.put(ctx, a); err != nil {
+				return Account{}, err
+			}
+		} else if a, err = as.Find(ctx, canon); err != nil {
+			return Account{}, err
+		}
+	} else if err != nil {
+		return Account{}, err
+	}
+	if a.Disabled {
+		return Account{}, activity.Errorf(activity.Forbidden, "Your account is disabled.")
+	}
+	if err := as.records.PutRecord(ctx, activity.Record{Kind: kindAccountLink, ID: link, Owner: a.ID, Body: []byte(a.ID)}); err != nil {
+		return Account{}, err
+	}
+	return a, nil
 }

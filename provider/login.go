@@ -20,6 +20,7 @@ type Request struct {
 	App     App      // who asks
 	Scopes  []string // the API scopes asked for (ScopeApp, ScopeAll)
 	Offline bool     // a refresh token is asked for: the app stays signed in
+	OpenID  bool     // openid is asked for: the app learns who the person is (their name)
 }
 
 // Request returns the authorization request id, or activity.NotFound when it is unknown, expired
@@ -35,7 +36,8 @@ func (p *Provider) Request(ctx context.Context, id string) (Request, error) {
 	if err != nil {
 		return Request{}, err
 	}
-	return Request{ID: a.ID, App: app, Scopes: apiScopes(a.Scopes), Offline: hasScope(a.Scopes, "offline_access")}, nil
+	return Request{ID: a.ID, App: app, Scopes: apiScopes(a.Scopes), Offline: hasScope(a.Scopes, "offline_access"),
+		OpenID: hasScope(a.Scopes, "openid")}, nil
 }
 
 // Approve records that account consented to the authorization request id, and returns where to

@@ -168,8 +168,8 @@ func (s *storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, 
 	if req.CodeChallengeMethod != oidc.CodeChallengeMethodS256 {
 		return nil, oidc.ErrInvalidRequest().WithDescription("code_challenge_method must be S256: plain is not accepted (RFC 7636 §4.2)")
 	}
-	if len(apiScopes(req.Scopes)) == 0 {
-		return nil, oidc.ErrInvalidScope().WithDescription("ask for the scope " + ScopeApp + " (or " + ScopeAll + ")")
+	if len(apiScopes(req.Scopes)) == 0 && !hasScope(req.Scopes, "openid") {
+		return nil, oidc.ErrInvalidScope().WithDescription("ask for the scope " + ScopeApp + " (or " + ScopeAll + "), or openid to sign a person in")
 	}
 	if req.ResponseMode != "" && req.ResponseMode != oidc.ResponseModeQuery {
 		return nil, oidc.ErrInvalidRequest().WithDescription("response_mode must be query")
@@ -454,14 +454,13 @@ func (s *storage) GetPrivateClaimsFromScopes(ctx context.Context, userID, client
 	if err != nil {
 		return nil, err
 	}
-	api := apiScopes(scopes)
-	if len(api) == 0 {
-		return nil, oidc.ErrInvalidScope().WithDescription("the grant holds no scope of the API")
+	claims := map[string]any{"tid": s.p.cfg.Tenant, "oid": a.ID, "azp": clientID,
+		"preferred_username": a.Name, "name": a.Name, "ver": "2.0"}
+	// A sign-in without an API scope (openid only) gets an access token the API refuses: no scp.
+	if api := apiScopes(scopes); len(api) > 0 {
+		claims["scp"] = strings.Join(api, " ")
 	}
-	return map[string]any{
-		"tid": s.p.cfg.Tenant, "oid": a.ID, "azp": clientID, "scp": strings.Join(api, " "),
-		"preferred_username": a.Name, "name": a.Name, "ver": "2.0",
-	}, nil
+	return claims, nil
 }
 
 func (s *storage) GetKeyByIDAndClientID(context.Context, string, string) (*jose.JSONWebKey, error) {

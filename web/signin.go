@@ -5,6 +5,7 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"net"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/activityd/activityd"
+	"golang.org/x/oauth2"
 )
 
 // Accounts is what the page needs of the sign-in provider (cmd/activityd adapts provider.Provider):
@@ -43,6 +45,7 @@ type Consent struct {
 	AppID   string
 	AppName string
 	All     bool // the scope UserActivity.ReadWrite.All: every app's activities
+	API     bool // any scope of the API (else the app only learns who signed in)
 	Offline bool // the app stays signed in (a refresh token)
 }
 
@@ -113,6 +116,15 @@ func (s *Server) signinData(w http.ResponseWriter, r *http.Request, extra map[st
 		"Request": r.FormValue("request"), "UserCode": r.FormValue("user_code"), "Device": r.FormValue("device")}
 	if s.Accounts != nil {
 		data["CSRF"] = s.signinCSRF(w, r)
+	}
+	if s.External != nil {
+		q := url.Values{}
+		for _, k := range []string{"request", "user_code", "device"} {
+			if v := r.FormValue(k); v != "" {
+				q.Set(k, v)
+			}
+		}
+		data["ExternalName"], data["ExternalURL"] = s.External.Name(), "/signin/external?"+q.Encode()
 	}
 	for k, v := range extra {
 		data[k] = v
@@ -262,6 +274,125 @@ func (s *Server) signedIn(h handlerFunc) http.HandlerFunc {
 func (s *Server) withAccounts(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if s.Accounts == nil {
+			http.NotFound(w, r)
+			return
+		}
+		h(w, r)
+	}
+}
+
+// External signs people in through an external OpenID Connect provider (cmd/activityd adapts
+// relyingparty.Client and the accounts): AuthURL starts a sign-in, SignIn finishes it with the code
+// the provider sent back and returns the person's principal (the person's view).
+type External interface {
+	Name() string
+	AuthURL(ctx context.Context, redirectURL, state, nonce, verifier string) (string, error)
+	SignIn(ctx context.Context, redirectURL, code, verifier, nonce string) (activity.Principal, error)
+}
+
+// externalFlow is what a sign-in through the external provider keeps in a signed cookie between
+// leaving for the provider and coming back: the state (CSRF, RFC 6749 §10.12), the nonce, the PKCE
+// verifier and where to go next.
+type externalFlow struct {
+	State    string `json:"s"`
+	Nonce    string `json:"n"`
+	Verifier string `json:"v"`
+	Next     string `json:"x"`
+	Expires  int64  `json:"e"`
+}
+
+func (s *Server) flowCookie() string {
+	if s.Secure {
+		return "__Host-activityd-external"
+	}
+	return "activityd-external"
+}
+
+func randomString() string {
+	b := make([]byte, 24)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// baseURL is the scheme and host of this server as the request names it (graph.PublicOrigin sets
+// them from --public-url when there is one).
+func baseURL(r *http.Request) string {
+	scheme := r.URL.Scheme
+	if scheme == "" {
+		scheme = "http"
+		if r.TLS != nil {
+			scheme = "https"
+		}
+	}
+	return scheme + "://" + r.Host
+}
+
+// ExternalCallbackPath is the redirect URI to register at the external provider, under the server's
+// URL.
+const ExternalCallbackPath = "/signin/external/callback"
+
+// handleExternalStart sends the browser to the external provider.
+func (s *Server) handleExternalStart(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	flow := externalFlow{State: randomString(), Nonce: randomString(), Verifier: oauth2.GenerateVerifier(), Next: next(r),
+		Expires: s.now().Add(10 * time.Minute).Unix()}
+	to, err := s.External.AuthURL(r.Context(), baseURL(r)+ExternalCallbackPath, flow.State, flow.Nonce, flow.Verifier)
+	if err != nil {
+		s.logger.Warn("external sign-in", "error", err)
+		s.render(w, r, http.StatusBadGateway, "signin", s.signinData(w, r, map[string]any{"Error": "The sign-in provider cannot be reached; try again later, or sign in with your password."}))
+		return
+	}
+	msg, _ := json.Marshal(flow)
+	http.SetCookie(w, &http.Cookie{Name: s.flowCookie(), Value: s.sign("external", msg), Path: "/", MaxAge: 600,
+		HttpOnly: true, Secure: s.Secure, SameSite: http.SameSiteLaxMode})
+	http.Redirect(w, r, to, http.StatusSeeOther)
+}
+
+// handleExternalCallback finishes a sign-in through the external provider.
+func (s *Server) handleExternalCallback(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	fail := func(status int, msg string) {
+		s.render(w, r, status, "signin", s.signinData(w, r, map[string]any{"Error": msg}))
+	}
+	var flow externalFlow
+	c, err := r.Cookie(s.flowCookie())
+	if err != nil {
+		fail(http.StatusBadRequest, "This sign-in did not start here, or took longer than 10 minutes: try again.")
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: s.flowCookie(), Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: s.Secure, SameSite: http.SameSiteLaxMode})
+	msg, ok := s.verify("external", c.Value)
+	if !ok || json.Unmarshal(msg, &flow) != nil || s.now().Unix() >= flow.Expires {
+		fail(http.StatusBadRequest, "This sign-in did not start here, or took longer than 10 minutes: try again.")
+		return
+	}
+	if !hmac.Equal([]byte(r.FormValue("state")), []byte(flow.State)) {
+		fail(http.StatusBadRequest, "This sign-in answer is not for this browser (its state differs): try again.")
+		return
+	}
+	if e := r.FormValue("error"); e != "" {
+		fail(http.StatusUnauthorized, "The sign-in provider said no ("+e+").")
+		return
+	}
+	p, err := s.External.SignIn(r.Context(), baseURL(r)+ExternalCallbackPath, r.FormValue("code"), flow.Verifier, flow.Nonce)
+	if err != nil {
+		var e *activity.Error
+		if errors.As(err, &e) && (e.Code == activity.Forbidden || e.Code == activity.Unauthenticated) {
+			fail(http.StatusForbidden, e.Message)
+			return
+		}
+		s.logger.Warn("external sign-in", "error", err)
+		fail(http.StatusBadGateway, "The sign-in provider's answer was not accepted; try again.")
+		return
+	}
+	s.startSession(w, p, time.Time{})
+	http.Redirect(w, r, flow.Next, http.StatusSeeOther)
+}
+
+// withExternal serves h when the page has an external provider, else 404.
+func (s *Server) withExternal(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if s.External == nil {
 			http.NotFound(w, r)
 			return
 		}

@@ -75,6 +75,8 @@ type Server struct {
 	// Accounts, when set, signs people in with a name and a password and serves the consent, device
 	// and devices pages of the sign-in provider; without it only a token signs in (on loopback).
 	Accounts Accounts
+	// External, when set, adds "Sign in with …" through an external OpenID Connect provider.
+	External External
 	// Secure marks cookies Secure (set when activityd serves TLS); cookies are then __Host- cookies.
 	Secure bool
 
@@ -100,6 +102,8 @@ func New(service *activity.Service, verifier Verifier, ids *activity.PublicIDs, 
 	m.HandleFunc("GET /signin", s.handleSignInForm)
 	m.HandleFunc("POST /signin", s.handleSignIn)
 	m.HandleFunc("POST /signout", s.form(s.handleSignOut))
+	m.HandleFunc("GET /signin/external", s.withExternal(s.handleExternalStart))
+	m.HandleFunc("GET "+ExternalCallbackPath, s.withExternal(s.handleExternalCallback))
 	m.HandleFunc("GET /consent", s.signedIn(s.handleConsent))
 	m.HandleFunc("POST /consent", s.withAccounts(s.form(s.handleConsentAnswer)))
 	m.HandleFunc("GET /device", s.signedIn(s.handleDevice))

@@ -42,8 +42,10 @@ type Config struct {
 	TrustIssuer   []string
 	TrustJWKS     []string
 	TrustAudience []string
-	Audiences     []string
-	Scopes        []string
+	// OIDC* name an external OpenID Connect provider people can sign in to the page with.
+	OIDCIssuer, OIDCClientID, OIDCClientSecret, OIDCName, OIDCUsernameClaim string
+	Audiences                                                               []string
+	Scopes                                                                  []string
 
 	Throttle    bool
 	ReadLimits  []activity.Rate
@@ -220,6 +222,20 @@ func (c *Config) validateIssuers() error {
 		}
 		if err := auth.CheckJWKSURL(c.TrustJWKS[i]); err != nil {
 			return fmt.Errorf("--trust-jwks %q: want an https URL (http only to a loopback address), such as https://login.microsoftonline.com/common/discovery/v2.0/keys", c.TrustJWKS[i])
+		}
+	}
+	if c.OIDCIssuer != "" {
+		if err := checkIssuerURL(c.OIDCIssuer); err != nil {
+			return fmt.Errorf("--oidc-issuer %q: want %v", c.OIDCIssuer, err)
+		}
+		if err := auth.CheckJWKSURL(c.OIDCIssuer); err != nil {
+			return fmt.Errorf("--oidc-issuer %q: want https (http only to a loopback address)", c.OIDCIssuer)
+		}
+		if c.OIDCClientID == "" {
+			return errors.New("--oidc-issuer: want --oidc-client-id too (activityd's client id at the provider)")
+		}
+		if !c.LocalIssuer {
+			return errors.New("--oidc-issuer: the accounts it signs people in to are the local issuer's; it needs --local-issuer")
 		}
 	}
 	for _, a := range c.TrustAudience {
@@ -473,6 +489,11 @@ func serveFlags(c *Config) *flag.FlagSet {
 	fs.Var(listFlag{&c.TrustIssuer}, "trust-issuer", "iss of external issuers to trust (https `URLs`, comma-separated or the flag repeated); {tid} matches the\ntoken's tenant, e.g. https://login.microsoftonline.com/{tid}/v2.0")
 	fs.Var(listFlag{&c.TrustJWKS}, "trust-jwks", "https `URLs` of the external issuers' keys, one per --trust-issuer in its order,\ne.g. https://login.microsoftonline.com/common/discovery/v2.0/keys")
 	fs.Var(listFlag{&c.TrustAudience}, "trust-audience", "the accepted `audience` of each --trust-issuer, in its order (empty: --audience)")
+	fs.StringVar(&c.OIDCIssuer, "oidc-issuer", c.OIDCIssuer, "an OpenID Connect provider people may sign in to the page with (its issuer `URL`, https)")
+	fs.StringVar(&c.OIDCClientID, "oidc-client-id", c.OIDCClientID, "activityd's client `id` at --oidc-issuer; register the redirect URI PUBLIC-URL/signin/external/callback")
+	fs.StringVar(&c.OIDCClientSecret, "oidc-client-secret", c.OIDCClientSecret, "activityd's client `secret` at --oidc-issuer, if it has one (prefer ACTIVITYD_OIDC_CLIENT_SECRET)")
+	fs.StringVar(&c.OIDCName, "oidc-name", c.OIDCName, "the provider's `name` on the sign-in button (default: its host)")
+	fs.StringVar(&c.OIDCUsernameClaim, "oidc-username-claim", "preferred_username", "the ID token `claim` naming the account a person signs in to")
 	fs.Var(listFlag{&c.Audiences}, "audience", "accepted token `audiences`, comma-separated, e.g. api://<client id>")
 	fs.Var(listFlag{&c.Scopes}, "scopes", "accepted `scopes` (a token needs one), comma-separated")
 	fs.BoolVar(&c.Throttle, "throttle", c.Throttle, "limit each user and app to --read-limits and --write-limits (429 with Retry-After)")

@@ -25,6 +25,7 @@ import (
 	"github.com/activityd/activityd/notify"
 	"github.com/activityd/activityd/postgres"
 	"github.com/activityd/activityd/provider"
+	"github.com/activityd/activityd/relyingparty"
 	"github.com/activityd/activityd/sqlite"
 	"github.com/activityd/activityd/web"
 )
@@ -152,7 +153,13 @@ func serve(ctx context.Context, cfg Config, logOut io.Writer) error {
 			return err
 		}
 		if prov != nil {
-			page.Accounts = pageAccounts{p: prov, issuer: issuer.Name}
+			accounts := pageAccounts{p: prov, issuer: issuer.Name}
+			page.Accounts = accounts
+			if cfg.OIDCIssuer != "" {
+				page.External = externalSignIn{Client: relyingparty.New(relyingparty.Config{Issuer: cfg.OIDCIssuer,
+					ClientID: cfg.OIDCClientID, ClientSecret: cfg.OIDCClientSecret, Name: cfg.OIDCName,
+					UsernameClaim: cfg.OIDCUsernameClaim}), accounts: accounts}
+			}
 		}
 	}
 	page.Changes, page.Heartbeat, page.Secure = api.Changes, cfg.Heartbeat, tlsConfig != nil
@@ -389,7 +396,7 @@ const readyTimeout = 2 * time.Second
 // /readyz that it can serve (its store answers, with its migrations applied), else 503 with the reason.
 func handler(api, page http.Handler, issuer *auth.LocalIssuer, prov *provider.Provider, store any, logger *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
-	for _, pattern := range []string{"/{$}", "/timeline", "/timeline/events", "/signin", "/signout", "/privacy", "/privacy/",
+	for _, pattern := range []string{"/{$}", "/timeline", "/timeline/events", "/signin", "/signin/", "/signout", "/privacy", "/privacy/",
 		"/consent", "/device", "/devices", "/devices/", "/static/"} {
 		mux.Handle(pattern, page)
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/activityd/activityd"
 	"github.com/activityd/activityd/auth"
 	"github.com/activityd/activityd/provider"
+	"github.com/activityd/activityd/relyingparty"
 	"github.com/activityd/activityd/web"
 )
 
@@ -58,7 +59,7 @@ func (a pageAccounts) Authenticate(ctx context.Context, name, password, addr str
 }
 
 func consent(r provider.Request) web.Consent {
-	c := web.Consent{ID: r.ID, AppID: r.App.ID, AppName: r.App.DisplayName(), Offline: r.Offline}
+	c := web.Consent{ID: r.ID, AppID: r.App.ID, AppName: r.App.DisplayName(), Offline: r.Offline, API: len(r.Scopes) > 0}
 	for _, s := range r.Scopes {
 		c.All = c.All || s == provider.ScopeAll
 	}
@@ -137,4 +138,22 @@ func (a pageAccounts) Revoke(ctx context.Context, p activity.Principal, id strin
 		return activity.Errorf(activity.NotFound, "no such signed-in device or app")
 	}
 	return a.p.Revoke(ctx, p.UserID, id)
+}
+
+// externalSignIn is the external OpenID provider and the accounts as the page's web.External.
+type externalSignIn struct {
+	*relyingparty.Client
+	accounts pageAccounts
+}
+
+func (e externalSignIn) SignIn(ctx context.Context, redirectURL, code, verifier, nonce string) (activity.Principal, error) {
+	id, err := e.Exchange(ctx, redirectURL, code, verifier, nonce)
+	if err != nil {
+		return activity.Principal{}, err
+	}
+	acc, err := e.accounts.p.Accounts.External(ctx, id.Issuer, id.Subject, id.Username)
+	if err != nil {
+		return activity.Principal{}, err
+	}
+	return e.accounts.principal(acc), nil
 }

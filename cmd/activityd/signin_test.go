@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -589,3 +590,77 @@ func TestKeys_Rotate(t *testing.T) {
 }
 
 func base64URL(s string) ([]byte, error) { return base64.RawURLEncoding.DecodeString(s) }
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// TestSignIn_ExternalProvider signs a person in to one activityd's page through another activityd
+// as its OpenID Connect provider (--oidc-issuer): discovery, the code flow with PKCE and a nonce,
+// the ID token checked by go-oidc, and an account made and linked on first sign-in.
+func TestSignIn_ExternalProvider(t *testing.T) {
+	idpAddr, rpAddr := freePort(t), freePort(t)
+	idpDir, rpDir := t.TempDir(), t.TempDir()
+	idp := startServer(t, idpDir, nil, "--addr", idpAddr, "--issuer-name", "http://"+idpAddr)
+	runCmd(t, "correct horse battery\n", "user", "add", "frank", "--data", idpDir, "--password-stdin")
+	runCmd(t, "", "app", "add", "timeline-rp", "--name", "Frank's other timeline", "--redirect-uri",
+		"http://"+rpAddr+"/signin/external/callback", "--data", idpDir)
+	rp := startServer(t, rpDir, nil, "--addr", rpAddr, "--oidc-issuer", idp, "--oidc-client-id", "timeline-rp", "--oidc-name", "Server A")
+
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar}
+	get := func(u string) (*http.Response, string) {
+		res, err := c.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		return res, string(b)
+	}
+	_, page := get(rp + "/signin")
+	if !strings.Contains(page, "Sign in with Server A") {
+		t.Fatalf("the sign-in page offers no external provider:\n%.2000s", page)
+	}
+	// Off to the provider: its sign-in page, for its request.
+	res, page := get(rp + "/signin/external")
+	if res.Request.URL.Host != idpAddr || res.Request.URL.Path != "/signin" {
+		t.Fatalf("external sign-in went to %s: %d\n%.1500s", res.Request.URL, res.StatusCode, page)
+	}
+	form := url.Values{"csrf": {csrfOf(t, page)}, "name": {"frank"}, "password": {"correct horse battery"},
+		"request": {res.Request.URL.Query().Get("request")}}
+	res, err := c.PostForm(idp+"/signin", form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.Request.URL.Path != "/consent" || !strings.Contains(string(body), "know who you are") {
+		t.Fatalf("after the provider's sign-in: %s\n%.2000s", res.Request.URL, body)
+	}
+	id := regexp.MustCompile(`name="request" value="([^"]+)"`).FindStringSubmatch(string(body))
+	res, err = c.PostForm(idp+"/consent", url.Values{"csrf": {csrfOf(t, string(body))}, "request": {id[1]}, "answer": {"approve"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(res.Body)
+	res.Body.Close()
+	// Back on the relying party, signed in: its timeline, as frank.
+	if res.Request.URL.Host != rpAddr || res.Request.URL.Path != "/" || res.StatusCode != 200 || !strings.Contains(string(body), "frank") {
+		t.Fatalf("after consent: %d at %s\n%.2000s", res.StatusCode, res.Request.URL, body)
+	}
+	if out := runCmd(t, "", "user", "list", "--data", rpDir); !strings.Contains(out, "frank") {
+		t.Errorf("the relying party's accounts: %q, want frank made on first sign-in", out)
+	}
+	// A callback that did not start here is refused.
+	fresh := &http.Client{}
+	if res, _ := fresh.Get(rp + "/signin/external/callback?state=x&code=y"); res.StatusCode != http.StatusBadRequest {
+		t.Errorf("a callback without its flow cookie: %d, want 400", res.StatusCode)
+	}
+}
