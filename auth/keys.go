@@ -126,19 +126,6 @@ func (l *LocalIssuer) ShareKeys(ctx context.Context, records activity.RecordStor
 	return l.Reload(ctx)
 }
 
-// ReadKeys makes the issuer sign with the newest key of the ring kept in records, when a server
-// shared it there (ShareKeys); otherwise it keeps the key file's key. activityd token calls it.
-func (l *LocalIssuer) ReadKeys(ctx context.Context, records activity.RecordStore) error {
-	existing, err := records.ListRecords(ctx, kindSigningKey, "")
-	if err != nil || len(existing) == 0 {
-		return err
-	}
-	l.mu.Lock()
-	l.records = records
-	l.mu.Unlock()
-	return l.Reload(ctx)
-}
-
 // Reload reads the key ring from the records again (a rotation by another process).
 func (l *LocalIssuer) Reload(ctx context.Context) error {
 	l.mu.RLock()
@@ -304,4 +291,22 @@ func (r ringKeys) Key(ctx context.Context, kid string) (*jose.JSONWebKey, error)
 		}
 	}
 	return nil, fmt.Errorf("no key %q", kid)
+}
+
+// StoredIssuer returns the local issuer whose key ring a server keeps in records, with no key file:
+// for activityd token and keys on a store that already shares its keys. When records hold no key it
+// fails with an error wrapping activity.ErrRecordNotFound.
+func StoredIssuer(ctx context.Context, records activity.RecordStore, name string) (*LocalIssuer, error) {
+	existing, err := records.ListRecords(ctx, kindSigningKey, "")
+	if err != nil {
+		return nil, fmt.Errorf("read signing keys: %w", err)
+	}
+	if len(existing) == 0 {
+		return nil, fmt.Errorf("the store holds no signing key yet: %w", activity.ErrRecordNotFound)
+	}
+	if name == "" {
+		name = DefaultIssuer
+	}
+	l := &LocalIssuer{Name: name, Audience: GraphAudiences[0], records: records}
+	return l, l.Reload(ctx)
 }

@@ -384,16 +384,19 @@ func keys(ctx context.Context, args []string, getenv func(string) string, stdout
 	if len(rest) != 1 || (rest[0] != "list" && rest[0] != "rotate") {
 		return usagef("keys", "want list or rotate")
 	}
-	issuer, err := loadIssuer(data, key, name)
-	if err != nil {
-		return err
-	}
 	records, _, closeStore, err := recordStore(ctx, data, db)
 	if err != nil {
 		return err
 	}
 	defer closeStore()
-	if err := issuer.ShareKeys(ctx, records); err != nil {
+	issuer, err := auth.StoredIssuer(ctx, records, name)
+	if errors.Is(err, activity.ErrRecordNotFound) {
+		// No server shared its keys yet: the key file's key becomes the ring's first.
+		if issuer, err = loadIssuer(data, key, name); err == nil {
+			err = issuer.ShareKeys(ctx, records)
+		}
+	}
+	if err != nil {
 		return err
 	}
 	if rest[0] == "rotate" {

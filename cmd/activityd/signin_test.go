@@ -11,11 +11,14 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/activityd/activityd/auth"
+	"github.com/activityd/activityd/postgres/pgtest"
 	"github.com/activityd/activityd/provider"
 	"golang.org/x/oauth2"
 )
@@ -79,10 +82,13 @@ func csrfOf(t *testing.T, page string) string {
 // sends it there), and returns where the sign-in sent it.
 func (b *browser) signIn(start, name, password string) *http.Response {
 	b.t.Helper()
-	res, _ := b.get(start)
-	loc := res.Header.Get("Location")
-	if res.StatusCode/100 != 3 || !strings.HasPrefix(loc, "/signin") {
-		b.t.Fatalf("GET %s: %d to %q, want a redirect to /signin", start, res.StatusCode, loc)
+	loc := start
+	if !strings.HasPrefix(start, "/signin") {
+		res, _ := b.get(start)
+		loc = res.Header.Get("Location")
+		if res.StatusCode/100 != 3 || !strings.HasPrefix(loc, "/signin") {
+			b.t.Fatalf("GET %s: %d to %q, want a redirect to /signin", start, res.StatusCode, loc)
+		}
 	}
 	res, page := b.get(loc)
 	if res.StatusCode != 200 {
@@ -662,5 +668,147 @@ func TestSignIn_ExternalProvider(t *testing.T) {
 	fresh := &http.Client{}
 	if res, _ := fresh.Get(rp + "/signin/external/callback?state=x&code=y"); res.StatusCode != http.StatusBadRequest {
 		t.Errorf("a callback without its flow cookie: %d, want 400", res.StatusCode)
+	}
+}
+
+// TestSignIn_TwoProcessesPostgres: two servers on one PostgreSQL share accounts, apps, requests,
+// codes, refresh tokens and signing keys: a sign-in started on one finishes on the other, its code
+// is redeemed on the first, refreshed on the second; a key rotated by the CLI reaches both.
+func TestSignIn_TwoProcessesPostgres(t *testing.T) {
+	db := pgtest.URL(t)
+	a := startServer(t, t.TempDir(), nil, "--db", db)
+	b := startServer(t, t.TempDir(), nil, "--db", db) // its own key file: the store's keys win
+	runCmd(t, "correct horse battery\n", "user", "add", "gina", "--db", db, "--password-stdin")
+	runCmd(t, "", "app", "add", "notes", "--redirect-uri", "http://127.0.0.1/cb", "--db", db)
+	cfg := &oauth2.Config{ClientID: "notes", RedirectURL: "http://127.0.0.1:40000/cb", Scopes: []string{"offline_access", provider.ScopeApp},
+		Endpoint: oauth2.Endpoint{AuthURL: a + provider.AuthorizePath, TokenURL: a + provider.TokenPath, AuthStyle: oauth2.AuthStyleInParams}}
+	verifier := oauth2.GenerateVerifier()
+	res, _ := newBrowser(t, a).get(cfg.AuthCodeURL("s", oauth2.S256ChallengeOption(verifier)))
+	// The browser goes on at b (a load balancer in front of both).
+	onB := newBrowser(t, b)
+	res = onB.signIn(res.Header.Get("Location"), "gina", "correct horse battery")
+	res = onB.answer(res.Header.Get("Location"), "approve")
+	res, _ = onB.get(res.Header.Get("Location"))
+	back, _ := url.Parse(res.Header.Get("Location"))
+	tok, err := cfg.Exchange(context.Background(), back.Query().Get("code"), oauth2.VerifierOption(verifier))
+	if err != nil {
+		t.Fatalf("redeem at a a code made at b: %v", err)
+	}
+	cfgB := *cfg
+	cfgB.Endpoint.TokenURL = b + provider.TokenPath
+	fresh, err := cfgB.TokenSource(context.Background(), &oauth2.Token{RefreshToken: tok.RefreshToken}).Token()
+	if err != nil {
+		t.Fatalf("refresh at b: %v", err)
+	}
+	for _, base := range []string{a, b} {
+		for _, at := range []string{tok.AccessToken, fresh.AccessToken} {
+			if st, _ := listActivities(t, base, at); st != 200 {
+				t.Errorf("%s with a token of the other: %d", base, st)
+			}
+		}
+	}
+	if _, err := cfg.TokenSource(context.Background(), &oauth2.Token{RefreshToken: tok.RefreshToken}).Token(); err == nil {
+		t.Error("the refresh token rotated at b still works at a")
+	}
+	runCmd(t, "", "keys", "rotate", "--db", db)
+	minted := mintTokenDB(t, db, "gina", "notes")
+	for _, base := range []string{a, b} {
+		if st, _ := listActivities(t, base, minted); st != 200 {
+			t.Errorf("%s with a token of the rotated key: %d", base, st)
+		}
+	}
+}
+
+// mintTokenDB mints a token with activityd token for the local issuer whose keys are in db.
+func mintTokenDB(t *testing.T, db, user, app string) string {
+	t.Helper()
+	dir := t.TempDir()
+	if _, err := auth.OpenLocalIssuer(filepath.Join(dir, "issuer-key.pem"), ""); err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(runCmd(t, "", "token", "--data", dir, "--db", db, "--user", user, "--app", app))
+}
+
+// runCmdErr runs a command that should fail and returns its error.
+func runCmdErr(t *testing.T, stdin string, args ...string) error {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	if args[0] == "user" {
+		return user(t.Context(), args[1:], os.Getenv, strings.NewReader(stdin), &out, &errOut)
+	}
+	return run(t.Context(), args, os.Getenv, &out, &errOut)
+}
+
+// TestUser_Lifecycle: passwd, disable (signs out every grant), enable, and rm, which deletes the
+// account's activities and says how many.
+func TestUser_Lifecycle(t *testing.T) {
+	dir := t.TempDir()
+	base, stop := startStoppable(t, dir, nil)
+	runCmd(t, "first password\n", "user", "add", "hana", "--data", dir, "--password-stdin")
+	if err := runCmdErr(t, "other password\n", "user", "add", "HANA", "--data", dir, "--password-stdin"); err == nil || !strings.Contains(err.Error(), "exists") {
+		t.Errorf("a second account of the same name (another case): %v", err)
+	}
+	if err := runCmdErr(t, "short\n", "user", "add", "ivan", "--data", dir, "--password-stdin"); err == nil || !strings.Contains(err.Error(), "at least 8") {
+		t.Errorf("a short password: %v", err)
+	}
+	tok := mintToken(t, dir, "hana", "notes")
+	for _, k := range []string{"a", "b"} {
+		if st := putActivity(t, base, tok, k); st/100 != 2 {
+			t.Fatalf("PUT: %d", st)
+		}
+	}
+	signIn := func(password string) int {
+		b := newBrowser(t, base)
+		_, page := b.get("/signin")
+		res, _ := b.post("/signin", url.Values{"csrf": {csrfOf(t, page)}, "name": {"hana"}, "password": {password}})
+		return res.StatusCode
+	}
+	runCmd(t, "second password\n", "user", "passwd", "hana", "--data", dir, "--password-stdin")
+	if st := signIn("first password"); st != http.StatusUnauthorized {
+		t.Errorf("the old password after passwd: %d", st)
+	}
+	if st := signIn("second password"); st != http.StatusSeeOther {
+		t.Errorf("the new password: %d", st)
+	}
+	// A device grant, to be signed out by disable.
+	cfg := &oauth2.Config{ClientID: provider.CLIAppID, Scopes: []string{"offline_access", provider.ScopeAll},
+		Endpoint: oauth2.Endpoint{DeviceAuthURL: base + provider.DevicePath, TokenURL: base + provider.TokenPath, AuthStyle: oauth2.AuthStyleInParams}}
+	da, err := cfg.DeviceAuth(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := newBrowser(t, base)
+	b.signIn("/device?user_code="+da.UserCode, "hana", "second password")
+	b.answer("/device?user_code="+da.UserCode, "approve")
+	dt, err := cfg.DeviceAccessToken(t.Context(), da)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out := runCmd(t, "", "user", "disable", "hana", "--data", dir); !strings.Contains(out, "1 devices and apps signed out") {
+		t.Errorf("disable printed %q", out)
+	}
+	if _, err := cfg.TokenSource(t.Context(), &oauth2.Token{RefreshToken: dt.RefreshToken}).Token(); err == nil {
+		t.Error("a disabled account's device still refreshes")
+	}
+	if st := signIn("second password"); st != http.StatusUnauthorized {
+		t.Errorf("a disabled account signs in: %d", st)
+	}
+	runCmd(t, "", "user", "enable", "hana", "--data", dir)
+	if st := signIn("second password"); st != http.StatusSeeOther {
+		t.Errorf("an enabled account: %d", st)
+	}
+	if err := runCmdErr(t, "", "user", "rm", "hana", "--data", dir); err == nil || !strings.Contains(err.Error(), "stop it") {
+		t.Errorf("rm while the SQLite server runs: %v, want to be told to stop it", err)
+	}
+	stop()
+	if out := runCmd(t, "", "user", "rm", "hana", "--data", dir); !strings.Contains(out, "Removed hana: 2 activities deleted") {
+		t.Errorf("rm printed %q", out)
+	}
+	base = startServer(t, dir, nil)
+	if st, ids := listActivities(t, base, mintToken(t, dir, "hana", "notes")); st != 200 || len(ids) != 0 {
+		t.Errorf("after rm: %d %v, want no activities", st, ids)
+	}
+	if st := signIn("second password"); st != http.StatusUnauthorized {
+		t.Errorf("a removed account signs in: %d", st)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/activityd/activityd"
 	"github.com/activityd/activityd/auth"
 )
 
@@ -52,21 +53,9 @@ func token(args []string, getenv func(string) string, stdout io.Writer) error {
 	if _, err := auth.Username(user); err != nil {
 		return usagef("token", "--user: %v", err)
 	}
-	issuer, err := loadIssuer(data, key, name)
+	issuer, err := openIssuer(context.Background(), data, key, name, db)
 	if err != nil {
 		return err
-	}
-	// Sign with the newest key of the ring when the server keeps one in its store (after a rotation).
-	if db != "" || fileExists(sqliteFile(data)) {
-		records, _, closeStore, err := recordStore(context.Background(), data, db)
-		if err != nil {
-			return err
-		}
-		err = issuer.ReadKeys(context.Background(), records)
-		closeStore()
-		if err != nil {
-			return err
-		}
 	}
 	for _, sc := range scopes {
 		if sc != auth.Scope && sc != auth.ScopeAll {
@@ -84,6 +73,24 @@ func token(args []string, getenv func(string) string, stdout io.Writer) error {
 // loadIssuer loads the local issuer's existing key from --issuer-key, or else from --data. A missing
 // key is an error naming the path tried (absolute: a relative --data is relative to the working
 // directory, which may not be the server's).
+// openIssuer returns the local issuer as a server of data (or db) signs: with the newest key of the
+// ring its store keeps, or with the key file when the store keeps none (no server started yet).
+func openIssuer(ctx context.Context, data, key, name, db string) (*auth.LocalIssuer, error) {
+	if db == "" && !fileExists(sqliteFile(data)) {
+		return loadIssuer(data, key, name)
+	}
+	records, _, closeStore, err := recordStore(ctx, data, db)
+	if err != nil {
+		return nil, err
+	}
+	defer closeStore()
+	issuer, err := auth.StoredIssuer(ctx, records, name)
+	if errors.Is(err, activity.ErrRecordNotFound) {
+		return loadIssuer(data, key, name)
+	}
+	return issuer, err
+}
+
 func loadIssuer(data, key, name string) (*auth.LocalIssuer, error) {
 	path, from := issuerKeyFile(data, key), "--data "+data
 	if key != "" {
