@@ -16,6 +16,7 @@ import (
 
 	"github.com/activityd/activityd"
 	"github.com/activityd/activityd/auth"
+	"github.com/activityd/activityd/provider"
 	"github.com/activityd/activityd/graph"
 	"github.com/activityd/activityd/notify"
 )
@@ -87,6 +88,9 @@ type Config struct {
 
 	// The change log and live streams.
 	ChangeRetention   time.Duration
+	// AccessTokenTTL and RefreshTokenTTL are the lifetimes of the sign-in provider's tokens (a
+	// refresh token's is renewed by each use).
+	AccessTokenTTL, RefreshTokenTTL time.Duration
 	Heartbeat         time.Duration
 	MaxStreamsPerUser int
 }
@@ -106,6 +110,7 @@ func DefaultConfig() Config {
 		MaxPageBytes: graph.DefaultMaxPageBytes, MaxExpandItems: graph.DefaultMaxExpandItems,
 		MaxExpandItemsPerPage: graph.DefaultMaxExpandItemsPerPage, MaxBatchBytes: graph.DefaultMaxBatchBytes,
 		MaxHistoryItems: activity.DefaultMaxHistoryItems, ChangeRetention: activity.DefaultChangeRetention,
+		AccessTokenTTL: provider.DefaultAccessTTL, RefreshTokenTTL: provider.DefaultRefreshTTL,
 		Heartbeat: graph.DefaultHeartbeat, MaxStreamsPerUser: graph.DefaultMaxStreamsPerUser,
 		WebhookMaxRetry: notify.DefaultMaxRetry,
 	}
@@ -317,6 +322,10 @@ func (c *Config) validateCosts() error {
 		return fmt.Errorf("--max-streams-per-user %d: want 1 to 10000", c.MaxStreamsPerUser)
 	case c.Heartbeat < time.Second:
 		return fmt.Errorf("--heartbeat %s: want a duration of at least 1s, such as 15s", c.Heartbeat)
+	case c.AccessTokenTTL < time.Minute || c.AccessTokenTTL > 24*time.Hour:
+		return fmt.Errorf("--access-token-ttl %s: want 1m to 24h (revoked devices keep their access token this long)", c.AccessTokenTTL)
+	case c.RefreshTokenTTL < c.AccessTokenTTL:
+		return fmt.Errorf("--refresh-token-ttl %s: want at least --access-token-ttl (%s)", c.RefreshTokenTTL, c.AccessTokenTTL)
 	case c.ChangeRetention < time.Hour:
 		return fmt.Errorf("--change-retention %s: want a duration of at least 1h, such as 720h", c.ChangeRetention)
 	}
@@ -526,6 +535,8 @@ func serveFlags(c *Config) *flag.FlagSet {
 	fs.Var(listFlag{&c.CORSOrigins}, "cors-origins", "`origins` whose web pages may call the API (CORS), comma-separated, e.g. https://app.example.org; * allows any; none by default")
 	fs.Var(listFlag{&c.WebhookAllow}, "webhook-allow", "`addresses` or CIDR prefixes a webhook receiver may have although they are not public (loopback, private, link-local); none by default")
 	fs.DurationVar(&c.WebhookMaxRetry, "webhook-max-retry", c.WebhookMaxRetry, "how long deliveries to a failing webhook receiver are retried before a 'missed' lifecycle notification (at least 1s)")
+	fs.DurationVar(&c.AccessTokenTTL, "access-token-ttl", c.AccessTokenTTL, "how long an access token of the sign-in provider lasts (1m to 24h); a signed-out device keeps its own this long")
+	fs.DurationVar(&c.RefreshTokenTTL, "refresh-token-ttl", c.RefreshTokenTTL, "how long a device stays signed in without being used (each use renews it)")
 	fs.DurationVar(&c.ChangeRetention, "change-retention", c.ChangeRetention, "how long the change log keeps a change; delta tokens and stream ids older than this get 410 (at least 1h)")
 	fs.DurationVar(&c.Heartbeat, "heartbeat", c.Heartbeat, "how often an idle live stream sends a comment (at least 1s)")
 	fs.IntVar(&c.MaxStreamsPerUser, "max-streams-per-user", c.MaxStreamsPerUser, "most live streams one user may have open, 429 above (1 to 10000)")

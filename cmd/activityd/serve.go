@@ -149,7 +149,7 @@ func serve(ctx context.Context, cfg Config, logOut io.Writer) error {
 				return fmt.Errorf("local issuer: %w", err)
 			}
 		}
-		if prov, err = newProvider(ctx, store, issuer, logger); err != nil {
+		if prov, err = newProvider(ctx, cfg, store, issuer, logger); err != nil {
 			return err
 		}
 		if prov != nil {
@@ -269,6 +269,10 @@ func serve(ctx context.Context, cfg Config, logOut io.Writer) error {
 		go func() { errc <- srv.ServeTLS(ln, "", "") }()
 	} else {
 		go func() { errc <- srv.Serve(ln) }()
+	}
+	if prov != nil && tlsConfig == nil && !loopbackAddr(ln.Addr()) && !strings.HasPrefix(cfg.PublicURL, "https://") {
+		logger.Warn("sign-in over plain http on a network address: passwords and tokens cross the network readable; serve TLS (--tls-cert, --tls self-signed) or put an https proxy in front (--public-url https://…)",
+			slog.String("addr", ln.Addr().String()))
 	}
 	logger.Info("listening", slog.String("addr", ln.Addr().String()),
 		slog.String("graph", scheme+"://"+ln.Addr().String()+"/v1.0"), slog.String("store", storeName(cfg)),
@@ -497,4 +501,10 @@ func trimChanges(ctx context.Context, store activity.Store, retention time.Durat
 		case <-t.C:
 		}
 	}
+}
+
+// loopbackAddr reports whether a listener's address is a loopback one.
+func loopbackAddr(a net.Addr) bool {
+	tcp, ok := a.(*net.TCPAddr)
+	return ok && tcp.IP.IsLoopback()
 }

@@ -14,7 +14,7 @@ import (
 
 // newProvider starts the OpenID provider on the local issuer's key and the store's records, and
 // registers the app of 'activityd login'.
-func newProvider(ctx context.Context, store activity.Store, issuer *auth.LocalIssuer, logger *slog.Logger) (*provider.Provider, error) {
+func newProvider(ctx context.Context, cfg Config, store activity.Store, issuer *auth.LocalIssuer, logger *slog.Logger) (*provider.Provider, error) {
 	records, ok := store.(activity.RecordStore)
 	if !ok {
 		return nil, nil
@@ -24,7 +24,8 @@ func newProvider(ctx context.Context, store activity.Store, issuer *auth.LocalIs
 		return nil, fmt.Errorf("read the store's secret: %w", err)
 	}
 	prov, err := provider.New(records, provider.Config{Issuer: issuer.Name, Audience: issuer.Audience, Tenant: auth.LocalTenant,
-		SigningKey: issuer.SigningKey, PublicKeys: issuer.PublicKeys, Secret: secret, Username: auth.Username, UserID: auth.UserID, Logger: logger})
+		SigningKey: issuer.SigningKey, PublicKeys: issuer.PublicKeys, Secret: secret, Username: auth.Username, UserID: auth.UserID, Logger: logger,
+		AccessTTL: cfg.AccessTokenTTL, RefreshTTL: cfg.RefreshTokenTTL})
 	if err != nil {
 		return nil, err
 	}
