@@ -162,6 +162,11 @@ func (s *storage) get(ctx context.Context, kind, id string, v any) (activity.Rec
 // CreateAuthRequest keeps a validated authorization request. PKCE with S256 is required of every
 // app (RFC 9700 §2.1.1; plain and no challenge are refused), and so is a scope of the API.
 func (s *storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, _ string) (op.AuthRequest, error) {
+	// Bounded so that a request always fits its record: too long is the app's mistake (a 4xx), not ours.
+	if len(req.State) > 1024 || len(req.Nonce) > 1024 || len(req.RedirectURI) > 2048 || len(req.Scopes) > 20 || len(strings.Join(req.Scopes, " ")) > 2048 ||
+		len(req.CodeChallenge) > 128 {
+		return nil, oidc.ErrInvalidRequest().WithDescription("state and nonce may have 1,024 bytes, redirect_uri and scope 2,048, code_challenge 128 (and scope 20 names)")
+	}
 	if req.CodeChallenge == "" {
 		return nil, oidc.ErrInvalidRequest().WithDescription("code_challenge is missing: activityd requires PKCE with code_challenge_method=S256 (RFC 7636)")
 	}

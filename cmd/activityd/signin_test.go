@@ -228,6 +228,12 @@ func TestSignIn_AuthorizationCode(t *testing.T) {
 	if _, err := cfg.Exchange(ctx, code, oauth2.VerifierOption(verifier)); err == nil {
 		t.Error("a code worked twice")
 	}
+	// The ID token (openid) names the person to the app; it is no access token for the API.
+	if idt, _ := tok.Extra("id_token").(string); idt == "" {
+		t.Error("no ID token for the scope openid")
+	} else if st := putActivity(t, base, idt, "with-id-token"); st != http.StatusUnauthorized && st != http.StatusForbidden {
+		t.Errorf("PUT with the ID token: %d, want 401 or 403", st)
+	}
 
 	// The access token is the API's: the same person and app as 'activityd token --user alice --app notes'.
 	if st := putActivity(t, base, tok.AccessToken, "from-oauth"); st != 201 && st != 200 {
@@ -451,11 +457,13 @@ func TestSignIn_Attacks(t *testing.T) {
 			t.Errorf("another account from the same address: %d, want 303", st)
 		}
 	})
-	t.Run("IDTokenIsNoAccessToken", func(t *testing.T) {
-		// Anything the provider signs that is not an access token for the API is refused by it: a
-		// garbage bearer, and (below) the id_token.
-		if st, _ := listActivities(t, base, "not-a-token"); st != http.StatusUnauthorized {
-			t.Errorf("garbage bearer: %d", st)
+	t.Run("Oversized", func(t *testing.T) {
+		q := good()
+		q.Set("state", strings.Repeat("s", 4000))
+		res := authorize(q)
+		loc, _ := url.Parse(res.Header.Get("Location"))
+		if loc == nil || loc.Query().Get("error") != "invalid_request" {
+			t.Errorf("a 4,000-byte state: %d to %q, want the app told invalid_request", res.StatusCode, res.Header.Get("Location"))
 		}
 	})
 }
