@@ -16,9 +16,9 @@ import (
 
 	"github.com/activityd/activityd"
 	"github.com/activityd/activityd/auth"
-	"github.com/activityd/activityd/provider"
 	"github.com/activityd/activityd/graph"
 	"github.com/activityd/activityd/notify"
+	"github.com/activityd/activityd/provider"
 )
 
 // Config is the configuration of activityd serve.
@@ -87,12 +87,12 @@ type Config struct {
 	WebhookMaxRetry time.Duration // how long a failing receiver is retried
 
 	// The change log and live streams.
-	ChangeRetention   time.Duration
+	ChangeRetention time.Duration
 	// AccessTokenTTL and RefreshTokenTTL are the lifetimes of the sign-in provider's tokens (a
 	// refresh token's is renewed by each use).
 	AccessTokenTTL, RefreshTokenTTL time.Duration
-	Heartbeat         time.Duration
-	MaxStreamsPerUser int
+	Heartbeat                       time.Duration
+	MaxStreamsPerUser               int
 }
 
 // DefaultConfig returns the embedded default: SQLite and the local issuer in ./activityd-data,
