@@ -243,6 +243,8 @@ func testCrash(t *testing.T, dir string, args ...string) {
 		p := startProcess(t, args...)
 		ctx, cancel := context.WithCancel(t.Context())
 		var wg sync.WaitGroup
+		firstAck := make(chan struct{})
+		var once sync.Once
 		for w := range writers {
 			wg.Go(func() {
 				for i := 0; ctx.Err() == nil; i++ {
@@ -258,8 +260,16 @@ func testCrash(t *testing.T, dir string, args ...string) {
 					mu.Lock()
 					acked[key] = body
 					mu.Unlock()
+					once.Do(func() { close(firstAck) })
 				}
 			})
+		}
+		// The kill comes at a random moment after the process has acknowledged a write (a fresh
+		// process on a loaded machine can take longer than the random wait to answer its first).
+		select {
+		case <-firstAck:
+		case <-time.After(30 * time.Second):
+			t.Fatalf("round %d: no write acknowledged within 30s", round)
 		}
 		time.Sleep(time.Duration(50+rand.IntN(250)) * time.Millisecond)
 		p.kill()
