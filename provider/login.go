@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"sort"
+	"time"
 
 	"github.com/activityd/activityd"
 )
@@ -148,7 +149,7 @@ func (p *Provider) answerDevice(ctx context.Context, userCode string, answer fun
 		return err
 	}
 	answer(&d)
-	return p.storage.put(ctx, kindDevice, id, "", d.Expires.Add(60e9), d)
+	return p.storage.put(ctx, kindDevice, id, "", d.Expires.Add(time.Minute), d)
 }
 
 // GrantStore keeps the grants of every account.

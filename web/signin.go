@@ -193,11 +193,13 @@ func (s *Server) handleDevice(w http.ResponseWriter, r *http.Request, ss *sessio
 	data := map[string]any{"UserCode": code}
 	if code != "" {
 		c, err := s.Accounts.DeviceRequest(r.Context(), code)
-		if err == nil {
+		var e *activity.Error
+		switch {
+		case err == nil:
 			data["Consent"], data["Action"] = c, "/device"
-		} else if activity.ErrorCode(err) == activity.NotFound {
-			data["Error"] = err.(*activity.Error).Message
-		} else {
+		case errors.As(err, &e) && e.Code == activity.NotFound:
+			data["Error"] = e.Message
+		default:
 			return err
 		}
 	}
