@@ -26,6 +26,9 @@ type session struct {
 	AppID    string `json:"a"`
 	Expires  int64  `json:"e"` // Unix seconds
 	SID      string `json:"s"`
+	// Account: signed in with an account (a password or the external provider), which must stay
+	// enabled for the session to last.
+	Account bool `json:"c,omitempty"`
 
 	bearer bool // not a cookie: a bearer token of the privacy API (never stored)
 }
@@ -82,12 +85,16 @@ func (s *Server) session(r *http.Request) *session {
 	if json.Unmarshal(msg, &ss) != nil || ss.UserID == "" || s.now().Unix() >= ss.Expires {
 		return nil
 	}
+	// A disabled or removed account's sessions end at once, on every process.
+	if ss.Account && s.Accounts != nil && !s.Accounts.Active(r.Context(), ss.principal()) {
+		return nil
+	}
 	return &ss
 }
 
 // startSession signs p in: it sets the session cookie (HttpOnly, SameSite=Lax, Secure over TLS),
 // which lasts SessionTTL, and never past the token it was signed in with (when that expires).
-func (s *Server) startSession(w http.ResponseWriter, p activity.Principal, tokenExpires time.Time) {
+func (s *Server) startSession(w http.ResponseWriter, p activity.Principal, tokenExpires time.Time, account bool) {
 	sid := make([]byte, 16)
 	rand.Read(sid)
 	ttl := orDefault(s.SessionTTL, DefaultSessionTTL)
@@ -95,7 +102,7 @@ func (s *Server) startSession(w http.ResponseWriter, p activity.Principal, token
 		ttl = max(tokenExpires.Sub(s.now()), time.Second)
 	}
 	ss := session{TenantID: p.TenantID, UserID: p.UserID, UserName: p.UserName, Issuer: p.Issuer, AppID: p.AppID,
-		Expires: s.now().Add(ttl).Unix(), SID: base64.RawURLEncoding.EncodeToString(sid)}
+		Expires: s.now().Add(ttl).Unix(), SID: base64.RawURLEncoding.EncodeToString(sid), Account: account}
 	msg, _ := json.Marshal(ss)
 	http.SetCookie(w, &http.Cookie{Name: s.cookieName(), Value: s.sign("session", msg), Path: "/",
 		MaxAge: int(ttl / time.Second), HttpOnly: true, Secure: s.Secure, SameSite: http.SameSiteLaxMode})
@@ -263,7 +270,7 @@ func (s *Server) handleSignIn(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, http.StatusUnauthorized, "signin", s.signinData(w, r, map[string]any{"Error": msg}))
 		return
 	}
-	s.startSession(w, p, tokenExpiry(token))
+	s.startSession(w, p, tokenExpiry(token), false)
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
 

@@ -34,6 +34,8 @@ type Accounts interface {
 	DeviceRequest(ctx context.Context, userCode string) (Consent, error)
 	ApproveDevice(ctx context.Context, userCode string, p activity.Principal) error
 	DenyDevice(ctx context.Context, userCode string) error
+	// Active reports whether the account of a page session signed in with it is still enabled.
+	Active(ctx context.Context, p activity.Principal) bool
 	// Devices lists the person's signed-in devices and apps; Revoke signs one out.
 	Devices(ctx context.Context, p activity.Principal) ([]Device, error)
 	Revoke(ctx context.Context, p activity.Principal, id string) error
@@ -156,7 +158,7 @@ func (s *Server) handlePasswordSignIn(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, status, "signin", s.signinData(w, r, map[string]any{"Error": msg, "Name": r.PostFormValue("name")}))
 		return
 	}
-	s.startSession(w, p, time.Time{})
+	s.startSession(w, p, time.Time{}, true)
 	http.Redirect(w, r, next(r), http.StatusSeeOther)
 }
 
@@ -387,7 +389,7 @@ func (s *Server) handleExternalCallback(w http.ResponseWriter, r *http.Request) 
 		fail(http.StatusBadGateway, "The sign-in provider's answer was not accepted; try again.")
 		return
 	}
-	s.startSession(w, p, time.Time{})
+	s.startSession(w, p, time.Time{}, true)
 	http.Redirect(w, r, flow.Next, http.StatusSeeOther)
 }
 

@@ -82,6 +82,11 @@ func (a pageAccounts) account(ctx context.Context, p activity.Principal) (provid
 	return acc, err
 }
 
+func (a pageAccounts) Active(ctx context.Context, p activity.Principal) bool {
+	acc, err := a.p.Accounts.ByID(ctx, p.UserID)
+	return err == nil && !acc.Disabled && p.Issuer == a.issuer
+}
+
 func (a pageAccounts) Request(ctx context.Context, id string) (web.Consent, error) {
 	r, err := a.p.Request(ctx, id)
 	return consent(r), err

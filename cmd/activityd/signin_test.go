@@ -792,8 +792,14 @@ func TestUser_Lifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if res, _ := b.get("/devices"); res.StatusCode != 200 {
+		t.Fatalf("the devices page, signed in: %d", res.StatusCode)
+	}
 	if out := runCmd(t, "", "user", "disable", "hana", "--data", dir); !strings.Contains(out, "1 devices and apps signed out") {
 		t.Errorf("disable printed %q", out)
+	}
+	if res, _ := b.get("/devices"); res.StatusCode != http.StatusSeeOther || !strings.HasPrefix(res.Header.Get("Location"), "/signin") {
+		t.Errorf("a disabled account's page session: %d to %q, want it signed out", res.StatusCode, res.Header.Get("Location"))
 	}
 	if _, err := cfg.TokenSource(t.Context(), &oauth2.Token{RefreshToken: dt.RefreshToken}).Token(); err == nil {
 		t.Error("a disabled account's device still refreshes")
