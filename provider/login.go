@@ -22,6 +22,8 @@ type Request struct {
 	Scopes  []string // the API scopes asked for (ScopeApp, ScopeAll)
 	Offline bool     // a refresh token is asked for: the app stays signed in
 	OpenID  bool     // openid is asked for: the app learns who the person is (their name)
+	// RedirectURI is where the answer goes (an authorization request's, checked against the app's).
+	RedirectURI string
 }
 
 // Request returns the authorization request id, or activity.NotFound when it is unknown, expired
@@ -38,7 +40,7 @@ func (p *Provider) Request(ctx context.Context, id string) (Request, error) {
 		return Request{}, err
 	}
 	return Request{ID: a.ID, App: app, Scopes: apiScopes(a.Scopes), Offline: hasScope(a.Scopes, "offline_access"),
-		OpenID: hasScope(a.Scopes, "openid")}, nil
+		OpenID: hasScope(a.Scopes, "openid"), RedirectURI: a.RedirectURI}, nil
 }
 
 // Approve records that account consented to the authorization request id, and returns where to

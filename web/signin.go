@@ -49,6 +49,8 @@ type Consent struct {
 	All     bool // the scope UserActivity.ReadWrite.All: every app's activities
 	API     bool // any scope of the API (else the app only learns who signed in)
 	Offline bool // the app stays signed in (a refresh token)
+	// RedirectURI is where the browser goes with the answer (the app's, already checked).
+	RedirectURI string
 }
 
 // Device is a signed-in device or app (an OAuth grant).
@@ -167,6 +169,12 @@ func (s *Server) handleConsent(w http.ResponseWriter, r *http.Request, ss *sessi
 	c, err := s.Accounts.Request(r.Context(), r.FormValue("request"))
 	if err != nil {
 		return err
+	}
+	// The answer's redirects end at the app: the page's form-action must allow its origin, or the
+	// browser stops the navigation (CSP Level 3 applies form-action to a form's redirects).
+	if origin := cspOrigin(c.RedirectURI); origin != "" {
+		w.Header().Set("Content-Security-Policy", strings.Replace(w.Header().Get("Content-Security-Policy"),
+			"form-action 'self'", "form-action 'self' "+origin, 1))
 	}
 	s.renderPage(w, r, ss, "consent", map[string]any{"Consent": c, "Action": "/consent"})
 	return nil
@@ -402,4 +410,24 @@ func (s *Server) withExternal(h http.HandlerFunc) http.HandlerFunc {
 		}
 		h(w, r)
 	}
+}
+
+// cspOrigin returns the CSP source expression of a redirect URI: its origin (scheme://host:port) for
+// http and https, its scheme ("com.example.app:") for a private-use one; empty when it holds a
+// character a source expression may not (W3C CSP Level 3 §2.3.1).
+func cspOrigin(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme == "" {
+		return ""
+	}
+	src := u.Scheme + ":"
+	if u.Scheme == "http" || u.Scheme == "https" {
+		src = u.Scheme + "://" + u.Host
+	}
+	for _, c := range src {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune(".-+:/[]", c)) {
+			return ""
+		}
+	}
+	return src
 }
