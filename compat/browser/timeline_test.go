@@ -227,14 +227,22 @@ func settled(zone string) string {
 	return fmt.Sprintf(`document.readyState === "complete" && document.getElementById("main")?.dataset.zone === %q && document.cookie.includes("tz=")`, zone)
 }
 
+// The sign-in page's token form: folded away under the account form ("Sign in with a token"), which
+// a person opens by its summary.
+const (
+	tokenSummary = `details > summary`
+	tokenButton  = `details form[action="/signin"] button[type=submit]`
+)
+
 // signIn signs the tab in through the page's form with a token of user, and waits for the timeline.
 func (tb *tab) signIn(token, zone string) {
 	tb.t.Helper()
 	tb.do("sign in",
 		chromedp.Navigate(tb.e.base+"/signin"),
+		chromedp.Click(chromedp.CSS(tokenSummary)),
 		chromedp.WaitVisible(chromedp.ID("token")),
 		chromedp.SetValue(chromedp.ID("token"), token),
-		chromedp.Click(chromedp.CSS(`form[action="/signin"] button[type=submit]`)),
+		chromedp.Click(chromedp.CSS(tokenButton)),
 	)
 	tb.mustWait("the timeline after signing in", `location.pathname === "/" && `+settled(zone), 15*time.Second)
 }
@@ -524,8 +532,10 @@ func TestTimeline_SignIn_Seeded_Resume(t *testing.T) {
 
 	// A token that is not one is refused on the form, with a message.
 	tb.do("sign in with a bad token",
+		chromedp.Click(chromedp.CSS(tokenSummary)),
+		chromedp.WaitVisible(chromedp.ID("token")),
 		chromedp.SetValue(chromedp.ID("token"), "not-a-token"),
-		chromedp.Click(chromedp.CSS(`form[action="/signin"] button[type=submit]`)),
+		chromedp.Click(chromedp.CSS(tokenButton)),
 	)
 	tb.mustWait("the refusal", `document.querySelector('.problem[role="alert"]') && document.getElementById("token")`, 10*time.Second)
 
