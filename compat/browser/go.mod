@@ -23,6 +23,9 @@ require (
 	modernc.org/sqlite v1.62.0 // indirect
 )
 
-require github.com/activityd/activityd v0.0.0
+require (
+	github.com/activityd/activityd v0.0.0
+	golang.org/x/oauth2 v0.38.0
+)
 
 replace github.com/activityd/activityd => ../..

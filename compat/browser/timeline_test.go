@@ -410,6 +410,46 @@ const pastEdge = `(w) => [...document.querySelectorAll("body *")].filter((el) =>
     return el.tagName.toLowerCase() + (el.className ? "." + String(el.className).trim().split(/\s+/).join(".") : "") + " [" + Math.round(r.left) + ", " + Math.round(r.right) + "]";
   }).slice(0, 12)`
 
+// look is how a page looks in a tab: its colour scheme, colours and width.
+type look struct {
+	Dark        bool     `json:"dark"`
+	Background  string   `json:"background"`
+	Color       string   `json:"color"`
+	ScrollWidth float64  `json:"scrollWidth"`
+	ClientWidth float64  `json:"clientWidth"`
+	Wide        []string `json:"wide"`
+}
+
+// checkLook checks that the tab's page is in scheme (light or dark), with the page's background of
+// that scheme, and no wider than the screen; name names the page in failures.
+func (tb *tab) checkLook(name, scheme string) look {
+	t := tb.t
+	t.Helper()
+	l := eval[look](tb, `(() => {
+  const w = document.documentElement.clientWidth;
+  const wide = (`+pastEdge+`)(w);
+  return {
+    dark: matchMedia("(prefers-color-scheme: dark)").matches,
+    background: getComputedStyle(document.body).backgroundColor,
+    color: getComputedStyle(document.body).color,
+    scrollWidth: document.documentElement.scrollWidth,
+    clientWidth: w,
+    wide,
+  };
+})()`)
+	if l.Dark != (scheme == "dark") {
+		t.Errorf("%s: prefers-color-scheme dark is %v", name, l.Dark)
+	}
+	wantBG := map[string]string{"light": "rgb(246, 247, 249)", "dark": "rgb(17, 20, 24)"}[scheme]
+	if l.Background != wantBG {
+		t.Errorf("%s: the page's background is %s, want %s", name, l.Background, wantBG)
+	}
+	if l.ScrollWidth > l.ClientWidth || len(l.Wide) > 0 {
+		t.Errorf("%s: wider than the screen: scroll width %.0f > %.0f; elements past the edge: %v", name, l.ScrollWidth, l.ClientWidth, l.Wide)
+	}
+	return l
+}
+
 // activityBody is a userActivity as an app writes it, active in the last five minutes.
 func activityBody(key, host, app, title, description string) map[string]any {
 	now := time.Now().UTC()
@@ -1088,36 +1128,7 @@ func TestTimeline_Screenshots(t *testing.T) {
 		} else {
 			tb.open(path, browserZone)
 		}
-		type look struct {
-			Dark        bool     `json:"dark"`
-			Background  string   `json:"background"`
-			Color       string   `json:"color"`
-			ScrollWidth float64  `json:"scrollWidth"`
-			ClientWidth float64  `json:"clientWidth"`
-			Wide        []string `json:"wide"`
-		}
-		l := eval[look](tb, `(() => {
-  const w = document.documentElement.clientWidth;
-  const wide = (`+pastEdge+`)(w);
-  return {
-    dark: matchMedia("(prefers-color-scheme: dark)").matches,
-    background: getComputedStyle(document.body).backgroundColor,
-    color: getComputedStyle(document.body).color,
-    scrollWidth: document.documentElement.scrollWidth,
-    clientWidth: w,
-    wide,
-  };
-})()`)
-		if l.Dark != (scheme == "dark") {
-			t.Errorf("%s: prefers-color-scheme dark is %v", name, l.Dark)
-		}
-		wantBG := map[string]string{"light": "rgb(246, 247, 249)", "dark": "rgb(17, 20, 24)"}[scheme]
-		if l.Background != wantBG {
-			t.Errorf("%s: the page's background is %s, want %s", name, l.Background, wantBG)
-		}
-		if l.ScrollWidth > l.ClientWidth || len(l.Wide) > 0 {
-			t.Errorf("%s: wider than the screen: scroll width %.0f > %.0f; elements past the edge: %v", name, l.ScrollWidth, l.ClientWidth, l.Wide)
-		}
+		l := tb.checkLook(name, scheme)
 		ctx, cancel := context.WithTimeout(tb.ctx, 30*time.Second)
 		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 		cancel()
