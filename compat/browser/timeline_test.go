@@ -227,14 +227,22 @@ func settled(zone string) string {
 	return fmt.Sprintf(`document.readyState === "complete" && document.getElementById("main")?.dataset.zone === %q && document.cookie.includes("tz=")`, zone)
 }
 
+// The sign-in page's token form: folded away under the account form ("Sign in with a token"), which
+// a person opens by its summary.
+const (
+	tokenSummary = `details > summary`
+	tokenButton  = `details form[action="/signin"] button[type=submit]`
+)
+
 // signIn signs the tab in through the page's form with a token of user, and waits for the timeline.
 func (tb *tab) signIn(token, zone string) {
 	tb.t.Helper()
 	tb.do("sign in",
 		chromedp.Navigate(tb.e.base+"/signin"),
+		chromedp.Click(chromedp.CSS(tokenSummary)),
 		chromedp.WaitVisible(chromedp.ID("token")),
 		chromedp.SetValue(chromedp.ID("token"), token),
-		chromedp.Click(chromedp.CSS(`form[action="/signin"] button[type=submit]`)),
+		chromedp.Click(chromedp.CSS(tokenButton)),
 	)
 	tb.mustWait("the timeline after signing in", `location.pathname === "/" && `+settled(zone), 15*time.Second)
 }
@@ -402,6 +410,46 @@ const pastEdge = `(w) => [...document.querySelectorAll("body *")].filter((el) =>
     return el.tagName.toLowerCase() + (el.className ? "." + String(el.className).trim().split(/\s+/).join(".") : "") + " [" + Math.round(r.left) + ", " + Math.round(r.right) + "]";
   }).slice(0, 12)`
 
+// look is how a page looks in a tab: its colour scheme, colours and width.
+type look struct {
+	Dark        bool     `json:"dark"`
+	Background  string   `json:"background"`
+	Color       string   `json:"color"`
+	ScrollWidth float64  `json:"scrollWidth"`
+	ClientWidth float64  `json:"clientWidth"`
+	Wide        []string `json:"wide"`
+}
+
+// checkLook checks that the tab's page is in scheme (light or dark), with the page's background of
+// that scheme, and no wider than the screen; name names the page in failures.
+func (tb *tab) checkLook(name, scheme string) look {
+	t := tb.t
+	t.Helper()
+	l := eval[look](tb, `(() => {
+  const w = document.documentElement.clientWidth;
+  const wide = (`+pastEdge+`)(w);
+  return {
+    dark: matchMedia("(prefers-color-scheme: dark)").matches,
+    background: getComputedStyle(document.body).backgroundColor,
+    color: getComputedStyle(document.body).color,
+    scrollWidth: document.documentElement.scrollWidth,
+    clientWidth: w,
+    wide,
+  };
+})()`)
+	if l.Dark != (scheme == "dark") {
+		t.Errorf("%s: prefers-color-scheme dark is %v", name, l.Dark)
+	}
+	wantBG := map[string]string{"light": "rgb(246, 247, 249)", "dark": "rgb(17, 20, 24)"}[scheme]
+	if l.Background != wantBG {
+		t.Errorf("%s: the page's background is %s, want %s", name, l.Background, wantBG)
+	}
+	if l.ScrollWidth > l.ClientWidth || len(l.Wide) > 0 {
+		t.Errorf("%s: wider than the screen: scroll width %.0f > %.0f; elements past the edge: %v", name, l.ScrollWidth, l.ClientWidth, l.Wide)
+	}
+	return l
+}
+
 // activityBody is a userActivity as an app writes it, active in the last five minutes.
 func activityBody(key, host, app, title, description string) map[string]any {
 	now := time.Now().UTC()
@@ -524,8 +572,10 @@ func TestTimeline_SignIn_Seeded_Resume(t *testing.T) {
 
 	// A token that is not one is refused on the form, with a message.
 	tb.do("sign in with a bad token",
+		chromedp.Click(chromedp.CSS(tokenSummary)),
+		chromedp.WaitVisible(chromedp.ID("token")),
 		chromedp.SetValue(chromedp.ID("token"), "not-a-token"),
-		chromedp.Click(chromedp.CSS(`form[action="/signin"] button[type=submit]`)),
+		chromedp.Click(chromedp.CSS(tokenButton)),
 	)
 	tb.mustWait("the refusal", `document.querySelector('.problem[role="alert"]') && document.getElementById("token")`, 10*time.Second)
 
@@ -1078,36 +1128,7 @@ func TestTimeline_Screenshots(t *testing.T) {
 		} else {
 			tb.open(path, browserZone)
 		}
-		type look struct {
-			Dark        bool     `json:"dark"`
-			Background  string   `json:"background"`
-			Color       string   `json:"color"`
-			ScrollWidth float64  `json:"scrollWidth"`
-			ClientWidth float64  `json:"clientWidth"`
-			Wide        []string `json:"wide"`
-		}
-		l := eval[look](tb, `(() => {
-  const w = document.documentElement.clientWidth;
-  const wide = (`+pastEdge+`)(w);
-  return {
-    dark: matchMedia("(prefers-color-scheme: dark)").matches,
-    background: getComputedStyle(document.body).backgroundColor,
-    color: getComputedStyle(document.body).color,
-    scrollWidth: document.documentElement.scrollWidth,
-    clientWidth: w,
-    wide,
-  };
-})()`)
-		if l.Dark != (scheme == "dark") {
-			t.Errorf("%s: prefers-color-scheme dark is %v", name, l.Dark)
-		}
-		wantBG := map[string]string{"light": "rgb(246, 247, 249)", "dark": "rgb(17, 20, 24)"}[scheme]
-		if l.Background != wantBG {
-			t.Errorf("%s: the page's background is %s, want %s", name, l.Background, wantBG)
-		}
-		if l.ScrollWidth > l.ClientWidth || len(l.Wide) > 0 {
-			t.Errorf("%s: wider than the screen: scroll width %.0f > %.0f; elements past the edge: %v", name, l.ScrollWidth, l.ClientWidth, l.Wide)
-		}
+		l := tb.checkLook(name, scheme)
 		ctx, cancel := context.WithTimeout(tb.ctx, 30*time.Second)
 		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 		cancel()

@@ -10,6 +10,7 @@ import { randomUUID } from "node:crypto";
 import {
   Client, PageIterator, BatchRequestContent, BatchResponseContent, GraphError,
 } from "@microsoft/microsoft-graph-client";
+import * as oauth from "oauth4webapi";
 
 const bin = process.env.ACTIVITYD_BIN;
 const data = process.env.ACTIVITYD_DATA;
@@ -182,4 +183,117 @@ test("BatchRequestContent: a PUT, a GET that depends on it, a failing GET", asyn
   const missing = results.getResponseById("3");
   assert.equal(missing.status, 404);
   assert.equal((await missing.json()).error.code, "itemNotFound");
+});
+
+// Sign-in: tokens from activityd's OpenID provider, not from "activityd token". oauth4webapi (a small,
+// dependency-free, OpenID-certified client) makes the authorization request with PKCE, checks the
+// callback, redeems the code (checking the ID token's claims) and refreshes; the person's part, the
+// sign-in and consent pages, is done with fetch as a browser does it (cookies, no redirects followed).
+
+// person is someone at a browser: a cookie jar in front of fetch.
+function person() {
+  const cookies = new Map();
+  const go = async (url, init = {}) => {
+    const res = await fetch(new URL(url, baseUrl), {
+      ...init, redirect: "manual",
+      headers: { ...init.headers, cookie: [...cookies].map(([k, v]) => `${k}=${v}`).join("; ") },
+    });
+    for (const c of res.headers.getSetCookie()) {
+      const [pair] = c.split(";");
+      const i = pair.indexOf("=");
+      cookies.set(pair.slice(0, i), pair.slice(i + 1));
+    }
+    return { res, page: await res.text(), location: res.headers.get("location") };
+  };
+  const field = (page, name) => {
+    const m = new RegExp(`name="${name}" value="([^"]+)"`).exec(page);
+    assert.ok(m, `no field ${name} in the page: ${page.slice(0, 1500)}`);
+    return m[1];
+  };
+  const post = (url, form) => go(url, { method: "POST", body: new URLSearchParams(form) });
+  return {
+    // signIn opens start, which sends the person to /signin, fills in the form, and returns the next page.
+    async signIn(start, name, password) {
+      const first = await go(start);
+      assert.match(first.location ?? "", /^\/signin\?/, `${start} should send the person to sign in`);
+      const form = await go(first.location);
+      const next = await post("/signin", {
+        ...Object.fromEntries(new URL(first.location, baseUrl).searchParams),
+        csrf: field(form.page, "csrf"), name, password,
+      });
+      assert.equal(next.res.status, 303, `sign-in: ${next.page.slice(0, 500)}`);
+      return next.location;
+    },
+    // allow answers the consent page at url with Allow and returns where the app is sent.
+    async allow(url, ...mustSay) {
+      const consent = await go(url);
+      for (const s of mustSay) assert.ok(consent.page.includes(s), `the consent page does not say ${s}`);
+      const answered = await post("/consent", { csrf: field(consent.page, "csrf"), request: field(consent.page, "request"), answer: "approve" });
+      assert.equal(answered.res.status, 303);
+      return (await go(answered.location)).location; // the provider's callback sends it on to the app
+    },
+  };
+}
+
+test("the client with a token of the authorization code grant with PKCE, refreshed", async () => {
+  execFileSync(bin, ["app", "add", "js-notes", "--name", "JS Notes", "--redirect-uri", "http://127.0.0.1/callback", "--data", data]);
+  execFileSync(bin, ["user", "add", "js-fern", "--password-stdin", "--data", data], { input: "correct horse battery\n" });
+
+  // The issuer is the tokens' iss, https://activityd.local; its metadata is served here.
+  const as = await oauth.processDiscoveryResponse(new URL("https://activityd.local"),
+    await oauth.discoveryRequest(new URL(baseUrl), { algorithm: "oidc" }));
+  assert.equal(as.authorization_endpoint, `${baseUrl}/oauth2/authorize`);
+  const client = { client_id: "js-notes" };
+  const redirectUri = "http://127.0.0.1:47614/callback"; // a loopback URI: any port (RFC 8252)
+  const verifier = oauth.generateRandomCodeVerifier();
+  const state = oauth.generateRandomState();
+  const nonce = oauth.generateRandomNonce();
+  const authorize = new URL(as.authorization_endpoint);
+  authorize.search = new URLSearchParams({
+    client_id: client.client_id, redirect_uri: redirectUri, response_type: "code", state, nonce,
+    scope: "openid offline_access https://graph.microsoft.com/UserActivity.ReadWrite.CreatedByApp",
+    code_challenge: await oauth.calculatePKCECodeChallenge(verifier), code_challenge_method: "S256",
+  });
+
+  const browser = person();
+  const consent = await browser.signIn(authorize, "js-fern", "correct horse battery");
+  const callback = new URL(await browser.allow(consent, "JS Notes", "UserActivity.ReadWrite.CreatedByApp"));
+  assert.equal(callback.origin + callback.pathname, "http://127.0.0.1:47614/callback");
+  const params = oauth.validateAuthResponse(as, client, callback, state);
+  const tokens = await oauth.processAuthorizationCodeResponse(as, client,
+    await oauth.authorizationCodeGrantRequest(as, client, oauth.None(), params, redirectUri, verifier), { expectedNonce: nonce });
+  assert.equal(tokens.token_type, "bearer");
+  assert.ok(tokens.refresh_token, "a refresh token for offline_access");
+  // oauth4webapi has checked the ID token's iss, aud (which includes the client_id), azp, nonce and
+  // times; it is no access token: the API refuses it.
+  assert.equal(oauth.getValidatedIdTokenClaims(tokens).azp, client.client_id);
+  await assert.rejects(clientFor(tokens.id_token).api("/me/activities").get(),
+    (err) => err instanceof GraphError && [401, 403].includes(err.statusCode));
+
+  let accessToken = tokens.access_token;
+  const graph = Client.init({ baseUrl, customHosts: new Set(["localhost"]), authProvider: (done) => done(null, accessToken) });
+  const created = await graph.api("/me/activities/" + encodeURIComponent("/signed-in?1")).put(docsActivity("/signed-in?1"));
+  assert.equal(created.status, "active");
+  await graph.api("/me/activities/second").put(docsActivity("second"));
+  let list = await graph.api("/me/activities").get();
+  assert.deepEqual(list.value.map((a) => a.appActivityId).sort(), ["/signed-in?1", "second"]);
+  // The same person and app as "activityd token --user js-fern --app js-notes" (oid, azp).
+  const same = await clientFor(token("js-fern", "js-notes")).api("/me/activities").get();
+  assert.equal(same.value.length, 2);
+
+  // Refreshed: a new access token (and refresh token) that the client goes on with.
+  const refreshed = await oauth.processRefreshTokenResponse(as, client,
+    await oauth.refreshTokenGrantRequest(as, client, oauth.None(), tokens.refresh_token));
+  assert.notEqual(refreshed.access_token, accessToken);
+  assert.notEqual(refreshed.refresh_token, tokens.refresh_token);
+  accessToken = refreshed.access_token;
+  for (const a of list.value) await graph.api(`/me/activities/${a.id}`).delete();
+  list = await graph.api("/me/activities").get();
+  assert.deepEqual(list.value, []);
+
+  // Signed out (RFC 7009): the refresh token no longer refreshes.
+  await oauth.processRevocationResponse(await oauth.revocationRequest(as, client, oauth.None(), refreshed.refresh_token));
+  await assert.rejects(async () => oauth.processRefreshTokenResponse(as, client,
+    await oauth.refreshTokenGrantRequest(as, client, oauth.None(), refreshed.refresh_token)),
+  (err) => err instanceof oauth.ResponseBodyError && err.error === "invalid_grant");
 });
