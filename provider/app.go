@@ -5,8 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -178,4 +181,33 @@ func (c client) RestrictAdditionalIdTokenScopes() func([]string) []string {
 }
 func (c client) RestrictAdditionalAccessTokenScopes() func([]string) []string {
 	return func(s []string) []string { return s }
+}
+
+// redirectAllowed reports whether uri is one of the app's redirect URIs: the same string, or, for a
+// registered http://127.0.0.1 or http://[::1] one, the same but for a port (RFC 8252 §7.3). Stricter
+// than the library's native-app rule, which also takes localhost, https and a fragment there.
+func (a App) redirectAllowed(uri string) bool {
+	if slices.Contains(a.RedirectURIs, uri) {
+		return true
+	}
+	u, err := url.Parse(uri)
+	if err != nil || u.Scheme != "http" || u.Fragment != "" || strings.Contains(uri, "#") || u.User != nil {
+		return false
+	}
+	if ip := net.ParseIP(u.Hostname()); ip == nil || !ip.IsLoopback() {
+		return false
+	}
+	if port := u.Port(); port != "" {
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return false
+		}
+	}
+	for _, reg := range a.RedirectURIs {
+		ru, err := url.Parse(reg)
+		if err == nil && ru.Scheme == "http" && ru.Hostname() == u.Hostname() && ru.Port() == "" &&
+			ru.EscapedPath() == u.EscapedPath() && ru.RawQuery == u.RawQuery {
+			return true
+		}
+	}
+	return false
 }

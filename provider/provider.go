@@ -16,13 +16,17 @@ package provider
 import (
 	"bytes"
 	"crypto/ecdsa"
+	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -168,12 +172,78 @@ func (p *Provider) Handler(baseURL func(*http.Request) string) http.Handler {
 	h := http.Handler(p.op)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r = r.WithContext(WithRequest(r.Context(), r))
-		if r.URL.Path == DevicePath && r.Method == http.MethodPost {
+		switch {
+		case r.URL.Path == DevicePath && r.Method == http.MethodPost:
 			p.deviceAuthorization(h, baseURL(r), w, r)
-			return
+		case r.URL.Path == AuthorizePath:
+			p.authorize(h, w, r)
+		case r.URL.Path == AuthorizePath+"/callback" && !p.Bound(r, r.URL.Query().Get("id")):
+			w.Header().Set("Cache-Control", "no-store")
+			http.Error(w, "This sign-in did not start in this browser: start again from the app.", http.StatusBadRequest)
+		default:
+			h.ServeHTTP(w, r)
 		}
-		h.ServeHTTP(w, r)
 	})
+}
+
+// boundCookie holds the authorization requests this browser started (their ids, signed), so that
+// only this browser may consent to them and collect their code: a request id that leaks (a link to
+// the consent page sent to someone else) is worth nothing elsewhere (RFC 9700 §4.7, §4.2.4).
+const boundCookie = "activityd-authorize"
+
+// maxBound is how many authorization requests a browser may have going at once.
+const maxBound = 4
+
+func (p *Provider) bindMAC(id string) string {
+	m := hmac.New(sha256.New, p.cfg.Secret)
+	m.Write([]byte("activityd authorization request\x00" + id))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:18])
+}
+
+// boundIDs returns the ids the request's cookie binds, checked.
+func (p *Provider) boundIDs(r *http.Request) []string {
+	c, err := r.Cookie(boundCookie)
+	if err != nil {
+		return nil
+	}
+	var ids []string
+	for _, item := range strings.Split(c.Value, "~") {
+		id, mac, ok := strings.Cut(item, ".")
+		if ok && hmac.Equal([]byte(mac), []byte(p.bindMAC(id))) {
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
+
+// Bound reports whether the browser of r started the authorization request id.
+func (p *Provider) Bound(r *http.Request, id string) bool {
+	return id != "" && slices.Contains(p.boundIDs(r), id)
+}
+
+// authorize serves the authorization endpoint and, when it sends the browser to sign in for a new
+// request, binds the request to the browser with a cookie (HttpOnly, SameSite=Lax, Secure over TLS).
+func (p *Provider) authorize(h http.Handler, w http.ResponseWriter, r *http.Request) {
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, r)
+	if loc := rec.Header().Get("Location"); rec.Code/100 == 3 && strings.HasPrefix(loc, SignInPath+"?request=") {
+		id, _ := url.QueryUnescape(strings.TrimPrefix(loc, SignInPath+"?request="))
+		ids := append([]string{id}, p.boundIDs(r)...)
+		if len(ids) > maxBound {
+			ids = ids[:maxBound]
+		}
+		items := make([]string, len(ids))
+		for i, id := range ids {
+			items[i] = id + "." + p.bindMAC(id)
+		}
+		http.SetCookie(w, &http.Cookie{Name: boundCookie, Value: strings.Join(items, "~"), Path: "/", MaxAge: int(requestTTL / time.Second),
+			HttpOnly: true, Secure: r.TLS != nil || r.URL.Scheme == "https", SameSite: http.SameSiteLaxMode})
+	}
+	for k, v := range rec.Header() {
+		w.Header()[k] = v
+	}
+	w.WriteHeader(rec.Code)
+	_, _ = w.Write(rec.Body.Bytes())
 }
 
 // deviceAuthorization serves the device endpoint with the verification URIs rewritten from the

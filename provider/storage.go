@@ -167,6 +167,9 @@ func (s *storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, 
 		len(req.CodeChallenge) > 128 {
 		return nil, oidc.ErrInvalidRequest().WithDescription("state and nonce may have 1,024 bytes, redirect_uri and scope 2,048, code_challenge 128 (and scope 20 names)")
 	}
+	if app, err := s.p.Apps.Find(ctx, req.ClientID); err != nil || !app.redirectAllowed(req.RedirectURI) {
+		return nil, oidc.ErrInvalidRequestRedirectURI().WithDescription("the redirect_uri is not one the app registered")
+	}
 	if req.CodeChallenge == "" {
 		return nil, oidc.ErrInvalidRequest().WithDescription("code_challenge is missing: activityd requires PKCE with code_challenge_method=S256 (RFC 7636)")
 	}
@@ -407,7 +410,9 @@ func (s *storage) KeySet(context.Context) ([]op.Key, error) {
 
 func (s *storage) GetClientByClientID(ctx context.Context, id string) (op.Client, error) {
 	app, err := s.p.Apps.Find(ctx, id)
-	if err != nil {
+	if activity.ErrorCode(err) == activity.NotFound {
+		return nil, oidc.ErrInvalidClient().WithDescription("no app is registered with this client_id")
+	} else if err != nil {
 		return nil, err
 	}
 	return client{app: app}, nil

@@ -34,6 +34,9 @@ type Accounts interface {
 	DeviceRequest(ctx context.Context, userCode string) (Consent, error)
 	ApproveDevice(ctx context.Context, userCode string, p activity.Principal) error
 	DenyDevice(ctx context.Context, userCode string) error
+	// Bound reports whether the browser of r started the authorization request id: only that
+	// browser may answer it (a consent link sent to someone else is worth nothing).
+	Bound(r *http.Request, id string) bool
 	// Active reports whether the account of a page session signed in with it is still enabled.
 	Active(ctx context.Context, p activity.Principal) bool
 	// Devices lists the person's signed-in devices and apps; Revoke signs one out.
@@ -164,8 +167,14 @@ func (s *Server) handlePasswordSignIn(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, next(r), http.StatusSeeOther)
 }
 
+// errNotBound is an authorization request this browser did not start.
+var errNotBound = activity.Errorf(activity.Invalid, "This sign-in request did not start in this browser: start again from the app.")
+
 // handleConsent shows an app's authorization request to the signed-in person.
 func (s *Server) handleConsent(w http.ResponseWriter, r *http.Request, ss *session) error {
+	if !s.Accounts.Bound(r, r.FormValue("request")) {
+		return errNotBound
+	}
 	c, err := s.Accounts.Request(r.Context(), r.FormValue("request"))
 	if err != nil {
 		return err
@@ -183,6 +192,9 @@ func (s *Server) handleConsent(w http.ResponseWriter, r *http.Request, ss *sessi
 // handleConsentAnswer approves or denies an authorization request and sends the browser on.
 func (s *Server) handleConsentAnswer(w http.ResponseWriter, r *http.Request, ss *session) error {
 	id := r.PostFormValue("request")
+	if !s.Accounts.Bound(r, id) {
+		return errNotBound
+	}
 	var to string
 	var err error
 	if r.PostFormValue("answer") == "approve" {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 
 	"github.com/activityd/activityd"
 	"github.com/activityd/activityd/auth"
@@ -82,6 +83,8 @@ func (a pageAccounts) account(ctx context.Context, p activity.Principal) (provid
 	}
 	return acc, err
 }
+
+func (a pageAccounts) Bound(r *http.Request, id string) bool { return a.p.Bound(r, id) }
 
 func (a pageAccounts) Active(ctx context.Context, p activity.Principal) bool {
 	acc, err := a.p.Accounts.ByID(ctx, p.UserID)

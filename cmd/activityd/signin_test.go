@@ -372,6 +372,61 @@ func TestSignIn_Attacks(t *testing.T) {
 			}
 		}
 	})
+	t.Run("ConsentLinkElsewhere", func(t *testing.T) {
+		// An attacker starts a request and sends the consent link to bob: bob's browser did not
+		// start it, so it cannot answer it, and nobody but the starting browser collects a code.
+		attacker := newBrowser(t, base)
+		res, _ := attacker.get(provider.AuthorizePath + "?" + good().Encode())
+		id, _ := url.QueryUnescape(strings.TrimPrefix(res.Header.Get("Location"), "/signin?request="))
+		victim := newBrowser(t, base)
+		victim.signIn("/devices", "bob", "correct horse battery")
+		if res, page := victim.get("/consent?request=" + url.QueryEscape(id)); res.StatusCode != http.StatusBadRequest {
+			t.Errorf("consent page of a request another browser started: %d\n%.500s", res.StatusCode, page)
+		}
+		_, page := victim.get("/devices")
+		if res, _ := victim.post("/consent", url.Values{"csrf": {csrfOf(t, page)}, "request": {id}, "answer": {"approve"}}); res.StatusCode != http.StatusBadRequest {
+			t.Errorf("approving a request another browser started: %d", res.StatusCode)
+		}
+		if res, _ := newBrowser(t, base).get(provider.AuthorizePath + "/callback?id=" + url.QueryEscape(id)); res.StatusCode != http.StatusBadRequest || res.Header.Get("Location") != "" {
+			t.Errorf("the callback from another browser: %d to %q", res.StatusCode, res.Header.Get("Location"))
+		}
+	})
+	t.Run("UnknownClient", func(t *testing.T) {
+		for _, form := range []url.Values{
+			{"client_id": {"nosuch"}, "scope": {"openid"}},
+			{"client_id": {"nosuch"}, "grant_type": {"refresh_token"}, "refresh_token": {"x"}},
+		} {
+			path := provider.TokenPath
+			if form.Get("grant_type") == "" {
+				path = provider.DevicePath
+			}
+			res, err := http.PostForm(base+path, form)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			if res.StatusCode/100 != 4 || !strings.Contains(string(body), "invalid_client") {
+				t.Errorf("%s with an unknown client: %d %s, want 4xx invalid_client", path, res.StatusCode, body)
+			}
+		}
+	})
+	t.Run("LoopbackRedirectStrict", func(t *testing.T) {
+		runCmd(t, "", "app", "add", "native", "--redirect-uri", "http://127.0.0.1/callback", "--data", dir)
+		for uri, ok := range map[string]bool{
+			"http://127.0.0.1:5555/callback": true, "http://127.0.0.1/callback": true,
+			"http://localhost/callback": false, "https://127.0.0.1/callback": false, "http://127.0.0.1:99999/callback": false,
+			"http://127.0.0.1:5555/callback#f": false, "http://[::1]:5555/callback": false, "http://127.0.0.1:5555/callback/": false,
+		} {
+			q := good()
+			q.Set("client_id", "native")
+			q.Set("redirect_uri", uri)
+			res := authorize(q)
+			if got := strings.HasPrefix(res.Header.Get("Location"), "/signin?request="); got != ok {
+				t.Errorf("redirect_uri %s: %d to %q, want accepted %v", uri, res.StatusCode, res.Header.Get("Location"), ok)
+			}
+		}
+	})
 	t.Run("RedirectURINotRegistered", func(t *testing.T) {
 		for _, uri := range []string{"https://notes.example/cb/", "https://notes.example/cb?x=1", "https://evil.example/cb",
 			"https://notes.example.evil.example/cb", "http://notes.example/cb", "https://NOTES.example/cb#frag"} {
@@ -691,9 +746,10 @@ func TestSignIn_TwoProcessesPostgres(t *testing.T) {
 	cfg := &oauth2.Config{ClientID: "notes", RedirectURL: "http://127.0.0.1:40000/cb", Scopes: []string{"offline_access", provider.ScopeApp},
 		Endpoint: oauth2.Endpoint{AuthURL: a + provider.AuthorizePath, TokenURL: a + provider.TokenPath, AuthStyle: oauth2.AuthStyleInParams}}
 	verifier := oauth2.GenerateVerifier()
-	res, _ := newBrowser(t, a).get(cfg.AuthCodeURL("s", oauth2.S256ChallengeOption(verifier)))
-	// The browser goes on at b (a load balancer in front of both).
-	onB := newBrowser(t, b)
+	onA := newBrowser(t, a)
+	res, _ := onA.get(cfg.AuthCodeURL("s", oauth2.S256ChallengeOption(verifier)))
+	// The same browser goes on at b (a load balancer in front of both).
+	onB := &browser{t: t, base: b, c: onA.c}
 	res = onB.signIn(res.Header.Get("Location"), "gina", "correct horse battery")
 	res = onB.answer(res.Header.Get("Location"), "approve")
 	res, _ = onB.get(res.Header.Get("Location"))
