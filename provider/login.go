@@ -88,9 +88,17 @@ func (p *Provider) Deny(ctx context.Context, id string) (string, error) {
 }
 
 // DeviceRequest returns the pending device authorization of a user code (typed in any case, with
-// or without its dash), or activity.NotFound.
-func (p *Provider) DeviceRequest(ctx context.Context, userCode string) (Request, error) {
+// or without its dash), or activity.NotFound. who (the account looking) may get 10 codes wrong, then
+// one a minute (RFC 8628 §5.1): past that, activity.Forbidden.
+func (p *Provider) DeviceRequest(ctx context.Context, userCode, who string) (Request, error) {
+	guesses := p.Accounts.limiter("d:"+who, deviceGuesses, time.Minute)
+	if guesses.Tokens() < 1 {
+		return Request{}, activity.Errorf(activity.Forbidden, "Too many codes that match no device: wait a minute and try again.")
+	}
 	d, _, err := p.device(ctx, userCode)
+	if activity.ErrorCode(err) == activity.NotFound {
+		guesses.Allow()
+	}
 	if err != nil {
 		return Request{}, err
 	}
@@ -125,23 +133,35 @@ func (p *Provider) device(ctx context.Context, userCode string) (device, string,
 	return d, string(ref.Body), nil
 }
 
+// deviceGuesses is how many wrong user codes an account may enter before one a minute.
+const deviceGuesses = 10
+
 // ApproveDevice records that account consented to the device authorization of userCode; the
 // device's next poll gets its tokens.
 func (p *Provider) ApproveDevice(ctx context.Context, userCode string, account Account) error {
-	return p.answerDevice(ctx, userCode, func(d *device) {
+	return p.answerDevice(ctx, userCode, account.ID, func(d *device) {
 		d.Done, d.Subject, d.AuthTime = true, account.ID, p.now().UTC()
 	})
 }
 
-// DenyDevice records that the person declined the device authorization of userCode; the device's
-// next poll gets access_denied.
-func (p *Provider) DenyDevice(ctx context.Context, userCode string) error {
-	return p.answerDevice(ctx, userCode, func(d *device) { d.Denied = true })
+// DenyDevice records that who (an account's oid) declined the device authorization of userCode;
+// the device's next poll gets access_denied.
+func (p *Provider) DenyDevice(ctx context.Context, userCode, who string) error {
+	return p.answerDevice(ctx, userCode, who, func(d *device) { d.Denied = true })
 }
 
-func (p *Provider) answerDevice(ctx context.Context, userCode string, answer func(*device)) error {
+// answerDevice answers the device authorization of userCode for who, whose wrong codes count as in
+// DeviceRequest.
+func (p *Provider) answerDevice(ctx context.Context, userCode, who string, answer func(*device)) error {
+	guesses := p.Accounts.limiter("d:"+who, deviceGuesses, time.Minute)
+	if guesses.Tokens() < 1 {
+		return activity.Errorf(activity.Forbidden, "Too many codes that match no device: wait a minute and try again.")
+	}
 	// The user code is taken first: of two answers, one counts.
 	d, id, err := p.device(ctx, userCode)
+	if activity.ErrorCode(err) == activity.NotFound {
+		guesses.Allow()
+	}
 	if err != nil {
 		return err
 	}

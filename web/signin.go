@@ -31,9 +31,9 @@ type Accounts interface {
 	Deny(ctx context.Context, id string) (string, error)
 	// DeviceRequest returns the device authorization of a user code (RFC 8628); ApproveDevice and
 	// DenyDevice answer it.
-	DeviceRequest(ctx context.Context, userCode string) (Consent, error)
+	DeviceRequest(ctx context.Context, userCode string, p activity.Principal) (Consent, error)
 	ApproveDevice(ctx context.Context, userCode string, p activity.Principal) error
-	DenyDevice(ctx context.Context, userCode string) error
+	DenyDevice(ctx context.Context, userCode string, p activity.Principal) error
 	// Bound reports whether the browser of r started the authorization request id: only that
 	// browser may answer it (a consent link sent to someone else is worth nothing).
 	Bound(r *http.Request, id string) bool
@@ -214,12 +214,12 @@ func (s *Server) handleDevice(w http.ResponseWriter, r *http.Request, ss *sessio
 	code := strings.TrimSpace(r.FormValue("user_code"))
 	data := map[string]any{"UserCode": code}
 	if code != "" {
-		c, err := s.Accounts.DeviceRequest(r.Context(), code)
+		c, err := s.Accounts.DeviceRequest(r.Context(), code, ss.principal())
 		var e *activity.Error
 		switch {
 		case err == nil:
 			data["Consent"], data["Action"] = c, "/device"
-		case errors.As(err, &e) && e.Code == activity.NotFound:
+		case errors.As(err, &e) && (e.Code == activity.NotFound || e.Code == activity.Forbidden):
 			data["Error"] = e.Message
 		default:
 			return err
@@ -237,7 +237,7 @@ func (s *Server) handleDeviceAnswer(w http.ResponseWriter, r *http.Request, ss *
 	if approve {
 		err = s.Accounts.ApproveDevice(r.Context(), code, ss.principal())
 	} else {
-		err = s.Accounts.DenyDevice(r.Context(), code)
+		err = s.Accounts.DenyDevice(r.Context(), code, ss.principal())
 	}
 	if err != nil {
 		return err

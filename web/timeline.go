@@ -328,6 +328,13 @@ func (s *Server) parsePosition(v string) (activity.Position, bool) {
 }
 
 var funcs = template.FuncMap{
+	// userCode shows a device's user code as devices show it: XXXX-XXXX (RFC 8628 §6.1).
+	"userCode": func(code string) string {
+		if len(code) == 8 {
+			return code[:4] + "-" + code[4:]
+		}
+		return code
+	},
 	"dict": func(kv ...any) map[string]any {
 		m := map[string]any{}
 		for i := 0; i+1 < len(kv); i += 2 {

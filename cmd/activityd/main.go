@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/activityd/activityd"
 	"io"
 	"os"
 	"os/signal"
@@ -31,7 +32,11 @@ func exit(err error, stderr io.Writer) int {
 	if err == nil {
 		return 0
 	}
-	fmt.Fprintln(stderr, "activityd:", err)
+	if e, ok := err.(*activity.Error); ok {
+		fmt.Fprintln(stderr, "activityd:", e.Message) // a rule's message, for a person (not its code)
+	} else {
+		fmt.Fprintln(stderr, "activityd:", err)
+	}
 	var ee *exitError
 	if errors.As(err, &ee) {
 		return ee.status

@@ -106,8 +106,8 @@ func (a pageAccounts) Approve(ctx context.Context, id string, p activity.Princip
 
 func (a pageAccounts) Deny(ctx context.Context, id string) (string, error) { return a.p.Deny(ctx, id) }
 
-func (a pageAccounts) DeviceRequest(ctx context.Context, code string) (web.Consent, error) {
-	r, err := a.p.DeviceRequest(ctx, code)
+func (a pageAccounts) DeviceRequest(ctx context.Context, code string, p activity.Principal) (web.Consent, error) {
+	r, err := a.p.DeviceRequest(ctx, code, p.UserID)
 	return consent(r), err
 }
 
@@ -119,8 +119,8 @@ func (a pageAccounts) ApproveDevice(ctx context.Context, code string, p activity
 	return a.p.ApproveDevice(ctx, code, acc)
 }
 
-func (a pageAccounts) DenyDevice(ctx context.Context, code string) error {
-	return a.p.DenyDevice(ctx, code)
+func (a pageAccounts) DenyDevice(ctx context.Context, code string, p activity.Principal) error {
+	return a.p.DenyDevice(ctx, code, p.UserID)
 }
 
 func (a pageAccounts) Devices(ctx context.Context, p activity.Principal) ([]web.Device, error) {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -389,6 +390,18 @@ func TestSignIn_Attacks(t *testing.T) {
 		}
 		if res, _ := newBrowser(t, base).get(provider.AuthorizePath + "/callback?id=" + url.QueryEscape(id)); res.StatusCode != http.StatusBadRequest || res.Header.Get("Location") != "" {
 			t.Errorf("the callback from another browser: %d to %q", res.StatusCode, res.Header.Get("Location"))
+		}
+	})
+	t.Run("UserCodeGuessing", func(t *testing.T) {
+		b := newBrowser(t, base)
+		b.signIn("/devices", "bob", "correct horse battery")
+		for i := range 10 {
+			if _, page := b.get(fmt.Sprintf("/device?user_code=BCDF-%04d", i)); !strings.Contains(page, "no device is waiting") {
+				t.Fatalf("guess %d: not told there is no such device", i)
+			}
+		}
+		if _, page := b.get("/device?user_code=BCDF-GHJK"); !strings.Contains(page, "Too many codes") {
+			t.Errorf("the 11th wrong code in a minute is not limited:\n%.1500s", page)
 		}
 	})
 	t.Run("UnknownClient", func(t *testing.T) {
