@@ -30,7 +30,7 @@ func lockDatabase(path string) (*os.File, error) {
 			if pid, err := strconv.Atoi(strings.TrimSpace(string(b[:n]))); err == nil {
 				holder = "process " + strconv.Itoa(pid)
 			}
-			return nil, fmt.Errorf("%s is in use by %s: one process serves a SQLite database (several processes need PostgreSQL, --db)", path, holder)
+			return nil, fmt.Errorf("%s is in use by %s: one process serves a SQLite database (several processes need PostgreSQL, --db): %w", path, holder, ErrInUse)
 		}
 		return nil, fmt.Errorf("lock %s: %w", name, err)
 	}

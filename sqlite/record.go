@@ -61,6 +61,10 @@ func (s *Store) clock() time.Time {
 	return time.Now()
 }
 
+// ErrInUse is wrapped by Open's error when another process serves the database; OpenRecords still
+// opens its records.
+var ErrInUse = errors.New("the database is in use")
+
 // Records is an activity.RecordStore on a SQLite database that a server may be serving at the same
 // time: the accounts and apps commands of activityd use it, so that adding a person does not
 // need the server stopped. It writes in its own short transactions, which SQLite serializes with the

@@ -67,7 +67,7 @@ func recordStore(ctx context.Context, data, db string) (activity.RecordStore, ac
 	if err == nil {
 		return st, st, func() { st.Close() }, nil
 	}
-	if !strings.Contains(err.Error(), "is in use by") {
+	if !errors.Is(err, sqlite.ErrInUse) {
 		return nil, nil, nil, err
 	}
 	rs, err := sqlite.OpenRecords(ctx, path)
