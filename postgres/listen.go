@@ -28,9 +28,6 @@ func (s *Store) Listen(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return nil
 		}
-		if s.OnCommit != nil {
-			s.OnCommit(nil) // what was missed while reconnecting: every stream looks at the log again
-		}
 		select {
 		case <-ctx.Done():
 			return nil
@@ -49,6 +46,11 @@ func (s *Store) listen(ctx context.Context, self string) error {
 		return fmt.Errorf("listen: %w", err)
 	}
 	defer conn.Exec(context.WithoutCancel(ctx), "UNLISTEN "+changesChannel)
+	// Commits of other processes before LISTEN took effect sent notifications no one heard (at
+	// start, streams may already be open): every stream looks at the log once now.
+	if s.OnCommit != nil {
+		s.OnCommit(nil)
+	}
 	for {
 		n, err := conn.Conn().WaitForNotification(ctx)
 		if err != nil {
