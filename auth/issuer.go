@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -41,10 +42,11 @@ type LocalIssuer struct {
 	// discovery document (its endpoints under base): provider.Provider.Discovery.
 	Provider func(base string) map[string]any
 
+	ring atomic.Pointer[[]ringKey] // newest first; the first signs (read on every verification: no lock)
+
+	mu      sync.Mutex
 	records activity.RecordStore // where the key ring is kept (ShareKeys); nil: the key file only
-	mu      sync.RWMutex
-	ring    []ringKey // newest first; ring[0] signs
-	missed  time.Time // when a token naming an unknown key last made it read the ring
+	missed  time.Time            // when a token naming an unknown key last made it read the ring
 }
 
 // OpenLocalIssuer loads the issuer's P-256 key from the PEM file keyFile, creating it (and its
@@ -76,7 +78,9 @@ func newLocalIssuer(key *ecdsa.PrivateKey, name string) (*LocalIssuer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &LocalIssuer{Name: name, Audience: GraphAudiences[0], ring: []ringKey{k}}, nil
+	l := &LocalIssuer{Name: name, Audience: GraphAudiences[0]}
+	l.ring.Store(&[]ringKey{k})
+	return l, nil
 }
 
 func loadOrCreateKey(path string) (*ecdsa.PrivateKey, error) {
@@ -239,9 +243,8 @@ func (l *LocalIssuer) Mint(user, app string, ttl time.Duration, scopes ...string
 // SigningKey returns the key that signs the issuer's tokens now (the newest of its ring) and its
 // key id (kid), for an OpenID provider that signs as this issuer.
 func (l *LocalIssuer) SigningKey() (*ecdsa.PrivateKey, string) {
-	l.mu.RLock()
-	defer l.mu.RUnlock()
-	return l.ring[0].priv, l.ring[0].jwk.KeyID
+	k := l.keys()[0]
+	return k.priv, k.jwk.KeyID
 }
 
 // Handler serves the issuer's OpenID discovery document at /.well-known/openid-configuration and its

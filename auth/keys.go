@@ -100,6 +100,9 @@ func keyFromRecord(r activity.Record) (ringKey, error) {
 	return rk, err
 }
 
+// keys returns the ring: never empty, never changed in place (Reload stores a new one).
+func (l *LocalIssuer) keys() []ringKey { return *l.ring.Load() }
+
 // ShareKeys keeps the issuer's key ring in records from now on: the key file's key becomes its first
 // key when the ring is empty (so every token made before stays valid), and the ring is read back.
 func (l *LocalIssuer) ShareKeys(ctx context.Context, records activity.RecordStore) error {
@@ -108,9 +111,7 @@ func (l *LocalIssuer) ShareKeys(ctx context.Context, records activity.RecordStor
 		return fmt.Errorf("read signing keys: %w", err)
 	}
 	if len(existing) == 0 {
-		l.mu.RLock()
-		first := l.ring[0]
-		l.mu.RUnlock()
+		first := l.keys()[0]
 		first.created = time.Now().UTC()
 		r, err := keyToRecord(first)
 		if err != nil {
@@ -128,9 +129,9 @@ func (l *LocalIssuer) ShareKeys(ctx context.Context, records activity.RecordStor
 
 // Reload reads the key ring from the records again (a rotation by another process).
 func (l *LocalIssuer) Reload(ctx context.Context) error {
-	l.mu.RLock()
+	l.mu.Lock()
 	records := l.records
-	l.mu.RUnlock()
+	l.mu.Unlock()
 	if records == nil {
 		return nil
 	}
@@ -156,9 +157,7 @@ func (l *LocalIssuer) Reload(ctx context.Context) error {
 	if len(ring) == 0 || !ring[0].retired.IsZero() {
 		return errors.New("the store holds no signing key that may sign: run activityd keys rotate")
 	}
-	l.mu.Lock()
-	l.ring = ring
-	l.mu.Unlock()
+	l.ring.Store(&ring)
 	return nil
 }
 
@@ -181,9 +180,9 @@ func (l *LocalIssuer) Refresh(ctx context.Context, report func(error)) {
 // Rotate makes a new signing key and retires the others: they verify for RetiredKeyTTL more, or
 // not at all with dropOld (when a key has leaked). It returns the new key's id.
 func (l *LocalIssuer) Rotate(ctx context.Context, dropOld bool) (string, error) {
-	l.mu.RLock()
+	l.mu.Lock()
 	records := l.records
-	l.mu.RUnlock()
+	l.mu.Unlock()
 	if records == nil {
 		return "", errors.New("the key ring is not on a store")
 	}
@@ -207,9 +206,7 @@ func (l *LocalIssuer) Rotate(ctx context.Context, dropOld bool) (string, error) 
 	if err := records.CreateRecord(ctx, r); err != nil {
 		return "", fmt.Errorf("store the new signing key: %w", err)
 	}
-	l.mu.RLock()
-	old := append([]ringKey(nil), l.ring...)
-	l.mu.RUnlock()
+	old := l.keys()
 	for _, k := range old {
 		if dropOld {
 			if _, err := records.TakeRecord(ctx, kindSigningKey, k.jwk.KeyID); err != nil && !errors.Is(err, activity.ErrRecordNotFound) {
@@ -234,10 +231,9 @@ func (l *LocalIssuer) Rotate(ctx context.Context, dropOld bool) (string, error) 
 
 // KeyList describes the keys of the ring, the signing key first.
 func (l *LocalIssuer) KeyList() []KeyInfo {
-	l.mu.RLock()
-	defer l.mu.RUnlock()
-	out := make([]KeyInfo, 0, len(l.ring))
-	for i, k := range l.ring {
+	ring := l.keys()
+	out := make([]KeyInfo, 0, len(ring))
+	for i, k := range ring {
 		out = append(out, KeyInfo{ID: k.jwk.KeyID, Created: k.created, Retired: k.retired, Expires: k.expires, Signing: i == 0})
 	}
 	return out
@@ -245,10 +241,9 @@ func (l *LocalIssuer) KeyList() []KeyInfo {
 
 // PublicKeys returns the public keys of the ring: the JWKS.
 func (l *LocalIssuer) PublicKeys() []jose.JSONWebKey {
-	l.mu.RLock()
-	defer l.mu.RUnlock()
-	keys := make([]jose.JSONWebKey, 0, len(l.ring))
-	for _, k := range l.ring {
+	ring := l.keys()
+	keys := make([]jose.JSONWebKey, 0, len(ring))
+	for _, k := range ring {
 		keys = append(keys, k.jwk)
 	}
 	return keys
@@ -259,9 +254,7 @@ func (l *LocalIssuer) PublicKeys() []jose.JSONWebKey {
 type ringKeys struct{ l *LocalIssuer }
 
 func (r ringKeys) find(kid string) *jose.JSONWebKey {
-	r.l.mu.RLock()
-	defer r.l.mu.RUnlock()
-	for _, k := range r.l.ring {
+	for _, k := range r.l.keys() {
 		if k.jwk.KeyID == kid {
 			jwk := k.jwk
 			return &jwk

@@ -21,7 +21,6 @@ type Request struct {
 	App     App      // who asks
 	Scopes  []string // the API scopes asked for (ScopeApp, ScopeAll)
 	Offline bool     // a refresh token is asked for: the app stays signed in
-	OpenID  bool     // openid is asked for: the app learns who the person is (their name)
 	// RedirectURI is where the answer goes (an authorization request's, checked against the app's).
 	RedirectURI string
 }
@@ -40,7 +39,7 @@ func (p *Provider) Request(ctx context.Context, id string) (Request, error) {
 		return Request{}, err
 	}
 	return Request{ID: a.ID, App: app, Scopes: apiScopes(a.Scopes), Offline: hasScope(a.Scopes, "offline_access"),
-		OpenID: hasScope(a.Scopes, "openid"), RedirectURI: a.RedirectURI}, nil
+		RedirectURI: a.RedirectURI}, nil
 }
 
 // Approve records that account consented to the authorization request id, and returns where to
@@ -181,25 +180,6 @@ type GrantStore struct {
 
 // NewGrants returns the grants kept in records, for the activityd user command.
 func NewGrants(records activity.RecordStore) *GrantStore { return &GrantStore{records: records} }
-
-// Grants returns the live grants of the account with oid subject, most recently used first.
-func (p *Provider) Grants(ctx context.Context, subject string) ([]Grant, error) {
-	return p.grants.List(ctx, subject)
-}
-
-// Revoke ends the grant id of the account with oid subject (GrantStore.Revoke).
-func (p *Provider) Revoke(ctx context.Context, subject, id string) error {
-	return p.grants.Revoke(ctx, subject, id)
-}
-
-// RevokeAll ends every grant of the account with oid subject and says how many.
-func (p *Provider) RevokeAll(ctx context.Context, subject string) (int, error) {
-	return p.grants.RevokeAll(ctx, subject)
-}
-
-func (p *Provider) revokeGrant(ctx context.Context, subject, id string) error {
-	return p.grants.revoke(ctx, subject, id)
-}
 
 // List returns the live grants of the account with oid subject, most recently used first.
 func (p *GrantStore) List(ctx context.Context, subject string) ([]Grant, error) {

@@ -14,7 +14,6 @@
 package provider
 
 import (
-	"bytes"
 	"crypto/ecdsa"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -99,9 +98,9 @@ type Provider struct {
 	records  activity.RecordStore
 	op       *op.Provider
 	storage  *storage
-	grants   *GrantStore
 	Accounts *Accounts
 	Apps     *Apps
+	Grants   *GrantStore
 }
 
 // New returns the provider on records.
@@ -121,7 +120,7 @@ func New(records activity.RecordStore, cfg Config) (*Provider, error) {
 	p := &Provider{cfg: cfg, records: records}
 	p.Accounts = newAccounts(records, cfg)
 	p.Apps = &Apps{records: records}
-	p.grants = &GrantStore{records: records}
+	p.Grants = &GrantStore{records: records}
 	p.storage = &storage{p: p}
 	config := &op.Config{
 		CryptoKey:             sha256.Sum256(append([]byte("activityd provider\x00"), cfg.Secret...)),
@@ -226,6 +225,7 @@ func (p *Provider) Bound(r *http.Request, id string) bool {
 func (p *Provider) authorize(h http.Handler, w http.ResponseWriter, r *http.Request) {
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, r)
+	defer replay(w, rec, rec.Body.Bytes())
 	if loc := rec.Header().Get("Location"); rec.Code/100 == 3 && strings.HasPrefix(loc, SignInPath+"?request=") {
 		id, _ := url.QueryUnescape(strings.TrimPrefix(loc, SignInPath+"?request="))
 		ids := append([]string{id}, p.boundIDs(r)...)
@@ -239,11 +239,17 @@ func (p *Provider) authorize(h http.Handler, w http.ResponseWriter, r *http.Requ
 		http.SetCookie(w, &http.Cookie{Name: boundCookie, Value: strings.Join(items, "~"), Path: "/", MaxAge: int(requestTTL / time.Second),
 			HttpOnly: true, Secure: r.TLS != nil || r.URL.Scheme == "https", SameSite: http.SameSiteLaxMode})
 	}
+}
+
+// replay writes a response the library wrote to rec, with body in place of its body.
+func replay(w http.ResponseWriter, rec *httptest.ResponseRecorder, body []byte) {
 	for k, v := range rec.Header() {
-		w.Header()[k] = v
+		if k != "Content-Length" {
+			w.Header()[k] = append(w.Header()[k], v...)
+		}
 	}
 	w.WriteHeader(rec.Code)
-	_, _ = w.Write(rec.Body.Bytes())
+	_, _ = w.Write(body)
 }
 
 // deviceAuthorization serves the device endpoint with the verification URIs rewritten from the
@@ -265,13 +271,7 @@ func (p *Provider) deviceAuthorization(h http.Handler, base string, w http.Respo
 			}
 		}
 	}
-	for k, v := range rec.Header() {
-		if k != "Content-Length" {
-			w.Header()[k] = v
-		}
-	}
-	w.WriteHeader(rec.Code)
-	_, _ = bytes.NewReader(body).WriteTo(w)
+	replay(w, rec, body)
 }
 
 // Discovery is what the provider adds to the OpenID discovery document (OpenID Connect Discovery

@@ -207,7 +207,7 @@ func (s *storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRe
 	r, err := s.p.records.TakeRecord(ctx, kindCode, digest(code))
 	if errors.Is(err, activity.ErrRecordNotFound) {
 		if used, err := s.p.records.FindRecord(ctx, kindCodeUsed, digest(code)); err == nil {
-			_ = s.p.revokeGrant(ctx, "", string(used.Body))
+			_ = s.p.Grants.revoke(ctx, "", string(used.Body))
 		}
 		return nil, oidc.ErrInvalidGrant().WithDescription("the authorization code is unknown, expired or used")
 	} else if err != nil {
@@ -312,7 +312,7 @@ func (s *storage) TokenRequestByRefreshToken(ctx context.Context, token string) 
 	if rt.Rotated {
 		// A used token again: it leaked, or its holder lost a race with a thief. Either way the grant
 		// ends, and its holder signs in again.
-		_ = s.p.revokeGrant(ctx, "", rt.Grant)
+		_ = s.p.Grants.revoke(ctx, "", rt.Grant)
 		s.p.cfg.Logger.Warn("a used refresh token was presented again: its grant is revoked", "grant", rt.Grant)
 		return nil, op.ErrInvalidRefreshToken
 	}
@@ -326,13 +326,13 @@ func (s *storage) TokenRequestByRefreshToken(ctx context.Context, token string) 
 }
 
 func (s *storage) TerminateSession(ctx context.Context, userID, clientID string) error {
-	grants, err := s.p.Grants(ctx, userID)
+	grants, err := s.p.Grants.List(ctx, userID)
 	if err != nil {
 		return err
 	}
 	for _, g := range grants {
 		if g.ClientID == clientID {
-			if err := s.p.revokeGrant(ctx, userID, g.ID); err != nil {
+			if err := s.p.Grants.revoke(ctx, userID, g.ID); err != nil {
 				return err
 			}
 		}
@@ -357,7 +357,7 @@ func (s *storage) RevokeToken(ctx context.Context, tokenOrID, userID, clientID s
 	if _, err := s.get(ctx, kindGrant, grantID, &g); err != nil || g.ClientID != clientID {
 		return nil
 	}
-	if err := s.p.revokeGrant(ctx, g.Subject, g.ID); err != nil {
+	if err := s.p.Grants.revoke(ctx, g.Subject, g.ID); err != nil {
 		return oidc.ErrServerError().WithParent(err)
 	}
 	return nil

@@ -179,12 +179,8 @@ func (s *Server) handleConsent(w http.ResponseWriter, r *http.Request, ss *sessi
 	if err != nil {
 		return err
 	}
-	// The answer's redirects end at the app: the page's form-action must allow its origin, or the
-	// browser stops the navigation (CSP Level 3 applies form-action to a form's redirects).
-	if origin := cspOrigin(c.RedirectURI); origin != "" {
-		w.Header().Set("Content-Security-Policy", strings.Replace(w.Header().Get("Content-Security-Policy"),
-			"form-action 'self'", "form-action 'self' "+origin, 1))
-	}
+	// The answer's redirects end at the app: the form must be allowed to go there.
+	w.Header().Set("Content-Security-Policy", contentSecurityPolicy(cspOrigin(c.RedirectURI)))
 	s.renderPage(w, r, ss, "consent", map[string]any{"Consent": c, "Action": "/consent"})
 	return nil
 }

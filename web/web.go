@@ -120,14 +120,25 @@ func New(service *activity.Service, verifier Verifier, ids *activity.PublicIDs, 
 	return s
 }
 
+// contentSecurityPolicy is the pages' policy: no inline script, no framing, forms to this server
+// only, and to formTarget too when it is not empty (a CSP source expression: the consent page's
+// answer ends at the app, and CSP Level 3 applies form-action to a form's redirects).
+func contentSecurityPolicy(formTarget string) string {
+	formAction := "'self'"
+	if formTarget != "" {
+		formAction += " " + formTarget
+	}
+	return "default-src 'none'; script-src 'self'; style-src 'self'; style-src-attr 'unsafe-inline'; " +
+		"img-src 'self' https:; connect-src 'self'; form-action " + formAction + "; base-uri 'none'; frame-ancestors 'none'"
+}
+
 // ServeHTTP serves the page's routes with its security headers: a strict Content-Security-Policy
 // (no inline script, no framing), no sniffing, no referrer, no caching of personal pages. Requests
 // that change state must come from the page itself: Go's CrossOriginProtection (Sec-Fetch-Site and
 // Origin) and a CSRF token in every form.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
-	h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; style-src-attr 'unsafe-inline'; "+
-		"img-src 'self' https:; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
+	h.Set("Content-Security-Policy", contentSecurityPolicy(""))
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer")

@@ -124,7 +124,7 @@ func (a pageAccounts) DenyDevice(ctx context.Context, code string, p activity.Pr
 }
 
 func (a pageAccounts) Devices(ctx context.Context, p activity.Principal) ([]web.Device, error) {
-	grants, err := a.p.Grants(ctx, p.UserID)
+	grants, err := a.p.Grants.List(ctx, p.UserID)
 	if err != nil || p.Issuer != a.issuer {
 		return nil, err
 	}
@@ -147,7 +147,7 @@ func (a pageAccounts) Revoke(ctx context.Context, p activity.Principal, id strin
 	if p.Issuer != a.issuer {
 		return activity.Errorf(activity.NotFound, "no such signed-in device or app")
 	}
-	return a.p.Revoke(ctx, p.UserID, id)
+	return a.p.Grants.Revoke(ctx, p.UserID, id)
 }
 
 // externalSignIn is the external OpenID provider and the accounts as the page's web.External.
