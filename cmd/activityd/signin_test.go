@@ -404,6 +404,21 @@ func TestSignIn_Attacks(t *testing.T) {
 			t.Errorf("the 11th wrong code in a minute is not limited:\n%.1500s", page)
 		}
 	})
+	t.Run("TokenEndpointCORS", func(t *testing.T) {
+		// A browser app (the README's JavaScript example) calls the token endpoint cross-origin.
+		req, _ := http.NewRequest("OPTIONS", base+provider.TokenPath, nil)
+		req.Header.Set("Origin", "https://notes.example")
+		req.Header.Set("Access-Control-Request-Method", "POST")
+		req.Header.Set("Access-Control-Request-Headers", "content-type")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode/100 != 2 || res.Header.Get("Access-Control-Allow-Origin") != "https://notes.example" {
+			t.Errorf("preflight of the token endpoint: %d, Access-Control-Allow-Origin %q", res.StatusCode, res.Header.Get("Access-Control-Allow-Origin"))
+		}
+	})
 	t.Run("UnknownClient", func(t *testing.T) {
 		for _, form := range []url.Values{
 			{"client_id": {"nosuch"}, "scope": {"openid"}},
