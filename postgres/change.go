@@ -32,20 +32,24 @@ func (tx *Tx) logChange(ctx context.Context, activityID int64, kind activity.Cha
 func (tx *Tx) loggedByUpsert(activityID int64) { tx.logged = append(tx.logged, activityID) }
 
 // personChanges and appChanges read the change log of the user $1/$2 (of their app $3 for the
-// second) after a position and up to a transaction, in log order, through the changes_user index
-// (migration 0010). Its key is a hash of the tenant and user, so both compare the texts too, which
-// keeps a collision harmless; the app's view filters the person's entries by app.
+// second) after a position, in log order, through the changes_user index (migration 0010). Its key
+// is a hash of the tenant and user, so both compare the texts too, which keeps a collision harmless;
+// the app's view filters the person's entries by app. They read past the log's latest position too:
+// an entry there is committed but held back (Changes), and the first one says so.
 const (
 	personChanges = `SELECT tx, seq, app_id, activity_id, kind, at FROM changes
 		WHERE user_key = hashtextextended($1 || E'\x1f' || $2, 0) AND tenant_id = $1 AND user_id = $2
-		AND (tx, seq) > ($3, $4) AND tx <= $5 ORDER BY tx, seq LIMIT $6`
+		AND (tx, seq) > ($3, $4) ORDER BY tx, seq LIMIT $5`
 	appChanges = `SELECT tx, seq, app_id, activity_id, kind, at FROM changes
 		WHERE user_key = hashtextextended($1 || E'\x1f' || $2, 0) AND tenant_id = $1 AND user_id = $2
-		AND app_id = $3 AND (tx, seq) > ($4, $5) AND tx <= $6 ORDER BY tx, seq LIMIT $7`
+		AND app_id = $3 AND (tx, seq) > ($4, $5) ORDER BY tx, seq LIMIT $6`
 )
 
 // Changes returns the changes of p after q.After, in log order: only those of transactions older
-// than every transaction still running, so that nothing can later commit before them.
+// than every transaction still running, so that nothing can later commit before them. A committed
+// change behind a transaction still running is held back: the read leaves it out, and the store
+// calls OnCommit for the user once that transaction has ended (watchHorizon), since no commit may
+// come then to wake the reader.
 func (s *Store) Changes(ctx context.Context, p activity.Principal, q activity.ChangeQuery) (*activity.ChangePage, error) {
 	log, err := s.ChangeLog(ctx)
 	if err != nil {
@@ -53,9 +57,9 @@ func (s *Store) Changes(ctx context.Context, p activity.Principal, q activity.Ch
 	}
 	var rows pgx.Rows
 	if q.AllApps {
-		rows, err = s.pool.Query(ctx, personChanges, p.TenantID, p.UserID, q.After.Tx, q.After.Seq, log.Latest.Tx, q.Limit+1)
+		rows, err = s.pool.Query(ctx, personChanges, p.TenantID, p.UserID, q.After.Tx, q.After.Seq, q.Limit+1)
 	} else {
-		rows, err = s.pool.Query(ctx, appChanges, p.TenantID, p.UserID, p.AppID, q.After.Tx, q.After.Seq, log.Latest.Tx, q.Limit+1)
+		rows, err = s.pool.Query(ctx, appChanges, p.TenantID, p.UserID, p.AppID, q.After.Tx, q.After.Seq, q.Limit+1)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("changes: %w", err)
@@ -63,15 +67,19 @@ func (s *Store) Changes(ctx context.Context, p activity.Principal, q activity.Ch
 	defer rows.Close()
 	page := &activity.ChangePage{Next: log.Latest}
 	for rows.Next() {
-		if len(page.Changes) == q.Limit {
-			page.More, page.Next = true, page.Changes[len(page.Changes)-1].Position
-			break
-		}
 		var c activity.Change
 		var kind string
 		var at int64
 		if err := rows.Scan(&c.Position.Tx, &c.Position.Seq, &c.AppID, &c.ActivityID, &kind, &at); err != nil {
 			return nil, fmt.Errorf("changes: %w", err)
+		}
+		if log.Latest.Before(c.Position) {
+			s.holdBack(activity.UserKey(p.TenantID, p.UserID), c.Position.Tx)
+			break
+		}
+		if len(page.Changes) == q.Limit {
+			page.More, page.Next = true, page.Changes[len(page.Changes)-1].Position
+			break
 		}
 		c.Kind, c.Time = activity.ChangeKind(kind), fromMicros(at)
 		page.Changes = append(page.Changes, c)

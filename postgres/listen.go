@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -90,19 +89,37 @@ func (s *Store) notifyLoop(ctx context.Context, self string) {
 		if size > 7000 || slices.Contains(users, "*") {
 			payload = self + "\n*"
 		}
-		if _, err := s.pool.Exec(ctx, "SELECT pg_notify($1, $2)", changesChannel, payload); err != nil && !errors.Is(err, context.Canceled) {
-			// Nothing to do but go on: the other processes' streams poll the log as well.
-			continue
+		wait := notifyEvery
+		if _, err := s.pool.Exec(ctx, "SELECT pg_notify($1, $2)", changesChannel, payload); err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			// The database is away or refused: the users go back to pending, for another try after
+			// notifyRetry (with what committed meanwhile).
+			s.mu.Lock()
+			for _, u := range users {
+				s.pending[u] = struct{}{}
+			}
+			s.mu.Unlock()
+			select {
+			case s.notify <- struct{}{}:
+			default:
+			}
+			wait = notifyRetry
 		}
 		// At most one notification per notifyEvery: under a stream of commits, each notification
 		// carries many, instead of a round trip per commit taking a connection and the server's time.
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(notifyEvery):
+		case <-time.After(wait):
 		}
 	}
 }
 
-// notifyEvery is the least time between two notifications of this process.
-const notifyEvery = 10 * time.Millisecond
+// notifyEvery is the least time between two notifications of this process; notifyRetry, the time
+// before another try when one failed.
+const (
+	notifyEvery = 10 * time.Millisecond
+	notifyRetry = time.Second
+)

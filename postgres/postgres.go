@@ -41,9 +41,12 @@ type Store struct {
 	// (activity.Wakeups.Notify). Commits of other processes reach it through Listen.
 	OnCommit func(users []string)
 
-	notify  chan struct{}       // to Listen's notifier: this process committed
-	mu      sync.Mutex          // guards pending and the import counts
-	pending map[string]struct{} // users whose changes the other processes are still to hear of; "*": any
+	notify   chan struct{}       // to Listen's notifier: this process committed
+	mu       sync.Mutex          // guards what follows
+	pending  map[string]struct{} // users whose changes the other processes are still to hear of; "*": any
+	held     map[string]int64    // users whose reads left out committed changes, up to which transaction (horizon.go)
+	watching bool                // watchHorizon runs
+	closed   bool
 
 	imported, analyzed int64 // activities imported since the last ANALYZE, and the table's rows then
 }
@@ -104,6 +107,9 @@ func Open(ctx context.Context, url string) (*Store, error) {
 
 // Close closes the pool.
 func (s *Store) Close() error {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
 	s.pool.Close()
 	return nil
 }

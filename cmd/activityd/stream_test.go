@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/activityd/activityd/postgres/pgtest"
+	"github.com/jackc/pgx/v5"
 )
 
 // streamEvent is one Server-Sent Event of the live stream.
@@ -83,7 +84,9 @@ func receive(t *testing.T, events <-chan streamEvent, n int) []streamEvent {
 }
 
 // TestProcesses_StreamAcrossProcesses: on one PostgreSQL, a write through one process reaches a
-// stream served by another (LISTEN/NOTIFY wakes it; the change log is what it reads).
+// stream served by another (LISTEN/NOTIFY wakes it; the change log is what it reads). Half of the
+// writes commit behind a transaction that another program keeps open meanwhile: the log holds them
+// back until it ends, and its end, which no one notifies, must wake the stream all the same.
 func TestProcesses_StreamAcrossProcesses(t *testing.T) {
 	db := pgtest.URL(t)
 	key := filepath.Join(t.TempDir(), "issuer-key.pem")
@@ -95,10 +98,28 @@ func TestProcesses_StreamAcrossProcesses(t *testing.T) {
 	}
 	tok := strings.TrimSpace(out.String())
 	events := openLiveStream(t, t.Context(), b.base, tok, "")
+	other, err := pgx.Connect(t.Context(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close(context.Background())
+	var holder pgx.Tx
 	for i := range 20 {
+		if i == 10 {
+			if holder, err = other.Begin(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := holder.Exec(t.Context(), "SELECT pg_current_xact_id()"); err != nil {
+				t.Fatal(err)
+			}
+		}
 		if status, body, err := request(t.Context(), "PUT", a.base+fmt.Sprintf("/v1.0/me/activities/k%d", i), tok, activityBody(fmt.Sprintf("k%d", i))); err != nil || status != 201 {
 			t.Fatalf("PUT through A: %d %s %v", status, body, err)
 		}
+	}
+	time.Sleep(100 * time.Millisecond) // for B to hear of the last commits, and find them held back
+	if err := holder.Rollback(t.Context()); err != nil {
+		t.Fatal(err)
 	}
 	for i, ev := range receive(t, events, 20) {
 		if ev.kind != "created" || !strings.Contains(ev.data, fmt.Sprintf(`"appActivityId":"k%d"`, i)) {
