@@ -30,6 +30,10 @@ const Scope = "UserActivity.ReadWrite.CreatedByApp"
 // Graph routes still show an app only its own activities (activity.Principal.AllApps).
 const ScopeAll = "UserActivity.ReadWrite.All"
 
+// ScopeAdmin is the permission of the admin API (package admin): an administrator's account and
+// apps management. The API's routes refuse it alone; the admin API wants it.
+const ScopeAdmin = "activityd.admin"
+
 // Algorithms are the signature algorithms a token may use. "none" and the HMAC family are never
 // accepted: an HMAC "signed" with a public key would verify against anyone's forgery.
 var Algorithms = []jose.SignatureAlgorithm{jose.RS256, jose.ES256, jose.EdDSA}

@@ -47,6 +47,13 @@ func errorf(status int, code, format string, args ...any) error {
 	return &httpError{status: status, code: code, message: fmt.Sprintf(format, args...)}
 }
 
+// StatusError returns an error that a handler served by Wrap returns for a failure of the HTTP
+// exchange itself (405, 413, 415): the envelope carries status, the Graph error code code and
+// message, which must be safe to show.
+func StatusError(status int, code, message string) error {
+	return &httpError{status: status, code: code, message: message}
+}
+
 // error writes err in the Graph error envelope. Internal errors are logged here, once, with the
 // request id, and reach the client only as a generic message; those of a request whose client went
 // away are not the server's fault and are logged at info.

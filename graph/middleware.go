@@ -187,3 +187,18 @@ func validHeaderList(s string) bool {
 	}
 	return true
 }
+
+// Wrap serves h, a handler beside the Graph routes (the admin API), with the API's request ids,
+// request log, metrics (route names it) and panic recovery; the error h returns is written in the
+// Graph error envelope, as the API's are.
+func (s *Server) Wrap(route string, h func(w http.ResponseWriter, r *http.Request) error) http.Handler {
+	return s.withRequestIDs(s.withLog(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requestInfoFrom(r.Context()).route = route
+		if err := h(w, r); err != nil {
+			s.error(w, r, err)
+		}
+	})))
+}
+
+// SetCaller names the caller of a request that Wrap serves, for its log line.
+func SetCaller(r *http.Request, p activity.Principal) { requestInfoFrom(r.Context()).principal = p }

@@ -29,6 +29,7 @@ type Account struct {
 	Name     string    `json:"name"` // canonical (RFC 8265 UsernameCaseMapped)
 	Password string    `json:"password,omitempty"`
 	Disabled bool      `json:"disabled,omitempty"`
+	Admin    bool      `json:"admin,omitempty"` // may manage accounts and apps (ScopeAdmin)
 	Created  time.Time `json:"created"`
 }
 
@@ -220,6 +221,17 @@ func (as *Accounts) SetDisabled(ctx context.Context, name string, disabled bool)
 		return a, err
 	}
 	a.Disabled = disabled
+	return a, as.put(ctx, a)
+}
+
+// SetAdmin makes the account named name an administrator, or not. Its tokens with ScopeAdmin stop
+// working at once (the admin API looks at the account on every request).
+func (as *Accounts) SetAdmin(ctx context.Context, name string, admin bool) (Account, error) {
+	a, err := as.Find(ctx, name)
+	if err != nil {
+		return a, err
+	}
+	a.Admin = admin
 	return a, as.put(ctx, a)
 }
 

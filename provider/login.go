@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"time"
 
@@ -49,6 +50,9 @@ func (p *Provider) Approve(ctx context.Context, id string, account Account) (str
 	if _, err := p.storage.get(ctx, kindRequest, id, &a); errors.Is(err, activity.ErrRecordNotFound) || a.Approved {
 		return "", activity.Errorf(activity.NotFound, "this sign-in request is unknown, expired or answered: start again from the app")
 	} else if err != nil {
+		return "", err
+	}
+	if err := mayGrant(a.Scopes, account); err != nil {
 		return "", err
 	}
 	a.Subject, a.AuthTime, a.Approved = account.ID, p.now().UTC(), true
@@ -138,20 +142,33 @@ const deviceGuesses = 10
 // ApproveDevice records that account consented to the device authorization of userCode; the
 // device's next poll gets its tokens.
 func (p *Provider) ApproveDevice(ctx context.Context, userCode string, account Account) error {
-	return p.answerDevice(ctx, userCode, account.ID, func(d *device) {
+	return p.answerDevice(ctx, userCode, account.ID, func(d *device) error {
+		if err := mayGrant(d.Scopes, account); err != nil {
+			return err
+		}
 		d.Done, d.Subject, d.AuthTime = true, account.ID, p.now().UTC()
+		return nil
 	})
+}
+
+// mayGrant refuses an approval of scopes that the account cannot give: ScopeAdmin is an
+// administrator's.
+func mayGrant(scopes []string, account Account) error {
+	if slices.Contains(apiScopes(scopes), ScopeAdmin) && !account.Admin {
+		return activity.Errorf(activity.Forbidden, "This app asks to manage the server's accounts and apps (%s), and %s is not an administrator.", ScopeAdmin, account.Name)
+	}
+	return nil
 }
 
 // DenyDevice records that who (an account's oid) declined the device authorization of userCode;
 // the device's next poll gets access_denied.
 func (p *Provider) DenyDevice(ctx context.Context, userCode, who string) error {
-	return p.answerDevice(ctx, userCode, who, func(d *device) { d.Denied = true })
+	return p.answerDevice(ctx, userCode, who, func(d *device) error { d.Denied = true; return nil })
 }
 
 // answerDevice answers the device authorization of userCode for who, whose wrong codes count as in
-// DeviceRequest.
-func (p *Provider) answerDevice(ctx context.Context, userCode, who string, answer func(*device)) error {
+// DeviceRequest; an answer that fails leaves the device waiting.
+func (p *Provider) answerDevice(ctx context.Context, userCode, who string, answer func(*device) error) error {
 	guesses := p.Accounts.limiter("d:"+who, deviceGuesses, time.Minute)
 	if guesses.Tokens() < 1 {
 		return activity.Errorf(activity.Forbidden, "Too many codes that match no device: wait a minute and try again.")
@@ -164,12 +181,14 @@ func (p *Provider) answerDevice(ctx context.Context, userCode, who string, answe
 	if err != nil {
 		return err
 	}
+	if err := answer(&d); err != nil {
+		return err
+	}
 	if _, err := p.records.TakeRecord(ctx, kindUserCode, d.UserCode); errors.Is(err, activity.ErrRecordNotFound) {
 		return activity.Errorf(activity.NotFound, "this code was answered already")
 	} else if err != nil {
 		return err
 	}
-	answer(&d)
 	return p.storage.put(ctx, kindDevice, id, "", d.Expires.Add(time.Minute), d)
 }
 

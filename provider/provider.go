@@ -41,6 +41,9 @@ const (
 	// ScopeAll lets a program read and forget the person's activities of every app (the privacy
 	// API, export and import).
 	ScopeAll = "UserActivity.ReadWrite.All"
+	// ScopeAdmin lets a program manage the server's accounts and apps (the admin API), for an
+	// account that is an administrator (Account.Admin); for anyone else it is left out of the token.
+	ScopeAdmin = "activityd.admin"
 	// graphPrefix is how the Graph SDKs and MSAL name a scope: the resource, then the permission.
 	graphPrefix = "https://graph.microsoft.com/"
 )
@@ -126,7 +129,7 @@ func New(records activity.RecordStore, cfg Config) (*Provider, error) {
 		CryptoKey:             sha256.Sum256(append([]byte("activityd provider\x00"), cfg.Secret...)),
 		CodeMethodS256:        true,
 		GrantTypeRefreshToken: true,
-		SupportedScopes:       []string{"openid", "profile", "offline_access", ScopeApp, ScopeAll},
+		SupportedScopes:       []string{"openid", "profile", "offline_access", ScopeApp, ScopeAll, ScopeAdmin},
 		DeviceAuthorization: op.DeviceAuthorizationConfig{
 			Lifetime: deviceTTL, PollInterval: devicePoll, UserFormPath: DeviceFormPath, UserCode: op.UserCodeBase20,
 		},
@@ -288,7 +291,7 @@ func (p *Provider) Discovery(base string) map[string]any {
 		"grant_types_supported":                 []string{"authorization_code", "refresh_token", "urn:ietf:params:oauth:grant-type:device_code"},
 		"code_challenge_methods_supported":      []string{"S256"},
 		"token_endpoint_auth_methods_supported": []string{"none"},
-		"scopes_supported":                      []string{"openid", "profile", "offline_access", ScopeApp, ScopeAll},
+		"scopes_supported":                      []string{"openid", "profile", "offline_access", ScopeApp, ScopeAll, ScopeAdmin},
 	}
 }
 
@@ -312,6 +315,8 @@ func apiScopes(scopes []string) []string {
 			add(ScopeApp)
 		case strings.EqualFold(s, ScopeAll):
 			add(ScopeAll)
+		case strings.EqualFold(s, ScopeAdmin):
+			add(ScopeAdmin)
 		}
 	}
 	return out

@@ -466,8 +466,14 @@ func (s *storage) GetPrivateClaimsFromScopes(ctx context.Context, userID, client
 	}
 	claims := map[string]any{"tid": s.p.cfg.Tenant, "oid": a.ID, "azp": clientID,
 		"preferred_username": a.Name, "name": a.Name, "ver": "2.0"}
-	// A sign-in without an API scope (openid only) gets an access token the API refuses: no scp.
-	if api := apiScopes(scopes); len(api) > 0 {
+	// A sign-in without an API scope (openid only) gets an access token the API refuses: no scp. The
+	// admin scope is an administrator's only, checked at every token (a refresh after the account
+	// lost the role gives a token without it).
+	api := apiScopes(scopes)
+	if !a.Admin || a.Disabled {
+		api = slices.DeleteFunc(api, func(s string) bool { return s == ScopeAdmin })
+	}
+	if len(api) > 0 {
 		claims["scp"] = strings.Join(api, " ")
 	}
 	return claims, nil

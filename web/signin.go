@@ -50,6 +50,7 @@ type Consent struct {
 	AppID   string
 	AppName string
 	All     bool // the scope UserActivity.ReadWrite.All: every app's activities
+	Admin   bool // the scope activityd.admin: the server's accounts and apps
 	API     bool // any scope of the API (else the app only learns who signed in)
 	Offline bool // the app stays signed in (a refresh token)
 	// RedirectURI is where the browser goes with the answer (the app's, already checked).

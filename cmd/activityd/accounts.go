@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/activityd/activityd"
+	"github.com/activityd/activityd/admin"
 	"github.com/activityd/activityd/auth"
 	"github.com/activityd/activityd/postgres"
 	"github.com/activityd/activityd/provider"
@@ -22,13 +23,16 @@ import (
 	"golang.org/x/term"
 )
 
-const userSynopsis = `Usage: activityd user add|list|passwd|disable|enable|rm [NAME] [flags]
+const userSynopsis = `Usage: activityd user add|list|passwd|disable|enable|promote|demote|rm [NAME] [flags]
 
 Manages the accounts people sign in with (on the page, and to give their devices and apps tokens):
-  add NAME       make an account; asks for its password (or reads it from stdin: --password-stdin)
+  add NAME       make an account; asks for its password (or reads it from stdin: --password-stdin);
+                 --admin makes it an administrator
   list           list the accounts
   passwd NAME    set a new password
   disable NAME   refuse its sign-ins and sign out its devices and apps (enable NAME undoes it)
+  promote NAME   make it an administrator: its tokens with the scope activityd.admin may use the
+                 admin API (/admin/v1/); demote NAME takes the role back, at once
   rm NAME        delete the account, sign out its devices and apps, and delete its activities
                  (--keep-data keeps them); on SQLite, stop the server first
 An account keeps the id a name always had here, so the activities of 'activityd token --user NAME'
@@ -59,6 +63,10 @@ func recordStore(ctx context.Context, data, db string) (activity.RecordStore, ac
 	}
 	path := sqliteFile(data)
 	if _, err := os.Stat(path); err != nil {
+		// Before the first serve, as serve would: the directory too, its owner's only.
+		if _, err := openDataDir(data); err != nil {
+			return nil, nil, nil, err
+		}
 		if err := prepareSQLite(path); err != nil {
 			return nil, nil, nil, err
 		}
@@ -112,13 +120,14 @@ func readPassword(fromStdin bool, stdin io.Reader, stderr io.Writer) (string, er
 // user is the activityd user command.
 func user(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	data, db, issuerName := "./activityd-data", "", auth.DefaultIssuer
-	var passwordStdin, keepData bool
+	var passwordStdin, keepData, makeAdmin bool
 	fs := flag.NewFlagSet("activityd user", flag.ContinueOnError)
 	fs.StringVar(&data, "data", data, "the server's data `directory` (SQLite; as for serve)")
 	fs.StringVar(&db, "db", db, "the PostgreSQL `URL` of the server (as for serve)")
 	fs.StringVar(&issuerName, "issuer-name", issuerName, "iss of the local issuer (as for serve; rm uses it to find the account's activities)")
 	fs.BoolVar(&passwordStdin, "password-stdin", false, "read the password from the first line of stdin")
 	fs.BoolVar(&keepData, "keep-data", false, "rm: keep the account's activities")
+	fs.BoolVar(&makeAdmin, "admin", false, "add: make the account an administrator (as promote)")
 	rest, err := parseFlagsArgs(fs, args, getenv)
 	if errors.Is(err, flag.ErrHelp) {
 		printUsage(stdout, fs, userSynopsis)
@@ -127,7 +136,7 @@ func user(ctx context.Context, args []string, getenv func(string) string, stdin 
 		return err
 	}
 	if len(rest) == 0 {
-		return usagef("user", "want a subcommand: add, list, passwd, disable, enable or rm")
+		return usagef("user", "want a subcommand: add, list, passwd, disable, enable, promote, demote or rm")
 	}
 	sub, names := rest[0], rest[1:]
 	want := 1
@@ -135,9 +144,9 @@ func user(ctx context.Context, args []string, getenv func(string) string, stdin 
 		want = 0
 	}
 	switch sub {
-	case "add", "list", "passwd", "disable", "enable", "rm":
+	case "add", "list", "passwd", "disable", "enable", "promote", "demote", "rm":
 	default:
-		return usagef("user", "unknown subcommand %q: want add, list, passwd, disable, enable or rm", sub)
+		return usagef("user", "unknown subcommand %q: want add, list, passwd, disable, enable, promote, demote or rm", sub)
 	}
 	if len(names) != want {
 		return usagef("user", "%s wants %d NAME", sub, want)
@@ -160,13 +169,16 @@ func user(ctx context.Context, args []string, getenv func(string) string, stdin 
 			return nil
 		}
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "NAME\tID\tCREATED\tSTATE")
+		fmt.Fprintln(tw, "NAME\tID\tCREATED\tSTATE\tROLE")
 		for _, a := range list {
-			state := "enabled"
+			state, role := "enabled", "user"
 			if a.Disabled {
 				state = "disabled"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", a.Name, a.ID, a.Created.Local().Format("2006-01-02 15:04"), state)
+			if a.Admin {
+				role = "admin"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", a.Name, a.ID, a.Created.Local().Format("2006-01-02 15:04"), state, role)
 		}
 		return tw.Flush()
 	case "add", "passwd":
@@ -192,7 +204,25 @@ func user(ctx context.Context, args []string, getenv func(string) string, stdin 
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "Added %s (id %s). They sign in on the page, and at /device for their devices.\n", a.Name, a.ID)
+		role := ""
+		if makeAdmin {
+			if a, err = accounts.SetAdmin(ctx, a.Name, true); err != nil {
+				return err
+			}
+			role = " as an administrator"
+		}
+		fmt.Fprintf(stdout, "Added %s (id %s)%s. They sign in on the page, and at /device for their devices.\n", a.Name, a.ID, role)
+		return nil
+	case "promote", "demote":
+		a, err := accounts.SetAdmin(ctx, names[0], sub == "promote")
+		if err != nil {
+			return err
+		}
+		if a.Admin {
+			fmt.Fprintf(stdout, "%s is an administrator: a token of theirs with the scope %s may use the admin API (%s).\n", a.Name, auth.ScopeAdmin, admin.Prefix)
+		} else {
+			fmt.Fprintf(stdout, "%s is no longer an administrator: the admin API refuses their tokens from now on.\n", a.Name)
+		}
 		return nil
 	case "disable", "enable":
 		a, err := accounts.SetDisabled(ctx, names[0], sub == "disable")

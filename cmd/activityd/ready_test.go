@@ -67,7 +67,7 @@ func (notReady) Ready(ctx context.Context) error {
 }
 
 func TestReadyz_NotReady(t *testing.T) {
-	h := handler(http.NotFoundHandler(), http.NotFoundHandler(), nil, nil, notReady{}, slog.New(slog.DiscardHandler))
+	h := handler(http.NotFoundHandler(), http.NotFoundHandler(), nil, nil, nil, notReady{}, slog.New(slog.DiscardHandler))
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest("GET", "/readyz", nil))
 	if rec.Code != 503 || rec.Body.String() != "not ready: postgres: dial tcp 10.0.0.5:5432: connect: connection refused\n" {

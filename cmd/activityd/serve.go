@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/activityd/activityd"
+	"github.com/activityd/activityd/admin"
 	"github.com/activityd/activityd/auth"
 	"github.com/activityd/activityd/graph"
 	"github.com/activityd/activityd/notify"
@@ -142,6 +143,7 @@ func serve(ctx context.Context, cfg Config, logOut io.Writer) error {
 	}
 	page := web.New(service, verifier, graph.PublicIDs(secret), api, webSecret, logger)
 	var prov *provider.Provider
+	var adminAPI http.Handler // with the provider: its accounts and apps
 	if issuer != nil {
 		// The signing keys live in the store from now on, shared by every process on it.
 		if rs, ok := store.(activity.RecordStore); ok {
@@ -153,6 +155,7 @@ func serve(ctx context.Context, cfg Config, logOut io.Writer) error {
 			return err
 		}
 		if prov != nil {
+			adminAPI = newAdmin(cfg, api, service, prov, issuer, logger)
 			accounts := pageAccounts{p: prov, issuer: issuer.Name}
 			page.Accounts = accounts
 			if cfg.OIDCIssuer != "" {
@@ -223,7 +226,7 @@ func serve(ctx context.Context, cfg Config, logOut io.Writer) error {
 		return err
 	}
 	srv := &http.Server{
-		Handler:           bodyDeadline(cfg.ReadTimeout, origin(handler(api, page, issuer, prov, store, logger))),
+		Handler:           bodyDeadline(cfg.ReadTimeout, origin(handler(api, page, adminAPI, issuer, prov, store, logger))),
 		ConnContext:       withConn,
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 		IdleTimeout:       2 * time.Minute,
@@ -398,7 +401,7 @@ const readyTimeout = 2 * time.Second
 // Graph server, without any path cleaning in front of it: the SDK's /me/activities//key form must reach
 // it as sent, and unknown paths get a 404 in Graph's error envelope. /healthz says the process is alive;
 // /readyz that it can serve (its store answers, with its migrations applied), else 503 with the reason.
-func handler(api, page http.Handler, issuer *auth.LocalIssuer, prov *provider.Provider, store any, logger *slog.Logger) http.Handler {
+func handler(api, page, adminAPI http.Handler, issuer *auth.LocalIssuer, prov *provider.Provider, store any, logger *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
 	for _, pattern := range []string{"/{$}", "/timeline", "/timeline/events", "/signin", "/signin/", "/signout", "/privacy", "/privacy/",
 		"/consent", "/device", "/devices", "/devices/", "/static/"} {
@@ -409,6 +412,9 @@ func handler(api, page http.Handler, issuer *auth.LocalIssuer, prov *provider.Pr
 		for _, path := range provider.Paths {
 			mux.Handle(path, h)
 		}
+	}
+	if adminAPI != nil {
+		mux.Handle(admin.Prefix, adminAPI)
 	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
 	var notReady atomic.Bool // logged once per change, not on every probe
@@ -444,6 +450,25 @@ func handler(api, page http.Handler, issuer *auth.LocalIssuer, prov *provider.Pr
 		}
 		api.ServeHTTP(w, r)
 	})
+}
+
+// newAdmin returns the admin API (package admin) of the provider's accounts and apps: for tokens of
+// the local issuer with the scope activityd.admin only, which the Graph routes refuse.
+func newAdmin(cfg Config, api *graph.Server, service *activity.Service, prov *provider.Provider, issuer *auth.LocalIssuer, logger *slog.Logger) http.Handler {
+	verifier := &auth.Verifier{Issuers: []auth.Issuer{issuer.Issuer()}, Audiences: cfg.Audiences,
+		Scopes: []string{auth.ScopeAdmin}, Leeway: time.Minute, Logger: logger}
+	s := &admin.Server{
+		Verify: verifier.Verify, Issuer: issuer.Name,
+		Accounts: prov.Accounts, Grants: prov.Grants, Apps: prov.Apps,
+		Forget: func(ctx context.Context, p activity.Principal) (activity.Forgotten, error) {
+			return service.Forget(ctx, p, activity.Forget{All: true})
+		},
+		Principal: func(a provider.Account) activity.Principal {
+			return activity.Principal{TenantID: auth.LocalTenant, UserID: a.ID, UserName: a.Name, Issuer: issuer.Name, AllApps: true}
+		},
+		Wrap: api.Wrap,
+	}
+	return s.Handler()
 }
 
 // shortReason is the first line of err, at most 200 bytes: enough for an operator reading a probe.

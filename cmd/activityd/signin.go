@@ -61,10 +61,12 @@ func (a pageAccounts) Authenticate(ctx context.Context, name, password, addr str
 }
 
 func consent(r provider.Request) web.Consent {
-	c := web.Consent{ID: r.ID, AppID: r.App.ID, AppName: r.App.DisplayName(), Offline: r.Offline, API: len(r.Scopes) > 0,
+	c := web.Consent{ID: r.ID, AppID: r.App.ID, AppName: r.App.DisplayName(), Offline: r.Offline,
 		RedirectURI: r.RedirectURI}
 	for _, s := range r.Scopes {
 		c.All = c.All || s == provider.ScopeAll
+		c.Admin = c.Admin || s == provider.ScopeAdmin
+		c.API = c.API || s == provider.ScopeApp || s == provider.ScopeAll
 	}
 	return c
 }

@@ -910,3 +910,19 @@ func TestUser_Lifecycle(t *testing.T) {
 		t.Errorf("a removed account signs in: %d", st)
 	}
 }
+
+// TestUser_AddBeforeServe: the first command on a new machine may be user add (the README's
+// order): it makes the data directory, its owner's only, as serve would, and serve then takes it.
+func TestUser_AddBeforeServe(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "activityd-data")
+	runCmd(t, "a long password\n", "user", "add", "alice", "--admin", "--data", dir, "--password-stdin")
+	info, err := os.Stat(dir)
+	if err != nil || info.Mode().Perm() != 0o700 {
+		t.Fatalf("the data directory after user add: %v %v, want mode 0700", info, err)
+	}
+	base := startServer(t, dir, nil)
+	b := newBrowser(t, base)
+	if res := b.signIn("/signin", "alice", "a long password"); res.StatusCode != http.StatusSeeOther {
+		t.Errorf("alice signs in on the server started after: %d", res.StatusCode)
+	}
+}

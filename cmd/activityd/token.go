@@ -33,7 +33,7 @@ func token(args []string, getenv func(string) string, stdout io.Writer) error {
 	fs.StringVar(&user, "user", "", "the user the token speaks for (required)")
 	fs.StringVar(&app, "app", "", "the client application (required); each app sees only its own activities")
 	fs.DurationVar(&ttl, "ttl", ttl, "how long the token is valid")
-	fs.Var(listFlag{&scopes}, "scopes", "the token's `scopes`, comma-separated; "+auth.ScopeAll+" adds the privacy API (forget, block, export)")
+	fs.Var(listFlag{&scopes}, "scopes", "the token's `scopes`, comma-separated; "+auth.ScopeAll+" adds the privacy API (forget, block, export), "+auth.ScopeAdmin+" is the admin API's (for an administrator's account)")
 	fs.StringVar(&data, "data", data, "the server's data `directory`, holding the local issuer's key (as for serve)")
 	fs.StringVar(&key, "issuer-key", key, "the local issuer's key `file` (as for serve; default issuer-key.pem in --data)")
 	fs.StringVar(&name, "issuer-name", name, "iss of the local issuer (as for serve)")
@@ -58,8 +58,8 @@ func token(args []string, getenv func(string) string, stdout io.Writer) error {
 		return err
 	}
 	for _, sc := range scopes {
-		if sc != auth.Scope && sc != auth.ScopeAll {
-			return usagef("token", "--scopes: %q is not a scope of activityd (%s, %s)", sc, auth.Scope, auth.ScopeAll)
+		if sc != auth.Scope && sc != auth.ScopeAll && sc != auth.ScopeAdmin {
+			return usagef("token", "--scopes: %q is not a scope of activityd (%s, %s, %s)", sc, auth.Scope, auth.ScopeAll, auth.ScopeAdmin)
 		}
 	}
 	tok, err := issuer.Mint(user, app, ttl, scopes...)
