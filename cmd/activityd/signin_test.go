@@ -926,3 +926,35 @@ func TestUser_AddBeforeServe(t *testing.T) {
 		t.Errorf("alice signs in on the server started after: %d", res.StatusCode)
 	}
 }
+
+// TestSignIn_AddressLimited: one client address that fails 20 sign-ins (each with another name, so
+// that no account's own limit applies) is refused even the right password of an account, 429; the
+// same account signs in from another address (127.0.0.2, a loopback address of its own).
+func TestSignIn_AddressLimited(t *testing.T) {
+	dir := t.TempDir()
+	base := startServer(t, dir, nil)
+	runCmd(t, "correct horse battery\n", "user", "add", "fay", "--data", dir, "--password-stdin")
+	from := func(ip string) *browser {
+		b := newBrowser(t, base)
+		d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}, Timeout: 5 * time.Second}
+		b.c.Transport = &http.Transport{DialContext: d.DialContext}
+		return b
+	}
+	try := func(b *browser, name, password string) int {
+		_, page := b.get("/signin")
+		res, _ := b.post("/signin", url.Values{"csrf": {csrfOf(t, page)}, "name": {name}, "password": {password}})
+		return res.StatusCode
+	}
+	a := from("127.0.0.1")
+	for i := range 20 {
+		if st := try(a, fmt.Sprintf("guess-%d", i), "wrong password!"); st != http.StatusUnauthorized {
+			t.Fatalf("wrong sign-in %d: %d, want 401", i+1, st)
+		}
+	}
+	if st := try(a, "fay", "correct horse battery"); st != http.StatusTooManyRequests {
+		t.Errorf("the right password from an address that failed 20 times: %d, want 429", st)
+	}
+	if st := try(from("127.0.0.2"), "fay", "correct horse battery"); st != http.StatusSeeOther {
+		t.Errorf("the same account from another address: %d, want 303", st)
+	}
+}
