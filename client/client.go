@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/oauth2"
 )
 
 // Client calls one activityd (or Microsoft Graph) with one bearer token. Its zero value is not
@@ -21,6 +23,9 @@ type Client struct {
 	Base string
 	// Token is the bearer token sent with every request.
 	Token string
+	// Tokens, when not nil, gives the bearer token of each request instead of Token: an
+	// oauth2.TokenSource that renews it (golang.org/x/oauth2). Its error ends the request.
+	Tokens oauth2.TokenSource
 	// HTTP sends the requests; nil is http.DefaultClient.
 	HTTP *http.Client
 	// MaxRetries is how many times a request answered 429 or 503 is sent again, after the
@@ -93,7 +98,15 @@ func (c *Client) do(ctx context.Context, method, url, contentType string, body [
 		for k, v := range header {
 			req.Header[k] = v
 		}
-		req.Header.Set("Authorization", "Bearer "+c.Token)
+		token := c.Token
+		if c.Tokens != nil {
+			t, err := c.Tokens.Token()
+			if err != nil {
+				return nil, err
+			}
+			token = t.AccessToken
+		}
+		req.Header.Set("Authorization", "Bearer "+token)
 		if contentType != "" {
 			req.Header.Set("Content-Type", contentType)
 		}

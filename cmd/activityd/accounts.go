@@ -7,7 +7,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -338,9 +340,11 @@ func app(ctx context.Context, args []string, getenv func(string) string, stdout,
 const loginSynopsis = `Usage: activityd login URL [--token-file FILE] [--scopes SCOPES]
 
 Signs this machine in to the activityd at URL with the device authorization grant (RFC 8628): it
-shows a code, you enter it at URL/device in any browser where you can sign in, and it prints the
-access token (or writes it to FILE, readable by you only), for the activities, export and import
-commands (--token-file). The token lasts an hour; sign in again after. Flags:
+shows a code, you enter it at URL/device in any browser where you can sign in, and it writes the
+sign-in to FILE (readable by you only) for the activities, export and import commands
+(--token-file FILE): they call URL with its access token and renew it with its refresh token as it
+expires, so this machine stays signed in until you sign it out on the page's devices list. Without
+--token-file it prints an access token alone, which lasts an hour. Flags:
 `
 
 // login is the activityd login command.
@@ -348,7 +352,7 @@ func login(ctx context.Context, args []string, getenv func(string) string, stdou
 	var tokenFile string
 	scopes := []string{provider.ScopeAll}
 	fs := flag.NewFlagSet("activityd login", flag.ContinueOnError)
-	fs.StringVar(&tokenFile, "token-file", "", "write the access token to this `file` instead of printing it")
+	fs.StringVar(&tokenFile, "token-file", "", "keep the sign-in in this `file` (renewed by the commands that read it) instead of\nprinting an access token")
 	fs.Var(listFlag{&scopes}, "scopes", "the `scopes` to ask for, comma-separated")
 	rest, err := parseFlagsArgs(fs, args, getenv)
 	if errors.Is(err, flag.ErrHelp) {
@@ -361,6 +365,12 @@ func login(ctx context.Context, args []string, getenv func(string) string, stdou
 		return usagef("login", "want the server's URL, such as https://activityd.example.org")
 	}
 	base := strings.TrimRight(rest[0], "/")
+	if u, err := url.Parse(base); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return usagef("login", "%q: want the server's http or https URL, such as https://activityd.example.org", rest[0])
+	}
+	if tokenFile != "" && !slices.Contains(scopes, "offline_access") {
+		scopes = append(scopes, "offline_access") // a refresh token, to keep the sign-in
+	}
 	cfg := &oauth2.Config{ClientID: provider.CLIAppID, Scopes: scopes, Endpoint: oauth2.Endpoint{
 		DeviceAuthURL: base + provider.DevicePath, TokenURL: base + provider.TokenPath, AuthStyle: oauth2.AuthStyleInParams}}
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Minute)
@@ -378,10 +388,14 @@ func login(ctx context.Context, args []string, getenv func(string) string, stdou
 		fmt.Fprintln(stdout, tok.AccessToken)
 		return nil
 	}
-	if err := os.WriteFile(tokenFile, []byte(tok.AccessToken+"\n"), 0o600); err != nil {
+	if err := writeLogin(tokenFile, savedLogin{Server: base, TokenURL: cfg.Endpoint.TokenURL, ClientID: cfg.ClientID, Token: *tok}); err != nil {
 		return err
 	}
-	fmt.Fprintf(stderr, "Signed in; the token is in %s until %s.\n", tokenFile, tok.Expiry.Local().Format("15:04"))
+	if tok.RefreshToken == "" {
+		fmt.Fprintf(stderr, "Signed in; the token is in %s until %s (the server gave no refresh token: sign in again then).\n", tokenFile, tok.Expiry.Local().Format("15:04"))
+		return nil
+	}
+	fmt.Fprintf(stderr, "Signed in; the sign-in is in %s (renewed as it is used; sign it out on %s/devices).\n", tokenFile, base)
 	return nil
 }
 

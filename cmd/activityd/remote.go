@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/url"
 	"os"
 	"strings"
@@ -39,31 +40,52 @@ type remoteFlags struct {
 }
 
 func (r *remoteFlags) add(fs *flag.FlagSet) {
-	r.url = "http://127.0.0.1:8080"
-	fs.StringVar(&r.url, "url", r.url, "the activityd to call: its `URL` (the service root /v1.0 is added)")
+	fs.StringVar(&r.url, "url", "", "the activityd to call: its `URL` (the service root /v1.0 is added; default the server of\nactivityd login's --token-file, else "+defaultURL+")")
 	fs.StringVar(&r.token, "token", "", "the bearer `token` to send (from activityd token, or your sign-in)")
-	fs.StringVar(&r.tokenFile, "token-file", "", "read the bearer token from this `file` instead")
+	fs.StringVar(&r.tokenFile, "token-file", "", "read the bearer token from this `file` instead: activityd login's, renewed\nwhen it expires, or a bare token")
 	fs.BoolVar(&r.json, "json", false, "print JSON (one object a line) instead of a table, for scripts")
 	fs.DurationVar(&r.timeout, "timeout", 30*time.Second, "the most one request may take")
 }
 
-// client returns the client the flags name, or a usage error for cmd.
-func (r *remoteFlags) client(cmd string) (*client.Client, error) {
+// defaultURL is the server a command calls when neither --url nor a login names one.
+const defaultURL = "http://127.0.0.1:8080"
+
+// client returns the client the flags name, or a usage error for cmd. A token file of activityd
+// login gives the server (unless --url names one) and renews its token as it expires.
+func (r *remoteFlags) client(ctx context.Context, cmd string) (*client.Client, error) {
 	tok := strings.TrimSpace(r.token)
+	var tokens *loginTokens
+	base := r.url
 	if r.tokenFile != "" {
-		b, err := os.ReadFile(r.tokenFile)
-		if err != nil {
+		saved, raw, ok, err := readLogin(r.tokenFile)
+		switch {
+		case errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission):
 			return nil, usagef(cmd, "--token-file: %v", err)
+		case err != nil:
+			return nil, err
+		case ok:
+			tokens = &loginTokens{ctx: ctx, path: r.tokenFile, cur: saved}
+			tok = saved.AccessToken
+			if base == "" {
+				base = saved.Server
+			}
+		default:
+			tok = strings.TrimSpace(raw)
 		}
-		tok = strings.TrimSpace(string(b))
+	}
+	if base == "" {
+		base = defaultURL
 	}
 	if tok == "" {
-		return nil, usagef(cmd, "no token: give --token, --token-file or ACTIVITYD_TOKEN (make one with 'activityd token --user NAME --app NAME')")
+		return nil, usagef(cmd, "no token: give --token, --token-file or ACTIVITYD_TOKEN (sign in with 'activityd login URL --token-file FILE', or on the server's machine make one with 'activityd token --user NAME --app NAME')")
 	}
-	if !strings.HasPrefix(r.url, "http://") && !strings.HasPrefix(r.url, "https://") {
-		return nil, usagef(cmd, "--url %q: want an http or https URL, such as http://127.0.0.1:8080", r.url)
+	if !strings.HasPrefix(base, "http://") && !strings.HasPrefix(base, "https://") {
+		return nil, usagef(cmd, "--url %q: want an http or https URL, such as %s", base, defaultURL)
 	}
-	c := client.New(r.url, tok)
+	c := client.New(base, tok)
+	if tokens != nil {
+		c.Tokens = tokens
+	}
 	return c, nil
 }
 
@@ -124,7 +146,7 @@ func activities(ctx context.Context, args []string, getenv func(string) string, 
 	if o.Top < 0 {
 		return usagef(name, "--top %d: want 0 (every one) or a positive number", o.Top)
 	}
-	c, err := rf.client(name)
+	c, err := rf.client(ctx, name)
 	if err != nil {
 		return err
 	}

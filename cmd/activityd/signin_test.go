@@ -603,20 +603,8 @@ func TestSignIn_DeviceGrant(t *testing.T) {
 
 	// activityd login, answered by the person in their browser while it waits.
 	var out, errOut bytes.Buffer
-	pr, pw := io.Pipe()
-	done := make(chan error, 1)
-	go func() {
-		done <- login(ctx, []string{base}, os.Getenv, &out, io.MultiWriter(&errOut, pw))
-		pw.Close()
-	}()
-	line := make([]byte, 4096)
-	n, _ := pr.Read(line)
-	code := regexp.MustCompile(`enter the code (\S+)`).FindSubmatch(line[:n])
-	go io.Copy(io.Discard, pr)
-	if code == nil {
-		t.Fatalf("login printed %q", line[:n])
-	}
-	b.answer("/device?user_code="+string(code[1]), "approve")
+	code, done := startLogin(t, ctx, []string{base}, &out, &errOut)
+	b.answer("/device?user_code="+code, "approve")
 	if err := <-done; err != nil {
 		t.Fatalf("login: %v: %s", err, errOut.String())
 	}
@@ -957,4 +945,108 @@ func TestSignIn_AddressLimited(t *testing.T) {
 	if st := try(from("127.0.0.2"), "fay", "correct horse battery"); st != http.StatusSeeOther {
 		t.Errorf("the same account from another address: %d, want 303", st)
 	}
+}
+
+// TestLogin_TokenFile: activityd login --token-file keeps the sign-in; the commands that read the
+// file call its server, renew the access token when it expires (writing the rotated refresh token
+// back, once for two commands at once), and say to sign in again once the device is signed out.
+func TestLogin_TokenFile(t *testing.T) {
+	dir := t.TempDir()
+	base := startServer(t, dir, nil)
+	runCmd(t, "correct horse battery\n", "user", "add", "gus", "--data", dir, "--password-stdin")
+	file := filepath.Join(t.TempDir(), "token")
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	b := newBrowser(t, base)
+	var errOut bytes.Buffer
+	code, done := startLogin(t, ctx, []string{base, "--token-file", file}, io.Discard, &errOut)
+	b.signIn("/device?user_code="+code, "gus", "correct horse battery")
+	b.answer("/device?user_code="+code, "approve")
+	if err := <-done; err != nil {
+		t.Fatalf("login: %v: %s", err, errOut.String())
+	}
+	if !strings.Contains(errOut.String(), "renewed as it is used") {
+		t.Errorf("login said %q", errOut.String())
+	}
+	if info, err := os.Stat(file); err != nil || info.Mode().Perm() != 0o600 {
+		t.Fatalf("the token file: %v %v, want mode 0600", info, err)
+	}
+	read := func() savedLogin {
+		l, _, ok, err := readLogin(file)
+		if err != nil || !ok || l.Server != base || l.RefreshToken == "" {
+			t.Fatalf("the token file: %+v %v %v, want the server and a refresh token", l, ok, err)
+		}
+		return l
+	}
+	first := read()
+	// No --url: the file names the server.
+	list := func() (int, string) {
+		code, out, errOut := cli(t, ctx, "activities", "list", "--token-file", file)
+		return code, out + errOut
+	}
+	if code, out := list(); code != 0 {
+		t.Fatalf("activities list with the token file: exit %d: %s", code, out)
+	}
+	if read().AccessToken != first.AccessToken {
+		t.Error("a fresh token was renewed")
+	}
+	// Expired: two commands at once renew it once, and both succeed.
+	expired := first
+	expired.Expiry = time.Now().Add(-time.Minute)
+	if err := writeLogin(file, expired); err != nil {
+		t.Fatal(err)
+	}
+	codes := make(chan string, 2)
+	for range 2 {
+		go func() {
+			code, out := list()
+			codes <- fmt.Sprint(code, " ", out)
+		}()
+	}
+	for range 2 {
+		if got := <-codes; !strings.HasPrefix(got, "0 ") {
+			t.Errorf("activities list with an expired token: exit %s", got)
+		}
+	}
+	second := read()
+	if second.AccessToken == first.AccessToken || second.RefreshToken == first.RefreshToken || !second.Expiry.After(time.Now()) {
+		t.Errorf("after the renewal the file holds the same tokens, or an expired one (expiry %v)", second.Expiry)
+	}
+	cfg := &oauth2.Config{ClientID: provider.CLIAppID, Endpoint: oauth2.Endpoint{TokenURL: base + provider.TokenPath, AuthStyle: oauth2.AuthStyleInParams}}
+	// The renewal kept the grant alive (no refresh token was used twice, which would end it).
+	_, page := b.get("/devices")
+	m := regexp.MustCompile(`name="id" value="([^"]+)"`).FindAllStringSubmatch(page, -1)
+	if len(m) != 1 {
+		t.Fatalf("devices page lists %d grants, want the login's:\n%.3000s", len(m), page)
+	}
+	// Signed out on the page: the next renewal says to sign in again.
+	b.post("/devices/revoke", url.Values{"id": {m[0][1]}, "csrf": {csrfOf(t, page)}})
+	if _, err := cfg.TokenSource(ctx, &oauth2.Token{RefreshToken: second.RefreshToken}).Token(); err == nil {
+		t.Fatal("a signed-out login still refreshes")
+	}
+	second.Expiry = time.Now().Add(-time.Minute)
+	writeLogin(file, second)
+	if code, out := list(); code == 0 || !strings.Contains(out, "sign in again") {
+		t.Errorf("a signed-out login: exit %d: %s, want to be told to sign in again", code, out)
+	}
+}
+
+// startLogin runs activityd login with args until it ends (its error then comes on done), and
+// returns the user code it shows, for the person to enter.
+func startLogin(t *testing.T, ctx context.Context, args []string, stdout io.Writer, stderr *bytes.Buffer) (string, <-chan error) {
+	t.Helper()
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- login(ctx, args, os.Getenv, stdout, io.MultiWriter(stderr, pw))
+		pw.Close()
+	}()
+	line := make([]byte, 4096)
+	n, _ := pr.Read(line)
+	code := regexp.MustCompile(`enter the code (\S+)`).FindSubmatch(line[:n])
+	go io.Copy(io.Discard, pr)
+	if code == nil {
+		t.Fatalf("login printed %q", line[:n])
+	}
+	return string(code[1]), done
 }

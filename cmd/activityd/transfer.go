@@ -43,7 +43,7 @@ func export(ctx context.Context, args []string, getenv func(string) string, stdo
 	} else if err != nil {
 		return err
 	}
-	c, err := rf.client("export")
+	c, err := rf.client(ctx, "export")
 	if err != nil {
 		return err
 	}
@@ -224,7 +224,7 @@ func importCmd(ctx context.Context, args []string, getenv func(string) string, s
 	var c *client.Client
 	if !f.dryRun {
 		var err error
-		if c, err = rf.client("import"); err != nil {
+		if c, err = rf.client(ctx, "import"); err != nil {
 			return err
 		}
 	}
