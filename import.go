@@ -54,7 +54,8 @@ type ExportFilter struct {
 //
 // All of them are written in one transaction (one commit, where a PUT each would wait for one
 // each). The privacy settings apply as to any write.
-func (s *Service) Import(ctx context.Context, p Principal, activities []*Activity) ([]ImportResult, []error, error) {
+func (s *Service) Import(ctx context.Context, p Principal, activities []*Activity) (_ []ImportResult, _ []error, err error) {
+	defer s.observe("import", time.Now(), &err)
 	results := make([]ImportResult, len(activities))
 	errs := make([]error, len(activities))
 	valid := 0
@@ -68,7 +69,7 @@ func (s *Service) Import(ctx context.Context, p Principal, activities []*Activit
 	if valid == 0 {
 		return results, errs, nil
 	}
-	err := s.Store.Update(ctx, p, func(tx Tx) error {
+	err = s.Store.Update(ctx, p, func(tx Tx) error {
 		now := s.now()
 		for i, a := range activities {
 			if results[i] == ImportSkipped {

@@ -110,8 +110,45 @@ type claims struct {
 	UPN               string   `json:"upn"`
 }
 
-func unauthenticated(format string, args ...any) error {
-	return activity.Errorf(activity.Unauthenticated, format, args...)
+// Reasons a token is refused: a bounded set, for metrics (graph.Server.Refused) and logs.
+const (
+	ReasonMalformed       = "malformed"        // not a JWS of an accepted algorithm, too long, claims not JSON or UTF-8, a crit header
+	ReasonUntrustedIssuer = "untrusted_issuer" // iss is no trusted issuer, or tid is not one it speaks for
+	ReasonUnknownKey      = "unknown_key"      // kid is not in the issuer's key set (or the set cannot be fetched)
+	ReasonBadSignature    = "bad_signature"
+	ReasonExpired         = "expired" // exp passed (or missing), or nbf/iat ahead
+	ReasonWrongAudience   = "wrong_audience"
+	ReasonMissingScope    = "missing_scope" // none of the wanted scopes, or an app-only token
+	ReasonBadClaims       = "bad_claims"    // tid, oid/sub or azp/appid missing or not a usable value
+)
+
+// refusal is a token refused, with the reason: an *activity.Error (Unauthenticated or Forbidden)
+// for the client, and Reason for the operator.
+type refusal struct {
+	reason string
+	err    *activity.Error
+}
+
+func (r *refusal) Error() string  { return r.err.Error() }
+func (r *refusal) Unwrap() error  { return r.err }
+func (r *refusal) Reason() string { return r.reason }
+
+// Reason returns why Verify refused a token (one of the Reason constants), or "" when err is not
+// a refusal (nil, or a failure of the server).
+func Reason(err error) string {
+	var r *refusal
+	if errors.As(err, &r) {
+		return r.reason
+	}
+	return ""
+}
+
+func unauthenticated(reason, format string, args ...any) error {
+	return &refusal{reason, activity.Errorf(activity.Unauthenticated, format, args...)}
+}
+
+func forbidden(reason, format string, args ...any) error {
+	return &refusal{reason, activity.Errorf(activity.Forbidden, format, args...)}
 }
 
 // Verify checks a bearer token and returns the principal it names. Errors: Unauthenticated for a
@@ -119,7 +156,7 @@ func unauthenticated(format string, args ...any) error {
 // without the scope (including app-only tokens).
 func (v *Verifier) Verify(ctx context.Context, token string) (activity.Principal, error) {
 	if len(token) > maxTokenLength {
-		return activity.Principal{}, unauthenticated("The access token is longer than %d bytes.", maxTokenLength)
+		return activity.Principal{}, unauthenticated(ReasonMalformed, "The access token is longer than %d bytes.", maxTokenLength)
 	}
 	v.cacheOnce.Do(func() {
 		size, bytes := v.CacheSize, v.CacheBytes
@@ -167,33 +204,33 @@ func (v *Verifier) verify(ctx context.Context, token string) (activity.Principal
 	// different byte strings into one claim value.
 	if parts := strings.Split(token, "."); len(parts) == 3 {
 		if payload, err := base64.RawURLEncoding.DecodeString(parts[1]); err == nil && !utf8.Valid(payload) {
-			return activity.Principal{}, nil, unauthenticated("The access token's claims are not valid UTF-8.")
+			return activity.Principal{}, nil, unauthenticated(ReasonMalformed, "The access token's claims are not valid UTF-8.")
 		}
 	}
 	tok, err := jwt.ParseSigned(token, Algorithms)
 	if err != nil {
-		return activity.Principal{}, nil, unauthenticated("The access token is malformed or uses an algorithm other than RS256, ES256 or EdDSA.")
+		return activity.Principal{}, nil, unauthenticated(ReasonMalformed, "The access token is malformed or uses an algorithm other than RS256, ES256 or EdDSA.")
 	}
 	// RFC 7515 §4.1.11: a header parameter marked critical must be understood, or the token refused.
 	// activityd understands none (go-jose would accept "b64", which has no place in a JWT).
 	if crit, ok := tok.Headers[0].ExtraHeaders["crit"]; ok {
-		return activity.Principal{}, nil, unauthenticated("The access token's header marks %s critical (crit), which this service does not understand.", critNames(crit))
+		return activity.Principal{}, nil, unauthenticated(ReasonMalformed, "The access token's header marks %s critical (crit), which this service does not understand.", critNames(crit))
 	}
 	// Which issuer, and so which keys, is named inside the token; the claims are trusted only below,
 	// once the signature is verified with that issuer's key.
 	var unverified claims
 	if err := tok.UnsafeClaimsWithoutVerification(&unverified); err != nil {
-		return activity.Principal{}, nil, unauthenticated("The access token's claims are malformed.")
+		return activity.Principal{}, nil, unauthenticated(ReasonMalformed, "The access token's claims are malformed.")
 	}
 	iss := v.issuer(unverified.Issuer, unverified.TenantID)
 	if iss == nil {
-		return activity.Principal{}, nil, unauthenticated("The access token's issuer is not trusted.")
+		return activity.Principal{}, nil, unauthenticated(ReasonUntrustedIssuer, "The access token's issuer is not trusted.")
 	}
 	kid := tok.Headers[0].KeyID
 	key, err := iss.Keys.Key(ctx, kid)
 	if err != nil {
 		if iss.local {
-			return activity.Principal{}, nil, unauthenticated("The access token was signed by another key than this server's local issuer (kid '%s'): "+
+			return activity.Principal{}, nil, unauthenticated(ReasonUnknownKey, "The access token was signed by another key than this server's local issuer (kid '%s'): "+
 				"it was minted with another key file (e.g. by 'activityd token' with a different data directory or --issuer-key), or with a key that was rotated out.", kid)
 		}
 		var fe *FetchError
@@ -201,17 +238,17 @@ func (v *Verifier) verify(ctx context.Context, token string) (activity.Principal
 			v.Logger.Warn("the key set of a trusted issuer could not be fetched", slog.String("issuer", iss.Name),
 				slog.String("jwks", fe.URL), slog.String("kid", kid), slog.String("error", fe.Err.Error()))
 		}
-		return activity.Principal{}, nil, unauthenticated("The access token's signing key '%s' is not known.", kid)
+		return activity.Principal{}, nil, unauthenticated(ReasonUnknownKey, "The access token's signing key '%s' is not known.", kid)
 	}
 	c := claims{keys: iss.Keys, kid: kid}
 	if err := tok.Claims(key.Key, &c); err != nil {
 		if tok.Headers[0].Nonce != "" {
 			// Entra's tokens for Microsoft Graph itself carry a nonce header and are signed over its
 			// hash: only Graph can check them. An app gets a token for an API it exposes instead.
-			return activity.Principal{}, nil, unauthenticated("The access token's signature is invalid: a token with a nonce header is one for Microsoft Graph itself, " +
+			return activity.Principal{}, nil, unauthenticated(ReasonBadSignature, "The access token's signature is invalid: a token with a nonce header is one for Microsoft Graph itself, "+
 				"which only Graph can validate; request a token for the API your app registration exposes.")
 		}
-		return activity.Principal{}, nil, unauthenticated("The access token's signature is invalid.")
+		return activity.Principal{}, nil, unauthenticated(ReasonBadSignature, "The access token's signature is invalid.")
 	}
 	if err := v.validate(&c, iss); err != nil {
 		return activity.Principal{}, nil, err
@@ -263,13 +300,13 @@ func (v *Verifier) issuer(iss, tid string) *Issuer {
 func (v *Verifier) tenant(iss *Issuer, c *claims) (string, error) {
 	for i := range v.Issuers {
 		if other := &v.Issuers[i]; other != iss && other.Tenant != "" && c.TenantID == other.Tenant {
-			return "", unauthenticated("The access token's tenant (tid) belongs to another issuer than its own (iss).")
+			return "", unauthenticated(ReasonUntrustedIssuer, "The access token's tenant (tid) belongs to another issuer than its own (iss).")
 		}
 	}
 	switch {
 	case iss.Tenant != "":
 		if c.TenantID != "" && c.TenantID != iss.Tenant {
-			return "", unauthenticated("The access token's tenant (tid) is not one its issuer (iss) speaks for.")
+			return "", unauthenticated(ReasonUntrustedIssuer, "The access token's tenant (tid) is not one its issuer (iss) speaks for.")
 		}
 		return iss.Tenant, nil
 	case strings.Contains(iss.Name, "{tid}"):
@@ -281,26 +318,26 @@ func (v *Verifier) tenant(iss *Issuer, c *claims) (string, error) {
 func (v *Verifier) validate(c *claims, iss *Issuer) error {
 	now := v.now()
 	if c.Expiry == nil {
-		return unauthenticated("The access token has no expiry (exp).")
+		return unauthenticated(ReasonExpired, "The access token has no expiry (exp).")
 	}
 	err := c.Claims.ValidateWithLeeway(jwt.Expected{Time: now}, v.Leeway)
 	switch {
 	case errors.Is(err, jwt.ErrExpired):
-		return unauthenticated("The access token has expired.")
+		return unauthenticated(ReasonExpired, "The access token has expired.")
 	case errors.Is(err, jwt.ErrNotValidYet), errors.Is(err, jwt.ErrIssuedInTheFuture):
-		return unauthenticated("The access token is not valid yet.")
+		return unauthenticated(ReasonExpired, "The access token is not valid yet.")
 	case err != nil:
-		return unauthenticated("The access token is invalid: %v.", err)
+		return unauthenticated(ReasonExpired, "The access token is invalid: %v.", err)
 	}
 	audiences := v.Audiences
 	if len(iss.Audiences) > 0 {
 		audiences = iss.Audiences
 	}
 	if !slices.ContainsFunc(audiences, c.Audience.Contains) {
-		return unauthenticated("The access token's audience is not this service.")
+		return unauthenticated(ReasonWrongAudience, "The access token's audience is not this service.")
 	}
 	if c.Scope == "" && len(c.Roles) > 0 {
-		return activity.Errorf(activity.Forbidden, "Application permissions are not supported; use a delegated token with the scope %s.", Scope)
+		return forbidden(ReasonMissingScope, "Application permissions are not supported; use a delegated token with the scope %s.", Scope)
 	}
 	scopes := v.Scopes
 	if len(scopes) == 0 {
@@ -312,7 +349,7 @@ func (v *Verifier) validate(c *claims, iss *Issuer) error {
 			return nil
 		}
 	}
-	return activity.Errorf(activity.Forbidden, "The access token lacks the scope %s.", strings.Join(scopes, " or "))
+	return forbidden(ReasonMissingScope, "The access token lacks the scope %s.", strings.Join(scopes, " or "))
 }
 
 // principal maps verified claims to the principal of tenant: user oid falling back to sub, app azp
@@ -325,7 +362,7 @@ func principal(c *claims, tenant string) (activity.Principal, error) {
 		{"preferred_username", c.PreferredUsername}, {"upn", c.UPN}, {"iss", c.Issuer},
 	} {
 		if problem := claimProblem(claim.value); problem != "" {
-			return activity.Principal{}, unauthenticated("The access token's %s claim %s.", claim.name, problem)
+			return activity.Principal{}, unauthenticated(ReasonBadClaims, "The access token's %s claim %s.", claim.name, problem)
 		}
 	}
 	p := activity.Principal{TenantID: tenant, UserID: c.ObjectID, AppID: c.AuthorizedParty, UserName: c.PreferredUsername, Issuer: c.Issuer}
@@ -341,11 +378,11 @@ func principal(c *claims, tenant string) (activity.Principal, error) {
 	p.AllApps = slices.Contains(strings.Fields(c.Scope), ScopeAll)
 	switch {
 	case p.TenantID == "":
-		return p, unauthenticated("The access token names no tenant (tid).")
+		return p, unauthenticated(ReasonBadClaims, "The access token names no tenant (tid).")
 	case p.UserID == "":
-		return p, unauthenticated("The access token names no user (oid or sub).")
+		return p, unauthenticated(ReasonBadClaims, "The access token names no user (oid or sub).")
 	case p.AppID == "":
-		return p, unauthenticated("The access token names no client application (azp or appid).")
+		return p, unauthenticated(ReasonBadClaims, "The access token names no client application (azp or appid).")
 	}
 	return p, nil
 }

@@ -62,6 +62,10 @@ type Server struct {
 	// Observe, when set, is called after each request (each step of a $batch too) with its route
 	// (as in the request log), method, status and duration: the metrics' hook.
 	Observe func(route, method string, status int, d time.Duration)
+	// Refused, when set, is called for each request refused for its token, with the reason:
+	// "missing" (no bearer token), the verifier's own (an error with a Reason() string method, as
+	// package auth's: expired, bad_signature, …), or "other".
+	Refused func(reason string)
 
 	service        *activity.Service
 	verifier       Verifier
@@ -285,12 +289,29 @@ func (s *Server) authenticate(r *http.Request) (activity.Principal, error) {
 	h := r.Header.Get("Authorization")
 	scheme, token, ok := strings.Cut(h, " ")
 	if h == "" {
+		s.refused("missing")
 		return activity.Principal{}, activity.Errorf(activity.Unauthenticated, "Access token is empty: send Authorization: Bearer <token>.")
 	}
 	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
+		s.refused("missing")
 		return activity.Principal{}, activity.Errorf(activity.Unauthenticated, "The Authorization header must be 'Bearer <token>'.")
 	}
-	return s.verifier.Verify(r.Context(), strings.TrimSpace(token))
+	p, err := s.verifier.Verify(r.Context(), strings.TrimSpace(token))
+	if code := activity.ErrorCode(err); code == activity.Unauthenticated || code == activity.Forbidden {
+		reason := "other"
+		var rr interface{ Reason() string }
+		if errors.As(err, &rr) {
+			reason = rr.Reason()
+		}
+		s.refused(reason)
+	}
+	return p, err
+}
+
+func (s *Server) refused(reason string) {
+	if s.Refused != nil {
+		s.Refused(reason)
+	}
 }
 
 // readBody reads a JSON request body: at most MaxBodyBytes after decompressing gzip, which the Graph

@@ -62,6 +62,10 @@ type Notifier struct {
 	// MaxRetry is how long a failing receiver is retried before its changes are given up on and a
 	// "missed" lifecycle notification is sent (default DefaultMaxRetry).
 	MaxRetry time.Duration
+	// Observe, when set, is called after each POST to a notification URL with its outcome:
+	// "delivered" (a 2xx), "failed" (to be retried), "given_up" (past MaxRetry: the pending changes
+	// are dropped and a "missed" lifecycle notification is sent).
+	Observe func(outcome string)
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
 	// Workers is how many receivers are delivered to at once (default DefaultWorkers).
@@ -275,6 +279,7 @@ func (n *Notifier) deliver(ctx context.Context, sub *activity.Subscription) {
 				n.failed(ctx, sub, page, err)
 				return
 			}
+			n.observe("delivered")
 		}
 		sub.Position, sub.FailingFrom, sub.NextAttempt = page.Next, time.Time{}, n.now()
 		if !page.More {
@@ -298,10 +303,12 @@ func (n *Notifier) failed(ctx context.Context, sub *activity.Subscription, page 
 	n.logger.Warn("notification not delivered", slog.String("subscription", sub.ID), slog.String("error", err.Error()),
 		slog.Time("failing_since", sub.FailingFrom))
 	if now.Sub(sub.FailingFrom) < maxRetry {
+		n.observe("failed")
 		backoff := min(max(now.Sub(sub.FailingFrom), 5*time.Second), 10*time.Minute)
 		sub.NextAttempt = now.Add(backoff)
 		return
 	}
+	n.observe("given_up")
 	if sub.LifecycleNotificationURL != "" {
 		missed := map[string]any{"value": []map[string]any{{"lifecycleEvent": "missed", "subscriptionId": sub.ID,
 			"subscriptionExpirationDateTime": sub.ExpirationDateTime.UTC().Format(time.RFC3339), "tenantId": sub.Principal.TenantID,
@@ -319,6 +326,12 @@ func (n *Notifier) failed(ctx context.Context, sub *activity.Subscription, page 
 		page = next
 	}
 	sub.Position, sub.FailingFrom, sub.NextAttempt = page.Next, time.Time{}, now
+}
+
+func (n *Notifier) observe(outcome string) {
+	if n.Observe != nil {
+		n.Observe(outcome)
+	}
 }
 
 // notification is one entry of a notification's value: Graph's changeNotification.

@@ -48,8 +48,10 @@ type Store struct {
 	keys searchKeys // the full-text index's keys; the writer's alone
 
 	writes chan *writeRequest // to the group-commit writer
-	stop   chan struct{}      // closed by Close
-	done   chan struct{}      // closed when the writer and the checkpointer have stopped
+	// observeBatch is ObserveBatch's function (set while the writer runs).
+	observeBatch atomic.Pointer[func(writes int, commit time.Duration)]
+	stop         chan struct{} // closed by Close
+	done         chan struct{} // closed when the writer and the checkpointer have stopped
 
 	committed chan struct{} // the writer's nudge to the checkpointer after a commit; never blocks
 	behind    atomic.Bool   // the checkpointer cannot keep the WAL short: the writer must checkpoint
@@ -317,6 +319,11 @@ func (s *Store) writer(stopped chan<- struct{}) {
 	}
 }
 
+// ObserveBatch makes f be called after each group commit (on the writer's goroutine: it must not
+// block) with the number of writes the transaction carried and how long its COMMIT took (with
+// synchronous=FULL, the WAL's fsync), failed or not.
+func (s *Store) ObserveBatch(f func(writes int, commit time.Duration)) { s.observeBatch.Store(&f) }
+
 // commit runs a batch of writes in one IMMEDIATE transaction, each in a savepoint, commits, and only
 // then answers each caller.
 func (s *Store) commit(batch []*writeRequest) {
@@ -371,7 +378,11 @@ func (s *Store) commit(batch []*writeRequest) {
 	}
 	err := insertChanges(ctx, s.writeQ, logged)
 	if err == nil {
+		start := time.Now()
 		err = exec("COMMIT")
+		if f := s.observeBatch.Load(); f != nil {
+			(*f)(len(batch), time.Since(start))
+		}
 	}
 	if err != nil {
 		changed, everyone = nil, false

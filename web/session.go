@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -264,7 +265,7 @@ func (s *Server) handleSignIn(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		msg := "That token was not accepted."
-		if e, ok := err.(*activity.Error); ok {
+		if e := (*activity.Error)(nil); errors.As(err, &e) {
 			msg = e.Message
 		}
 		s.render(w, r, http.StatusUnauthorized, "signin", s.signinData(w, r, map[string]any{"Error": msg}))

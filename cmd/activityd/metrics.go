@@ -5,8 +5,11 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/activityd/activityd"
 	"github.com/activityd/activityd/graph"
+	"github.com/activityd/activityd/notify"
 	"github.com/activityd/activityd/postgres"
+	"github.com/activityd/activityd/sqlite"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -14,10 +17,11 @@ import (
 
 // newMetrics registers activityd's metrics (Prometheus, github.com/prometheus/client_golang) and
 // returns the handler that serves them: the Graph API's requests by route, method and status, their
-// latency, the open live streams, the PostgreSQL pool, the limits hit, and the Go runtime and the
-// process (memory, goroutines, open files). Routes are the request log's (a bounded set), never
-// paths.
-func newMetrics(api *graph.Server, store any, maxConns int) http.Handler {
+// latency, the tokens refused by reason, the store's operations (time and errors), SQLite's group
+// commits (writes per commit, COMMIT time), webhook deliveries, the open live streams, the
+// PostgreSQL pool, the limits hit, and the Go runtime and the process (memory, goroutines, open
+// files). Every label is from a bounded set: routes are the request log's, never paths.
+func newMetrics(api *graph.Server, service *activity.Service, notifier *notify.Notifier, store any, maxConns int) http.Handler {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	requests := prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -36,6 +40,53 @@ func newMetrics(api *graph.Server, store any, maxConns int) http.Handler {
 		}
 		requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
 		latency.WithLabelValues(route, method).Observe(d.Seconds())
+	}
+	refused := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "activityd_token_refusals_total",
+		Help: "Graph API requests refused for their token, by reason: missing, malformed, untrusted_issuer, unknown_key, bad_signature, expired, wrong_audience, missing_scope, bad_claims.",
+	}, []string{"reason"})
+	reg.MustRegister(refused)
+	api.Refused = func(reason string) { refused.WithLabelValues(reason).Inc() }
+	storeTime := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "activityd_store_operation_duration_seconds",
+		Help:    "Time of the store's operations (upsert_activity, list_activities, …), failed or not.",
+		Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1, 5},
+	}, []string{"op"})
+	storeErrors := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "activityd_store_operation_errors_total",
+		Help: "The store's operations that failed, by operation and class: unavailable, storage_full and internal are the server's; not_found, invalid, conflict the request's.",
+	}, []string{"op", "class"})
+	reg.MustRegister(storeTime, storeErrors)
+	service.Observe = func(op string, d time.Duration, err error) {
+		storeTime.WithLabelValues(op).Observe(d.Seconds())
+		if err != nil {
+			storeErrors.WithLabelValues(op, activity.ErrorCode(err)).Inc()
+		}
+	}
+	if sq, ok := store.(*sqlite.Store); ok {
+		writes := prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "activityd_sqlite_commit_writes",
+			Help:    "Writes carried by each SQLite group commit (one transaction, one fsync).",
+			Buckets: []float64{1, 2, 4, 8, 16, 32, 64, 128, 256},
+		})
+		commit := prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "activityd_sqlite_commit_duration_seconds",
+			Help:    "Time of each SQLite group commit's COMMIT (with synchronous=FULL, the WAL's fsync).",
+			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1},
+		})
+		reg.MustRegister(writes, commit)
+		sq.ObserveBatch(func(n int, d time.Duration) {
+			writes.Observe(float64(n))
+			commit.Observe(d.Seconds())
+		})
+	}
+	if notifier != nil {
+		deliveries := prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "activityd_webhook_deliveries_total",
+			Help: "POSTs of change notifications to subscribers, by outcome: delivered, failed (retried later), given_up (past --webhook-max-retry).",
+		}, []string{"outcome"})
+		reg.MustRegister(deliveries)
+		notifier.Observe = func(outcome string) { deliveries.WithLabelValues(outcome).Inc() }
 	}
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "activityd_live_streams", Help: "Live streams (Server-Sent Events) open now.",

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -29,16 +30,23 @@ func TestMetrics(t *testing.T) {
 	request(t.Context(), "PUT", base+"/v1.0/me/activities/k", tok, activityBody("k"))
 	request(t.Context(), "GET", base+"/v1.0/me/activities/k", tok, "")
 	request(t.Context(), "GET", base+"/v1.0/me/activities", "bad", "")
-	res, err := http.Get("http://" + addr + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(res.Body)
-	res.Body.Close()
+	request(t.Context(), "GET", base+"/v1.0/me/activities", "", "")
+	request(t.Context(), "GET", base+"/v1.0/me/activities/missing", tok, "")
+	adminOnly := strings.TrimSpace(runCmd(t, "", "token", "--data", dir, "--user", "alice", "--app", "notes", "--scopes", "activityd.admin"))
+	request(t.Context(), "GET", base+"/v1.0/me/activities", adminOnly, "")
+	b := []byte(scrapeMetrics(t, addr))
 	for _, want := range []string{
+		`activityd_token_refusals_total\{reason="malformed"\} 1`,
+		`activityd_token_refusals_total\{reason="missing"\} 1`,
+		`activityd_token_refusals_total\{reason="missing_scope"\} 1`,
+		`activityd_store_operation_duration_seconds_count\{op="upsert_activity"\} 1`,
+		`activityd_store_operation_duration_seconds_count\{op="get_activity"\} 2`,
+		`activityd_store_operation_errors_total\{class="not_found",op="get_activity"\} 1`,
+		`activityd_sqlite_commit_writes_count [1-9]`,
+		`activityd_sqlite_commit_duration_seconds_bucket\{le="\+Inf"\} [1-9]`,
 		`activityd_http_requests_total\{method="PUT",route="[a-z/{}$]+",status="201"\} 1`,
 		`activityd_http_requests_total\{method="GET",route="[a-z/{}$]+",status="200"\} 1`,
-		`activityd_http_requests_total\{method="GET",route="[a-z/{}$]+",status="401"\} 1`,
+		`activityd_http_requests_total\{method="GET",route="[a-z/{}$]+",status="401"\} 2`,
 		`activityd_http_request_duration_seconds_bucket\{method="PUT",route="[a-z/{}$]+",le="\+Inf"\} 1`,
 		`activityd_live_streams 0`,
 		`go_goroutines \d+`,
@@ -51,12 +59,13 @@ func TestMetrics(t *testing.T) {
 	if res, err := http.Get(base + "/metrics"); err == nil && res.StatusCode == 200 {
 		t.Errorf("/metrics is served on the API's listener too")
 	}
-	checkDashboard(t, string(b), "activityd_pg_")
+	checkDashboard(t, string(b), "activityd_pg_", "activityd_webhook_")
 }
 
 // checkDashboard checks that every metric the Grafana dashboard in docs/ queries is one the server
-// serves (in scrape), but those with the prefix skip (served by another store).
-func checkDashboard(t *testing.T, scrape, skip string) {
+// serves (in scrape), but those with a prefix in skip (served by another store, or only once a
+// webhook was delivered).
+func checkDashboard(t *testing.T, scrape string, skip ...string) {
 	t.Helper()
 	dash, err := os.ReadFile("../../docs/grafana/activityd.json")
 	if err != nil {
@@ -76,7 +85,7 @@ func checkDashboard(t *testing.T, scrape, skip string) {
 		for _, tg := range p.Targets {
 			for _, name := range names.FindAllString(tg.Expr, -1) {
 				n++
-				if skip != "" && strings.HasPrefix(name, skip) {
+				if slices.ContainsFunc(skip, func(p string) bool { return strings.HasPrefix(name, p) }) {
 					continue
 				}
 				if !regexp.MustCompile(`(?m)^` + name + `[{ ]`).MatchString(scrape) {
@@ -101,17 +110,18 @@ func TestMetrics_Postgres(t *testing.T) {
 	free.Close()
 	dir := t.TempDir()
 	base := startServer(t, dir, nil, "--db", db, "--metrics-addr", addr)
-	request(t.Context(), "PUT", base+"/v1.0/me/activities/k", mintToken(t, dir, "alice", "notes"), activityBody("k"))
-	res, err := http.Get("http://" + addr + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(res.Body)
-	res.Body.Close()
+	tok := mintToken(t, dir, "alice", "notes")
+	request(t.Context(), "PUT", base+"/v1.0/me/activities/k", tok, activityBody("k"))
+	request(t.Context(), "GET", base+"/v1.0/me/activities/missing", tok, "")
+	request(t.Context(), "GET", base+"/v1.0/me/activities", "bad", "")
+	b := []byte(scrapeMetrics(t, addr))
 	if !regexp.MustCompile(`(?m)^activityd_pg_pool_max_connections \d+`).Match(b) {
 		t.Errorf("no pool metrics on PostgreSQL")
 	}
-	checkDashboard(t, string(b), "")
+	if regexp.MustCompile(`(?m)^activityd_sqlite_`).Match(b) {
+		t.Error("SQLite's commit metrics on PostgreSQL")
+	}
+	checkDashboard(t, string(b), "activityd_sqlite_", "activityd_webhook_")
 }
 
 // TestServe_LogsIssuerReachability: start-up says whether a trusted issuer's key set can be fetched,
@@ -131,4 +141,27 @@ func TestServe_LogsIssuerReachability(t *testing.T) {
 	if out := logs(); !strings.Contains(out, "its key set cannot be fetched") || !strings.Contains(out, "connection refused") || !strings.Contains(out, "version=") {
 		t.Errorf("start-up log:\n%s", out)
 	}
+}
+
+// scrapeMetrics returns what /metrics at addr serves.
+func scrapeMetrics(t *testing.T, addr string) string {
+	t.Helper()
+	res, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return string(b)
+}
+
+// grepLines returns the lines of s that contain sub.
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }

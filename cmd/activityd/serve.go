@@ -208,7 +208,7 @@ func serve(ctx context.Context, cfg Config, logOut io.Writer) error {
 			return fmt.Errorf("--metrics-addr %s: %w", cfg.MetricsAddr, listenReason(err))
 		}
 		mux := http.NewServeMux()
-		mux.Handle("GET /metrics", newMetrics(api, store, maxConns))
+		mux.Handle("GET /metrics", newMetrics(api, service, notifier, store, maxConns))
 		metrics := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 		go func() {
 			if err := metrics.Serve(mln); !errors.Is(err, http.ErrServerClosed) {

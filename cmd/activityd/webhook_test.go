@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -114,7 +115,8 @@ func TestWebhooks(t *testing.T) {
 	rc := newReceiver(t)
 	dir := t.TempDir()
 	env := []string{"SSL_CERT_FILE=" + rc.caFile}
-	args := []string{"--data", dir, "--throttle=false", "--webhook-allow", "127.0.0.1", "--webhook-max-retry", "12s"}
+	metrics := freePort(t)
+	args := []string{"--data", dir, "--throttle=false", "--webhook-allow", "127.0.0.1", "--webhook-max-retry", "12s", "--metrics-addr", metrics}
 	p := startProcessEnv(t, env, args...)
 	tok := mintToken(t, dir, "alice", "notes")
 	bob := mintToken(t, dir, "bob", "notes")
@@ -228,6 +230,13 @@ func TestWebhooks(t *testing.T) {
 	rc.wait(t, "the missed lifecycle notification", func(rc *receiver) bool { return len(rc.life) >= 1 })
 	if rc.life[0]["lifecycleEvent"] != "missed" || rc.life[0]["subscriptionId"] != id {
 		t.Errorf("lifecycle notification %v", rc.life[0])
+	}
+	// The process that started after the kill delivered, failed and gave up, and counted each.
+	scrape := scrapeMetrics(t, metrics)
+	for _, outcome := range []string{"delivered", "failed", "given_up"} {
+		if !regexp.MustCompile(`(?m)^activityd_webhook_deliveries_total\{outcome="` + outcome + `"\} [1-9]`).MatchString(scrape) {
+			t.Errorf("/metrics does not count a %s delivery:\n%s", outcome, grepLines(scrape, "webhook"))
+		}
 	}
 
 	// Renewal, deletion.
