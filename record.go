@@ -27,6 +27,8 @@ type Record struct {
 var (
 	ErrRecordNotFound = errors.New("record not found")
 	ErrRecordExists   = errors.New("record exists")
+	// ErrRecordChanged is a ReplaceRecord whose record changed since it was read.
+	ErrRecordChanged = errors.New("record changed")
 )
 
 // RecordStore keeps Records. Both stores implement it; every method is one transaction.
@@ -35,6 +37,10 @@ type RecordStore interface {
 	CreateRecord(ctx context.Context, r Record) error
 	// PutRecord adds r or replaces the record with its Kind and ID.
 	PutRecord(ctx context.Context, r Record) error
+	// ReplaceRecord replaces the live record with r's Kind and ID by r only if its Body is still old
+	// (compare and swap: a read, a change, a write that loses no other writer's change), or fails
+	// with ErrRecordChanged when it is not, ErrRecordNotFound when there is no such record.
+	ReplaceRecord(ctx context.Context, r Record, old []byte) error
 	// FindRecord returns the live record kind/id, or ErrRecordNotFound.
 	FindRecord(ctx context.Context, kind, id string) (Record, error)
 	// TakeRecord removes the live record kind/id and returns it, or ErrRecordNotFound: of callers

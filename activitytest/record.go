@@ -47,6 +47,44 @@ func testRecords(t *testing.T, open Opener) {
 		t.Errorf("find a missing record: %v", err)
 	}
 
+	// Replace: only over the body it was read with; of writers racing from one read, one wins.
+	if err := st.ReplaceRecord(ctx, rec("account", "a1", "", 0, `{"n":4}`), []byte(`{"n":2}`)); !errors.Is(err, activity.ErrRecordChanged) {
+		t.Errorf("replace over another body: %v, want ErrRecordChanged", err)
+	}
+	if err := st.ReplaceRecord(ctx, rec("account", "none", "", 0, `{}`), []byte(`{}`)); !errors.Is(err, activity.ErrRecordNotFound) {
+		t.Errorf("replace a missing record: %v, want ErrRecordNotFound", err)
+	}
+	var won sync.WaitGroup
+	var wins, losses sync.Map
+	for i := range 8 {
+		won.Add(1)
+		go func() {
+			defer won.Done()
+			err := st.ReplaceRecord(ctx, rec("account", "a1", "", 0, fmt.Sprintf(`{"n":3,"w":%d}`, i)), []byte(`{"n":3}`))
+			switch {
+			case err == nil:
+				wins.Store(i, true)
+			case errors.Is(err, activity.ErrRecordChanged):
+				losses.Store(i, true)
+			default:
+				t.Errorf("racing replace: %v", err)
+			}
+		}()
+	}
+	won.Wait()
+	n := 0
+	var winner int
+	wins.Range(func(k, _ any) bool { n, winner = n+1, k.(int); return true })
+	if n != 1 {
+		t.Fatalf("%d of 8 racing replaces won, want 1", n)
+	}
+	if r, err := st.FindRecord(ctx, "account", "a1"); err != nil || string(r.Body) != fmt.Sprintf(`{"n":3,"w":%d}`, winner) {
+		t.Errorf("after the race: %s %v, want the winner's body", r.Body, err)
+	}
+	if err := st.PutRecord(ctx, rec("account", "a1", "", 0, `{"n":3}`)); err != nil {
+		t.Fatal(err)
+	}
+
 	// Expiry: invisible once past, and a create may take its place.
 	if err := st.PutRecord(ctx, rec("code", "c1", "", time.Minute, `x`)); err != nil {
 		t.Fatal(err)

@@ -17,7 +17,7 @@
 //	DELETE /users/{name}/devices/{id}   204: that device's refresh tokens end now, its access tokens within their lifetime
 //	GET    /apps                        {"value": [app, …]}
 //	POST   /apps                        {"id", "name"?, "redirectUris"} → 201 app
-//	DELETE /apps/{id}                   204
+//	DELETE /apps/{id}                   {"devicesSignedOut"}: the app, and every grant of it
 //
 // A user is {"id" (the oid of its tokens), "name", "admin", "disabled", "created"}; a device is
 // {"id", "appId", "scopes", "created", "lastUsed", "lastAddress", "userAgent", "expires"}; an app
@@ -25,13 +25,19 @@
 package admin
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"mime"
 	"net/http"
 	"net/url"
+	"os"
+	"path"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -99,10 +105,20 @@ func (s *Server) Handler() http.Handler {
 		http.MethodGet: s.listApps, http.MethodPost: s.addApp})
 	route("apps/{id}", map[string]func(http.ResponseWriter, *http.Request, provider.Account) error{
 		http.MethodDelete: s.removeApp})
-	mux.Handle(Prefix, s.Wrap("admin/unknown", func(w http.ResponseWriter, r *http.Request) error {
-		return activity.Errorf(activity.NotFound, "%s is not a route of the admin API (%susers, %sapps)", r.URL.Path, Prefix, Prefix)
-	}))
-	return mux
+	unknown := s.Wrap("admin/unknown", func(w http.ResponseWriter, r *http.Request) error {
+		return activity.Errorf(activity.NotFound, "%.200s is not a route of the admin API (%susers, %sapps)", r.URL.EscapedPath(), Prefix, Prefix)
+	})
+	mux.Handle(Prefix, unknown)
+	// A path that is not in its clean form (//, /./, /../) is no route: not a redirect, which would
+	// resend a DELETE elsewhere; so is one outside Prefix.
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := r.URL.EscapedPath()
+		if clean := path.Clean(p); !strings.HasPrefix(p, Prefix) || (clean != p && clean+"/" != p) {
+			unknown.ServeHTTP(w, r)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
 }
 
 // authenticate returns the administrator a request's bearer token names.
@@ -126,7 +142,9 @@ func (s *Server) authenticate(r *http.Request) (provider.Account, error) {
 		return a, activity.Errorf(activity.Forbidden, "%s has no account here: only an administrator's account may use the admin API.", p.UserName)
 	case err != nil:
 		return a, err
-	case a.Disabled || !a.Admin:
+	case a.Disabled:
+		return a, activity.Errorf(activity.Forbidden, "The account %s is disabled.", a.Name)
+	case !a.Admin:
 		return a, activity.Errorf(activity.Forbidden, "%s is not an administrator (activityd user promote %s).", a.Name, a.Name)
 	}
 	return a, nil
@@ -205,7 +223,7 @@ func (s *Server) patchUser(w http.ResponseWriter, r *http.Request, admin provide
 		return err
 	}
 	if a.ID == admin.ID && ((in.Disabled != nil && *in.Disabled) || (in.Admin != nil && !*in.Admin)) {
-		return activity.Errorf(activity.Conflict, "You cannot disable your own account or take its role: another administrator, or activityd user on the server, can.")
+		return activity.Errorf(activity.Forbidden, "You cannot disable your own account or take its role: another administrator, or activityd user on the server, can.")
 	}
 	if in.Password != nil {
 		if err := s.Accounts.SetPassword(ctx, a.Name, *in.Password); err != nil {
@@ -247,9 +265,13 @@ func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request, admin provid
 		return err
 	}
 	if a.ID == admin.ID {
-		return activity.Errorf(activity.Conflict, "You cannot delete your own account: another administrator, or activityd user rm on the server, can.")
+		return activity.Errorf(activity.Forbidden, "You cannot delete your own account: another administrator, or activityd user rm on the server, can.")
 	}
-	// Signed out first, so that no device writes while the activities go.
+	// Signed out first, its access tokens too, so that no device writes while the activities go
+	// (nor after, into a new account of the same name: it would have the same oid).
+	if err := s.Accounts.RevokeTokens(ctx, a.ID); err != nil {
+		return err
+	}
 	n, err := s.Grants.RevokeAll(ctx, a.ID)
 	if err != nil {
 		return err
@@ -361,37 +383,102 @@ func (s *Server) addApp(w http.ResponseWriter, r *http.Request, _ provider.Accou
 
 func (s *Server) removeApp(w http.ResponseWriter, r *http.Request, _ provider.Account) error {
 	if r.PathValue("id") == provider.CLIAppID {
-		return activity.Errorf(activity.Conflict, "%s is the app of activityd login; it cannot be removed.", provider.CLIAppID)
+		return activity.Errorf(activity.Forbidden, "%s is the app of activityd login; it cannot be removed.", provider.CLIAppID)
 	}
 	if err := s.Apps.Remove(r.Context(), r.PathValue("id")); err != nil {
 		return err
 	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	// Its grants end too: registered again under this id, the app gets none of them back.
+	n, err := s.Grants.RevokeApp(context.WithoutCancel(r.Context()), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, map[string]int{"devicesSignedOut": n})
 }
 
-// readJSON decodes the request's JSON object into v: at most MaxBody bytes, no unknown member,
-// nothing after it.
+// readJSON decodes the request's JSON object into v, a pointer to a struct: at most MaxBody bytes,
+// one object and nothing after it, each member one of v's (by its exact json name) at most once,
+// of the member's type. Errors: 400 naming the member, 408 for a body that stopped arriving, 413,
+// 415 for another media type than application/json (RFC 8259 §11).
 func readJSON(w http.ResponseWriter, r *http.Request, v any) error {
-	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(strings.ToLower(ct), "application/json") {
-		return graph.StatusError(http.StatusUnsupportedMediaType, "invalidRequest", fmt.Sprintf("The body must be JSON (Content-Type: application/json), not %s.", ct))
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
+			return graph.StatusError(http.StatusUnsupportedMediaType, "invalidRequest", fmt.Sprintf("The body must be JSON (Content-Type: application/json), not %.100q.", ct))
+		}
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxBody))
-	dec.DisallowUnknownFields()
-	err := dec.Decode(v)
+	if enc := r.Header.Get("Content-Encoding"); enc != "" && !strings.EqualFold(enc, "identity") {
+		return graph.StatusError(http.StatusUnsupportedMediaType, "invalidRequest", fmt.Sprintf("The admin API takes bodies without Content-Encoding, not %.40q.", enc))
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
 	var tooLarge *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooLarge):
 		return graph.StatusError(http.StatusRequestEntityTooLarge, "invalidRequest", fmt.Sprintf("The body is larger than %d bytes.", MaxBody))
-	case errors.Is(err, io.EOF):
-		return activity.Errorf(activity.Invalid, "The request wants a JSON object as its body.")
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return graph.StatusError(http.StatusRequestTimeout, "requestTimeout", "The request body stopped arriving before its end.")
 	case err != nil:
-		return activity.Errorf(activity.Invalid, "The body is not the JSON object this route takes: %s.", err)
+		return activity.Errorf(activity.Invalid, "The request body could not be read.")
+	case len(bytes.TrimSpace(body)) == 0:
+		return activity.Errorf(activity.Invalid, "The request wants a JSON object as its body.")
+	case !json.Valid(body):
+		return activity.Errorf(activity.Invalid, "The body is not one JSON value (RFC 8259).")
 	}
-	if dec.More() {
-		return activity.Errorf(activity.Invalid, "The body holds more than one JSON value.")
+	known := jsonNames(v)
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if t, _ := dec.Token(); t != json.Delim('{') {
+		return activity.Errorf(activity.Invalid, "The body must be a JSON object.")
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		t, _ := dec.Token()
+		name, _ := t.(string)
+		switch {
+		case !known[name]:
+			return activity.Errorf(activity.Invalid, "The body has the member %.100q, which this route does not take (it takes %s).", name, strings.Join(slices.Sorted(maps.Keys(known)), ", "))
+		case seen[name]:
+			return activity.Errorf(activity.Invalid, "The body has the member %q twice.", name)
+		}
+		seen[name] = true
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return activity.Errorf(activity.Invalid, "The body is not one JSON value (RFC 8259).")
+		}
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return activity.Errorf(activity.Invalid, "The member %q must be %s, not a JSON %s.", te.Field, kindName(te.Type), te.Value)
+		}
+		return activity.Errorf(activity.Invalid, "The body is not the JSON object this route takes.")
 	}
 	return nil
+}
+
+// jsonNames returns the json member names of the struct v points to.
+func jsonNames(v any) map[string]bool {
+	t := reflect.TypeOf(v).Elem()
+	names := map[string]bool{}
+	for i := range t.NumField() {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		names[name] = true
+	}
+	return names
+}
+
+// kindName names a member's Go type as JSON: "a string", "true or false", "a list of strings".
+func kindName(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Slice:
+		return "a list of " + strings.TrimPrefix(kindName(t.Elem()), "a ") + "s"
+	}
+	return "a " + t.Kind().String()
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) error {

@@ -71,6 +71,11 @@ type Issuer struct {
 	Tenant string
 	// Audiences, when set, are the audiences accepted from this issuer instead of the Verifier's.
 	Audiences []string
+	// Revoked, when set, says whether the tokens that userID's account had issued at issued (the
+	// iat claim; zero when the token has none) were revoked since: its account was disabled or
+	// deleted. Such a token is refused (ReasonRevoked) though it has not expired. It is asked on
+	// every request, cached tokens too, so it must be quick (provider.Revocations is).
+	Revoked func(userID string, issued time.Time) bool
 
 	local bool // the LocalIssuer of this process: an unknown kid means a token of another key file
 }
@@ -97,8 +102,9 @@ type Verifier struct {
 
 // claims are the token claims activityd reads.
 type claims struct {
-	keys KeySource // the issuer's keys, and
-	kid  string    // the one that verified the token (for the cache)
+	keys    KeySource                                  // the issuer's keys, and
+	kid     string                                     // the one that verified the token (for the cache)
+	revoked func(userID string, issued time.Time) bool // the issuer's Revoked (for the cache)
 	jwt.Claims
 	TenantID          string   `json:"tid"`
 	ObjectID          string   `json:"oid"`
@@ -120,6 +126,7 @@ const (
 	ReasonWrongAudience   = "wrong_audience"
 	ReasonMissingScope    = "missing_scope" // none of the wanted scopes, or an app-only token
 	ReasonBadClaims       = "bad_claims"    // tid, oid/sub or azp/appid missing or not a usable value
+	ReasonRevoked         = "revoked"       // its account was disabled or deleted after it was issued (Issuer.Revoked)
 )
 
 // refusal is a token refused, with the reason: an *activity.Error (Unauthenticated or Forbidden)
@@ -183,7 +190,7 @@ func (v *Verifier) Verify(ctx context.Context, token string) (activity.Principal
 		return p, err
 	}
 	// The cached entry obeys the same exp and nbf, with the same leeway, as a full verification.
-	e := cachedToken{p: p, expires: c.Expiry.Time().Add(v.Leeway), keys: c.keys, kid: c.kid}
+	e := cachedToken{p: p, expires: c.Expiry.Time().Add(v.Leeway), keys: c.keys, kid: c.kid, issued: c.issued(), revoked: c.revoked}
 	if c.NotBefore != nil {
 		e.notBefore = c.NotBefore.Time().Add(-v.Leeway)
 	}
@@ -258,7 +265,19 @@ func (v *Verifier) verify(ctx context.Context, token string) (activity.Principal
 		return activity.Principal{}, nil, err
 	}
 	p, err := principal(&c, tenant)
+	if err == nil && iss.Revoked != nil && iss.Revoked(p.UserID, c.issued()) {
+		return activity.Principal{}, nil, unauthenticated(ReasonRevoked, "The access token was revoked: its account was disabled or deleted after it was issued. Sign in again.")
+	}
+	c.revoked = iss.Revoked
 	return p, &c, err
+}
+
+// issued is the token's iat, or zero.
+func (c *claims) issued() time.Time {
+	if c.IssuedAt == nil {
+		return time.Time{}
+	}
+	return c.IssuedAt.Time()
 }
 
 // critNames lists the names of a crit header for a message.

@@ -67,6 +67,26 @@ func (s *Store) PutRecord(ctx context.Context, r activity.Record) error {
 	return nil
 }
 
+// ReplaceRecord implements activity.RecordStore.
+func (s *Store) ReplaceRecord(ctx context.Context, r activity.Record, old []byte) error {
+	if err := r.Check(); err != nil {
+		return err
+	}
+	tag, err := s.pool.Exec(ctx, `UPDATE records SET owner = $3, expires = $4, body = $5
+		WHERE kind = $1 AND id = $2 AND body = $6 AND (expires IS NULL OR expires > $7)`,
+		r.Kind, r.ID, r.Owner, expiresAt(r.Expires), r.Body, old, s.clock())
+	if err != nil {
+		return fmt.Errorf("replace record: %w", err)
+	}
+	if tag.RowsAffected() == 1 {
+		return nil
+	}
+	if _, err := s.FindRecord(ctx, r.Kind, r.ID); err != nil {
+		return err
+	}
+	return activity.ErrRecordChanged
+}
+
 func scanRecord(row pgx.Row, kind string) (activity.Record, error) {
 	r := activity.Record{Kind: kind}
 	var expires *time.Time

@@ -66,6 +66,9 @@ type Accounts struct {
 
 	mu       sync.Mutex
 	limiters map[string]*rate.Limiter // "n:" + name or "a:" + address
+
+	// revocations are told of each account disabled or removed, so that its tokens end at once.
+	revocations *Revocations
 }
 
 // NewAccounts returns the accounts kept in records, for the activityd user command. username and
@@ -81,7 +84,7 @@ func newAccounts(records activity.RecordStore, cfg Config) *Accounts {
 	}
 	dummy, _ := argon2id.CreateHash("activityd: no such account", argon2idParams)
 	return &Accounts{records: records, username: cfg.Username, userID: cfg.UserID, now: now, dummy: dummy,
-		limiters: map[string]*rate.Limiter{}}
+		limiters: map[string]*rate.Limiter{}, revocations: NewRevocations(records)}
 }
 
 // Errors of Accounts; their messages are safe to show.
@@ -154,7 +157,7 @@ func (as *Accounts) put(ctx context.Context, a Account) error {
 func (as *Accounts) Find(ctx context.Context, name string) (Account, error) {
 	canon, err := as.username(name)
 	if err != nil {
-		return Account{}, activity.Errorf(activity.NotFound, "no account is named %q", name)
+		return Account{}, activity.Errorf(activity.NotFound, "no account is named %.100q", name)
 	}
 	if _, err := as.records.FindRecord(ctx, kindAccountName, canon); errors.Is(err, activity.ErrRecordNotFound) {
 		return Account{}, activity.Errorf(activity.NotFound, "no account is named %q", canon)
@@ -200,45 +203,95 @@ func (as *Accounts) List(ctx context.Context) ([]Account, error) {
 
 // SetPassword replaces the password of the account named name.
 func (as *Accounts) SetPassword(ctx context.Context, name, password string) error {
-	a, err := as.Find(ctx, name)
-	if err != nil {
+	if _, err := as.Find(ctx, name); err != nil {
 		return err
 	}
 	if err := checkPassword(password); err != nil {
 		return err
 	}
-	if a.Password, err = hash(password); err != nil {
+	h, err := hash(password)
+	if err != nil {
 		return fmt.Errorf("hash password: %w", err)
 	}
-	return as.put(ctx, a)
+	_, err = as.update(ctx, name, func(a *Account) { a.Password = h })
+	return err
 }
 
 // SetDisabled disables (or enables again) the account named name. A disabled account cannot sign
-// in; the caller revokes its grants.
+// in, and the access tokens it had are revoked (Revocations; enabling it again does not bring them
+// back); the caller revokes its grants.
 func (as *Accounts) SetDisabled(ctx context.Context, name string, disabled bool) (Account, error) {
-	a, err := as.Find(ctx, name)
-	if err != nil {
-		return a, err
+	if disabled {
+		a, err := as.Find(ctx, name)
+		if err != nil {
+			return a, err
+		}
+		// First: a token used between the two writes is refused rather than let through.
+		if err := as.revocations.revoke(ctx, a.ID, as.now()); err != nil {
+			return a, err
+		}
 	}
-	a.Disabled = disabled
-	return a, as.put(ctx, a)
+	return as.update(ctx, name, func(a *Account) { a.Disabled = disabled })
 }
+
+// RevokeTokens revokes the access tokens the account with oid id has now, at once on this server
+// (and within RevocationRefresh on the others): before its activities are deleted, so that none of
+// its devices writes on.
+func (as *Accounts) RevokeTokens(ctx context.Context, id string) error {
+	return as.revocations.revoke(ctx, id, as.now())
+}
+
+// Revocations returns the revocations the accounts record, for the token verifier.
+func (as *Accounts) Revocations() *Revocations { return as.revocations }
 
 // SetAdmin makes the account named name an administrator, or not. Its tokens with ScopeAdmin stop
 // working at once (the admin API looks at the account on every request).
 func (as *Accounts) SetAdmin(ctx context.Context, name string, admin bool) (Account, error) {
+	return as.update(ctx, name, func(a *Account) { a.Admin = admin })
+}
+
+// update changes the account named name and returns it as stored. It reads, changes and writes
+// back only over what it read (activity.RecordStore.ReplaceRecord), again when another writer came
+// between: concurrent changes all hold, and an account removed meanwhile stays removed (NotFound).
+func (as *Accounts) update(ctx context.Context, name string, change func(*Account)) (Account, error) {
+	for attempt := 0; ; attempt++ {
+		a, err := as.Find(ctx, name)
+		if err != nil {
+			return a, err
+		}
+		r, err := as.records.FindRecord(ctx, kindAccount, a.ID)
+		if errors.Is(err, activity.ErrRecordNotFound) {
+			return Account{}, activity.Errorf(activity.NotFound, "no account is named %q", a.Name)
+		} else if err != nil {
+			return Account{}, err
+		}
+		if err := json.Unmarshal(r.Body, &a); err != nil {
+			return Account{}, fmt.Errorf("account %s: %w", a.ID, err)
+		}
+		change(&a)
+		body, _ := json.Marshal(a)
+		err = as.records.ReplaceRecord(ctx, activity.Record{Kind: kindAccount, ID: a.ID, Body: body}, r.Body)
+		switch {
+		case err == nil:
+			return a, nil
+		case errors.Is(err, activity.ErrRecordNotFound):
+			return Account{}, activity.Errorf(activity.NotFound, "no account is named %q", a.Name)
+		case errors.Is(err, activity.ErrRecordChanged) && attempt < 100:
+			continue
+		default:
+			return Account{}, err
+		}
+	}
+}
+
+// Remove deletes the account named name and revokes its access tokens (Revocations; its grants
+// are the caller's to revoke first).
+func (as *Accounts) Remove(ctx context.Context, name string) (Account, error) {
 	a, err := as.Find(ctx, name)
 	if err != nil {
 		return a, err
 	}
-	a.Admin = admin
-	return a, as.put(ctx, a)
-}
-
-// Remove deletes the account named name (its grants are the caller's to revoke first).
-func (as *Accounts) Remove(ctx context.Context, name string) (Account, error) {
-	a, err := as.Find(ctx, name)
-	if err != nil {
+	if err := as.revocations.revoke(ctx, a.ID, as.now()); err != nil {
 		return a, err
 	}
 	if _, err := as.records.TakeRecord(ctx, kindAccount, a.ID); err != nil && !errors.Is(err, activity.ErrRecordNotFound) {

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/activityd/activityd"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
@@ -76,10 +78,27 @@ func CheckRedirectURI(raw string) error {
 	return fmt.Errorf("the redirect URI %q must be https, http to 127.0.0.1 or [::1], or a private-use scheme such as com.example.app:/callback (RFC 8252 §7)", raw)
 }
 
+// validClientID reports whether id can name an app registered here: it is the OAuth client_id
+// (RFC 6749 §2.2), the azp of its tokens and a path segment of the admin API, so a short, plain one.
+func validClientID(id string) bool {
+	if id == "" || len(id) > 128 {
+		return false
+	}
+	for _, c := range []byte(id) {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
 // Add registers an app. A taken id is activity.Conflict.
 func (as *Apps) Add(ctx context.Context, app App) (App, error) {
-	if !activity.ValidAppID(app.ID) {
-		return App{}, activity.Errorf(activity.Invalid, "the app id %q is not valid: use letters, digits, '.', '-' and '_'", app.ID)
+	if !validClientID(app.ID) {
+		return App{}, activity.Errorf(activity.Invalid, "the app id %.100q is not valid: use 1 to 128 ASCII letters, digits, '.', '-' and '_'", app.ID)
+	}
+	if len(app.Name) > 200 || !utf8.ValidString(app.Name) || strings.ContainsFunc(app.Name, unicode.IsControl) {
+		return App{}, activity.Errorf(activity.Invalid, "an app's name is at most 200 bytes of text, without control characters")
 	}
 	for _, u := range app.RedirectURIs {
 		if err := CheckRedirectURI(u); err != nil {
@@ -111,7 +130,7 @@ func (as *Apps) Ensure(ctx context.Context, app App) error {
 func (as *Apps) Find(ctx context.Context, id string) (App, error) {
 	r, err := as.records.FindRecord(ctx, kindApp, id)
 	if errors.Is(err, activity.ErrRecordNotFound) {
-		return App{}, activity.Errorf(activity.NotFound, "no app has the id %q", id)
+		return App{}, activity.Errorf(activity.NotFound, "no app has the id %.100q", id)
 	} else if err != nil {
 		return App{}, err
 	}
@@ -143,7 +162,7 @@ func (as *Apps) List(ctx context.Context) ([]App, error) {
 // Remove unregisters the app with id; the caller revokes its grants.
 func (as *Apps) Remove(ctx context.Context, id string) error {
 	if _, err := as.records.TakeRecord(ctx, kindApp, id); errors.Is(err, activity.ErrRecordNotFound) {
-		return activity.Errorf(activity.NotFound, "no app has the id %q", id)
+		return activity.Errorf(activity.NotFound, "no app has the id %.100q", id)
 	} else if err != nil {
 		return err
 	}

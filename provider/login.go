@@ -245,6 +245,30 @@ func (p *GrantStore) RevokeAll(ctx context.Context, subject string) (int, error)
 	return len(grants), nil
 }
 
+// RevokeApp ends every grant of the app clientID, of every account, and says how many: an app that
+// is removed, then registered again under its id (by someone else), revives none of them.
+func (p *GrantStore) RevokeApp(ctx context.Context, clientID string) (int, error) {
+	rs, err := p.records.ListRecords(ctx, kindGrant, "")
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, r := range rs {
+		var g Grant
+		if err := json.Unmarshal(r.Body, &g); err != nil {
+			return n, err
+		}
+		if g.ClientID != clientID {
+			continue
+		}
+		if err := p.revoke(ctx, "", g.ID); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
+
 // revoke removes grant id and its refresh tokens. subject, when not empty, must own it.
 func (p *GrantStore) revoke(ctx context.Context, subject, id string) error {
 	r, err := p.records.TakeRecord(ctx, kindGrant, id)

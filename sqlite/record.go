@@ -26,6 +26,11 @@ func (s *Store) PutRecord(ctx context.Context, r activity.Record) error {
 	return s.submit(ctx, activity.Principal{}, func(tx *Tx) error { return putRecord(ctx, tx.tx, r, s.clock()) })
 }
 
+// ReplaceRecord implements activity.RecordStore.
+func (s *Store) ReplaceRecord(ctx context.Context, r activity.Record, old []byte) error {
+	return s.submit(ctx, activity.Principal{}, func(tx *Tx) error { return replaceRecord(ctx, tx.tx, r, old, s.clock()) })
+}
+
 // FindRecord implements activity.RecordStore.
 func (s *Store) FindRecord(ctx context.Context, kind, id string) (activity.Record, error) {
 	return findRecord(ctx, s.read, kind, id, s.clock())
@@ -137,6 +142,11 @@ func (rs *Records) PutRecord(ctx context.Context, r activity.Record) error {
 	return rs.inTx(ctx, func(q querier) error { return putRecord(ctx, q, r, rs.now()) })
 }
 
+// ReplaceRecord implements activity.RecordStore.
+func (rs *Records) ReplaceRecord(ctx context.Context, r activity.Record, old []byte) error {
+	return rs.inTx(ctx, func(q querier) error { return replaceRecord(ctx, q, r, old, rs.now()) })
+}
+
 // FindRecord implements activity.RecordStore.
 func (rs *Records) FindRecord(ctx context.Context, kind, id string) (activity.Record, error) {
 	return findRecord(ctx, rs.db, kind, id, rs.now())
@@ -225,6 +235,25 @@ func scanRecord(row interface{ Scan(...any) error }, kind string) (activity.Reco
 		r.Expires = time.UnixMicro(expires.Int64)
 	}
 	return r, nil
+}
+
+func replaceRecord(ctx context.Context, q querier, r activity.Record, old []byte, now time.Time) error {
+	if err := r.Check(); err != nil {
+		return err
+	}
+	res, err := q.ExecContext(ctx, `UPDATE records SET owner = ?, expires = ?, body = ?
+		WHERE kind = ? AND id = ? AND body = ? AND (expires IS NULL OR expires > ?)`,
+		r.Owner, expiresMicros(r.Expires), r.Body, r.Kind, r.ID, old, now.UnixMicro())
+	if err != nil {
+		return fmt.Errorf("replace record: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 1 {
+		return nil
+	}
+	if _, err := findRecord(ctx, q, r.Kind, r.ID, now); err != nil {
+		return err
+	}
+	return activity.ErrRecordChanged
 }
 
 func findRecord(ctx context.Context, q querier, kind, id string, now time.Time) (activity.Record, error) {

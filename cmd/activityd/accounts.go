@@ -250,6 +250,9 @@ func user(ctx context.Context, args []string, getenv func(string) string, stdin 
 	if store == nil && !keepData {
 		return errors.New("the server is serving this SQLite database: stop it to delete the account with its activities (or keep them: --keep-data)")
 	}
+	if err := accounts.RevokeTokens(ctx, a.ID); err != nil {
+		return err
+	}
 	n, err := prov.RevokeAll(ctx, a.ID)
 	if err != nil {
 		return err
@@ -333,7 +336,11 @@ func app(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err := apps.Remove(ctx, ids[0]); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "Removed the app %s.\n", ids[0])
+	n, err := provider.NewGrants(records).RevokeApp(ctx, ids[0])
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "Removed the app %s; %d devices and apps signed out.\n", ids[0], n)
 	return nil
 }
 

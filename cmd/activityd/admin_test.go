@@ -199,25 +199,15 @@ func TestAdmin_API(t *testing.T) {
 		{"DELETE", "users/root", ""},
 	} {
 		st, _, body := adminCall(t, base, root, c.method, c.path, c.body)
-		if st != http.StatusConflict {
-			t.Errorf("%s %s %s: %d, want 409", c.method, c.path, c.body, st)
+		if st != http.StatusForbidden {
+			t.Errorf("%s %s %s: %d, want 403", c.method, c.path, c.body, st)
 		}
 		errorCode(t, c.method+" "+c.path, body)
 	}
 
 	// Devices: bob signs a device in; the administrator sees it and signs it out.
 	bobCfg := &oauth2.Config{ClientID: provider.CLIAppID, Scopes: []string{"offline_access", provider.ScopeAll}, Endpoint: cfg.Endpoint}
-	da, err := bobCfg.DeviceAuth(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	bb := newBrowser(t, base)
-	bb.signIn("/device?user_code="+da.UserCode, "bob", "bob password 1")
-	bb.answer("/device?user_code="+da.UserCode, "approve")
-	bobTok, err := bobCfg.DeviceAccessToken(ctx, da)
-	if err != nil {
-		t.Fatal(err)
-	}
+	bobTok := deviceSignIn(t, ctx, base, bobCfg, "bob", "bob password 1")
 	for _, k := range []string{"a", "b", "c"} {
 		if st := putActivity(t, base, bobTok.AccessToken, k); st/100 != 2 {
 			t.Fatalf("bob's PUT: %d", st)
@@ -250,14 +240,25 @@ func TestAdmin_API(t *testing.T) {
 	if st, _, body := adminCall(t, base, root, "GET", "apps", ""); st != 200 || !appIDs(body)["notes"] {
 		t.Errorf("GET apps: %d %v", st, body)
 	}
-	if st, _, _ := adminCall(t, base, root, "DELETE", "apps/notes", ""); st != http.StatusNoContent {
-		t.Errorf("DELETE apps/notes: %d", st)
+	// carol signs a device in with the app; removing the app signs it out, and registering its id
+	// again (by anyone) revives nothing.
+	notesCfg := &oauth2.Config{ClientID: "notes", Scopes: []string{"offline_access", provider.ScopeApp}, Endpoint: cfg.Endpoint}
+	notesTok := deviceSignIn(t, ctx, base, notesCfg, "carol", "carol password")
+	if st, _, body := adminCall(t, base, root, "DELETE", "apps/notes", ""); st != http.StatusOK || body["devicesSignedOut"] != float64(1) {
+		t.Errorf("DELETE apps/notes: %d %v, want its one device signed out", st, body)
+	}
+	adminCall(t, base, root, "POST", "apps", `{"id":"notes","name":"Someone else's","redirectUris":["http://127.0.0.1/other"]}`)
+	if _, err := notesCfg.TokenSource(ctx, &oauth2.Token{RefreshToken: notesTok.RefreshToken}).Token(); err == nil {
+		t.Error("a grant of a removed app refreshes once its id is registered again")
+	}
+	if st, _, _ := adminCall(t, base, root, "DELETE", "apps/notes", ""); st != http.StatusOK {
+		t.Errorf("DELETE apps/notes (the second one): %d", st)
 	}
 	if st, _, _ := adminCall(t, base, root, "DELETE", "apps/notes", ""); st != http.StatusNotFound {
 		t.Errorf("DELETE apps/notes again: %d, want 404", st)
 	}
-	if st, _, _ := adminCall(t, base, root, "DELETE", "apps/"+provider.CLIAppID, ""); st != http.StatusConflict {
-		t.Errorf("DELETE the CLI's app: %d, want 409", st)
+	if st, _, _ := adminCall(t, base, root, "DELETE", "apps/"+provider.CLIAppID, ""); st != http.StatusForbidden {
+		t.Errorf("DELETE the CLI's app: %d, want 403", st)
 	}
 
 	// The role is looked at on every token: an administrator demoted since refreshes to a token
@@ -282,8 +283,15 @@ func TestAdmin_API(t *testing.T) {
 	}
 
 	// Disabling signs out; deleting deletes the activities and says how many.
+	carolMinted := mintToken(t, dir, "carol", "notes") // on the server's machine, before the disable
+	if st, _ := listActivities(t, base, carolMinted); st != 200 {
+		t.Fatalf("carol's token: %d", st)
+	}
 	if st, _, body := adminCall(t, base, root, "PATCH", "users/carol", `{"disabled":true}`); st != 200 || body["disabled"] != true {
 		t.Errorf("PATCH carol disabled: %d %v", st, body)
+	}
+	if st, _ := listActivities(t, base, carolMinted); st != http.StatusUnauthorized {
+		t.Errorf("a disabled account's token (cached by the server): %d, want 401 at once", st)
 	}
 	if res, _ := b.get("/devices"); res.StatusCode != http.StatusSeeOther {
 		t.Errorf("a disabled account's page session: %d, want it signed out", res.StatusCode)
@@ -291,16 +299,50 @@ func TestAdmin_API(t *testing.T) {
 	if st, _, body := adminCall(t, base, root, "DELETE", "users/bob?keepData=maybe", ""); st != http.StatusBadRequest {
 		t.Errorf("keepData=maybe: %d %v", st, body)
 	}
-	st, _, body = adminCall(t, base, root, "DELETE", "users/bob", "")
-	if st != 200 || body["activitiesDeleted"] != float64(3) {
-		t.Errorf("DELETE users/bob: %d %v, want 3 activities deleted", st, body)
+	bobStill := mintToken(t, dir, "bob", "notes") // a token of bob's made before the delete
+	if st := putActivity(t, base, bobStill, "d"); st != http.StatusCreated {
+		t.Fatalf("bob's token before the delete: %d", st)
 	}
-	if st, ids := listActivities(t, base, mintToken(t, dir, "bob", provider.CLIAppID)); st != 200 || len(ids) != 0 {
-		t.Errorf("bob's activities after the delete: %d %v", st, ids)
+	st, _, body = adminCall(t, base, root, "DELETE", "users/bob", "")
+	if st != 200 || body["activitiesDeleted"] != float64(4) {
+		t.Errorf("DELETE users/bob: %d %v, want 4 activities deleted", st, body)
+	}
+	// His tokens end with him: nothing written after the delete waits for a new bob (same oid).
+	if st := putActivity(t, base, bobStill, "e"); st != http.StatusUnauthorized {
+		t.Errorf("a deleted account's token writes: %d, want 401", st)
 	}
 	if st, _, _ := adminCall(t, base, root, "GET", "users/bob", ""); st != http.StatusNotFound {
 		t.Errorf("GET a deleted user: %d", st)
 	}
+	nextSecond() // a token of the second of the delete is refused too
+	adminCall(t, base, root, "POST", "users", `{"name":"bob","password":"new bob password"}`)
+	if st, ids := listActivities(t, base, mintToken(t, dir, "bob", "notes")); st != 200 || len(ids) != 0 {
+		t.Errorf("a new bob's activities: %d %v, want none of the old bob's", st, ids)
+	}
+}
+
+// nextSecond waits for the next whole second: a revocation refuses the tokens issued until the end
+// of its second (iat has whole seconds).
+func nextSecond() {
+	time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second + 10*time.Millisecond)))
+}
+
+// deviceSignIn signs name in with the device grant of cfg, approving on the page, and returns the
+// device's tokens.
+func deviceSignIn(t *testing.T, ctx context.Context, base string, cfg *oauth2.Config, name, password string) *oauth2.Token {
+	t.Helper()
+	da, err := cfg.DeviceAuth(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := newBrowser(t, base)
+	b.signIn("/device?user_code="+da.UserCode, name, password)
+	b.answer("/device?user_code="+da.UserCode, "approve")
+	tok, err := cfg.DeviceAccessToken(ctx, da)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
 }
 
 // claimsOf returns the claims of a JWT, unverified (the server verified it).
@@ -342,7 +384,16 @@ func TestAdmin_BadInput(t *testing.T) {
 		{"an unknown member", "POST", "users", "", `{"name":"eve","password":"eve password","role":"admin"}`, 400, "role"},
 		{"a wrong type", "POST", "users", "", `{"name":"eve","password":12345678}`, 400, "password"},
 		{"no body", "POST", "users", "", ``, 400, "JSON object"},
-		{"two values", "POST", "users", "", `{"name":"eve","password":"eve password"} {}`, 400, "more than one"},
+		{"two values", "POST", "users", "", `{"name":"eve","password":"eve password"} {}`, 400, "one JSON value"},
+		{"a stray brace after", "POST", "users", "", `{"name":"eve","password":"eve password"}}`, 400, "one JSON value"},
+		{"a member in another case", "POST", "users", "", `{"NAME":"eve","password":"eve password"}`, 400, "NAME"},
+		{"a member twice", "POST", "users", "", `{"name":"eve","name":"eva","password":"eve password"}`, 400, "twice"},
+		{"an array", "POST", "users", "", `[]`, 400, "object"},
+		{"whitespace past the limit", "POST", "users", "", `{"name":"eve","password":"eve password"}` + strings.Repeat(" ", 70<<10), 413, "larger"},
+		{"JSON's look-alike media type", "POST", "users", "application/jsonp", `{"name":"eve","password":"eve password"}`, 415, "JSON"},
+		{"JSON with a charset", "POST", "users", "Application/JSON; charset=utf-8", `{"name":"eve","password":"x"}`, 400, "8"},
+		{"a path with //", "GET", "/users", "", ``, 404, "not a route"},
+		{"a path with ..", "DELETE", "users/x/../root", "", ``, 404, "not a route"},
 		{"no password", "POST", "users", "", `{"name":"eve"}`, 400, "password"},
 		{"a short password", "POST", "users", "", `{"name":"eve","password":"short"}`, 400, "8"},
 		{"a name that is not one", "POST", "users", "", `{"name":"a b/c","password":"eve password"}`, 400, "name"},
@@ -356,6 +407,8 @@ func TestAdmin_BadInput(t *testing.T) {
 		{"an app without redirect URIs", "POST", "apps", "", `{"id":"notes"}`, 400, "redirect URI"},
 		{"an app with a bad redirect URI", "POST", "apps", "", `{"id":"notes","redirectUris":["javascript:alert(1)"]}`, 400, "redirect"},
 		{"an app with a wrong type", "POST", "apps", "", `{"id":"notes","redirectUris":"http://127.0.0.1/"}`, 400, "redirectUris"},
+		{"an app id with a slash", "POST", "apps", "", `{"id":"a/b","redirectUris":["http://127.0.0.1/"]}`, 400, "app id"},
+		{"an app name with a NUL", "POST", "apps", "", `{"id":"ab","name":"a\u0000b","redirectUris":["http://127.0.0.1/"]}`, 400, "control"},
 		{"an unknown app", "DELETE", "apps/nothing", "", ``, 404, "nothing"},
 	} {
 		req, _ := http.NewRequest(c.method, base+"/admin/v1/"+c.path, strings.NewReader(c.body))
@@ -394,3 +447,53 @@ func TestAdmin_BadInput(t *testing.T) {
 		t.Errorf("after the bad requests the apps are %v", got)
 	}
 }
+
+// TestAdmin_Concurrent: changes to one account at once all hold, and a delete racing a change
+// leaves no account behind (the change does not write the removed account back).
+func TestAdmin_Concurrent(t *testing.T) {
+	dir := t.TempDir()
+	base := startServer(t, dir, nil)
+	runCmd(t, "root password 1\n", "user", "add", "root", "--admin", "--data", dir, "--password-stdin")
+	root := strings.TrimSpace(runCmd(t, "", "token", "--data", dir, "--user", "root", "--app", "ops", "--scopes", "activityd.admin"))
+	for i := range 5 {
+		name := fmt.Sprintf("eve%d", i)
+		if st, _, body := adminCall(t, base, root, "POST", "users", `{"name":"`+name+`","password":"eve password","admin":true}`); st != 201 {
+			t.Fatalf("POST %s: %d %v", name, st, body)
+		}
+		done := make(chan int, 2)
+		go func() {
+			st, _, _ := adminCall(t, base, root, "PATCH", "users/"+name, `{"password":"a new password"}`)
+			done <- st
+		}()
+		go func() { st, _, _ := adminCall(t, base, root, "DELETE", "users/"+name, ""); done <- st }()
+		<-done
+		<-done
+		if _, _, body := adminCall(t, base, root, "GET", "users", ""); hasName(body, name) {
+			t.Errorf("round %d: the deleted %s is still listed: %v", i, name, body)
+		}
+		nextSecond()
+		tok := strings.TrimSpace(runCmd(t, "", "token", "--data", dir, "--user", name, "--app", "ops", "--scopes", "activityd.admin"))
+		if st, _, _ := adminCall(t, base, tok, "GET", "users", ""); st != http.StatusForbidden {
+			t.Errorf("round %d: a token of the deleted administrator %s: %d, want 403", i, name, st)
+		}
+	}
+	for i := range 5 {
+		name := fmt.Sprintf("gina%d", i)
+		adminCall(t, base, root, "POST", "users", `{"name":"`+name+`","password":"gina password"}`)
+		done := make(chan int, 2)
+		go func() {
+			st, _, _ := adminCall(t, base, root, "PATCH", "users/"+name, `{"password":"another password"}`)
+			done <- st
+		}()
+		time.Sleep(5 * time.Millisecond)
+		go func() { st, _, _ := adminCall(t, base, root, "PATCH", "users/"+name, `{"disabled":true}`); done <- st }()
+		if a, b := <-done, <-done; a != 200 || b != 200 {
+			t.Fatalf("round %d: PATCHes %d %d", i, a, b)
+		}
+		if _, _, body := adminCall(t, base, root, "GET", "users/"+name, ""); body["disabled"] != true {
+			t.Errorf("round %d: a disable that answered 200 was lost: %v", i, body)
+		}
+	}
+}
+
+func hasName(body map[string]any, name string) bool { _, ok := names(body)[name]; return ok }

@@ -155,6 +155,16 @@ func serve(ctx context.Context, cfg Config, logOut io.Writer) error {
 			return err
 		}
 		if prov != nil {
+			// Tokens of accounts disabled or deleted since they were issued are refused.
+			revocations := prov.Accounts.Revocations()
+			if err := revocations.Load(ctx); err != nil {
+				return err
+			}
+			for i := range verifier.Issuers {
+				if verifier.Issuers[i].Name == issuer.Name && verifier.Issuers[i].Tenant == auth.LocalTenant {
+					verifier.Issuers[i].Revoked = revocations.Revoked
+				}
+			}
 			adminAPI = newAdmin(cfg, api, service, prov, issuer, logger)
 			accounts := pageAccounts{p: prov, issuer: issuer.Name}
 			page.Accounts = accounts
@@ -256,6 +266,13 @@ func serve(ctx context.Context, cfg Config, logOut io.Writer) error {
 	}
 	if notifier != nil {
 		wg.Go(func() { _ = notifier.Run(bg) })
+	}
+	if prov != nil {
+		wg.Go(func() {
+			prov.Accounts.Revocations().Refresh(bg, func(err error) {
+				logger.Warn("cannot read the revoked accounts again", slog.String("error", err.Error()))
+			})
+		})
 	}
 	if cfg.Purge > 0 {
 		wg.Go(func() {
@@ -413,9 +430,6 @@ func handler(api, page, adminAPI http.Handler, issuer *auth.LocalIssuer, prov *p
 			mux.Handle(path, h)
 		}
 	}
-	if adminAPI != nil {
-		mux.Handle(admin.Prefix, adminAPI)
-	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
 	var notReady atomic.Bool // logged once per change, not on every probe
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
@@ -441,6 +455,10 @@ func handler(api, page, adminAPI http.Handler, issuer *auth.LocalIssuer, prov *p
 		mux.Handle("GET /.well-known/", issuer.Handler())
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if adminAPI != nil && strings.HasPrefix(r.URL.Path, "/admin/") {
+			adminAPI.ServeHTTP(w, r) // as sent: it answers paths that are not clean itself (404, not a redirect)
+			return
+		}
 		p := strings.ToLower(r.URL.Path)
 		if !strings.HasPrefix(p, "/v1.0/") && !strings.HasPrefix(p, "/beta/") {
 			if _, pattern := mux.Handler(r); pattern != "" {
@@ -455,7 +473,9 @@ func handler(api, page, adminAPI http.Handler, issuer *auth.LocalIssuer, prov *p
 // newAdmin returns the admin API (package admin) of the provider's accounts and apps: for tokens of
 // the local issuer with the scope activityd.admin only, which the Graph routes refuse.
 func newAdmin(cfg Config, api *graph.Server, service *activity.Service, prov *provider.Provider, issuer *auth.LocalIssuer, logger *slog.Logger) http.Handler {
-	verifier := &auth.Verifier{Issuers: []auth.Issuer{issuer.Issuer()}, Audiences: cfg.Audiences,
+	local := issuer.Issuer()
+	local.Revoked = prov.Accounts.Revocations().Revoked
+	verifier := &auth.Verifier{Issuers: []auth.Issuer{local}, Audiences: cfg.Audiences,
 		Scopes: []string{auth.ScopeAdmin}, Leeway: time.Minute, Logger: logger}
 	s := &admin.Server{
 		Verify: verifier.Verify, Issuer: issuer.Name,

@@ -891,6 +891,11 @@ func TestUser_Lifecycle(t *testing.T) {
 		t.Errorf("rm printed %q", out)
 	}
 	base = startServer(t, dir, nil)
+	// The tokens hana had are revoked with her account, even on a server started after.
+	if st, _ := listActivities(t, base, tok); st != http.StatusUnauthorized {
+		t.Errorf("a token of the removed hana: %d, want 401", st)
+	}
+	nextSecond() // a token of the second of the rm is refused too
 	if st, ids := listActivities(t, base, mintToken(t, dir, "hana", "notes")); st != 200 || len(ids) != 0 {
 		t.Errorf("after rm: %d %v, want no activities", st, ids)
 	}
