@@ -1,5 +1,5 @@
 # The commands of activityd, indexed. CI runs .ci/run, which calls the same commands.
-.PHONY: run test test-sdk lint fuzz ci release
+.PHONY: run test test-sdk lint fuzz ci release image
 
 run:        ## the server on the embedded default (SQLite and a local token issuer in ./activityd-data)
 	go run ./cmd/activityd serve
@@ -25,3 +25,8 @@ ci:
 release:    ## a static, reproducible binary in dist/ (no cgo, no local paths; the commit from git)
 	CGO_ENABLED=0 go build -trimpath -buildvcs=true -ldflags='-s -w' -o dist/activityd ./cmd/activityd
 	dist/activityd version
+
+image: release  ## the container image activityd:latest (Dockerfile: the release binary on scratch, non-root)
+	mkdir -p dist/empty
+	cp /etc/ssl/certs/ca-certificates.crt dist/ca-certificates.crt
+	docker build -t $${IMAGE:-activityd} .

@@ -108,7 +108,7 @@ func TestParseServe_Zero(t *testing.T) {
 func TestHelp(t *testing.T) {
 	for _, args := range [][]string{{"-h"}, {"--help"}, {"help"}, {"serve", "-h"}, {"serve", "--help"}, {"token", "-h"}, {"cert", "-h"},
 		{"activities", "-h"}, {"activities", "list", "-h"}, {"export", "-h"}, {"import", "-h"}, {"backup", "-h"}, {"restore", "-h"},
-		{"user", "-h"}, {"app", "-h"}, {"keys", "-h"}, {"login", "-h"}} {
+		{"user", "-h"}, {"app", "-h"}, {"keys", "-h"}, {"login", "-h"}, {"health", "-h"}} {
 		var out, errOut bytes.Buffer
 		err := run(t.Context(), args, func(string) string { return "" }, &out, &errOut)
 		if err != nil || exit(err, io.Discard) != 0 {

@@ -72,17 +72,19 @@ Usage:
   activityd activities ...  list, get, put, rm, recent or watch an app's activities on a server
   activityd export [FILE]   write the person's activities, across apps, as JSON Lines
   activityd import FILE...  bring activities in: an export, Graph JSON, Windows Timeline, ActivityWatch
-  activityd user ...        add, list, passwd, disable, enable or rm the accounts people sign in with
+  activityd user ...        add, list, passwd, disable, enable, promote, demote or rm the accounts
+                            people sign in with
   activityd app ...         add, list or rm the apps (OAuth clients) that get tokens for them
   activityd keys ...        list the local issuer's signing keys, or rotate them
-  activityd login URL       sign this machine in to a server (device code) and print a token
+  activityd login URL       sign this machine in to a server (device code) and keep its token
   activityd backup FILE     back up the SQLite store while it serves
   activityd restore FILE    restore a backup into a new data directory
+  activityd health          exit 0 when the server is ready (a container's health check)
   activityd version         print the version, the commit and the Go version it was built with
   activityd help            print this help
 
 Run 'activityd serve -h' (or token, cert, activities, export, import, user, app, keys, login,
-backup, restore) for the flags of each. Every flag can also be set with an ACTIVITYD_* environment
+backup, restore, health) for the flags of each. Every flag can also be set with an ACTIVITYD_* environment
 variable: --addr is ACTIVITYD_ADDR, --log-format is ACTIVITYD_LOG_FORMAT; a flag on the command line
 wins over the environment.
 `
@@ -122,6 +124,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return backup(ctx, args[1:], getenv, stdout, stderr)
 	case "restore":
 		return restore(ctx, args[1:], getenv, stdout, stderr)
+	case "health":
+		return health(ctx, args[1:], getenv, stdout)
 	case "version", "--version":
 		fmt.Fprintln(stdout, versionLine())
 		return nil
