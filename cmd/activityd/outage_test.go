@@ -7,10 +7,16 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
+	"os/exec"
+	osuser "os/user"
+	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -96,6 +102,21 @@ func TestOutage_Postgres(t *testing.T) {
 	u, _ := url.Parse(db)
 	proxy := newProxy(t, u.Host)
 	u.Host = proxy.addr
+	outageUnderLoad(t, u, proxy.cut, proxy.restore)
+}
+
+// TestOutage_PostgresRestart is TestOutage_Postgres with a real outage: a PostgreSQL of the test's
+// own (initdb in a temporary directory, on a free port) stopped under load with pg_ctl's immediate
+// mode (a crash, as PostgreSQL sees it: the next start replays its WAL) and started again.
+func TestOutage_PostgresRestart(t *testing.T) {
+	pg := newPGCluster(t)
+	u, _ := url.Parse(pg.url())
+	outageUnderLoad(t, u, func() { pg.ctl(t, "stop", "-m", "immediate") }, func() { pg.start(t) })
+}
+
+// outageUnderLoad runs the outage checks against PostgreSQL at u: cut makes the outage, restore
+// ends it (returning once PostgreSQL takes connections again).
+func outageUnderLoad(t *testing.T, u *url.URL, cut, restore func()) {
 	q := u.Query()
 	q.Set("connect_timeout", "2")
 	u.RawQuery = q.Encode()
@@ -149,7 +170,7 @@ func TestOutage_Postgres(t *testing.T) {
 	// Under load, before the outage: the process's goroutines then (the writers' included) bound
 	// those left once it is over and the writers have stopped.
 	goroutines := runtime.NumGoroutine()
-	proxy.cut()
+	cut()
 	close(outage)
 	cutAt := time.Now()
 	ready := func() bool {
@@ -175,7 +196,7 @@ func TestOutage_Postgres(t *testing.T) {
 	mu.Unlock()
 
 	restored.Store(true)
-	proxy.restore()
+	restore()
 	backAt := time.Now()
 	for !ready() {
 		if time.Since(backAt) > 5*time.Second {
@@ -211,4 +232,75 @@ func TestOutage_Postgres(t *testing.T) {
 		t.Errorf("%d goroutines after the outage, %d under load before it", n, goroutines)
 	}
 	t.Logf("during the outage: %s; %d writes acknowledged in all", during, len(acked))
+}
+
+// pgCluster is a PostgreSQL server of a test's own: initdb in a temporary directory, started with
+// pg_ctl on a free loopback port (as the postgres user when the test runs as root, which initdb
+// refuses), stopped when the test ends.
+type pgCluster struct {
+	bin, dir, port string
+	cred           *syscall.Credential
+}
+
+func newPGCluster(t *testing.T) *pgCluster {
+	t.Helper()
+	bins, _ := filepath.Glob("/usr/lib/postgresql/*/bin/initdb")
+	if len(bins) == 0 {
+		t.Skip("no initdb (Debian's postgresql package): a PostgreSQL of the test's own cannot be made")
+	}
+	c := &pgCluster{bin: filepath.Dir(bins[len(bins)-1])}
+	dir, err := os.MkdirTemp("", "activityd-pg-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.dir = dir
+	t.Cleanup(func() {
+		exec.Command(filepath.Join(c.bin, "pg_ctl"), "-D", filepath.Join(dir, "data"), "stop", "-m", "immediate").Run()
+		os.RemoveAll(dir)
+	})
+	if os.Geteuid() == 0 {
+		pg, err := osuser.Lookup("postgres")
+		if err != nil {
+			t.Skip("running as root without a postgres user: initdb would refuse")
+		}
+		uid, _ := strconv.Atoi(pg.Uid)
+		gid, _ := strconv.Atoi(pg.Gid)
+		c.cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
+		if err := os.Chown(dir, uid, gid); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, c.port, _ = net.SplitHostPort(freePort(t))
+	c.run(t, "initdb", "-D", filepath.Join(dir, "data"), "-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8")
+	c.start(t)
+	return c
+}
+
+// run runs one of PostgreSQL's programs as the cluster's user and fails the test if it fails.
+func (c *pgCluster) run(t *testing.T, name string, args ...string) {
+	t.Helper()
+	cmd := exec.Command(filepath.Join(c.bin, name), args...)
+	cmd.Dir = c.dir
+	if c.cred != nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: c.cred}
+	}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		log, _ := os.ReadFile(filepath.Join(c.dir, "log"))
+		t.Fatalf("%s %s: %v\n%s\n%s", name, strings.Join(args, " "), err, out, log)
+	}
+}
+
+func (c *pgCluster) ctl(t *testing.T, args ...string) {
+	t.Helper()
+	c.run(t, "pg_ctl", append([]string{"-D", filepath.Join(c.dir, "data"), "-w", "-t", "60"}, args...)...)
+}
+
+// start starts the server and returns once it takes connections.
+func (c *pgCluster) start(t *testing.T) {
+	t.Helper()
+	c.ctl(t, "-l", filepath.Join(c.dir, "log"), "-o", "-p "+c.port+" -c listen_addresses=127.0.0.1 -k "+c.dir, "start")
+}
+
+func (c *pgCluster) url() string {
+	return "postgres://postgres@127.0.0.1:" + c.port + "/postgres?sslmode=disable"
 }
