@@ -56,6 +56,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "import" {
 		return importRate(ctx, args[1:], stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "soak" {
+		return soak(ctx, args[1:], stdout, stderr)
+	}
 	if len(args) > 0 && args[0] == "streams" {
 		return streams(ctx, args[1:], stdout, stderr)
 	}
