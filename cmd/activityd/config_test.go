@@ -193,3 +193,40 @@ func TestREADME_ConfigurationTable(t *testing.T) {
 		}
 	}
 }
+
+// TestConfigReference keeps docs/configuration.md, the reference of every flag of serve (with its
+// environment variable, default and help), generated from the flag set itself: a flag added,
+// renamed or reworded changes the file, and the test fails until it is generated again with
+// ACTIVITYD_UPDATE_DOCS=1 go test -run TestConfigReference ./cmd/activityd.
+func TestConfigReference(t *testing.T) {
+	const path = "../../docs/configuration.md"
+	var b strings.Builder
+	b.WriteString("# activityd serve: every flag\n\n")
+	b.WriteString("Generated from the flag set by `TestConfigReference` (`ACTIVITYD_UPDATE_DOCS=1 go test -run TestConfigReference ./cmd/activityd`);\n")
+	b.WriteString("do not edit by hand. The README's Configuration section explains them by topic. Each flag is also\n")
+	b.WriteString("read from its environment variable; a flag on the command line wins.\n\n")
+	b.WriteString("| Flag | Environment variable | Default | |\n|---|---|---|---|\n")
+	c := DefaultConfig()
+	serveFlags(&c).VisitAll(func(f *flag.Flag) {
+		typ, usage := flag.UnquoteUsage(f)
+		if typ != "" {
+			typ = " " + typ
+		}
+		def := ""
+		if f.DefValue != "" {
+			def = "`" + f.DefValue + "`"
+		}
+		usage = strings.ReplaceAll(strings.ReplaceAll(usage, "\n", " "), "|", "\\|")
+		fmt.Fprintf(&b, "| `--%s%s` | `%s` | %s | %s |\n", f.Name, typ, envFlag(f.Name), def, usage)
+	})
+	want := b.String()
+	if os.Getenv("ACTIVITYD_UPDATE_DOCS") != "" {
+		if err := os.WriteFile(path, []byte(want), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := os.ReadFile(path)
+	if err != nil || string(got) != want {
+		t.Errorf("%s is not the flag set's reference (%v): generate it again with ACTIVITYD_UPDATE_DOCS=1 go test -run TestConfigReference ./cmd/activityd", path, err)
+	}
+}
