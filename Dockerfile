@@ -15,9 +15,10 @@ COPY --chown=65532:65532 dist/empty/ /data/
 COPY --chown=65532:65532 dist/empty/ /tmp/
 COPY dist/activityd /activityd
 USER 65532:65532
-ENV ACTIVITYD_ADDR=:8080 ACTIVITYD_DATA=/data
+# The data directory inside the volume: activityd makes it its owner's only (0700) on first start.
+ENV ACTIVITYD_ADDR=:8080 ACTIVITYD_DATA=/data/activityd
 EXPOSE 8080
 VOLUME /data
-HEALTHCHECK --interval=30s --timeout=6s --start-period=10s --retries=3 CMD ["/activityd", "health"]
+HEALTHCHECK --interval=10s --timeout=6s --start-period=10s --retries=3 CMD ["/activityd", "health"]
 ENTRYPOINT ["/activityd"]
 CMD ["serve"]

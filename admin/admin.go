@@ -69,6 +69,9 @@ type Server struct {
 	// Wrap serves a route with the API's request ids, log, metrics and error envelope
 	// (graph.Server.Wrap).
 	Wrap func(route string, h func(w http.ResponseWriter, r *http.Request) error) http.Handler
+	// Refused, when set, hears the reason of each request refused for its token (as
+	// graph.Server.Refused): "missing", or the verifier's.
+	Refused func(reason string)
 }
 
 // Handler returns the admin API's handler, for the paths under Prefix.
@@ -126,10 +129,19 @@ func (s *Server) authenticate(r *http.Request) (provider.Account, error) {
 	h := r.Header.Get("Authorization")
 	scheme, token, ok := strings.Cut(h, " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
+		s.refused("missing")
 		return provider.Account{}, activity.Errorf(activity.Unauthenticated, "The admin API wants a bearer token with the scope activityd.admin (Authorization: Bearer TOKEN).")
 	}
 	p, err := s.Verify(r.Context(), strings.TrimSpace(token))
 	if err != nil {
+		reason := "other"
+		var rr interface{ Reason() string }
+		if errors.As(err, &rr) {
+			reason = rr.Reason()
+		}
+		if code := activity.ErrorCode(err); code == activity.Unauthenticated || code == activity.Forbidden {
+			s.refused(reason)
+		}
 		return provider.Account{}, err
 	}
 	graph.SetCaller(r, p)
@@ -148,6 +160,12 @@ func (s *Server) authenticate(r *http.Request) (provider.Account, error) {
 		return a, activity.Errorf(activity.Forbidden, "%s is not an administrator (activityd user promote %s).", a.Name, a.Name)
 	}
 	return a, nil
+}
+
+func (s *Server) refused(reason string) {
+	if s.Refused != nil {
+		s.Refused(reason)
+	}
 }
 
 // user is an account on the wire: never its password hash.
@@ -388,8 +406,12 @@ func (s *Server) removeApp(w http.ResponseWriter, r *http.Request, _ provider.Ac
 	if err := s.Apps.Remove(r.Context(), r.PathValue("id")); err != nil {
 		return err
 	}
-	// Its grants end too: registered again under this id, the app gets none of them back.
-	n, err := s.Grants.RevokeApp(context.WithoutCancel(r.Context()), r.PathValue("id"))
+	// Its grants and tokens end too: registered again under this id, the app gets none back.
+	ctx := context.WithoutCancel(r.Context())
+	if err := s.Accounts.Revocations().RevokeApp(ctx, r.PathValue("id"), time.Now()); err != nil {
+		return err
+	}
+	n, err := s.Grants.RevokeApp(ctx, r.PathValue("id"))
 	if err != nil {
 		return err
 	}

@@ -37,8 +37,8 @@ type cachedToken struct {
 	expires   time.Time
 	keys      KeySource // the issuer's keys; a key ring that dropped kid no longer vouches (keyHolder)
 	kid       string
-	issued    time.Time                                  // iat, for revoked
-	revoked   func(userID string, issued time.Time) bool // the issuer's Revoked: a revoked token is verified again (and refused)
+	issued    time.Time                                         // iat, for revoked
+	revoked   func(userID, appID string, issued time.Time) bool // the issuer's Revoked: a revoked token is verified again (and refused)
 }
 
 // keyHolder is a KeySource that can say whether it still holds a key: the local issuer's ring, from
@@ -68,7 +68,7 @@ func (c *tokenCache) get(key [sha256.Size]byte, now time.Time) (activity.Princip
 	if h, ok := e.keys.(keyHolder); ok && !h.holds(e.kid) {
 		return activity.Principal{}, false
 	}
-	if e.revoked != nil && e.revoked(e.p.UserID, e.issued) {
+	if e.revoked != nil && e.revoked(e.p.UserID, e.p.AppID, e.issued) {
 		return activity.Principal{}, false
 	}
 	return e.p, true

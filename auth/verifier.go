@@ -71,11 +71,12 @@ type Issuer struct {
 	Tenant string
 	// Audiences, when set, are the audiences accepted from this issuer instead of the Verifier's.
 	Audiences []string
-	// Revoked, when set, says whether the tokens that userID's account had issued at issued (the
-	// iat claim; zero when the token has none) were revoked since: its account was disabled or
-	// deleted. Such a token is refused (ReasonRevoked) though it has not expired. It is asked on
-	// every request, cached tokens too, so it must be quick (provider.Revocations is).
-	Revoked func(userID string, issued time.Time) bool
+	// Revoked, when set, says whether a token of userID for the app appID (azp) issued at issued
+	// (the iat claim; zero when the token has none) was revoked since: its account was disabled or
+	// deleted, or its app removed. Such a token is refused (ReasonRevoked) though it has not
+	// expired. It is asked on every request, cached tokens too, so it must be quick
+	// (provider.Revocations is).
+	Revoked func(userID, appID string, issued time.Time) bool
 
 	local bool // the LocalIssuer of this process: an unknown kid means a token of another key file
 }
@@ -102,9 +103,9 @@ type Verifier struct {
 
 // claims are the token claims activityd reads.
 type claims struct {
-	keys    KeySource                                  // the issuer's keys, and
-	kid     string                                     // the one that verified the token (for the cache)
-	revoked func(userID string, issued time.Time) bool // the issuer's Revoked (for the cache)
+	keys    KeySource                                         // the issuer's keys, and
+	kid     string                                            // the one that verified the token (for the cache)
+	revoked func(userID, appID string, issued time.Time) bool // the issuer's Revoked (for the cache)
 	jwt.Claims
 	TenantID          string   `json:"tid"`
 	ObjectID          string   `json:"oid"`
@@ -126,7 +127,7 @@ const (
 	ReasonWrongAudience   = "wrong_audience"
 	ReasonMissingScope    = "missing_scope" // none of the wanted scopes, or an app-only token
 	ReasonBadClaims       = "bad_claims"    // tid, oid/sub or azp/appid missing or not a usable value
-	ReasonRevoked         = "revoked"       // its account was disabled or deleted after it was issued (Issuer.Revoked)
+	ReasonRevoked         = "revoked"       // its account was disabled or deleted, or its app removed, after it was issued (Issuer.Revoked)
 )
 
 // refusal is a token refused, with the reason: an *activity.Error (Unauthenticated or Forbidden)
@@ -265,8 +266,8 @@ func (v *Verifier) verify(ctx context.Context, token string) (activity.Principal
 		return activity.Principal{}, nil, err
 	}
 	p, err := principal(&c, tenant)
-	if err == nil && iss.Revoked != nil && iss.Revoked(p.UserID, c.issued()) {
-		return activity.Principal{}, nil, unauthenticated(ReasonRevoked, "The access token was revoked: its account was disabled or deleted after it was issued. Sign in again.")
+	if err == nil && iss.Revoked != nil && iss.Revoked(p.UserID, p.AppID, c.issued()) {
+		return activity.Principal{}, nil, unauthenticated(ReasonRevoked, "The access token was revoked: its account was disabled or deleted, or its app removed, after it was issued. Sign in again.")
 	}
 	c.revoked = iss.Revoked
 	return p, &c, err

@@ -73,24 +73,37 @@ func TestRevocations(t *testing.T) {
 	}
 	rv := as.Revocations()
 	now := as.now().Truncate(time.Second) // iat has whole seconds
-	if rv.Revoked(a.ID, now) {
+	if rv.Revoked(a.ID, "notes", now) {
 		t.Fatal("revoked before anything happened")
 	}
 	if _, err := as.SetDisabled(ctx, "hal", true); err != nil {
 		t.Fatal(err)
 	}
-	if !rv.Revoked(a.ID, now) || !rv.Revoked(a.ID, now.Add(-time.Hour)) || !rv.Revoked(a.ID, time.Time{}) {
+	if !rv.Revoked(a.ID, "notes", now) || !rv.Revoked(a.ID, "notes", now.Add(-time.Hour)) || !rv.Revoked(a.ID, "notes", time.Time{}) {
 		t.Error("a token from before the disable (or without iat) is not revoked")
 	}
-	if rv.Revoked(a.ID, now.Truncate(time.Second).Add(2*time.Second)) {
+	if rv.Revoked(a.ID, "notes", now.Truncate(time.Second).Add(2*time.Second)) {
 		t.Error("a token issued after the disable is revoked")
 	}
 	// Another process (activityd user on the command line) reads the same store.
 	other := NewRevocations(as.records)
-	if other.Revoked(a.ID, now) {
+	if other.Revoked(a.ID, "notes", now) {
 		t.Fatal("revoked before loading")
 	}
-	if err := other.Load(ctx); err != nil || !other.Revoked(a.ID, now) {
-		t.Errorf("after Load: %v, revoked %v", err, other.Revoked(a.ID, now))
+	if err := other.Load(ctx); err != nil || !other.Revoked(a.ID, "notes", now) {
+		t.Errorf("after Load: %v, revoked %v", err, other.Revoked(a.ID, "notes", now))
+	}
+}
+
+// TestRevocations_App: removing an app revokes its tokens of every account, not another app's.
+func TestRevocations_App(t *testing.T) {
+	as, ctx := testAccounts(t)
+	rv := as.Revocations()
+	now := time.Now().Truncate(time.Second)
+	if err := rv.RevokeApp(ctx, "notes", now); err != nil {
+		t.Fatal(err)
+	}
+	if !rv.Revoked("some-user", "notes", now) || rv.Revoked("some-user", "tasks", now) || rv.Revoked("some-user", "notes", now.Add(time.Second)) {
+		t.Error("an app's revocation: want its tokens until now refused, another app's and later ones not")
 	}
 }

@@ -10,10 +10,11 @@ import (
 	"github.com/activityd/activityd"
 )
 
-// kindRevoked records, by account oid, when the tokens of an account were revoked: when it was
-// disabled or deleted. Tokens issued until then (iat) are refused, whatever their expiry, so that
-// a deleted account's devices cannot write on (into a new account of the same name, which has the
-// same oid) and `activityd token`'s long-lived tokens die with the account.
+// kindRevoked records when the tokens of an account (by oid) or of an app (by "app:" and its id)
+// were revoked: when the account was disabled or deleted, when the app was removed. Tokens issued
+// until then (iat) are refused, whatever their expiry, so that a deleted account's devices cannot
+// write on (into a new account of the same name, which has the same oid), a removed app's tokens
+// do not outlive it, and `activityd token`'s long-lived tokens die with either.
 const kindRevoked = "revoked"
 
 // RevocationRefresh is how often a server reads the revocations of the store again: those of
@@ -27,7 +28,7 @@ type Revocations struct {
 	records activity.RecordStore
 
 	mu     sync.RWMutex
-	before map[string]time.Time // oid → tokens issued at or before this second are revoked
+	before map[string]time.Time // oid, or "app:" + app id → tokens issued at or before this second are revoked
 }
 
 // NewRevocations returns the revocations kept in records; Load reads them.
@@ -39,24 +40,35 @@ type revocation struct {
 	Before time.Time `json:"before"`
 }
 
-// Revoked reports whether the tokens of userID issued at issued are revoked: issued is not after
-// the second of the account's latest revocation (iat has whole seconds, so a token of that very
-// second is refused too), or unknown (zero) while a revocation exists.
-func (rv *Revocations) Revoked(userID string, issued time.Time) bool {
+// Revoked reports whether a token of userID for appID issued at issued is revoked: issued is not
+// after the second of the latest revocation of the account or of the app (iat has whole seconds, so
+// a token of that very second is refused too), or unknown (zero) while a revocation exists.
+func (rv *Revocations) Revoked(userID, appID string, issued time.Time) bool {
 	rv.mu.RLock()
-	before, ok := rv.before[userID]
+	user, byUser := rv.before[userID]
+	app, byApp := rv.before[appPrefix+appID]
 	rv.mu.RUnlock()
-	return ok && (issued.IsZero() || !issued.After(before))
+	revoked := func(before time.Time) bool { return issued.IsZero() || !issued.After(before) }
+	return (byUser && revoked(user)) || (byApp && revoked(app))
 }
 
-// revoke records that the tokens of userID issued until now are revoked, in the store and here.
-func (rv *Revocations) revoke(ctx context.Context, userID string, now time.Time) error {
+// appPrefix marks an app's revocation among the accounts' (whose ids are GUIDs).
+const appPrefix = "app:"
+
+// RevokeApp revokes every token of the app id issued until now (it is being removed).
+func (rv *Revocations) RevokeApp(ctx context.Context, id string, now time.Time) error {
+	return rv.revoke(ctx, appPrefix+id, now)
+}
+
+// revoke records that the tokens of key (an oid, or appPrefix and an app id) issued until now are
+// revoked, in the store and here.
+func (rv *Revocations) revoke(ctx context.Context, key string, now time.Time) error {
 	body, _ := json.Marshal(revocation{Before: now.UTC().Truncate(time.Second)})
-	if err := rv.records.PutRecord(ctx, activity.Record{Kind: kindRevoked, ID: userID, Body: body}); err != nil {
-		return fmt.Errorf("revoke the tokens of %s: %w", userID, err)
+	if err := rv.records.PutRecord(ctx, activity.Record{Kind: kindRevoked, ID: key, Body: body}); err != nil {
+		return fmt.Errorf("revoke the tokens of %s: %w", key, err)
 	}
 	rv.mu.Lock()
-	rv.before[userID] = now.UTC().Truncate(time.Second)
+	rv.before[key] = now.UTC().Truncate(time.Second)
 	rv.mu.Unlock()
 	return nil
 }

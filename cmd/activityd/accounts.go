@@ -239,7 +239,7 @@ func user(ctx context.Context, args []string, getenv func(string) string, stdin 
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "Disabled %s; %d devices and apps signed out (their access tokens end within the hour).\n", a.Name, n)
+		fmt.Fprintf(stdout, "Disabled %s; %d devices and apps signed out, and every token of theirs revoked (within 30 seconds on a running server).\n", a.Name, n)
 		return nil
 	}
 	// rm
@@ -336,11 +336,14 @@ func app(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err := apps.Remove(ctx, ids[0]); err != nil {
 		return err
 	}
+	if err := provider.NewRevocations(records).RevokeApp(ctx, ids[0], time.Now()); err != nil {
+		return err
+	}
 	n, err := provider.NewGrants(records).RevokeApp(ctx, ids[0])
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "Removed the app %s; %d devices and apps signed out.\n", ids[0], n)
+	fmt.Fprintf(stdout, "Removed the app %s; %d devices and apps signed out, and its tokens revoked (within 30 seconds on a running server).\n", ids[0], n)
 	return nil
 }
 
@@ -380,6 +383,15 @@ func login(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	cfg := &oauth2.Config{ClientID: provider.CLIAppID, Scopes: scopes, Endpoint: oauth2.Endpoint{
 		DeviceAuthURL: base + provider.DevicePath, TokenURL: base + provider.TokenPath, AuthStyle: oauth2.AuthStyleInParams}}
+	// Where the sign-in goes is checked before the person approves it.
+	var file *os.File
+	if tokenFile != "" {
+		if file, err = prepareLogin(tokenFile); err != nil {
+			return err
+		}
+		defer file.Close()
+		defer os.Remove(file.Name()) // once renamed, nothing
+	}
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Minute)
 	defer cancel()
 	da, err := cfg.DeviceAuth(ctx)
@@ -395,7 +407,7 @@ func login(ctx context.Context, args []string, getenv func(string) string, stdou
 		fmt.Fprintln(stdout, tok.AccessToken)
 		return nil
 	}
-	if err := writeLogin(tokenFile, savedLogin{Server: base, TokenURL: cfg.Endpoint.TokenURL, ClientID: cfg.ClientID, Token: *tok}); err != nil {
+	if err := commitLogin(file, tokenFile, savedLogin{Server: base, TokenURL: cfg.Endpoint.TokenURL, ClientID: cfg.ClientID, Token: *tok}); err != nil {
 		return err
 	}
 	if tok.RefreshToken == "" {

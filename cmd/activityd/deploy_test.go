@@ -117,3 +117,21 @@ func TestDeploy_Image(t *testing.T) {
 		t.Errorf("after a new container on the volume: %d %v", st, ids)
 	}
 }
+
+// TestHealth: activityd health says ok for a ready server, over http and, with the server's own
+// --tls settings, over https; and fails (exit 1) when nothing listens.
+func TestHealth(t *testing.T) {
+	for _, tlsArgs := range [][]string{nil, {"--tls", "self-signed"}} {
+		dir := t.TempDir()
+		addr := freePort(t)
+		base, _ := startStoppable(t, dir, nil, append([]string{"--addr", addr}, tlsArgs...)...)
+		var out strings.Builder
+		if err := run(t.Context(), append([]string{"health", "--addr", addr}, tlsArgs...), func(string) string { return "" }, &out, io.Discard); err != nil || out.String() != "ok\n" {
+			t.Errorf("health of %s: %v %q", base, err, out.String())
+		}
+	}
+	closed := freePort(t)
+	if err := run(t.Context(), []string{"health", "--addr", closed}, func(string) string { return "" }, io.Discard, io.Discard); err == nil || exit(err, io.Discard) != 1 {
+		t.Errorf("health of a port nothing listens on: %v", err)
+	}
+}

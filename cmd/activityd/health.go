@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -15,16 +16,19 @@ import (
 const healthSynopsis = `Usage: activityd health [--addr ADDR | --url URL]
 
 Asks a server whether it is ready (GET /readyz): exit 0 and "ok" when it is, else exit 1 with the
-reason. For a container's or a supervisor's health check: it reads the server's own ACTIVITYD_ADDR,
-so the same environment checks the address the server listens on. Flags:
+reason. For a container's or a supervisor's health check: it reads the server's own ACTIVITYD_ADDR
+(and ACTIVITYD_TLS, ACTIVITYD_TLS_CERT), so the same environment checks the address the server
+listens on, over https when it serves https. Flags:
 `
 
 // health is the activityd health command.
 func health(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
-	addr, target := "127.0.0.1:8080", ""
+	addr, target, tlsMode, tlsCert := "127.0.0.1:8080", "", "", ""
 	fs := flag.NewFlagSet("activityd health", flag.ContinueOnError)
 	fs.StringVar(&addr, "addr", addr, "the `address` the server listens on (as for serve; a wildcard host means this machine)")
-	fs.StringVar(&target, "url", "", "the server's `URL` instead (https, or behind a proxy)")
+	fs.StringVar(&tlsMode, "tls", "", "as for serve: self-signed means the server at --addr speaks https")
+	fs.StringVar(&tlsCert, "tls-cert", "", "as for serve: a certificate `file` means the server at --addr speaks https")
+	fs.StringVar(&target, "url", "", "the server's `URL` instead (behind a proxy; its certificate is verified)")
 	rest, err := parseFlagsArgs(fs, args, getenv)
 	if errors.Is(err, flag.ErrHelp) {
 		printUsage(stdout, fs, healthSynopsis)
@@ -35,6 +39,7 @@ func health(ctx context.Context, args []string, getenv func(string) string, stdo
 	if len(rest) != 0 {
 		return usagef("health", "takes no arguments")
 	}
+	client := &http.Client{}
 	if target == "" {
 		host, port, err := net.SplitHostPort(addr)
 		if err != nil {
@@ -44,6 +49,15 @@ func health(ctx context.Context, args []string, getenv func(string) string, stdo
 			host = "127.0.0.1"
 		}
 		target = "http://" + net.JoinHostPort(host, port)
+		if tlsMode != "" || tlsCert != "" {
+			target = "https://" + net.JoinHostPort(host, port)
+			// The server's own address on this machine: the probe asks the process there whether
+			// it is ready, and its certificate (self-signed, or for its public name) is not what
+			// is being checked.
+			if ip := net.ParseIP(host); host == "localhost" || (ip != nil && ip.IsLoopback()) {
+				client.Transport = &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}
+			}
+		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
@@ -51,7 +65,7 @@ func health(ctx context.Context, args []string, getenv func(string) string, stdo
 	if err != nil {
 		return usagef("health", "--url %q: %v", target, err)
 	}
-	res, err := http.DefaultClient.Do(req)
+	res, err := client.Do(req)
 	if err != nil {
 		return fmt.Errorf("not ready: %w", err)
 	}

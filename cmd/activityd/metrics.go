@@ -38,12 +38,13 @@ func newMetrics(api *graph.Server, service *activity.Service, notifier *notify.N
 		if route == "" {
 			route = "unknown"
 		}
+		method = methodLabel(method)
 		requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
 		latency.WithLabelValues(route, method).Observe(d.Seconds())
 	}
 	refused := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "activityd_token_refusals_total",
-		Help: "Graph API requests refused for their token, by reason: missing, malformed, untrusted_issuer, unknown_key, bad_signature, expired, wrong_audience, missing_scope, bad_claims.",
+		Help: "Graph and admin API requests refused for their token, by reason: missing, malformed, untrusted_issuer, unknown_key, bad_signature, expired, wrong_audience, missing_scope, bad_claims, revoked, other.",
 	}, []string{"reason"})
 	reg.MustRegister(refused)
 	api.Refused = func(reason string) { refused.WithLabelValues(reason).Inc() }
@@ -110,4 +111,14 @@ func newMetrics(api *graph.Server, service *activity.Service, notifier *notify.N
 		}
 	}
 	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+}
+
+// methodLabel is method as a metric label: one of HTTP's (RFC 9110 §9) or "other", so that a
+// client cannot add label values (a series each) by making methods up.
+func methodLabel(method string) string {
+	switch method {
+	case "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS":
+		return method
+	}
+	return "other"
 }

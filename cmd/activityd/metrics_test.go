@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"io"
 	"net"
@@ -34,10 +35,16 @@ func TestMetrics(t *testing.T) {
 	request(t.Context(), "GET", base+"/v1.0/me/activities/missing", tok, "")
 	adminOnly := strings.TrimSpace(runCmd(t, "", "token", "--data", dir, "--user", "alice", "--app", "notes", "--scopes", "activityd.admin"))
 	request(t.Context(), "GET", base+"/v1.0/me/activities", adminOnly, "")
+	request(t.Context(), "BREW", base+"/v1.0/me/activities", "", "")
+	request(t.Context(), "GET", base+"/admin/v1/users", "", "")
 	b := []byte(scrapeMetrics(t, addr))
+	if bytes.Contains(b, []byte(`method="BREW"`)) {
+		t.Error("a made-up method is a label value of its own")
+	}
 	for _, want := range []string{
+		`activityd_http_requests_total\{method="other",route="[a-z/{}$]+",status="\d+"\} 1`,
 		`activityd_token_refusals_total\{reason="malformed"\} 1`,
-		`activityd_token_refusals_total\{reason="missing"\} 1`,
+		`activityd_token_refusals_total\{reason="missing"\} 3`,
 		`activityd_token_refusals_total\{reason="missing_scope"\} 1`,
 		`activityd_store_operation_duration_seconds_count\{op="upsert_activity"\} 1`,
 		`activityd_store_operation_duration_seconds_count\{op="get_activity"\} 2`,

@@ -64,7 +64,7 @@ func (r *remoteFlags) client(ctx context.Context, cmd string) (*client.Client, e
 		case err != nil:
 			return nil, err
 		case ok:
-			tokens = &loginTokens{ctx: ctx, path: r.tokenFile, cur: saved}
+			tokens = &loginTokens{ctx: ctx, path: r.tokenFile, cur: saved, timeout: r.timeout}
 			tok = saved.AccessToken
 			if base == "" {
 				base = saved.Server

@@ -487,6 +487,12 @@ func newAdmin(cfg Config, api *graph.Server, service *activity.Service, prov *pr
 			return activity.Principal{TenantID: auth.LocalTenant, UserID: a.ID, UserName: a.Name, Issuer: issuer.Name, AllApps: true}
 		},
 		Wrap: api.Wrap,
+		// Counted with the API's refusals (the metrics set api.Refused before the server serves).
+		Refused: func(reason string) {
+			if f := api.Refused; f != nil {
+				f(reason)
+			}
+		},
 	}
 	return s.Handler()
 }

@@ -973,6 +973,12 @@ func TestLogin_TokenFile(t *testing.T) {
 	if !strings.Contains(errOut.String(), "renewed as it is used") {
 		t.Errorf("login said %q", errOut.String())
 	}
+	// A token file that cannot be written is refused before the person is asked to approve.
+	var early bytes.Buffer
+	if err := login(ctx, []string{base, "--token-file", filepath.Join(t.TempDir(), "missing", "token")}, os.Getenv, io.Discard, &early); err == nil ||
+		!strings.Contains(err.Error(), "cannot be written") || strings.Contains(early.String(), "enter the code") {
+		t.Errorf("login into a missing directory: %v, printed %q", err, early.String())
+	}
 	if info, err := os.Stat(file); err != nil || info.Mode().Perm() != 0o600 {
 		t.Fatalf("the token file: %v %v, want mode 0600", info, err)
 	}
@@ -1023,6 +1029,38 @@ func TestLogin_TokenFile(t *testing.T) {
 	m := regexp.MustCompile(`name="id" value="([^"]+)"`).FindAllStringSubmatch(page, -1)
 	if len(m) != 1 {
 		t.Fatalf("devices page lists %d grants, want the login's:\n%.3000s", len(m), page)
+	}
+	// A token file reached through a symbolic link: the link stays, its target is renewed.
+	link := filepath.Join(t.TempDir(), "link")
+	if err := os.Symlink(file, link); err != nil {
+		t.Fatal(err)
+	}
+	renewed := second
+	renewed.Expiry = time.Now().Add(-time.Minute)
+	writeLogin(link, renewed)
+	if code, out, errOut := cli(t, ctx, "activities", "list", "--token-file", link); code != 0 {
+		t.Fatalf("through a link: exit %d %s%s", code, out, errOut)
+	}
+	if info, err := os.Lstat(link); err != nil || info.Mode()&os.ModeSymlink == 0 {
+		t.Errorf("the link was replaced by a file: %v %v", info, err)
+	}
+	second = read()
+	// A renewal waits for another command's at most --timeout, then says why.
+	unlock, err := lockDir(ctx, filepath.Dir(file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale := second
+	stale.Expiry = time.Now().Add(-time.Minute)
+	writeLogin(file, stale)
+	began := time.Now()
+	st, out, stderr := cli(t, ctx, "activities", "list", "--token-file", file, "--timeout", "1s")
+	if st == 0 || !strings.Contains(stderr, "renewing the token") || time.Since(began) > 20*time.Second {
+		t.Errorf("a renewal behind a held lock: exit %d after %s: %s%s", st, time.Since(began), out, stderr)
+	}
+	unlock()
+	if read().RefreshToken != second.RefreshToken {
+		t.Error("a renewal that timed out spent the refresh token")
 	}
 	// Signed out on the page: the next renewal says to sign in again.
 	b.post("/devices/revoke", url.Values{"id": {m[0][1]}, "csrf": {csrfOf(t, page)}})

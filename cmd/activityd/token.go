@@ -12,6 +12,7 @@ import (
 
 	"github.com/activityd/activityd"
 	"github.com/activityd/activityd/auth"
+	"github.com/activityd/activityd/provider"
 )
 
 const tokenSynopsis = `Usage: activityd token --user NAME --app NAME [flags]
@@ -62,12 +63,37 @@ func token(args []string, getenv func(string) string, stdout io.Writer) error {
 			return usagef("token", "--scopes: %q is not a scope of activityd (%s, %s, %s)", sc, auth.Scope, auth.ScopeAll, auth.ScopeAdmin)
 		}
 	}
+	if err := pastRevocation(context.Background(), data, db, user, app); err != nil {
+		return err
+	}
 	tok, err := issuer.Mint(user, app, ttl, scopes...)
 	if err != nil {
 		return usagef("token", "%v", err)
 	}
 	_, err = fmt.Fprintln(stdout, tok)
 	return err
+}
+
+// pastRevocation waits, when user's tokens were revoked in this very second (their account deleted
+// or disabled a moment ago: a revocation refuses the tokens of its whole second, iat having whole
+// seconds), for the next second, so that the token minted next is not born revoked.
+func pastRevocation(ctx context.Context, data, db, user, app string) error {
+	if db == "" && !fileExists(sqliteFile(data)) {
+		return nil
+	}
+	records, _, closeStore, err := recordStore(ctx, data, db)
+	if err != nil {
+		return err
+	}
+	defer closeStore()
+	rv := provider.NewRevocations(records)
+	if err := rv.Load(ctx); err != nil {
+		return err
+	}
+	if now := time.Now(); rv.Revoked(auth.UserID(user), app, now.Truncate(time.Second)) {
+		time.Sleep(time.Until(now.Truncate(time.Second).Add(time.Second)))
+	}
+	return nil
 }
 
 // loadIssuer loads the local issuer's existing key from --issuer-key, or else from --data. A missing
