@@ -235,6 +235,9 @@ func (s *Server) patchUser(w http.ResponseWriter, r *http.Request, admin provide
 	if err := readJSON(w, r, &in); err != nil {
 		return err
 	}
+	if in.Password == nil && in.Disabled == nil && in.Admin == nil {
+		return activity.Errorf(activity.Invalid, "The body changes nothing: give password, disabled or admin (null is no change).")
+	}
 	ctx := r.Context()
 	a, err := s.Accounts.Find(ctx, r.PathValue("name"))
 	if err != nil {
@@ -469,7 +472,14 @@ func readJSON(w http.ResponseWriter, r *http.Request, v any) error {
 	if err := json.Unmarshal(body, v); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
-			return activity.Errorf(activity.Invalid, "The member %q must be %s, not a JSON %s.", te.Field, kindName(te.Type), te.Value)
+			// The member's own type ([]string), not that of the element that failed.
+			want, t := te.Type, reflect.TypeOf(v).Elem()
+			for i := range t.NumField() {
+				if name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ","); name == te.Field {
+					want = t.Field(i).Type
+				}
+			}
+			return activity.Errorf(activity.Invalid, "The member %q must be %s, not a JSON %s.", te.Field, kindName(want), te.Value)
 		}
 		return activity.Errorf(activity.Invalid, "The body is not the JSON object this route takes.")
 	}

@@ -407,6 +407,8 @@ func TestAdmin_BadInput(t *testing.T) {
 		{"an app without redirect URIs", "POST", "apps", "", `{"id":"notes"}`, 400, "redirect URI"},
 		{"an app with a bad redirect URI", "POST", "apps", "", `{"id":"notes","redirectUris":["javascript:alert(1)"]}`, 400, "redirect"},
 		{"an app with a wrong type", "POST", "apps", "", `{"id":"notes","redirectUris":"http://127.0.0.1/"}`, 400, "redirectUris"},
+		{"a list of lists", "POST", "apps", "", `{"id":"notes","redirectUris":[["http://127.0.0.1/"]]}`, 400, "a list of strings"},
+		{"a patch that changes nothing", "PATCH", "users/root", "", `{}`, 400, "changes nothing"},
 		{"an app id with a slash", "POST", "apps", "", `{"id":"a/b","redirectUris":["http://127.0.0.1/"]}`, 400, "app id"},
 		{"an app name with a NUL", "POST", "apps", "", `{"id":"ab","name":"a\u0000b","redirectUris":["http://127.0.0.1/"]}`, 400, "control"},
 		{"an unknown app", "DELETE", "apps/nothing", "", ``, 404, "nothing"},
