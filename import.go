@@ -55,7 +55,7 @@ type ExportFilter struct {
 // All of them are written in one transaction (one commit, where a PUT each would wait for one
 // each). The privacy settings apply as to any write.
 func (s *Service) Import(ctx context.Context, p Principal, activities []*Activity) (_ []ImportResult, _ []error, err error) {
-	defer s.observe("import", time.Now(), &err)
+	defer s.observe("import", s.started(), &err)
 	results := make([]ImportResult, len(activities))
 	errs := make([]error, len(activities))
 	valid := 0

@@ -37,9 +37,19 @@ type Service struct {
 	Observe func(op string, d time.Duration, err error)
 }
 
-// observe reports an operation that began at start and ended with *err to Observe.
+// started is the start of an operation for observe: the time, or zero (no clock read on the
+// request path) when nothing observes.
+func (s *Service) started() time.Time {
+	if s.Observe == nil {
+		return time.Time{}
+	}
+	return time.Now()
+}
+
+// observe reports an operation that began at start (Service.started) and ended with *err to
+// Observe.
 func (s *Service) observe(op string, start time.Time, err *error) {
-	if s.Observe != nil {
+	if s.Observe != nil && !start.IsZero() {
 		s.Observe(op, time.Since(start), Classify(s.Store, *err))
 	}
 }
@@ -84,7 +94,7 @@ func (s *Service) validate(a *Activity) error {
 // and upserts the history items it carries (deep insert); existing history items it does not carry
 // are kept. It reports whether the activity was created. Errors: Invalid.
 func (s *Service) UpsertActivity(ctx context.Context, p Principal, a *Activity) (created bool, err error) {
-	defer s.observe("upsert_activity", time.Now(), &err)
+	defer s.observe("upsert_activity", s.started(), &err)
 	if err := s.validate(a); err != nil {
 		return false, err
 	}
@@ -139,7 +149,7 @@ func (s *Service) UpsertActivity(ctx context.Context, p Principal, a *Activity) 
 // UpdateActivity applies change to the activity that ref names and stores the result (Graph's PATCH).
 // change may not alter the appActivityId. Errors: NotFound, Invalid.
 func (s *Service) UpdateActivity(ctx context.Context, p Principal, ref Ref, change func(*Activity)) (_ *Activity, err error) {
-	defer s.observe("update_activity", time.Now(), &err)
+	defer s.observe("update_activity", s.started(), &err)
 	var a *Activity
 	err = s.Store.Update(ctx, p, func(tx Tx) error {
 		old, err := tx.FindActivity(ctx, ref)
@@ -172,13 +182,13 @@ func (s *Service) UpdateActivity(ctx context.Context, p Principal, ref Ref, chan
 
 // Activity returns the activity that ref names: its id, or else its appActivityId. Errors: NotFound.
 func (s *Service) Activity(ctx context.Context, p Principal, ref Ref) (_ *Activity, err error) {
-	defer s.observe("get_activity", time.Now(), &err)
+	defer s.observe("get_activity", s.started(), &err)
 	return s.Store.FindActivity(ctx, p, ref)
 }
 
 // DeleteActivity deletes the activity that ref names, with its history items. Errors: NotFound.
 func (s *Service) DeleteActivity(ctx context.Context, p Principal, ref Ref) (err error) {
-	defer s.observe("delete_activity", time.Now(), &err)
+	defer s.observe("delete_activity", s.started(), &err)
 	return s.Store.Update(ctx, p, func(tx Tx) error {
 		a, err := tx.FindActivity(ctx, ref)
 		if err != nil {
@@ -192,7 +202,7 @@ func (s *Service) DeleteActivity(ctx context.Context, p Principal, ref Ref) (err
 // or creates one with a new id when h.ID is "". It reports whether the item was created.
 // Errors: NotFound (the activity), Invalid.
 func (s *Service) PutHistoryItem(ctx context.Context, p Principal, ref Ref, h *HistoryItem) (created bool, err error) {
-	defer s.observe("put_history_item", time.Now(), &err)
+	defer s.observe("put_history_item", s.started(), &err)
 	if err := h.Validate(); err != nil {
 		return false, err
 	}
@@ -242,7 +252,7 @@ func (s *Service) putHistoryItem(ctx context.Context, tx Tx, activityID int64, h
 // UpdateHistoryItem applies change to one history item and stores it (Graph's PATCH).
 // Errors: NotFound, Invalid.
 func (s *Service) UpdateHistoryItem(ctx context.Context, p Principal, ref Ref, itemID string, change func(*HistoryItem)) (_ *HistoryItem, err error) {
-	defer s.observe("update_history_item", time.Now(), &err)
+	defer s.observe("update_history_item", s.started(), &err)
 	var h *HistoryItem
 	err = s.Store.Update(ctx, p, func(tx Tx) error {
 		a, err := tx.FindActivity(ctx, ref)
@@ -283,7 +293,7 @@ func (s *Service) UpdateHistoryItem(ctx context.Context, p Principal, ref Ref, i
 
 // HistoryItem returns one history item of the activity that ref names. Errors: NotFound.
 func (s *Service) HistoryItem(ctx context.Context, p Principal, ref Ref, itemID string) (_ *HistoryItem, err error) {
-	defer s.observe("get_history_item", time.Now(), &err)
+	defer s.observe("get_history_item", s.started(), &err)
 	a, err := s.Store.FindActivity(ctx, p, ref)
 	if err != nil {
 		return nil, err
@@ -293,7 +303,7 @@ func (s *Service) HistoryItem(ctx context.Context, p Principal, ref Ref, itemID 
 
 // DeleteHistoryItem deletes one history item of the activity that ref names. Errors: NotFound.
 func (s *Service) DeleteHistoryItem(ctx context.Context, p Principal, ref Ref, itemID string) (err error) {
-	defer s.observe("delete_history_item", time.Now(), &err)
+	defer s.observe("delete_history_item", s.started(), &err)
 	return s.Store.Update(ctx, p, func(tx Tx) error {
 		a, err := tx.FindActivity(ctx, ref)
 		if err != nil {
@@ -305,26 +315,26 @@ func (s *Service) DeleteHistoryItem(ctx context.Context, p Principal, ref Ref, i
 
 // ListActivities returns a page of the principal's activities, newest lastModifiedDateTime first.
 func (s *Service) ListActivities(ctx context.Context, p Principal, q ActivityQuery) (_ *ActivityPage, err error) {
-	defer s.observe("list_activities", time.Now(), &err)
+	defer s.observe("list_activities", s.started(), &err)
 	return s.Store.ListActivities(ctx, p, q)
 }
 
 // RecentActivities returns a page of the activities that have history items, most recently used first.
 func (s *Service) RecentActivities(ctx context.Context, p Principal, q ActivityQuery) (_ *ActivityPage, err error) {
-	defer s.observe("recent_activities", time.Now(), &err)
+	defer s.observe("recent_activities", s.started(), &err)
 	return s.Store.RecentActivities(ctx, p, q)
 }
 
 // CountActivities returns how many of the principal's activities were last modified in the range.
 func (s *Service) CountActivities(ctx context.Context, p Principal, modified TimeRange) (_ int, err error) {
-	defer s.observe("count_activities", time.Now(), &err)
+	defer s.observe("count_activities", s.started(), &err)
 	return s.Store.CountActivities(ctx, p, modified)
 }
 
 // ExpandHistoryItems sets the HistoryItems of each activity to its newest items modified in the
 // range, at most limit of each (limit ≥ 1), and returns the ids of the activities that have more.
 func (s *Service) ExpandHistoryItems(ctx context.Context, p Principal, activities []*Activity, modified TimeRange, limit int) (more map[int64]bool, err error) {
-	defer s.observe("expand_history_items", time.Now(), &err)
+	defer s.observe("expand_history_items", s.started(), &err)
 	ids := make([]int64, len(activities))
 	for i, a := range activities {
 		ids[i] = a.ID
@@ -349,7 +359,7 @@ func (s *Service) ExpandHistoryItems(ctx context.Context, p Principal, activitie
 // ListHistoryItems returns a page of the history items of the activity that ref names.
 // Errors: NotFound.
 func (s *Service) ListHistoryItems(ctx context.Context, p Principal, ref Ref, q HistoryQuery) (_ *HistoryPage, err error) {
-	defer s.observe("list_history_items", time.Now(), &err)
+	defer s.observe("list_history_items", s.started(), &err)
 	a, err := s.Store.FindActivity(ctx, p, ref)
 	if err != nil {
 		return nil, err
@@ -360,7 +370,7 @@ func (s *Service) ListHistoryItems(ctx context.Context, p Principal, ref Ref, q 
 // CountHistoryItems returns how many history items of the activity that ref names were last modified
 // in the range. Errors: NotFound.
 func (s *Service) CountHistoryItems(ctx context.Context, p Principal, ref Ref, modified TimeRange) (_ int, err error) {
-	defer s.observe("count_history_items", time.Now(), &err)
+	defer s.observe("count_history_items", s.started(), &err)
 	a, err := s.Store.FindActivity(ctx, p, ref)
 	if err != nil {
 		return 0, err
@@ -408,7 +418,7 @@ func (s *Service) recordingIn(ctx context.Context, tx Tx, p Principal, a *Activi
 
 // Privacy returns the privacy settings of p's user.
 func (s *Service) Privacy(ctx context.Context, p Principal) (_ *Privacy, err error) {
-	defer s.observe("get_privacy", time.Now(), &err)
+	defer s.observe("get_privacy", s.started(), &err)
 	return s.Store.Privacy(ctx, p)
 }
 
@@ -418,7 +428,7 @@ func (s *Service) Privacy(ctx context.Context, p Principal) (_ *Privacy, err err
 // before the forget that follows, and no write slips between. It returns what was forgotten.
 // Errors: Invalid.
 func (s *Service) SetPrivacy(ctx context.Context, p Principal, pv *Privacy) (_ Forgotten, err error) {
-	defer s.observe("set_privacy", time.Now(), &err)
+	defer s.observe("set_privacy", s.started(), &err)
 	var total Forgotten
 	if err := pv.Normalize(); err != nil {
 		return total, err
@@ -446,7 +456,7 @@ func (s *Service) SetPrivacy(ctx context.Context, p Principal, pv *Privacy) (_ F
 // Forget deletes what f selects among the activities of p's user through every app, and says how
 // much; other devices learn of it through the change log. Errors: Invalid.
 func (s *Service) Forget(ctx context.Context, p Principal, f Forget) (_ Forgotten, err error) {
-	defer s.observe("forget", time.Now(), &err)
+	defer s.observe("forget", s.started(), &err)
 	if f.Site != "" {
 		site, ok := ParseSite(f.Site)
 		if !ok {

@@ -134,12 +134,7 @@ func (s *Server) authenticate(r *http.Request) (provider.Account, error) {
 	}
 	p, err := s.Verify(r.Context(), strings.TrimSpace(token))
 	if err != nil {
-		reason := "other"
-		var rr interface{ Reason() string }
-		if errors.As(err, &rr) {
-			reason = rr.Reason()
-		}
-		if code := activity.ErrorCode(err); code == activity.Unauthenticated || code == activity.Forbidden {
+		if reason := graph.RefusalReason(err); reason != "" {
 			s.refused(reason)
 		}
 		return provider.Account{}, err

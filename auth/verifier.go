@@ -131,7 +131,8 @@ const (
 )
 
 // refusal is a token refused, with the reason: an *activity.Error (Unauthenticated or Forbidden)
-// for the client, and Reason for the operator.
+// for the client, and Reason (one of the Reason constants) for the operator; graph.RefusalReason
+// reads it.
 type refusal struct {
 	reason string
 	err    *activity.Error
@@ -140,16 +141,6 @@ type refusal struct {
 func (r *refusal) Error() string  { return r.err.Error() }
 func (r *refusal) Unwrap() error  { return r.err }
 func (r *refusal) Reason() string { return r.reason }
-
-// Reason returns why Verify refused a token (one of the Reason constants), or "" when err is not
-// a refusal (nil, or a failure of the server).
-func Reason(err error) string {
-	var r *refusal
-	if errors.As(err, &r) {
-		return r.reason
-	}
-	return ""
-}
 
 func unauthenticated(reason, format string, args ...any) error {
 	return &refusal{reason, activity.Errorf(activity.Unauthenticated, format, args...)}

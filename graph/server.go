@@ -297,15 +297,24 @@ func (s *Server) authenticate(r *http.Request) (activity.Principal, error) {
 		return activity.Principal{}, activity.Errorf(activity.Unauthenticated, "The Authorization header must be 'Bearer <token>'.")
 	}
 	p, err := s.verifier.Verify(r.Context(), strings.TrimSpace(token))
-	if code := activity.ErrorCode(err); code == activity.Unauthenticated || code == activity.Forbidden {
-		reason := "other"
-		var rr interface{ Reason() string }
-		if errors.As(err, &rr) {
-			reason = rr.Reason()
-		}
+	if reason := RefusalReason(err); reason != "" {
 		s.refused(reason)
 	}
 	return p, err
+}
+
+// RefusalReason returns why a Verifier refused a token: its error's Reason() (package auth's:
+// expired, bad_signature, …), "other" for another Unauthenticated or Forbidden error, and "" when
+// err is nil or not a refusal (the server failed).
+func RefusalReason(err error) string {
+	if code := activity.ErrorCode(err); code != activity.Unauthenticated && code != activity.Forbidden {
+		return ""
+	}
+	var rr interface{ Reason() string }
+	if errors.As(err, &rr) {
+		return rr.Reason()
+	}
+	return "other"
 }
 
 func (s *Server) refused(reason string) {

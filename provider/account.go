@@ -155,31 +155,42 @@ func (as *Accounts) put(ctx context.Context, a Account) error {
 // Find returns the account named name (in any form its canonical form matches), or
 // activity.NotFound.
 func (as *Accounts) Find(ctx context.Context, name string) (Account, error) {
+	a, _, err := as.find(ctx, name)
+	return a, err
+}
+
+// find is Find with the account's record as stored (update replaces it only over that body).
+func (as *Accounts) find(ctx context.Context, name string) (Account, activity.Record, error) {
 	canon, err := as.username(name)
 	if err != nil {
-		return Account{}, activity.Errorf(activity.NotFound, "no account is named %.100q", name)
+		return Account{}, activity.Record{}, activity.Errorf(activity.NotFound, "no account is named %.100q", name)
 	}
 	if _, err := as.records.FindRecord(ctx, kindAccountName, canon); errors.Is(err, activity.ErrRecordNotFound) {
-		return Account{}, activity.Errorf(activity.NotFound, "no account is named %q", canon)
+		return Account{}, activity.Record{}, activity.Errorf(activity.NotFound, "no account is named %q", canon)
 	} else if err != nil {
-		return Account{}, err
+		return Account{}, activity.Record{}, err
 	}
-	return as.ByID(ctx, as.userID(canon))
+	return as.byID(ctx, as.userID(canon))
 }
 
 // ByID returns the account with oid id, or activity.NotFound.
 func (as *Accounts) ByID(ctx context.Context, id string) (Account, error) {
+	a, _, err := as.byID(ctx, id)
+	return a, err
+}
+
+func (as *Accounts) byID(ctx context.Context, id string) (Account, activity.Record, error) {
 	r, err := as.records.FindRecord(ctx, kindAccount, id)
 	if errors.Is(err, activity.ErrRecordNotFound) {
-		return Account{}, activity.Errorf(activity.NotFound, "no account has the id %q", id)
+		return Account{}, r, activity.Errorf(activity.NotFound, "no account has the id %q", id)
 	} else if err != nil {
-		return Account{}, err
+		return Account{}, r, err
 	}
 	var a Account
 	if err := json.Unmarshal(r.Body, &a); err != nil {
-		return Account{}, fmt.Errorf("account %s: %w", id, err)
+		return Account{}, r, fmt.Errorf("account %s: %w", id, err)
 	}
-	return a, nil
+	return a, r, nil
 }
 
 // List returns every account, by name, without their password hashes.
@@ -255,18 +266,9 @@ func (as *Accounts) SetAdmin(ctx context.Context, name string, admin bool) (Acco
 // between: concurrent changes all hold, and an account removed meanwhile stays removed (NotFound).
 func (as *Accounts) update(ctx context.Context, name string, change func(*Account)) (Account, error) {
 	for attempt := 0; ; attempt++ {
-		a, err := as.Find(ctx, name)
+		a, r, err := as.find(ctx, name)
 		if err != nil {
 			return a, err
-		}
-		r, err := as.records.FindRecord(ctx, kindAccount, a.ID)
-		if errors.Is(err, activity.ErrRecordNotFound) {
-			return Account{}, activity.Errorf(activity.NotFound, "no account is named %q", a.Name)
-		} else if err != nil {
-			return Account{}, err
-		}
-		if err := json.Unmarshal(r.Body, &a); err != nil {
-			return Account{}, fmt.Errorf("account %s: %w", a.ID, err)
 		}
 		change(&a)
 		body, _ := json.Marshal(a)

@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/activityd/activityd"
@@ -27,13 +29,18 @@ const RevocationRefresh = 30 * time.Second
 type Revocations struct {
 	records activity.RecordStore
 
-	mu     sync.RWMutex
-	before map[string]time.Time // oid, or "app:" + app id → tokens issued at or before this second are revoked
+	// before maps an oid, or "app:" and an app id, to the second until which its tokens are
+	// revoked. Read on every request without a lock; replaced whole (copy on write) by the rare
+	// revocation and the periodic Load.
+	before atomic.Pointer[map[string]time.Time]
+	mu     sync.Mutex // serializes the writers of before
 }
 
 // NewRevocations returns the revocations kept in records; Load reads them.
 func NewRevocations(records activity.RecordStore) *Revocations {
-	return &Revocations{records: records, before: map[string]time.Time{}}
+	rv := &Revocations{records: records}
+	rv.before.Store(&map[string]time.Time{})
+	return rv
 }
 
 type revocation struct {
@@ -44,10 +51,12 @@ type revocation struct {
 // after the second of the latest revocation of the account or of the app (iat has whole seconds, so
 // a token of that very second is refused too), or unknown (zero) while a revocation exists.
 func (rv *Revocations) Revoked(userID, appID string, issued time.Time) bool {
-	rv.mu.RLock()
-	user, byUser := rv.before[userID]
-	app, byApp := rv.before[appPrefix+appID]
-	rv.mu.RUnlock()
+	before := *rv.before.Load()
+	if len(before) == 0 {
+		return false
+	}
+	user, byUser := before[userID]
+	app, byApp := before[appPrefix+appID]
 	revoked := func(before time.Time) bool { return issued.IsZero() || !issued.After(before) }
 	return (byUser && revoked(user)) || (byApp && revoked(app))
 }
@@ -68,8 +77,10 @@ func (rv *Revocations) revoke(ctx context.Context, key string, now time.Time) er
 		return fmt.Errorf("revoke the tokens of %s: %w", key, err)
 	}
 	rv.mu.Lock()
-	rv.before[key] = now.UTC().Truncate(time.Second)
-	rv.mu.Unlock()
+	defer rv.mu.Unlock()
+	next := maps.Clone(*rv.before.Load())
+	next[key] = now.UTC().Truncate(time.Second)
+	rv.before.Store(&next)
 	return nil
 }
 
@@ -88,8 +99,14 @@ func (rv *Revocations) Load(ctx context.Context) error {
 		before[r.ID] = v.Before
 	}
 	rv.mu.Lock()
-	rv.before = before
-	rv.mu.Unlock()
+	defer rv.mu.Unlock()
+	// What this process revoked since the read began stays: a revocation is never undone.
+	for k, t := range *rv.before.Load() {
+		if t.After(before[k]) {
+			before[k] = t
+		}
+	}
+	rv.before.Store(&before)
 	return nil
 }
 
