@@ -76,7 +76,7 @@ func serve(ctx context.Context, cfg Config, logOut io.Writer) error {
 		if issuer, err = auth.OpenLocalIssuer(issuerKeyFile(cfg.Data, cfg.IssuerKey), cfg.IssuerName); err != nil {
 			return fmt.Errorf("local issuer: %w", err)
 		}
-		verifier.Issuers = append(verifier.Issuers, issuer.Issuer())
+		verifier.Issuers = append(verifier.Issuers, issuer.Issuer()) // first: Issuers[0], below
 	}
 	verifier.Logger = logger
 	for i, name := range cfg.TrustIssuer {
@@ -160,12 +160,8 @@ func serve(ctx context.Context, cfg Config, logOut io.Writer) error {
 			if err := revocations.Load(ctx); err != nil {
 				return err
 			}
-			for i := range verifier.Issuers {
-				if verifier.Issuers[i].Name == issuer.Name && verifier.Issuers[i].Tenant == auth.LocalTenant {
-					verifier.Issuers[i].Revoked = revocations.Revoked
-				}
-			}
-			adminAPI = newAdmin(cfg, api, service, prov, issuer, logger)
+			verifier.Issuers[0].Revoked = revocations.Revoked
+			adminAPI = newAdmin(cfg, api, service, prov, verifier.Issuers[0], logger)
 			accounts := pageAccounts{p: prov, issuer: issuer.Name}
 			page.Accounts = accounts
 			if cfg.OIDCIssuer != "" {
@@ -472,19 +468,17 @@ func handler(api, page, adminAPI http.Handler, issuer *auth.LocalIssuer, prov *p
 
 // newAdmin returns the admin API (package admin) of the provider's accounts and apps: for tokens of
 // the local issuer with the scope activityd.admin only, which the Graph routes refuse.
-func newAdmin(cfg Config, api *graph.Server, service *activity.Service, prov *provider.Provider, issuer *auth.LocalIssuer, logger *slog.Logger) http.Handler {
-	local := issuer.Issuer()
-	local.Revoked = prov.Accounts.Revocations().Revoked
+func newAdmin(cfg Config, api *graph.Server, service *activity.Service, prov *provider.Provider, local auth.Issuer, logger *slog.Logger) http.Handler {
 	verifier := &auth.Verifier{Issuers: []auth.Issuer{local}, Audiences: cfg.Audiences,
 		Scopes: []string{auth.ScopeAdmin}, Leeway: time.Minute, Logger: logger}
 	s := &admin.Server{
-		Verify: verifier.Verify, Issuer: issuer.Name,
+		Verify: verifier.Verify, Issuer: local.Name,
 		Accounts: prov.Accounts, Grants: prov.Grants, Apps: prov.Apps,
 		Forget: func(ctx context.Context, p activity.Principal) (activity.Forgotten, error) {
 			return service.Forget(ctx, p, activity.Forget{All: true})
 		},
 		Principal: func(a provider.Account) activity.Principal {
-			return activity.Principal{TenantID: auth.LocalTenant, UserID: a.ID, UserName: a.Name, Issuer: issuer.Name, AllApps: true}
+			return activity.Principal{TenantID: auth.LocalTenant, UserID: a.ID, UserName: a.Name, Issuer: local.Name, AllApps: true}
 		},
 		Wrap: api.Wrap,
 		// Counted with the API's refusals (the metrics set api.Refused before the server serves).
