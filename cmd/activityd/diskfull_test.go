@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -78,4 +80,45 @@ func TestDiskFull_SQLite(t *testing.T) {
 		t.Errorf("after the disk was full: %v", err)
 	}
 	t.Logf("writes while filling: %v", statuses)
+}
+
+// TestBusy_SQLite: another process holding SQLite's write lock past the store's busy timeout (10 s)
+// makes a write a 503 serviceNotAvailable with Retry-After, which the Graph SDKs retry, not a 500;
+// once the lock is let go, writes succeed again.
+func TestBusy_SQLite(t *testing.T) {
+	dir := t.TempDir()
+	base := startServer(t, dir, nil, "--throttle=false")
+	tok := mintToken(t, dir, "alice", "notes")
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "activityd.db")+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	conn, err := db.Conn(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(t.Context(), "BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest("PUT", base+"/v1.0/me/activities/busy", strings.NewReader(activityBody("busy")))
+	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusServiceUnavailable || res.Header.Get("Retry-After") == "" || !strings.Contains(string(body), "serviceNotAvailable") {
+		t.Errorf("a write while another process holds the lock: %d Retry-After %q %s, want 503 serviceNotAvailable with Retry-After",
+			res.StatusCode, res.Header.Get("Retry-After"), body)
+	}
+	if _, err := conn.ExecContext(t.Context(), "ROLLBACK"); err != nil {
+		t.Fatal(err)
+	}
+	if st := putActivity(t, base, tok, "after"); st != http.StatusCreated {
+		t.Errorf("a write once the lock is let go: %d", st)
+	}
 }
