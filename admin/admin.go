@@ -429,6 +429,9 @@ func readJSON(w http.ResponseWriter, r *http.Request, v any) error {
 	if enc := r.Header.Get("Content-Encoding"); enc != "" && !strings.EqualFold(enc, "identity") {
 		return graph.StatusError(http.StatusUnsupportedMediaType, "invalidRequest", fmt.Sprintf("The admin API takes bodies without Content-Encoding, not %.40q.", enc))
 	}
+	if r.ContentLength > MaxBody {
+		return graph.StatusError(http.StatusRequestEntityTooLarge, "invalidRequest", fmt.Sprintf("The body is larger than %d bytes.", MaxBody))
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
 	var tooLarge *http.MaxBytesError
 	switch {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -126,6 +127,11 @@ func (as *Accounts) Add(ctx context.Context, name, password string) (Account, er
 	canon, err := as.username(name)
 	if err != nil {
 		return Account{}, activity.Errorf(activity.Invalid, "%s", err.Error())
+	}
+	if strings.Trim(canon, ".") == "" || strings.Contains(canon, "/") {
+		// A name is a path segment of the admin API (/admin/v1/users/NAME): "." and ".." are
+		// segments of their own, and "/" separates them.
+		return Account{}, activity.Errorf(activity.Invalid, "the name %q cannot be an account's: it may not be only dots, nor hold a slash", canon)
 	}
 	if err := checkPassword(password); err != nil {
 		return Account{}, err

@@ -81,7 +81,7 @@ func CheckRedirectURI(raw string) error {
 // validClientID reports whether id can name an app registered here: it is the OAuth client_id
 // (RFC 6749 §2.2), the azp of its tokens and a path segment of the admin API, so a short, plain one.
 func validClientID(id string) bool {
-	if id == "" || len(id) > 128 {
+	if id == "" || len(id) > 128 || strings.Trim(id, ".") == "" { // "." and ".." are path segments, not names
 		return false
 	}
 	for _, c := range []byte(id) {

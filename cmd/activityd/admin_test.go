@@ -410,6 +410,9 @@ func TestAdmin_BadInput(t *testing.T) {
 		{"a list of lists", "POST", "apps", "", `{"id":"notes","redirectUris":[["http://127.0.0.1/"]]}`, 400, "a list of strings"},
 		{"a patch that changes nothing", "PATCH", "users/root", "", `{}`, 400, "changes nothing"},
 		{"an app id with a slash", "POST", "apps", "", `{"id":"a/b","redirectUris":["http://127.0.0.1/"]}`, 400, "app id"},
+		{"an app id of dots", "POST", "apps", "", `{"id":"..","redirectUris":["http://127.0.0.1/"]}`, 400, "app id"},
+		{"a name of dots", "POST", "users", "", `{"name":"..","password":"eve password"}`, 400, "dots"},
+		{"a name with a slash", "POST", "users", "", `{"name":"a/b","password":"eve password"}`, 400, "slash"},
 		{"an app name with a NUL", "POST", "apps", "", `{"id":"ab","name":"a\u0000b","redirectUris":["http://127.0.0.1/"]}`, 400, "control"},
 		{"an unknown app", "DELETE", "apps/nothing", "", ``, 404, "nothing"},
 	} {

@@ -94,6 +94,10 @@ func readLogin(path string) (l savedLogin, raw string, ok bool, err error) {
 		return l, "", false, err
 	}
 	if t := bytes.TrimSpace(b); len(t) == 0 || t[0] != '{' {
+		// A bare token (activityd token's, Entra's): one line of URL-safe base64 and dots (RFC 7519).
+		if bytes.ContainsFunc(t, func(r rune) bool { return r <= ' ' || r > '~' || r == '[' || r == ']' }) {
+			return l, "", false, fmt.Errorf("%s holds neither a token nor a token file of activityd login: sign in again", path)
+		}
 		return l, string(b), false, nil
 	}
 	if err := json.Unmarshal(b, &l); err != nil {

@@ -1030,6 +1030,12 @@ func TestLogin_TokenFile(t *testing.T) {
 	if len(m) != 1 {
 		t.Fatalf("devices page lists %d grants, want the login's:\n%.3000s", len(m), page)
 	}
+	// A file that is neither a token nor a login is refused, not sent as a bearer token.
+	junk := filepath.Join(t.TempDir(), "junk")
+	os.WriteFile(junk, []byte("[]\n"), 0o600)
+	if st, _, stderr := cli(t, ctx, "activities", "list", "--token-file", junk); st == 0 || !strings.Contains(stderr, "neither a token") {
+		t.Errorf("a token file holding []: exit %d %s", st, stderr)
+	}
 	// A token file reached through a symbolic link: the link stays, its target is renewed.
 	link := filepath.Join(t.TempDir(), "link")
 	if err := os.Symlink(file, link); err != nil {
