@@ -1,7 +1,6 @@
 package postgres_test
 
 import (
-	"context"
 	"slices"
 	"testing"
 	"time"
@@ -10,7 +9,6 @@ import (
 	"github.com/activityd/activityd/activitytest"
 	"github.com/activityd/activityd/postgres"
 	"github.com/activityd/activityd/postgres/pgtest"
-	"github.com/jackc/pgx/v5"
 )
 
 // TestChanges_HeldBack: a commit behind a transaction still running (here, one that holds a
@@ -34,18 +32,7 @@ func TestChanges_HeldBack(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	old, err := pgx.Connect(t.Context(), url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer old.Close(context.Background())
-	holder, err := old.Begin(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := holder.Exec(t.Context(), "SELECT pg_current_xact_id()"); err != nil {
-		t.Fatal(err)
-	}
+	holder := pgtest.Hold(t, url, "SELECT pg_current_xact_id()")
 	if _, err := svc.UpsertActivity(t.Context(), p, activitytest.NewActivity("late")); err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/activityd/activityd"
+	"github.com/jackc/pgx/v5"
 )
 
 // changesChannel is the LISTEN/NOTIFY channel on which processes tell each other that they committed.
@@ -36,22 +37,27 @@ func (s *Store) Listen(ctx context.Context) error {
 }
 
 func (s *Store) listen(ctx context.Context, self string) error {
-	conn, err := s.pool.Acquire(ctx)
+	// Its own connection, not one of the pool's: it is held for as long as it lasts, and the pool
+	// is for requests (a pool of one connection serves them).
+	conn, err := pgx.ConnectConfig(ctx, s.listenConfig)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	defer conn.Release()
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+		defer cancel()
+		conn.Close(cctx)
+	}()
 	if _, err := conn.Exec(ctx, "LISTEN "+changesChannel); err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	defer conn.Exec(context.WithoutCancel(ctx), "UNLISTEN "+changesChannel)
 	// Commits of other processes before LISTEN took effect sent notifications no one heard (at
 	// start, streams may already be open): every stream looks at the log once now.
 	if s.OnCommit != nil {
 		s.OnCommit(nil)
 	}
 	for {
-		n, err := conn.Conn().WaitForNotification(ctx)
+		n, err := conn.WaitForNotification(ctx)
 		if err != nil {
 			return fmt.Errorf("listen: %w", err)
 		}

@@ -31,7 +31,8 @@ const DefaultMaxConns = 16
 
 // Store is an activity.Store on PostgreSQL.
 type Store struct {
-	pool *pgxpool.Pool
+	pool         *pool
+	listenConfig *pgx.ConnConfig // of the connection Listen makes, outside the pool
 
 	// Now returns the current time, used to hide expired rows; nil means time.Now.
 	Now func() time.Time
@@ -77,8 +78,10 @@ func userOf(p activity.Principal) []string { return []string{activity.UserKey(p.
 var _ activity.Store = (*Store)(nil)
 
 // Open connects to the database at url (a postgres:// URL or a key=value string; search_path and
-// other run-time parameters may be given there, and pool_max_conns, default DefaultMaxConns) and
-// applies pending migrations.
+// other run-time parameters may be given there, and the pool's: pool_max_conns, default
+// DefaultMaxConns, and pool_acquire_timeout, how long a query waits for a free connection before it
+// fails with ErrPoolTimeout, a Go duration, default DefaultAcquireTimeout) and applies pending
+// migrations.
 func Open(ctx context.Context, url string) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
@@ -89,17 +92,26 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		// waiting for a connection while each transaction waits on its commit flush.
 		cfg.MaxConns = DefaultMaxConns
 	}
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	timeout := DefaultAcquireTimeout
+	// pgxpool does not know this parameter: it would send it to the server as a run-time one.
+	if v, ok := cfg.ConnConfig.RuntimeParams["pool_acquire_timeout"]; ok {
+		delete(cfg.ConnConfig.RuntimeParams, "pool_acquire_timeout")
+		timeout, err = time.ParseDuration(v)
+		if err != nil || timeout <= 0 {
+			return nil, fmt.Errorf("postgres: pool_acquire_timeout %q is not a positive duration such as 2s or 500ms", v)
+		}
+	}
+	p, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	s := &Store{pool: pool, notify: make(chan struct{}, 1), pending: map[string]struct{}{}}
+	s := &Store{pool: &pool{p: p, timeout: timeout}, listenConfig: cfg.ConnConfig.Copy(), notify: make(chan struct{}, 1), pending: map[string]struct{}{}}
 	if err := s.migrate(ctx); err != nil {
-		pool.Close()
+		p.Close()
 		return nil, err
 	}
 	if err := s.indexOld(ctx); err != nil {
-		pool.Close()
+		p.Close()
 		return nil, err
 	}
 	return s, nil

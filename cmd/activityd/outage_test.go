@@ -114,6 +114,75 @@ func TestOutage_PostgresRestart(t *testing.T) {
 	outageUnderLoad(t, u, func() { pg.ctl(t, "stop", "-m", "immediate") }, func() { pg.start(t) })
 }
 
+// TestPoolExhausted_Postgres: when every connection of the process's pool is busy for longer than
+// pool_acquire_timeout, a request is answered 503 serviceNotAvailable with Retry-After (which the
+// Graph SDKs retry), not left waiting, and the server serves again once a connection is free. The
+// pool has one connection here, held by a write that waits on a table lock the test takes.
+func TestPoolExhausted_Postgres(t *testing.T) {
+	db := pgtest.URL(t)
+	dir := t.TempDir()
+	base := startServer(t, dir, nil, "--db", db+"&pool_max_conns=1&pool_acquire_timeout=500ms", "--purge-interval=0")
+	tok := mintToken(t, dir, "alice", "notes")
+	do := func(method, key string) (*http.Response, string) {
+		var body io.Reader
+		if method == "PUT" {
+			body = strings.NewReader(activityBody(key))
+		}
+		req, _ := http.NewRequest(method, base+"/v1.0/me/activities/"+key, body)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		return res, string(b)
+	}
+	if res, body := do("PUT", "before"); res.StatusCode != http.StatusCreated {
+		t.Fatalf("PUT before: %d %s", res.StatusCode, body)
+	}
+
+	lock := pgtest.Hold(t, db, "LOCK TABLE activities IN ACCESS EXCLUSIVE MODE")
+	held := make(chan int, 1)
+	go func() {
+		req, _ := http.NewRequest("PUT", base+"/v1.0/me/activities/held", strings.NewReader(activityBody("held")))
+		req.Header.Set("Authorization", "Bearer "+tok)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			held <- 0
+			return
+		}
+		res.Body.Close()
+		held <- res.StatusCode
+	}()
+	for waiting := 0; waiting == 0; time.Sleep(10 * time.Millisecond) {
+		if err := lock.QueryRow(t.Context(), `SELECT count(*) FROM pg_stat_activity
+			WHERE wait_event_type = 'Lock' AND query LIKE '%activities%'`).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	res, body := do("GET", "before")
+	if res.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, `"code":"serviceNotAvailable"`) {
+		t.Errorf("GET while the pool's only connection is busy: %d %s, want 503 serviceNotAvailable", res.StatusCode, body)
+	}
+	if res.Header.Get("Retry-After") == "" {
+		t.Error("the 503 has no Retry-After")
+	}
+
+	if err := lock.Rollback(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if st := <-held; st != http.StatusCreated {
+		t.Errorf("the PUT that held the connection, once the lock was gone: %d, want 201", st)
+	}
+	for _, key := range []string{"before", "held"} {
+		if res, body := do("GET", key); res.StatusCode != http.StatusOK {
+			t.Errorf("GET %s once a connection is free: %d %s", key, res.StatusCode, body)
+		}
+	}
+}
+
 // outageUnderLoad runs the outage checks against PostgreSQL at u: cut makes the outage, restore
 // ends it (returning once PostgreSQL takes connections again).
 func outageUnderLoad(t *testing.T, u *url.URL, cut, restore func()) {

@@ -47,3 +47,23 @@ func exec(t testing.TB, url, sql string) {
 		t.Fatalf("%s: %v", sql, err)
 	}
 }
+
+// Hold opens a connection of its own to url, begins a transaction and runs sql in it (a LOCK TABLE, or
+// a statement that takes a transaction id), and returns that transaction, still open. The test ends it
+// with Rollback or Commit when it wants the hold released; the connection closes when the test ends.
+func Hold(t testing.TB, url, sql string) pgx.Tx {
+	t.Helper()
+	conn, err := pgx.Connect(t.Context(), url)
+	if err != nil {
+		t.Fatalf("connect to %s: %v", EnvURL, err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	tx, err := conn.Begin(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(t.Context(), sql); err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+	return tx
+}

@@ -1,0 +1,186 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// DefaultAcquireTimeout is how long a query waits for a free connection of the pool unless the URL
+// sets pool_acquire_timeout.
+const DefaultAcquireTimeout = 2 * time.Second
+
+// ErrPoolTimeout is wrapped by the error of a query that found no free connection in the pool
+// within its acquire timeout. ClassifyError calls it activity.Unavailable, so the client gets 503
+// with Retry-After and tries again, instead of waiting as long as it is willing to.
+var ErrPoolTimeout = errors.New("no connection of the pool was free in time")
+
+// pool is a pgxpool.Pool whose every acquisition waits at most timeout for a connection: pgxpool
+// itself waits as long as the query's context allows. It has the methods of pgxpool.Pool that the
+// store uses, each returning the connection to the pool as pgxpool does: Exec at once, Query when
+// its rows are closed or read to the end, QueryRow on Scan, Begin on Commit or Rollback, SendBatch
+// when its results are closed.
+type pool struct {
+	p       *pgxpool.Pool
+	timeout time.Duration
+}
+
+// Acquire returns a connection of the pool, waiting at most the acquire timeout for one to be free.
+// Its error wraps ErrPoolTimeout when none was; the context's own error when ctx ended first.
+func (p *pool) Acquire(ctx context.Context) (*pgxpool.Conn, error) {
+	actx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
+	c, err := p.p.Acquire(actx)
+	if err == nil {
+		return c, nil
+	}
+	if ctx.Err() == nil && actx.Err() != nil {
+		st := p.p.Stat()
+		return nil, fmt.Errorf("postgres: %w: waited %v, %d of %d connections in use (pool_max_conns, pool_acquire_timeout)",
+			ErrPoolTimeout, p.timeout, st.AcquiredConns(), st.MaxConns())
+	}
+	return nil, err
+}
+
+// Exec runs sql on a connection of the pool.
+func (p *pool) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	c, err := p.Acquire(ctx)
+	if err != nil {
+		return pgconn.CommandTag{}, err
+	}
+	defer c.Release()
+	return c.Exec(ctx, sql, args...)
+}
+
+// Query runs sql on a connection of the pool, which goes back to it when the rows are closed or
+// read to the end.
+func (p *pool) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	c, err := p.Acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r, err := c.Query(ctx, sql, args...)
+	if err != nil {
+		c.Release()
+		return nil, err
+	}
+	return &rows{Rows: r, c: c}, nil
+}
+
+// QueryRow runs sql on a connection of the pool, which goes back to it on Scan.
+func (p *pool) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	c, err := p.Acquire(ctx)
+	if err != nil {
+		return errRow{err}
+	}
+	return &row{Row: c.QueryRow(ctx, sql, args...), c: c}
+}
+
+// Begin starts a transaction on a connection of the pool, which goes back to it on Commit or
+// Rollback.
+func (p *pool) Begin(ctx context.Context) (pgx.Tx, error) {
+	c, err := p.Acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	t, err := c.Begin(ctx)
+	if err != nil {
+		c.Release()
+		return nil, err
+	}
+	return &tx{Tx: t, c: c}, nil
+}
+
+// SendBatch sends b on a connection of the pool, which goes back to it when the results are closed.
+// b must not begin a transaction of its own.
+func (p *pool) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
+	c, err := p.Acquire(ctx)
+	if err != nil {
+		return pgx.FailedBatchResults(b, err)
+	}
+	return &batchResults{BatchResults: c.SendBatch(ctx, b), c: c}
+}
+
+// Stat returns the pool's statistics.
+func (p *pool) Stat() *pgxpool.Stat { return p.p.Stat() }
+
+// Close closes every connection of the pool.
+func (p *pool) Close() { p.p.Close() }
+
+type errRow struct{ err error }
+
+func (r errRow) Scan(...any) error { return r.err }
+
+type row struct {
+	pgx.Row
+	c *pgxpool.Conn
+}
+
+func (r *row) Scan(dest ...any) error {
+	defer r.c.Release()
+	return r.Row.Scan(dest...)
+}
+
+type rows struct {
+	pgx.Rows
+	c *pgxpool.Conn
+}
+
+func (r *rows) Next() bool {
+	if r.Rows.Next() {
+		return true
+	}
+	r.Close()
+	return false
+}
+
+func (r *rows) Close() {
+	r.Rows.Close()
+	if r.c != nil {
+		r.c.Release()
+		r.c = nil
+	}
+}
+
+type tx struct {
+	pgx.Tx
+	c *pgxpool.Conn
+}
+
+func (t *tx) Commit(ctx context.Context) error {
+	err := t.Tx.Commit(ctx)
+	t.release()
+	return err
+}
+
+func (t *tx) Rollback(ctx context.Context) error {
+	err := t.Tx.Rollback(ctx)
+	t.release()
+	return err
+}
+
+func (t *tx) release() {
+	if t.c != nil {
+		t.c.Release()
+		t.c = nil
+	}
+}
+
+type batchResults struct {
+	pgx.BatchResults
+	c *pgxpool.Conn
+}
+
+func (b *batchResults) Close() error {
+	err := b.BatchResults.Close()
+	if b.c != nil {
+		b.c.Release()
+		b.c = nil
+	}
+	return err
+}
