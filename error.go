@@ -3,6 +3,7 @@ package activity
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 )
 
 // Error codes, in the domain's terms. The set is closed: graph/error.go maps each one to an HTTP
@@ -85,6 +86,17 @@ func Classify(store Store, err error) error {
 		return &classified{&Error{StorageFull, "The server's storage is full: the write was not stored. Reads go on; try again once space is freed."}, err}
 	}
 	return err
+}
+
+// LogLevel is the level at which a background job logs err of store: WARN when the store classifies
+// it as Unavailable (out of connections, unreachable, busy for now: the job runs again by itself,
+// and the requests that meet the same condition are answered 503 and logged at WARN too), ERROR
+// otherwise. store need not be a Store: any ErrorClassifier, or a value that is not one (ERROR).
+func LogLevel(store any, err error) slog.Level {
+	if c, ok := store.(ErrorClassifier); ok && c.ClassifyError(err) == Unavailable {
+		return slog.LevelWarn
+	}
+	return slog.LevelError
 }
 
 // classified is an *Error that keeps the store's error behind it.

@@ -277,6 +277,15 @@ func (st *hubStream) flush(h *hub) {
 		st.mu.Unlock()
 		_, more, err := h.s.streamPage(ctx, &buf, st.r, &st.rp, st.p, &t)
 		cancel()
+		if err != nil && h.s.unavailable(err) {
+			// The store cannot serve for now (out of connections, unreachable): nothing was written,
+			// and the stream reads from the same position again a moment later instead of ending.
+			st.mu.Lock()
+			st.busy = false
+			st.mu.Unlock()
+			time.AfterFunc(streamStoreRetry, func() { st.kick(h) })
+			return
+		}
 		if err == nil && buf.Len() > 0 {
 			_ = st.conn.SetWriteDeadline(time.Now().Add(hubWriteWait))
 			_, err = st.conn.Write(buf.Bytes())

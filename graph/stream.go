@@ -2,6 +2,7 @@ package graph
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -28,7 +29,17 @@ const (
 	streamPoll               = 2 * time.Second // how often a stream looks at the log without a wake-up
 	streamPage               = 100
 	streamWriteWait          = 10 * time.Second // the most a write to a stream's client may take
+	// streamStoreRetry is how long a stream waits to read again when the store cannot serve for now
+	// (activity.Unavailable): the stream stays open instead of ending in 503s for its client.
+	streamStoreRetry = time.Second
 )
+
+// unavailable reports whether the store classifies err as activity.Unavailable: it cannot serve for
+// now and the same read may succeed a moment later.
+func (s *Server) unavailable(err error) bool {
+	var e *activity.Error
+	return errors.As(activity.Classify(s.service.Store, err), &e) && e.Code == activity.Unavailable
+}
 
 // wantsEventStream reports whether the client asks for Server-Sent Events.
 func wantsEventStream(r *http.Request) bool {
@@ -166,6 +177,17 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, rp *resourcePath
 		wake := s.changes().User(user) // taken before reading, so that a commit in between still wakes us
 		_ = rc.SetWriteDeadline(time.Now().Add(streamWriteWait))
 		sent, more, err := s.streamPageApart(ctx, w, r, rp, p, t)
+		if err != nil && ctx.Err() == nil && s.unavailable(err) {
+			// The store cannot serve for now: nothing was written; read again a moment later.
+			select {
+			case <-time.After(streamStoreRetry):
+				continue
+			case <-s.streams.closed:
+				return nil
+			case <-ctx.Done():
+				return nil
+			}
+		}
 		if err != nil || ctx.Err() != nil {
 			return nil // the status is sent: a failure can only end the stream, and the client resumes
 		}

@@ -240,7 +240,7 @@ func (n *Notifier) round(ctx context.Context) {
 		if err != nil || sub == nil {
 			<-sem
 			if err != nil && ctx.Err() == nil {
-				n.logger.Error("claim a subscription", slog.String("error", err.Error()))
+				n.logger.Log(ctx, activity.LogLevel(n.store, err), "claim a subscription", slog.String("error", err.Error()))
 			}
 			break
 		}
@@ -248,13 +248,13 @@ func (n *Notifier) round(ctx context.Context) {
 			defer func() { <-sem }()
 			n.deliver(ctx, sub)
 			if err := n.store.ReleaseSubscription(context.WithoutCancel(ctx), sub); err != nil {
-				n.logger.Error("release a subscription", slog.String("subscription", sub.ID), slog.String("error", err.Error()))
+				n.logger.Log(ctx, activity.LogLevel(n.store, err), "release a subscription", slog.String("subscription", sub.ID), slog.String("error", err.Error()))
 			}
 		})
 	}
 	wg.Wait()
 	if _, err := n.store.DeleteExpiredSubscriptions(ctx, n.now()); err != nil && ctx.Err() == nil {
-		n.logger.Error("delete expired subscriptions", slog.String("error", err.Error()))
+		n.logger.Log(ctx, activity.LogLevel(n.store, err), "delete expired subscriptions", slog.String("error", err.Error()))
 	}
 }
 
@@ -264,7 +264,7 @@ func (n *Notifier) deliver(ctx context.Context, sub *activity.Subscription) {
 	for ctx.Err() == nil {
 		page, err := n.store.Changes(ctx, sub.Principal, activity.ChangeQuery{After: sub.Position, Limit: batchSize})
 		if err != nil {
-			n.logger.Error("read the change log", slog.String("subscription", sub.ID), slog.String("error", err.Error()))
+			n.logger.Log(ctx, activity.LogLevel(n.store, err), "read the change log", slog.String("subscription", sub.ID), slog.String("error", err.Error()))
 			sub.NextAttempt = n.now()
 			return
 		}

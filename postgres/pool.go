@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -23,16 +24,21 @@ var ErrPoolTimeout = errors.New("no connection of the pool was free in time")
 // pool is a pgxpool.Pool whose every acquisition waits at most timeout for a connection: pgxpool
 // itself waits as long as the query's context allows. It has the methods of pgxpool.Pool that the
 // store uses, each returning the connection to the pool as pgxpool does: Exec at once, Query when
-// its rows are closed or read to the end, QueryRow on Scan, Begin on Commit or Rollback, SendBatch
+// its rows are closed, read to the end or fail to scan, QueryRow on Scan, Begin on Commit or Rollback, SendBatch
 // when its results are closed.
 type pool struct {
 	p       *pgxpool.Pool
-	timeout time.Duration
+	timeout time.Duration // 0 while the store opens: migrations wait as long as their context allows
 }
 
-// Acquire returns a connection of the pool, waiting at most the acquire timeout for one to be free.
-// Its error wraps ErrPoolTimeout when none was; the context's own error when ctx ended first.
+// Acquire returns a connection of the pool, waiting at most the acquire timeout for one (none: as
+// long as ctx allows). Its error wraps ErrPoolTimeout when none came in time, ctx's own error when
+// ctx ended first. When no connection is idle and the pool has room, the wait is for a new
+// connection; one that takes longer than the timeout to open is still opened, for later queries.
 func (p *pool) Acquire(ctx context.Context) (*pgxpool.Conn, error) {
+	if p.timeout == 0 {
+		return p.p.Acquire(ctx)
+	}
 	actx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
 	c, err := p.p.Acquire(actx)
@@ -41,6 +47,10 @@ func (p *pool) Acquire(ctx context.Context) (*pgxpool.Conn, error) {
 	}
 	if ctx.Err() == nil && actx.Err() != nil {
 		st := p.p.Stat()
+		if st.AcquiredConns() < st.MaxConns() {
+			return nil, fmt.Errorf("postgres: %w: opening a connection to PostgreSQL took longer than %v (pool_acquire_timeout; %d of %d connections in use)",
+				ErrPoolTimeout, p.timeout, st.AcquiredConns(), st.MaxConns())
+		}
 		return nil, fmt.Errorf("postgres: %w: waited %v, %d of %d connections in use (pool_max_conns, pool_acquire_timeout)",
 			ErrPoolTimeout, p.timeout, st.AcquiredConns(), st.MaxConns())
 	}
@@ -62,12 +72,12 @@ func (p *pool) Exec(ctx context.Context, sql string, args ...any) (pgconn.Comman
 func (p *pool) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
 	c, err := p.Acquire(ctx)
 	if err != nil {
-		return nil, err
+		return errRows{err}, err
 	}
 	r, err := c.Query(ctx, sql, args...)
 	if err != nil {
 		c.Release()
-		return nil, err
+		return errRows{err}, err
 	}
 	return &rows{Rows: r, c: c}, nil
 }
@@ -116,6 +126,21 @@ type errRow struct{ err error }
 
 func (r errRow) Scan(...any) error { return r.err }
 
+// errRows is the pgx.Rows of a query that could not be sent, as pgxpool returns: a caller that
+// ignores Query's error (pgx.CollectRows(pool.Query(…))) meets it on the rows instead.
+type errRows struct{ err error }
+
+func (errRows) Close()                                       {}
+func (r errRows) Err() error                                 { return r.err }
+func (errRows) CommandTag() pgconn.CommandTag                { return pgconn.CommandTag{} }
+func (errRows) FieldDescriptions() []pgconn.FieldDescription { return nil }
+func (errRows) Next() bool                                   { return false }
+func (r errRows) Scan(...any) error                          { return r.err }
+func (r errRows) Values() ([]any, error)                     { return nil, r.err }
+func (errRows) RawValues() [][]byte                          { return nil }
+func (errRows) Conn() *pgx.Conn                              { return nil }
+func (errRows) TypeMap() *pgtype.Map                         { return nil }
+
 type row struct {
 	pgx.Row
 	c *pgxpool.Conn
@@ -137,6 +162,15 @@ func (r *rows) Next() bool {
 	}
 	r.Close()
 	return false
+}
+
+// Scan releases the connection when it fails, as pgxpool does: pgx closes the rows then.
+func (r *rows) Scan(dest ...any) error {
+	err := r.Rows.Scan(dest...)
+	if err != nil {
+		r.Close()
+	}
+	return err
 }
 
 func (r *rows) Close() {

@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -100,6 +101,31 @@ func TestOpen_AcquireTimeoutRefused(t *testing.T) {
 		_, err := postgres.Open(t.Context(), url+"&pool_acquire_timeout="+v)
 		if err == nil || !strings.Contains(err.Error(), "pool_acquire_timeout") {
 			t.Errorf("Open with pool_acquire_timeout=%s = %v, want a refusal naming the parameter", v, err)
+		}
+	}
+}
+
+// TestOpen_ShortAcquireTimeout: opening the store (its migrations) is not bounded by the acquire
+// timeout, so a timeout shorter than a connect to PostgreSQL still opens it; queries then get a
+// connection or ErrPoolTimeout, never anything else, and never wait past it.
+func TestOpen_ShortAcquireTimeout(t *testing.T) {
+	s, err := postgres.Open(t.Context(), pgtest.URL(t)+"&pool_max_conns=4&pool_acquire_timeout=1ns")
+	if err != nil {
+		t.Fatalf("Open with a timeout shorter than a connect: %v", err)
+	}
+	defer s.Close()
+	svc := activity.NewService(s)
+	p := activitytest.AliceNotes
+	done := make(chan error, 4)
+	for i := range 4 {
+		go func() {
+			_, err := svc.UpsertActivity(t.Context(), p, activitytest.NewActivity(strconv.Itoa(i)))
+			done <- err
+		}()
+	}
+	for range 4 {
+		if err := <-done; err != nil && !errors.Is(err, postgres.ErrPoolTimeout) {
+			t.Error(err)
 		}
 	}
 }

@@ -82,7 +82,10 @@ var _ activity.Store = (*Store)(nil)
 // DefaultMaxConns, and pool_acquire_timeout, how long a query waits for a free connection before it
 // fails with ErrPoolTimeout, a Go duration, default DefaultAcquireTimeout) and applies pending
 // migrations.
-func Open(ctx context.Context, url string) (*Store, error) {
+func Open(ctx context.Context, url string) (*Store, error) { return open(ctx, url, nil) }
+
+// open is Open, with configure (when not nil) given the pool's configuration before it connects.
+func open(ctx context.Context, url string, configure func(*pgxpool.Config)) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
@@ -101,11 +104,14 @@ func Open(ctx context.Context, url string) (*Store, error) {
 			return nil, fmt.Errorf("postgres: pool_acquire_timeout %q is not a positive duration such as 2s or 500ms", v)
 		}
 	}
+	if configure != nil {
+		configure(cfg)
+	}
 	p, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	s := &Store{pool: &pool{p: p, timeout: timeout}, listenConfig: cfg.ConnConfig.Copy(), notify: make(chan struct{}, 1), pending: map[string]struct{}{}}
+	s := &Store{pool: &pool{p: p}, listenConfig: cfg.ConnConfig.Copy(), notify: make(chan struct{}, 1), pending: map[string]struct{}{}}
 	if err := s.migrate(ctx); err != nil {
 		p.Close()
 		return nil, err
@@ -114,6 +120,7 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		p.Close()
 		return nil, err
 	}
+	s.pool.timeout = timeout
 	return s, nil
 }
 

@@ -138,10 +138,15 @@ func TestPoolExhausted_Postgres(t *testing.T) {
 		res.Body.Close()
 		return res, string(b)
 	}
+	// A live stream, open before: it must stay open through the exhaustion and then carry on. Its
+	// first event says it is live (caught up, not reading) before the pool is exhausted.
+	events := openLiveStream(t, t.Context(), base, tok, "")
 	if res, body := do("PUT", "before"); res.StatusCode != http.StatusCreated {
 		t.Fatalf("PUT before: %d %s", res.StatusCode, body)
 	}
-
+	if ev := receive(t, events, 1)[0]; !strings.Contains(ev.data, `"appActivityId":"before"`) {
+		t.Fatalf("the stream's first event: %+v, want before", ev)
+	}
 	lock := pgtest.Hold(t, db, "LOCK TABLE activities IN ACCESS EXCLUSIVE MODE")
 	held := make(chan int, 1)
 	go func() {
@@ -170,8 +175,23 @@ func TestPoolExhausted_Postgres(t *testing.T) {
 		t.Error("the 503 has no Retry-After")
 	}
 
+	// Another process's commit wakes the stream (as its NOTIFY would), whose read of the change log
+	// then finds no connection either: the stream waits and reads again, rather than ending.
+	if err := pgtest.Hold(t, db, `SELECT pg_notify('activityd_changes', 'another-process'||chr(10)||'*')`).Commit(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Second)
+	select {
+	case ev, ok := <-events:
+		t.Fatalf("the stream, while the pool is exhausted: %v %v, want it open and quiet", ev, ok)
+	default:
+	}
+
 	if err := lock.Rollback(t.Context()); err != nil {
 		t.Fatal(err)
+	}
+	if ev := receive(t, events, 1)[0]; ev.kind != "created" || !strings.Contains(ev.data, `"appActivityId":"held"`) {
+		t.Errorf("the stream's event once the pool had a connection again: %+v, want held created", ev)
 	}
 	if st := <-held; st != http.StatusCreated {
 		t.Errorf("the PUT that held the connection, once the lock was gone: %d, want 201", st)

@@ -273,7 +273,7 @@ func serve(ctx context.Context, cfg Config, logOut io.Writer) error {
 	if cfg.Purge > 0 {
 		wg.Go(func() {
 			_ = service.RunPurge(bg, cfg.Purge, 1000, func(err error) {
-				logger.Error("purge expired", slog.String("error", err.Error()))
+				logger.Log(bg, activity.LogLevel(store, err), "purge expired", slog.String("error", err.Error()))
 			})
 		})
 	}
@@ -534,7 +534,7 @@ func trimChanges(ctx context.Context, store activity.Store, retention time.Durat
 		for {
 			n, err := store.TrimChanges(ctx, time.Now().Add(-retention), 1000)
 			if err != nil && ctx.Err() == nil {
-				logger.Error("trim the change log", slog.String("error", err.Error()))
+				logger.Log(ctx, activity.LogLevel(store, err), "trim the change log", slog.String("error", err.Error()))
 			}
 			if err != nil || n < 1000 {
 				break
