@@ -143,29 +143,31 @@ func (s *Store) ListHistoryItems(ctx context.Context, p activity.Principal, acti
 // ExpandHistoryItems returns the newest live history items of the given activities in the range, at
 // most limit of each, newest first.
 func (s *Store) ExpandHistoryItems(ctx context.Context, p activity.Principal, activityIDs []int64, modified activity.TimeRange, limit int) (map[int64][]*activity.HistoryItem, error) {
-	return s.expandHistoryItems(ctx, p, false, activityIDs, modified, limit)
+	apps := make([]string, len(activityIDs))
+	for i := range apps {
+		apps[i] = p.AppID
+	}
+	return s.expandHistoryItems(ctx, p, apps, activityIDs, modified, limit)
 }
 
-// expandHistoryItems is ExpandHistoryItems, of p's user through every app with allApps.
-func (s *Store) expandHistoryItems(ctx context.Context, p activity.Principal, allApps bool, activityIDs []int64, modified activity.TimeRange, limit int) (map[int64][]*activity.HistoryItem, error) {
+// expandHistoryItems is ExpandHistoryItems of activities of p's user through any app: apps[i] is
+// the app of activityIDs[i].
+func (s *Store) expandHistoryItems(ctx context.Context, p activity.Principal, apps []string, activityIDs []int64, modified activity.TimeRange, limit int) (map[int64][]*activity.HistoryItem, error) {
 	out := make(map[int64][]*activity.HistoryItem, len(activityIDs))
 	if len(activityIDs) == 0 || modified.Empty() {
 		return out, nil
 	}
 	from, to := modified.Micros()
-	app, appID := "h.app_id = $3", p.AppID
-	if allApps {
-		// Any app of the user's: $3 is sent empty, which no app id is, and the condition holds.
-		app, appID = "$3 = ''", ""
-	}
-	rows, err := s.pool.Query(ctx, `SELECT `+historyColumns+` FROM (
-			SELECT h.*, row_number() OVER (PARTITION BY h.activity_id ORDER BY h.last_modified DESC, h.id DESC) AS n
-			FROM history_items h
-			WHERE h.tenant_id = $1 AND h.user_id = $2 AND `+app+` AND h.activity_id = ANY($4)
-			AND h.expires > $5 AND h.last_modified BETWEEN $6 AND $7) h
-		WHERE h.n <= $8
+	// One index scan per activity, of its newest items and no more (LIMIT in a LATERAL subquery,
+	// which PostgreSQL runs for each row with the activity's key as the scan's bounds): the plan
+	// cannot turn into a scan of all of the user's items, whatever the statistics.
+	rows, err := s.pool.Query(ctx, `SELECT `+historyColumns+` FROM unnest($3::text[], $4::bigint[]) AS x(app_id, activity_id)
+		CROSS JOIN LATERAL (SELECT * FROM history_items h
+			WHERE h.tenant_id = $1 AND h.user_id = $2 AND h.app_id = x.app_id AND h.activity_id = x.activity_id
+			AND h.expires > $5 AND h.last_modified BETWEEN $6 AND $7
+			ORDER BY h.last_modified DESC, h.id DESC LIMIT $8) h
 		ORDER BY h.activity_id, h.last_modified DESC, h.id DESC`,
-		p.TenantID, p.UserID, appID, activityIDs, s.now(), from, to, limit)
+		p.TenantID, p.UserID, apps, activityIDs, s.now(), from, to, limit)
 	if err != nil {
 		return nil, fmt.Errorf("expand history items: %w", err)
 	}

@@ -251,6 +251,7 @@ func serve(ctx context.Context, cfg Config, logOut io.Writer) error {
 	defer stopBackground()
 	if pg, ok := store.(*postgres.Store); ok {
 		wg.Go(func() { _ = pg.Listen(bg) })
+		wg.Go(func() { pg.KeepStatistics(bg, logger) })
 	}
 	wg.Go(func() { trimChanges(bg, store, cfg.ChangeRetention, logger) })
 	if issuer != nil {
