@@ -125,7 +125,7 @@ func WindowsTimeline(ctx context.Context, path string, opt TimelineOptions, yiel
 		return rep, dbError(path, err)
 	}
 	if n > opt.MaxRows {
-		counted(Skip{Source: path, Reason: fmt.Sprintf("Activity and ActivityOperation hold more than %d rows, the most an import reads: "+
+		counted(Skip{Source: path, Reason: fmt.Sprintf("Activity and ActivityOperation hold more than %d rows, the most an import reads (activityd import --timeline-max-rows): "+
 			"the rows after the first %[1]d are not read, and the activities they belong to may be missing or lack sessions", opt.MaxRows)})
 	}
 	t := &timelineReader{path: path, opt: opt, yield: yield, skip: counted, rep: &rep}

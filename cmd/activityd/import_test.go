@@ -73,6 +73,34 @@ func TestCLI_ImportWindowsTimeline(t *testing.T) {
 	}
 }
 
+// TestCLI_ImportTimelineFlags: --timeline-max-rows bounds the rows read, and says so with a skip
+// (exit 4); --timeline-source-host is the activitySourceHost of the activities whose app names no
+// host; bad values of either are refused before anything is read (exit 2).
+func TestCLI_ImportTimelineFlags(t *testing.T) {
+	dir := t.TempDir()
+	base := startServer(t, dir, nil)
+	tok := personToken(t, dir, "alice")
+	code, _, errOut := cli(t, t.Context(), "import", timelineFixture, "--url", base, "--token", tok,
+		"--timeline-max-rows", "20", "--timeline-source-host", "https://pc.example")
+	if code != 4 || !strings.Contains(errOut, "hold more than 20 rows, the most an import reads (activityd import --timeline-max-rows)") ||
+		!strings.Contains(errOut, "20 rows, 11 activities with 9 history items") {
+		t.Fatalf("import of 20 rows: %d\n%s", code, errOut)
+	}
+	export := filepath.Join(t.TempDir(), "x.jsonl")
+	if code, _, errOut := cli(t, t.Context(), "export", export, "--url", base, "--token", tok); code != 0 || !strings.Contains(errOut, "exported 11 activities with 9 history items") {
+		t.Fatalf("export: %d %s", code, errOut)
+	}
+	b, _ := os.ReadFile(export)
+	if !strings.Contains(string(b), `"activitySourceHost":"https://pc.example"`) {
+		t.Errorf("no activity has the source host given; the export:\n%.2000s", b)
+	}
+	for _, bad := range [][]string{{"--timeline-max-rows", "0"}, {"--timeline-source-host", "pc"}} {
+		if code, _, errOut := cli(t, t.Context(), append([]string{"import", "--dry-run", timelineFixture}, bad...)...); code != 2 || !strings.Contains(errOut, bad[0]) {
+			t.Errorf("import %v: %d %s, want 2 naming the flag", bad, code, errOut)
+		}
+	}
+}
+
 // TestCLI_ImportActivityWatch imports an export of each ActivityWatch server, built here from the
 // formats they write (aw-server's export_bucket; aw-server-rust's BucketsExport), and reads the
 // activities back through the Graph API as the watcher's app.

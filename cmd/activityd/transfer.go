@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -162,6 +163,7 @@ type importFlags struct {
 	trimAFK   bool
 	incognito bool
 	pulseTime time.Duration
+	timeline  importer.TimelineOptions
 }
 
 // importSummary counts what an import did, by result (created, updated, unchanged, newer, skipped).
@@ -208,6 +210,8 @@ func importCmd(ctx context.Context, args []string, getenv func(string) string, s
 	fs.BoolVar(&f.trimAFK, "trim-afk", false, "ActivityWatch: cut the time away from the keyboard (its afkstatus bucket) out of sessions")
 	fs.BoolVar(&f.incognito, "incognito", false, "ActivityWatch: import the tabs of private windows too (skipped by default)")
 	fs.DurationVar(&f.pulseTime, "pulse-time", importer.DefaultPulseTime, "ActivityWatch: the longest gap between two events of one page or window that still makes one session")
+	fs.IntVar(&f.timeline.MaxRows, "timeline-max-rows", importer.DefaultTimelineMaxRows, "Windows Timeline: the most `rows` read from a database; one with more is read up to it, and the import says so")
+	fs.StringVar(&f.timeline.SourceHost, "timeline-source-host", importer.DefaultTimelineSourceHost, "Windows Timeline: the activitySourceHost `URL` of activities whose app names no host")
 	rest, err := parseFlagsArgs(fs, args, getenv)
 	if errors.Is(err, flag.ErrHelp) {
 		printUsage(stdout, fs, importSynopsis)
@@ -220,6 +224,12 @@ func importCmd(ctx context.Context, args []string, getenv func(string) string, s
 	}
 	if f.pulseTime <= 0 {
 		return usagef("import", "--pulse-time %s: want a positive duration, such as 1m", f.pulseTime)
+	}
+	if f.timeline.MaxRows <= 0 {
+		return usagef("import", "--timeline-max-rows %d: want a positive number of rows, such as %d", f.timeline.MaxRows, importer.DefaultTimelineMaxRows)
+	}
+	if u, err := url.Parse(f.timeline.SourceHost); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return usagef("import", "--timeline-source-host %q: want an http or https URL, such as %s", f.timeline.SourceHost, importer.DefaultTimelineSourceHost)
 	}
 	var c *client.Client
 	if !f.dryRun {
@@ -450,7 +460,7 @@ func readSource(ctx context.Context, in *countingReader, name string, f importFl
 		return readGraphPages(br, filepath.Base(name), f.app, emit, skip)
 	case "timeline":
 		in.progress.countItems() // the database is read by SQLite, not through in
-		rep, err := importer.WindowsTimeline(ctx, name, importer.TimelineOptions{}, func(it importer.Item) error {
+		rep, err := importer.WindowsTimeline(ctx, name, f.timeline, func(it importer.Item) error {
 			in.progress.add(1)
 			return yield(it)
 		}, skipped)
