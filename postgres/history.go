@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/activityd/activityd"
 	"github.com/jackc/pgx/v5"
@@ -63,32 +64,39 @@ func findHistoryItem(ctx context.Context, q querier, p activity.Principal, now, 
 	return h, nil
 }
 
-// PutHistoryItem inserts h or replaces the item with its activity and id, expired or not.
+// PutHistoryItem inserts h or replaces the item with its activity and id, expired or not, moves
+// the activity's recent time up to the item's, and logs the activity as updated unless this
+// transaction logged it already: one statement, one round trip (data-modifying WITH queries all run,
+// referenced or not: https://www.postgresql.org/docs/current/queries-with.html#QUERIES-WITH-MODIFYING).
 func (tx *Tx) PutHistoryItem(ctx context.Context, h *activity.HistoryItem) error {
 	var lastActive *int64
 	if !h.LastActiveDateTime.IsZero() {
 		v := micros(h.LastActiveDateTime)
 		lastActive = &v
 	}
-	_, err := tx.tx.Exec(ctx, `INSERT INTO history_items (tenant_id, user_id, app_id, activity_id, id,
-		started, last_active, active_duration, user_timezone, created, last_modified, expires, status, blank)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
-		ON CONFLICT (tenant_id, user_id, app_id, activity_id, id) DO UPDATE SET started = excluded.started,
-		last_active = excluded.last_active, active_duration = excluded.active_duration,
-		user_timezone = excluded.user_timezone, created = excluded.created,
-		last_modified = excluded.last_modified, expires = excluded.expires, status = excluded.status, blank = excluded.blank`,
-		tx.p.TenantID, tx.p.UserID, tx.p.AppID, h.ActivityID, h.ID, micros(h.StartedDateTime), lastActive,
+	args := []any{tx.p.TenantID, tx.p.UserID, tx.p.AppID, h.ActivityID, h.ID, micros(h.StartedDateTime), lastActive,
 		h.ActiveDurationSeconds, h.UserTimezone, micros(h.CreatedDateTime), micros(h.LastModifiedDateTime),
-		micros(h.ExpirationDateTime), string(h.Status), int64(h.Blank))
+		micros(h.ExpirationDateTime), string(h.Status), int64(h.Blank)}
+	last := `SELECT 1`
+	if !slices.Contains(tx.logged, h.ActivityID) {
+		tx.logged = append(tx.logged, h.ActivityID)
+		last = `INSERT INTO changes (tenant_id, user_id, app_id, activity_id, kind, at) VALUES ($1, $2, $3, $4, 'updated', $15)`
+		args = append(args, tx.now)
+	}
+	_, err := tx.tx.Exec(ctx, `WITH item AS (INSERT INTO history_items (tenant_id, user_id, app_id, activity_id, id,
+			started, last_active, active_duration, user_timezone, created, last_modified, expires, status, blank)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+			ON CONFLICT (tenant_id, user_id, app_id, activity_id, id) DO UPDATE SET started = excluded.started,
+			last_active = excluded.last_active, active_duration = excluded.active_duration,
+			user_timezone = excluded.user_timezone, created = excluded.created,
+			last_modified = excluded.last_modified, expires = excluded.expires, status = excluded.status, blank = excluded.blank),
+		recent AS (UPDATE activities SET recent = GREATEST(COALESCE(recent, $11), $11)
+			WHERE tenant_id = $1 AND user_id = $2 AND app_id = $3 AND id = $4)
+		`+last, args...)
 	if err != nil {
 		return fmt.Errorf("put history item: %w", err)
 	}
-	if _, err := tx.tx.Exec(ctx, `UPDATE activities SET recent = GREATEST(COALESCE(recent, $5), $5)
-		WHERE tenant_id = $1 AND user_id = $2 AND app_id = $3 AND id = $4`,
-		tx.p.TenantID, tx.p.UserID, tx.p.AppID, h.ActivityID, micros(h.LastModifiedDateTime)); err != nil {
-		return fmt.Errorf("put history item: %w", err)
-	}
-	return tx.logChange(ctx, h.ActivityID, activity.ChangeUpdated)
+	return nil
 }
 
 // DeleteHistoryItem deletes one live history item.
