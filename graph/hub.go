@@ -64,6 +64,7 @@ type hubStream struct {
 	t     *deltaToken
 	busy  bool // a flush is running
 	again bool // another flush was asked for while it ran
+	retry bool // a flush is due after streamStoreRetry: the store could not serve the last one
 	gone  bool
 }
 
@@ -256,8 +257,8 @@ func (st *hubStream) close() {
 func (st *hubStream) kick(h *hub) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	if st.gone {
-		return
+	if st.gone || st.retry {
+		return // a retry is due, which reads everything committed by then
 	}
 	if st.busy {
 		st.again = true
@@ -280,10 +281,16 @@ func (st *hubStream) flush(h *hub) {
 		if err != nil && h.s.unavailable(err) {
 			// The store cannot serve for now (out of connections, unreachable): nothing was written,
 			// and the stream reads from the same position again a moment later instead of ending.
+			// One retry at a time: wake-ups meanwhile wait for it rather than each starting a read.
 			st.mu.Lock()
-			st.busy = false
+			st.busy, st.again, st.retry = false, false, true
 			st.mu.Unlock()
-			time.AfterFunc(streamStoreRetry, func() { st.kick(h) })
+			time.AfterFunc(streamStoreRetry, func() {
+				st.mu.Lock()
+				st.retry = false
+				st.mu.Unlock()
+				st.kick(h)
+			})
 			return
 		}
 		if err == nil && buf.Len() > 0 {

@@ -57,13 +57,16 @@ const AnalyzeInterval = 30 * time.Second
 // gathers, and autovacuum may be off: without them a growing table's queries drifted from
 // milliseconds to hundreds (BENCHMARKS §9), and a look-up by appActivityId read all of a user's
 // activities through another index of the same leading columns. One process at a time analyzes
-// (a transaction-scoped advisory lock); the others skip. It returns the tables it analyzed.
+// (a transaction-scoped advisory lock); the others skip. Only tables the role may analyze count:
+// those it owns, or whose owner it has the rights of (before PostgreSQL 17 another role's ANALYZE
+// only warns). It returns the tables it analyzed.
 //
 // Source: https://www.postgresql.org/docs/current/routine-vacuuming.html#VACUUM-FOR-STATISTICS
 func (s *Store) AnalyzeDue(ctx context.Context) ([]string, error) {
 	rows, err := s.pool.Query(ctx, `SELECT t.relname FROM pg_stat_user_tables t JOIN pg_class c ON c.oid = t.relid
 		WHERE t.relid = ANY (ARRAY[to_regclass('activities'), to_regclass('history_items'), to_regclass('changes')])
-		AND t.n_mod_since_analyze > greatest(500, 0.1 * greatest(c.reltuples, 0))`)
+		AND t.n_mod_since_analyze > greatest(500, 0.1 * greatest(c.reltuples, 0))
+		AND pg_has_role(c.relowner, 'USAGE')`)
 	if err != nil {
 		return nil, fmt.Errorf("find tables to analyze: %w", err)
 	}

@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"context"
 	"fmt"
 	"regexp"
 	"slices"
@@ -183,5 +184,52 @@ func TestQueries_StayOnIndex(t *testing.T) {
 	}
 	if len(pl.text) < 10 {
 		t.Fatalf("auto_explain sent %d plans", len(pl.text))
+	}
+}
+
+// TestAnalyzeDue_NotOwner: a role that does not own the tables cannot analyze them (before PostgreSQL
+// 17 its ANALYZE only warns), so AnalyzeDue leaves them alone instead of saying it analyzed them.
+func TestAnalyzeDue_NotOwner(t *testing.T) {
+	url := pgtest.URL(t)
+	owner, err := Open(t.Context(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer owner.Close()
+	role := fmt.Sprintf("activityd_test_%d", time.Now().UnixNano())
+	var schema string
+	if err := owner.pool.QueryRow(t.Context(), "SELECT current_schema()").Scan(&schema); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		"CREATE ROLE " + role + " LOGIN",
+		"GRANT USAGE, CREATE ON SCHEMA " + schema + " TO " + role,
+		"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA " + schema + " TO " + role,
+	} {
+		if _, err := owner.pool.Exec(t.Context(), q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() {
+		owner.pool.Exec(context.Background(), "DROP OWNED BY "+role)
+		owner.pool.Exec(context.Background(), "DROP ROLE "+role)
+	})
+	if _, err := owner.pool.Exec(t.Context(), `INSERT INTO changes (tenant_id, user_id, app_id, activity_id, kind, at)
+		SELECT 't', 'u', 'a', i, 'created', i FROM generate_series(1, 1000) i`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := owner.pool.Exec(t.Context(), "SELECT pg_stat_force_next_flush()"); err != nil {
+		t.Fatal(err)
+	}
+	other, err := Open(t.Context(), strings.Replace(url, "postgres@", role+"@", 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if got, err := other.AnalyzeDue(t.Context()); err != nil || len(got) != 0 {
+		t.Errorf("AnalyzeDue as a role that owns nothing: %v, %v; want nothing analyzed", got, err)
+	}
+	if got, err := owner.AnalyzeDue(t.Context()); err != nil || !slices.Equal(got, []string{"changes"}) {
+		t.Errorf("AnalyzeDue as the owner: %v, %v; want [changes]", got, err)
 	}
 }

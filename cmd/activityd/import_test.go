@@ -94,7 +94,9 @@ func TestCLI_ImportTimelineFlags(t *testing.T) {
 	if !strings.Contains(string(b), `"activitySourceHost":"https://pc.example"`) {
 		t.Errorf("no activity has the source host given; the export:\n%.2000s", b)
 	}
-	for _, bad := range [][]string{{"--timeline-max-rows", "0"}, {"--timeline-source-host", "pc"}} {
+	for _, bad := range [][]string{{"--timeline-max-rows", "0"}, {"--timeline-source-host", "pc"},
+		{"--timeline-source-host", "https://u:p@pc.example"}, {"--timeline-source-host", "http://:80"},
+		{"--timeline-source-host", "https://pc.example:99999"}, {"--timeline-source-host", "https://pc.example/path?q=1"}} {
 		if code, _, errOut := cli(t, t.Context(), append([]string{"import", "--dry-run", timelineFixture}, bad...)...); code != 2 || !strings.Contains(errOut, bad[0]) {
 			t.Errorf("import %v: %d %s, want 2 naming the flag", bad, code, errOut)
 		}

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -228,7 +229,7 @@ func importCmd(ctx context.Context, args []string, getenv func(string) string, s
 	if f.timeline.MaxRows <= 0 {
 		return usagef("import", "--timeline-max-rows %d: want a positive number of rows, such as %d", f.timeline.MaxRows, importer.DefaultTimelineMaxRows)
 	}
-	if u, err := url.Parse(f.timeline.SourceHost); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+	if !origin(f.timeline.SourceHost) {
 		return usagef("import", "--timeline-source-host %q: want an http or https URL, such as %s", f.timeline.SourceHost, importer.DefaultTimelineSourceHost)
 	}
 	var c *client.Client
@@ -406,6 +407,21 @@ func importFile(ctx context.Context, c *client.Client, name string, f importFlag
 		fmt.Fprintln(stderr)
 	}
 	return sum, err
+}
+
+// origin reports whether s is an http or https origin: a scheme and a host name, with an optional
+// port and path "/" but no user, query or fragment (RFC 6454 §4), as an activitySourceHost is.
+func origin(s string) bool {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Hostname() == "" || u.User != nil ||
+		(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.ForceQuery {
+		return false
+	}
+	if p := u.Port(); p != "" {
+		n, err := strconv.Atoi(p)
+		return err == nil && n > 0 && n <= 65535
+	}
+	return !strings.HasSuffix(u.Host, ":")
 }
 
 func (s importSummary) total() int {
