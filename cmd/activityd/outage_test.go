@@ -160,10 +160,21 @@ func TestPoolExhausted_Postgres(t *testing.T) {
 		res.Body.Close()
 		held <- res.StatusCode
 	}()
-	for waiting := 0; waiting == 0; time.Sleep(10 * time.Millisecond) {
+	for waiting, deadline := 0, time.Now().Add(30*time.Second); waiting == 0; time.Sleep(10 * time.Millisecond) {
 		if err := lock.QueryRow(t.Context(), `SELECT count(*) FROM pg_stat_activity
 			WHERE wait_event_type = 'Lock' AND query LIKE '%activities%'`).Scan(&waiting); err != nil {
 			t.Fatal(err)
+		}
+		if time.Now().After(deadline) {
+			rows, _ := lock.Query(t.Context(), `SELECT coalesce(state, ''), coalesce(wait_event_type, ''), coalesce(wait_event, ''),
+				left(regexp_replace(query, '\s+', ' ', 'g'), 100) FROM pg_stat_activity WHERE datname = current_database()`)
+			for rows.Next() {
+				var state, kind, event, query string
+				rows.Scan(&state, &kind, &event, &query)
+				t.Logf("pg_stat_activity: %s | %s | %s | %s", state, kind, event, query)
+			}
+			rows.Close()
+			t.Fatal("the held PUT did not wait on the table lock within 30 s")
 		}
 	}
 
