@@ -18,14 +18,23 @@ const insertChange = `INSERT INTO changes (tenant_id, user_id, app_id, activity_
 // every write method of Tx calls it, so no write can forget it. An update of an activity the
 // transaction has logged already (a deep insert's history items) adds nothing.
 func (tx *Tx) logChange(ctx context.Context, activityID int64, kind activity.ChangeKind) error {
-	if kind == activity.ChangeUpdated && slices.Contains(tx.logged, activityID) {
+	if !tx.toLog(activityID, kind) {
 		return nil
 	}
-	tx.logged = append(tx.logged, activityID)
 	if _, err := tx.tx.Exec(ctx, insertChange, tx.p.TenantID, tx.p.UserID, tx.p.AppID, activityID, string(kind), tx.now); err != nil {
 		return fmt.Errorf("log change: %w", err)
 	}
 	return nil
+}
+
+// toLog reports whether a change of kind to the activity is to be logged, and notes it as logged: an
+// update of an activity this transaction logged already is not logged again.
+func (tx *Tx) toLog(activityID int64, kind activity.ChangeKind) bool {
+	if kind == activity.ChangeUpdated && slices.Contains(tx.logged, activityID) {
+		return false
+	}
+	tx.logged = append(tx.logged, activityID)
+	return true
 }
 
 // loggedByUpsert records that the upsert's own statement logged a change of the activity.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 
 	"github.com/activityd/activityd"
 	"github.com/jackc/pgx/v5"
@@ -78,8 +77,7 @@ func (tx *Tx) PutHistoryItem(ctx context.Context, h *activity.HistoryItem) error
 		h.ActiveDurationSeconds, h.UserTimezone, micros(h.CreatedDateTime), micros(h.LastModifiedDateTime),
 		micros(h.ExpirationDateTime), string(h.Status), int64(h.Blank)}
 	last := `SELECT 1`
-	if !slices.Contains(tx.logged, h.ActivityID) {
-		tx.logged = append(tx.logged, h.ActivityID)
+	if tx.toLog(h.ActivityID, activity.ChangeUpdated) {
 		last = `INSERT INTO changes (tenant_id, user_id, app_id, activity_id, kind, at) VALUES ($1, $2, $3, $4, 'updated', $15)`
 		args = append(args, tx.now)
 	}
