@@ -230,7 +230,7 @@ func importCmd(ctx context.Context, args []string, getenv func(string) string, s
 		return usagef("import", "--timeline-max-rows %d: want a positive number of rows, such as %d", f.timeline.MaxRows, importer.DefaultTimelineMaxRows)
 	}
 	if !origin(f.timeline.SourceHost) {
-		return usagef("import", "--timeline-source-host %q: want an http or https URL, such as %s", f.timeline.SourceHost, importer.DefaultTimelineSourceHost)
+		return usagef("import", "--timeline-source-host %q: want an origin (http or https, a host name and at most a port from 1 to 65535; no user, path or query), such as %s", f.timeline.SourceHost, importer.DefaultTimelineSourceHost)
 	}
 	var c *client.Client
 	if !f.dryRun {
