@@ -30,6 +30,7 @@ func importRate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	bin := fs.String("activityd", "./activityd", "the activityd binary to start, and to import with")
 	db := fs.String("db", "", "PostgreSQL URL; without it, SQLite in a temporary directory")
 	n := fs.Int("activities", 20000, "activities to import (each with a history item)")
+	debug := fs.String("debug-addr", "", "passed to the server's --debug-addr, to profile it during the import (e.g. 127.0.0.1:6061; go tool pprof http://ADDR/debug/pprof/profile?seconds=5)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -51,7 +52,11 @@ func importRate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := writeExport(file, *n); err != nil {
 		return err
 	}
-	srv, err := startServe(*bin, filepath.Join(dir, "data"), keyFile, url, nil, stderr)
+	var extra []string
+	if *debug != "" {
+		extra = []string{"--debug-addr", *debug}
+	}
+	srv, err := startServe(*bin, filepath.Join(dir, "data"), keyFile, url, extra, stderr)
 	if err != nil {
 		return err
 	}
