@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -241,6 +242,7 @@ func (tx *Tx) upsertActivity(ctx context.Context, a *activity.Activity) (created
 			a.CreatedDateTime, a.Status, kind = fromMicros(createdAt), activity.StatusUpdated, activity.ChangeUpdated
 		}
 		a.ID = stored
+		tx.indexed = append(tx.indexed, key)
 		return created, true, tx.logChange(ctx, stored, kind)
 	}
 }
@@ -272,6 +274,7 @@ func (tx *Tx) UpdateActivity(ctx context.Context, a *activity.Activity) error {
 	if err := mustAffect(res, "The activity '%d' was not found.", a.ID); err != nil {
 		return err
 	}
+	tx.indexed = append(tx.indexed, key)
 	return tx.logChange(ctx, a.ID, activity.ChangeUpdated)
 }
 
@@ -453,6 +456,27 @@ const (
 	keyShift       = 10
 	maxKeyAttempts = 1 << keyShift
 )
+
+// insertSearch adds to the full-text index the activities that hold the given search keys, in one
+// statement, in key order (FTS5 starts a new segment when a row comes before the one it added last).
+// A key that no activity holds any more (written over or deleted later in the batch) adds nothing;
+// the trigger that took the activity's earlier row out of the index has nothing to take out then.
+// It runs once a batch, just before the commit (migration 0011 says why).
+func insertSearch(ctx context.Context, q querier, keys []int64) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	list, err := json.Marshal(keys)
+	if err != nil {
+		return err
+	}
+	if _, err := q.ExecContext(ctx, `INSERT INTO activities_search (rowid, display_text, description, app_display_name, search_text)
+		SELECT search_key, display_text, description, app_display_name, search_text FROM activities
+		WHERE search_key IN (SELECT value FROM json_each(?)) ORDER BY search_key`, string(list)); err != nil {
+		return fmt.Errorf("full-text index: %w", err)
+	}
+	return nil
+}
 
 // searchKeys hands out search keys; the writer's alone.
 type searchKeys struct{ last int64 }

@@ -187,6 +187,7 @@ func (s *Store) indexOld(ctx context.Context) error {
 					} else if err != nil {
 						return err
 					}
+					tx.indexed = append(tx.indexed, key)
 					break
 				}
 			}

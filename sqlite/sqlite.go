@@ -340,6 +340,7 @@ func (s *Store) commit(batch []*writeRequest) {
 	}
 	results := make([]error, len(batch))
 	var logged []pendingChange // the changes of the batch's writes that succeeded, in order
+	var indexed []int64        // the search keys they gave activities (migration 0011)
 	var changed []string       // the users whose changes the batch appended to the change log
 	everyone := false          // the batch appended changes of users it cannot name
 	// A statement interrupted because its request was cancelled would roll back the whole shared
@@ -357,7 +358,7 @@ func (s *Store) commit(batch []*writeRequest) {
 			continue
 		}
 		// The slices are reused from write to write: no allocation on the hot path.
-		tx.p, tx.now, tx.logged, tx.appended, tx.pending = r.p, s.now(), tx.logged[:0], false, tx.pending[:0]
+		tx.p, tx.now, tx.logged, tx.appended, tx.pending, tx.indexed = r.p, s.now(), tx.logged[:0], false, tx.pending[:0], tx.indexed[:0]
 		var err error
 		if results[i] = run(r, tx); results[i] != nil {
 			err = exec("ROLLBACK TO write")
@@ -374,9 +375,13 @@ func (s *Store) commit(batch []*writeRequest) {
 		}
 		if results[i] == nil {
 			logged = append(logged, tx.pending...)
+			indexed = append(indexed, tx.indexed...)
 		}
 	}
-	err := insertChanges(ctx, s.writeQ, logged)
+	err := insertSearch(ctx, s.writeQ, indexed)
+	if err == nil {
+		err = insertChanges(ctx, s.writeQ, logged)
+	}
 	if err == nil {
 		start := time.Now()
 		err = exec("COMMIT")
@@ -446,6 +451,7 @@ type Tx struct {
 	logged   []int64         // the activities this write has logged a change of (a write names one or two)
 	appended bool            // this write appended to the change log
 	pending  []pendingChange // its changes, inserted with the batch's before it commits
+	indexed  []int64         // the search keys it gave activities, added to the full-text index with the batch's
 	keys     *searchKeys     // the writer's, for the full-text index
 }
 

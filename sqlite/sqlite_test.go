@@ -135,3 +135,81 @@ func TestOpen_IndexesOldRows(t *testing.T) {
 		t.Errorf("the change log after reopening: %+v, %v; want the old change", changes, err)
 	}
 }
+
+// TestSearch_IndexedAtCommit: the writer adds the activities a batch wrote to the full-text index
+// just before it commits (migration 0011). An activity written twice, or written and deleted, in one
+// write leaves only its last text in the index, and the index holds one row for each activity.
+func TestSearch_IndexedAtCommit(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "activityd.db")
+	s, err := sqlite.Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	text := func(key, words string) *activity.Activity {
+		a := activitytest.NewActivity(key)
+		a.VisualElements.DisplayText = words
+		a.CreatedDateTime, a.LastModifiedDateTime, a.ExpirationDateTime = time.Now(), time.Now(), time.Now().Add(time.Hour)
+		return a
+	}
+	err = s.Update(t.Context(), activitytest.AliceNotes, func(tx activity.Tx) error {
+		for _, a := range []*activity.Activity{text("kept", "Alpha"), text("kept", "Beta"), text("gone", "Gamma"), text("other", "Delta")} {
+			if _, err := tx.PutActivity(t.Context(), a); err != nil {
+				return err
+			}
+		}
+		gone, err := tx.FindActivity(t.Context(), activity.Ref{AppActivityID: "gone"})
+		if err != nil {
+			return err
+		}
+		if err := tx.DeleteActivity(t.Context(), gone.ID); err != nil {
+			return err
+		}
+		other, err := tx.FindActivity(t.Context(), activity.Ref{AppActivityID: "other"})
+		if err != nil {
+			return err
+		}
+		other.VisualElements.DisplayText, other.LastModifiedDateTime = "Epsilon", other.LastModifiedDateTime.Add(time.Second)
+		return tx.UpdateActivity(t.Context(), other)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A failed write leaves nothing in the index either.
+	failed := fmt.Errorf("on purpose")
+	err = s.Update(t.Context(), activitytest.AliceNotes, func(tx activity.Tx) error {
+		if _, err := tx.PutActivity(t.Context(), text("failed", "Zeta")); err != nil {
+			return err
+		}
+		return failed
+	})
+	if err != failed {
+		t.Fatalf("the failed write: %v", err)
+	}
+	for word, want := range map[string]string{"alpha": "", "beta": "kept", "gamma": "", "delta": "", "epsilon": "other", "zeta": ""} {
+		page, err := s.ListActivities(t.Context(), activitytest.AliceNotes, activity.ActivityQuery{Limit: 10, Search: word})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, a := range page.Activities {
+			got = append(got, a.AppActivityID)
+		}
+		if strings.Join(got, ",") != want {
+			t.Errorf("search %q: %v, want [%s]", word, got, want)
+		}
+	}
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var rows, orphans int
+	if err := db.QueryRow(`SELECT count(*), count(*) FILTER (WHERE rowid NOT IN (SELECT search_key FROM activities))
+		FROM activities_search`).Scan(&rows, &orphans); err != nil {
+		t.Fatal(err)
+	}
+	if rows != 2 || orphans != 0 {
+		t.Errorf("the full-text index holds %d rows, %d of no activity; want 2 and 0", rows, orphans)
+	}
+}
