@@ -40,6 +40,9 @@ type Skip struct {
 	// says (rows that are not activities, such as the clipboard's; private tabs; rows that Windows
 	// marked deleted or replaced), rather than one that could not be read.
 	Deliberate bool
+	// Partial marks a source read only in part because it reached a bound (such as
+	// TimelineOptions.MaxRows): it says so, once, for the source as a whole, and is no record.
+	Partial bool
 }
 
 // MaxHistoryPerItem is the most history items one Item carries. An activity with more is yielded

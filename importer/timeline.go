@@ -90,8 +90,9 @@ type TimelineReport struct {
 // activity and the newest activity.DefaultMaxHistoryItems of its history items (the older ones are
 // counted, and left out with one Skip, as emit does). At most opt.MaxRows rows are read (the first
 // SQLite finds: Activity's, then ActivityOperation's), so that an endless Activity, a recursive view,
-// ends too: a database with more gives one Skip, not deliberate, naming the bound. ctx is checked
-// between rows, and a cancelled ctx also interrupts SQLite while it sorts the rows, before the first.
+// ends too: a database with more gives one Skip, Partial, naming the bound (not counted in
+// TimelineReport.Skipped, which counts records). ctx is checked between rows, and a cancelled ctx
+// also interrupts SQLite while it sorts the rows, before the first.
 //
 // The errors name the file: a file that is missing, is not an SQLite database, is damaged or
 // truncated, or has no Activity table with the required columns. A row whose AppId or Payload is not
@@ -125,7 +126,7 @@ func WindowsTimeline(ctx context.Context, path string, opt TimelineOptions, yiel
 		return rep, dbError(path, err)
 	}
 	if n > opt.MaxRows {
-		counted(Skip{Source: path, Reason: fmt.Sprintf("Activity and ActivityOperation hold more than %d rows, the most an import reads (activityd import --timeline-max-rows): "+
+		skip(Skip{Source: path, Partial: true, Reason: fmt.Sprintf("Activity and ActivityOperation hold more than %d rows, the most an import reads (activityd import --timeline-max-rows): "+
 			"the rows after the first %[1]d are not read, and the activities they belong to may be missing or lack sessions", opt.MaxRows)})
 	}
 	t := &timelineReader{path: path, opt: opt, yield: yield, skip: counted, rep: &rep}

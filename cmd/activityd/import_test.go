@@ -73,8 +73,8 @@ func TestCLI_ImportWindowsTimeline(t *testing.T) {
 	}
 }
 
-// TestCLI_ImportTimelineFlags: --timeline-max-rows bounds the rows read, and says so with a skip
-// (exit 4); --timeline-source-host is the activitySourceHost of the activities whose app names no
+// TestCLI_ImportTimelineFlags: --timeline-max-rows bounds the rows read, and says so (exit 4, as
+// for skips, but the notice counts as no activity); --timeline-source-host is the activitySourceHost of the activities whose app names no
 // host; bad values of either are refused before anything is read (exit 2).
 func TestCLI_ImportTimelineFlags(t *testing.T) {
 	dir := t.TempDir()
@@ -83,7 +83,9 @@ func TestCLI_ImportTimelineFlags(t *testing.T) {
 	code, _, errOut := cli(t, t.Context(), "import", timelineFixture, "--url", base, "--token", tok,
 		"--timeline-max-rows", "20", "--timeline-source-host", "https://pc.example")
 	if code != 4 || !strings.Contains(errOut, "hold more than 20 rows, the most an import reads (activityd import --timeline-max-rows)") ||
-		!strings.Contains(errOut, "20 rows, 11 activities with 9 history items") {
+		!strings.Contains(errOut, "20 rows, 11 activities with 9 history items") ||
+		!strings.Contains(errOut, "11 activities: 11 created, 0 updated, 0 unchanged, 0 kept as newer, 0 skipped (the file was read only in part, above)") ||
+		!strings.Contains(errOut, "1 file was read only in part") {
 		t.Fatalf("import of 20 rows: %d\n%s", code, errOut)
 	}
 	export := filepath.Join(t.TempDir(), "x.jsonl")

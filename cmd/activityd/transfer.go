@@ -153,7 +153,7 @@ kept (it is newer than the import). So an interrupted import is resumed by runni
 source file is only read. The token needs the scope UserActivity.ReadWrite.All.
 
 Each item the server refuses is named on stderr with its file, line and reason, and the import goes on
-(or stops with --strict). Exit status: 0 all imported, 4 some items skipped, 1 failed, 2 wrong usage.
+(or stops with --strict). Exit status: 0 all imported, 4 some items skipped or a file read only in part, 1 failed, 2 wrong usage.
 `
 
 // importFlags are the options of one import.
@@ -183,8 +183,15 @@ func (s importSummary) String() string {
 	if n := s["left out"]; n > 0 {
 		out += fmt.Sprintf(" (and %d %s left out, above)", n, plural(n, "record", "records"))
 	}
+	if s[readInPart] > 0 {
+		out += " (the file was read only in part, above)"
+	}
 	return out
 }
+
+// readInPart counts, in an importSummary, the sources read only in part (importer.Skip.Partial):
+// not an item, but the import exits as when items were skipped.
+const readInPart = "read in part"
 
 // source is one item of an import: a line to send and where it came from.
 type source struct {
@@ -258,6 +265,9 @@ func importCmd(ctx context.Context, args []string, getenv func(string) string, s
 	if total["skipped"] > 0 {
 		return &exitError{exitSkipped, fmt.Errorf("%d %s skipped (named above)", total["skipped"], plural(total["skipped"], "item was", "items were"))}
 	}
+	if n := total[readInPart]; n > 0 {
+		return &exitError{exitSkipped, fmt.Errorf("%d %s read only in part (said above)", n, plural(n, "file was", "files were"))}
+	}
 	return nil
 }
 
@@ -292,8 +302,8 @@ func importFile(ctx context.Context, c *client.Client, name string, f importFlag
 		sum[result]++
 		if asJSON {
 			json.NewEncoder(stdout).Encode(map[string]string{"source": where, "result": result, "reason": reason})
-		} else if result == "skipped" {
-			prog.println(fmt.Sprintf("%s: skipped: %s", where, reason))
+		} else if result == "skipped" || result == readInPart {
+			prog.println(fmt.Sprintf("%s: %s: %s", where, result, reason))
 		}
 	}
 	send := func(batch []source) error {
@@ -370,6 +380,15 @@ func importFile(ctx context.Context, c *client.Client, name string, f importFlag
 		}
 		return nil
 	}
+	// A source read only in part (it reached a bound) is said, and makes the import exit as skips
+	// do, but counts as no item.
+	partial := func(where, reason string) error {
+		report(where, readInPart, reason)
+		if f.strict {
+			return &exitError{exitSkipped, fmt.Errorf("%s: %s (stopped: --strict)", where, reason)}
+		}
+		return nil
+	}
 	// What a reader leaves out on purpose (rows that are not activities, private tabs) is said once
 	// per reason at the end, with a count; it is not an error.
 	var leftOut []string
@@ -383,7 +402,7 @@ func importFile(ctx context.Context, c *client.Client, name string, f importFlag
 		leftOutN[reason]++
 		sum["left out"]++
 	}
-	err = readSource(ctx, in, name, f, emit, skip, leave, stderr)
+	err = readSource(ctx, in, name, f, emit, skip, partial, leave, stderr)
 	if err == nil {
 		err = flush()
 	}
@@ -427,7 +446,7 @@ func origin(s string) bool {
 func (s importSummary) total() int {
 	n := 0
 	for k, v := range s {
-		if k != "left out" {
+		if k != "left out" && k != readInPart {
 			n += v
 		}
 	}
@@ -436,7 +455,7 @@ func (s importSummary) total() int {
 
 // readSource reads the items of one file, whatever its kind, calling emit with each and skip with
 // each record it cannot turn into one; what it met goes to report.
-func readSource(ctx context.Context, in *countingReader, name string, f importFlags, emit func(source) error, skip func(where, reason string) error, leftOut func(reason string), report io.Writer) error {
+func readSource(ctx context.Context, in *countingReader, name string, f importFlags, emit func(source) error, skip, partial func(where, reason string) error, leftOut func(reason string), report io.Writer) error {
 	br := bufio.NewReaderSize(in, 64<<10)
 	head, _ := br.Peek(512)
 	if bytes.HasPrefix(head, []byte("\ufeff")) { // a UTF-8 byte order mark, as Windows tools write
@@ -465,6 +484,12 @@ func readSource(ctx context.Context, in *countingReader, name string, f importFl
 			leftOut(s.Reason)
 			return
 		}
+		if s.Partial {
+			if err := partial(s.Source, s.Reason); err != nil && stop == nil {
+				stop = err
+			}
+			return
+		}
 		if err := skip(s.Source, s.Reason); err != nil && stop == nil {
 			stop = err
 		}
@@ -484,8 +509,9 @@ func readSource(ctx context.Context, in *countingReader, name string, f importFl
 			err = stop
 		}
 		if err == nil {
-			fmt.Fprintf(report, "%s: a Windows Timeline database (the %s layout%s): %d rows, %d activities with %d history items, %d %s left out or skipped\n",
-				name, rep.Layout, copiedNote(rep.Copied), rep.Rows, rep.Activities, rep.HistoryItems, rep.Skipped, plural(rep.Skipped, "row", "rows"))
+			fmt.Fprintf(report, "%s: a Windows Timeline database (the %s layout%s): %d rows, %d %s with %d %s, %d %s left out or skipped\n",
+				name, rep.Layout, copiedNote(rep.Copied), rep.Rows, rep.Activities, plural(rep.Activities, "activity", "activities"),
+				rep.HistoryItems, plural(rep.HistoryItems, "history item", "history items"), rep.Skipped, plural(rep.Skipped, "row", "rows"))
 		}
 		return err
 	case "activitywatch":
@@ -499,8 +525,10 @@ func readSource(ctx context.Context, in *countingReader, name string, f importFl
 			if flavour == "" {
 				flavour = "ActivityWatch"
 			}
-			fmt.Fprintf(report, "%s: an export of %s: %d buckets, %d events (%d merged into sessions), %d activities with %d history items, %d %s left out or skipped",
-				name, flavour, rep.Buckets, rep.Events, rep.Merged, rep.Activities, rep.HistoryItems, rep.Skipped, plural(rep.Skipped, "record", "records"))
+			fmt.Fprintf(report, "%s: an export of %s: %d %s, %d %s (%d merged into sessions), %d %s with %d %s, %d %s left out or skipped",
+				name, flavour, rep.Buckets, plural(rep.Buckets, "bucket", "buckets"), rep.Events, plural(rep.Events, "event", "events"), rep.Merged,
+				rep.Activities, plural(rep.Activities, "activity", "activities"), rep.HistoryItems, plural(rep.HistoryItems, "history item", "history items"),
+				rep.Skipped, plural(rep.Skipped, "record", "records"))
 			if f.trimAFK {
 				fmt.Fprintf(report, ", %s away from the keyboard cut out", rep.AFKTrimmed.Round(time.Second))
 			}
