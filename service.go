@@ -124,19 +124,13 @@ func (s *Service) UpsertActivity(ctx context.Context, p Principal, a *Activity) 
 		if created, err = tx.PutActivity(ctx, a); err != nil {
 			return err
 		}
-		held := 0
-		if !created {
-			if held, err = tx.CountHistoryItems(ctx, a.ID); err != nil {
-				return err
-			}
-		}
 		for _, h := range items {
-			added, err := s.putHistoryItem(ctx, tx, a.ID, h, a.LastModifiedDateTime)
+			added, held, err := s.putHistoryItem(ctx, tx, a.ID, h, a.LastModifiedDateTime)
 			if err != nil {
 				return err
 			}
 			if added {
-				if held++; held > s.MaxHistoryItems {
+				if held > s.MaxHistoryItems {
 					return s.tooManyItems()
 				}
 			}
@@ -214,12 +208,11 @@ func (s *Service) PutHistoryItem(ctx context.Context, p Principal, ref Ref, h *H
 		if err := s.recordingIn(ctx, tx, p, a); err != nil {
 			return err
 		}
-		if created, err = s.putHistoryItem(ctx, tx, a.ID, h, s.now()); err != nil || !created {
+		var held int
+		if created, held, err = s.putHistoryItem(ctx, tx, a.ID, h, s.now()); err != nil {
 			return err
 		}
-		if n, err := tx.CountHistoryItems(ctx, a.ID); err != nil {
-			return err
-		} else if n > s.MaxHistoryItems {
+		if created && held > s.MaxHistoryItems {
 			return s.tooManyItems()
 		}
 		return nil
@@ -231,22 +224,19 @@ func (s *Service) tooManyItems() error {
 	return Errorf(Invalid, "The activity holds the most history items allowed (%d); delete some, or record the session in the newest one.", s.MaxHistoryItems)
 }
 
-// putHistoryItem sets h's server properties, keeping createdDateTime of the item it replaces, and
-// stores it.
-func (s *Service) putHistoryItem(ctx context.Context, tx Tx, activityID int64, h *HistoryItem, now time.Time) (created bool, err error) {
+// putHistoryItem sets h's server properties and stores it, keeping createdDateTime of the item it
+// replaces (Tx.UpsertHistoryItem). It returns whether it created the item and how many live items
+// the activity holds after it.
+func (s *Service) putHistoryItem(ctx context.Context, tx Tx, activityID int64, h *HistoryItem, now time.Time) (created bool, items int, err error) {
 	h.ActivityID = activityID
 	h.LastModifiedDateTime = now
 	h.ExpirationDateTime = s.expiry(h.ExpirationDateTime, now)
 	h.settle()
-	h.CreatedDateTime, h.Status, created = now, StatusActive, true
+	h.CreatedDateTime = now
 	if h.ID == "" {
 		h.ID = NewGUID()
-	} else if old, err := tx.FindHistoryItem(ctx, activityID, h.ID); err == nil {
-		h.CreatedDateTime, h.Status, created = old.CreatedDateTime, StatusUpdated, false
-	} else if ErrorCode(err) != NotFound {
-		return false, err
 	}
-	return created, tx.PutHistoryItem(ctx, h)
+	return tx.UpsertHistoryItem(ctx, h)
 }
 
 // UpdateHistoryItem applies change to one history item and stores it (Graph's PATCH).

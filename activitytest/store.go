@@ -990,3 +990,47 @@ func testSubscriptions(t *testing.T, open Opener) {
 		t.Errorf("DeleteExpiredSubscriptions = %d, %v; want %d", n, err, activity.MaxSubscriptionsPerPrincipal)
 	}
 }
+
+// testHistoryItemOverExpired: a PUT of a history item whose id an expired item of the activity
+// still holds (not yet purged) creates the item anew: created now, active, counted as added; a PUT
+// over a live item keeps its createdDateTime and is not counted.
+func testHistoryItemOverExpired(t *testing.T, open Opener) {
+	f := newFixture(t, open)
+	ctx := t.Context()
+	f.Service.MaxHistoryItems = 2
+	f.mustUpsert(t, AliceNotes, NewActivity("doc"))
+	old := NewHistoryItem(activity.NewGUID(), f.clock.Now(), time.Minute)
+	old.ExpirationDateTime = f.clock.Now().Add(time.Hour)
+	if _, err := f.PutHistoryItem(ctx, AliceNotes, activity.ParseRef("doc"), old); err != nil {
+		t.Fatal(err)
+	}
+	other := NewHistoryItem(activity.NewGUID(), f.clock.Now(), time.Minute)
+	if _, err := f.PutHistoryItem(ctx, AliceNotes, activity.ParseRef("doc"), other); err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Add(time.Hour)
+	again := NewHistoryItem(old.ID, f.clock.Now(), 2*time.Minute)
+	created, err := f.PutHistoryItem(ctx, AliceNotes, activity.ParseRef("doc"), again)
+	if err != nil || !created || again.Status != activity.StatusActive || !again.CreatedDateTime.Equal(f.clock.Now()) {
+		t.Fatalf("PUT over an expired item = %v, %v, status %s, created %v; want created now (%v), active",
+			created, err, again.Status, again.CreatedDateTime, f.clock.Now())
+	}
+	got, err := f.HistoryItem(ctx, AliceNotes, activity.ParseRef("doc"), old.ID)
+	if err != nil || !got.CreatedDateTime.Equal(f.clock.Now()) || *got.ActiveDurationSeconds != 120 {
+		t.Errorf("the item put over the expired one: %+v, %v", got, err)
+	}
+	// Two live items now, the most allowed: replacing one is not adding one, a third is refused.
+	f.clock.Add(time.Minute)
+	replaced := NewHistoryItem(other.ID, f.clock.Now(), time.Minute)
+	if created, err := f.PutHistoryItem(ctx, AliceNotes, activity.ParseRef("doc"), replaced); err != nil || created ||
+		!replaced.CreatedDateTime.Equal(other.CreatedDateTime) || replaced.Status != activity.StatusUpdated {
+		t.Errorf("PUT over a live item at the limit = %v, %v, created %v (want %v), status %s", created, err,
+			replaced.CreatedDateTime, other.CreatedDateTime, replaced.Status)
+	}
+	_, err = f.PutHistoryItem(ctx, AliceNotes, activity.ParseRef("doc"), NewHistoryItem(activity.NewGUID(), f.clock.Now(), time.Minute))
+	wantCode(t, "a third item past the limit of 2", err, activity.Invalid)
+	a := mustFind(t, f, "doc")
+	if n, _ := f.Store.CountHistoryItems(ctx, AliceNotes, a.ID, activity.TimeRange{}); n != 2 {
+		t.Errorf("items after the refused one: %d, want 2", n)
+	}
+}

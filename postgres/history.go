@@ -68,33 +68,63 @@ func findHistoryItem(ctx context.Context, q querier, p activity.Principal, now, 
 // transaction logged it already: one statement, one round trip (data-modifying WITH queries all run,
 // referenced or not: https://www.postgresql.org/docs/current/queries-with.html#QUERIES-WITH-MODIFYING).
 func (tx *Tx) PutHistoryItem(ctx context.Context, h *activity.HistoryItem) error {
+	_, _, err := tx.writeHistoryItem(ctx, h, false)
+	return err
+}
+
+// UpsertHistoryItem is PutHistoryItem keeping the created time of a live item it replaces
+// (activity.Tx.UpsertHistoryItem), in the same one statement: the upsert's RETURNING says what it
+// stored, and the count of the activity's other live items, read in the statement's snapshot (before
+// its own insert), plus the new one, is how many it holds after it.
+func (tx *Tx) UpsertHistoryItem(ctx context.Context, h *activity.HistoryItem) (created bool, items int, err error) {
+	return tx.writeHistoryItem(ctx, h, true)
+}
+
+// writeHistoryItem writes h in one statement; graphPut keeps a live item's created time and counts
+// the activity's items when it creates one (UpsertHistoryItem), or else stores h as given.
+func (tx *Tx) writeHistoryItem(ctx context.Context, h *activity.HistoryItem, graphPut bool) (created bool, items int, err error) {
 	var lastActive *int64
 	if !h.LastActiveDateTime.IsZero() {
 		v := micros(h.LastActiveDateTime)
 		lastActive = &v
 	}
+	status, kept, count := string(h.Status), `created = excluded.created, status = excluded.status`, `0`
+	if graphPut {
+		status = string(activity.StatusActive)
+		kept = `created = CASE WHEN history_items.expires > $15 THEN history_items.created ELSE excluded.created END,
+			status = CASE WHEN history_items.expires > $15 THEN '` + string(activity.StatusUpdated) + `' ELSE excluded.status END`
+		count = `CASE WHEN item.status = '` + string(activity.StatusActive) + `' THEN (SELECT count(*) FROM history_items
+			WHERE tenant_id = $1 AND user_id = $2 AND app_id = $3 AND activity_id = $4 AND expires > $15 AND id <> $5)
+			+ CASE WHEN $12 > $15 THEN 1 ELSE 0 END ELSE 0 END`
+	}
+	logged := ``
+	if tx.toLog(h.ActivityID, activity.ChangeUpdated) {
+		logged = `, logged AS (INSERT INTO changes (tenant_id, user_id, app_id, activity_id, kind, at)
+			VALUES ($1, $2, $3, $4, 'updated', $15))`
+	}
 	args := []any{tx.p.TenantID, tx.p.UserID, tx.p.AppID, h.ActivityID, h.ID, micros(h.StartedDateTime), lastActive,
 		h.ActiveDurationSeconds, h.UserTimezone, micros(h.CreatedDateTime), micros(h.LastModifiedDateTime),
-		micros(h.ExpirationDateTime), string(h.Status), int64(h.Blank)}
-	last := `SELECT 1`
-	if tx.toLog(h.ActivityID, activity.ChangeUpdated) {
-		last = `INSERT INTO changes (tenant_id, user_id, app_id, activity_id, kind, at) VALUES ($1, $2, $3, $4, 'updated', $15)`
-		args = append(args, tx.now)
+		micros(h.ExpirationDateTime), status, int64(h.Blank)}
+	if graphPut || logged != "" {
+		args = append(args, tx.now) // $15, where the statement has it
 	}
-	_, err := tx.tx.Exec(ctx, `WITH item AS (INSERT INTO history_items (tenant_id, user_id, app_id, activity_id, id,
+	var createdAt int64
+	err = tx.tx.QueryRow(ctx, `WITH item AS (INSERT INTO history_items (tenant_id, user_id, app_id, activity_id, id,
 			started, last_active, active_duration, user_timezone, created, last_modified, expires, status, blank)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
 			ON CONFLICT (tenant_id, user_id, app_id, activity_id, id) DO UPDATE SET started = excluded.started,
 			last_active = excluded.last_active, active_duration = excluded.active_duration,
-			user_timezone = excluded.user_timezone, created = excluded.created,
-			last_modified = excluded.last_modified, expires = excluded.expires, status = excluded.status, blank = excluded.blank),
+			user_timezone = excluded.user_timezone, `+kept+`,
+			last_modified = excluded.last_modified, expires = excluded.expires, blank = excluded.blank
+			RETURNING created, status),
 		recent AS (UPDATE activities SET recent = GREATEST(COALESCE(recent, $11), $11)
-			WHERE tenant_id = $1 AND user_id = $2 AND app_id = $3 AND id = $4)
-		`+last, args...)
+			WHERE tenant_id = $1 AND user_id = $2 AND app_id = $3 AND id = $4)`+logged+`
+		SELECT item.created, item.status, `+count+` FROM item`, args...).Scan(&createdAt, &status, &items)
 	if err != nil {
-		return fmt.Errorf("put history item: %w", err)
+		return false, 0, fmt.Errorf("put history item: %w", err)
 	}
-	return nil
+	h.CreatedDateTime, h.Status = fromMicros(createdAt), activity.Status(status)
+	return h.Status == activity.StatusActive, items, nil
 }
 
 // DeleteHistoryItem deletes one live history item.

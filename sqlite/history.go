@@ -87,11 +87,57 @@ func (tx *Tx) PutHistoryItem(ctx context.Context, h *activity.HistoryItem) error
 	if err != nil {
 		return fmt.Errorf("put history item: %w", err)
 	}
+	return tx.itemWritten(ctx, h)
+}
+
+// itemWritten brings h's activity's recent time up to h's and logs the activity's change, after a
+// write of h.
+func (tx *Tx) itemWritten(ctx context.Context, h *activity.HistoryItem) error {
 	if _, err := tx.tx.ExecContext(ctx, `UPDATE activities SET recent = MAX(COALESCE(recent, ?), ?) WHERE id = ?`,
 		micros(h.LastModifiedDateTime), micros(h.LastModifiedDateTime), h.ActivityID); err != nil {
 		return fmt.Errorf("put history item: %w", err)
 	}
 	return tx.logChange(ctx, h.ActivityID, activity.ChangeUpdated)
+}
+
+// UpsertHistoryItem inserts h, or replaces the live item with its activity and id keeping that
+// item's created time (activity.Tx.UpsertHistoryItem): the look-up is the upsert's own, RETURNING
+// what it stored.
+func (tx *Tx) UpsertHistoryItem(ctx context.Context, h *activity.HistoryItem) (created bool, items int, err error) {
+	var lastActive, duration sql.NullInt64
+	if !h.LastActiveDateTime.IsZero() {
+		lastActive = sql.NullInt64{Int64: micros(h.LastActiveDateTime), Valid: true}
+	}
+	if h.ActiveDurationSeconds != nil {
+		duration = sql.NullInt64{Int64: int64(*h.ActiveDurationSeconds), Valid: true}
+	}
+	var createdAt int64
+	var status string
+	err = tx.tx.QueryRowContext(ctx, `INSERT INTO history_items (activity_id, id, tenant_id, user_id, app_id,
+		started, last_active, active_duration, user_timezone, created, last_modified, expires, status, blank)
+		VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, '`+string(activity.StatusActive)+`', ?13)
+		ON CONFLICT (activity_id, id) DO UPDATE SET started = excluded.started,
+		last_active = excluded.last_active, active_duration = excluded.active_duration,
+		user_timezone = excluded.user_timezone,
+		created = iif(history_items.expires > ?14, history_items.created, excluded.created),
+		status = iif(history_items.expires > ?14, '`+string(activity.StatusUpdated)+`', excluded.status),
+		last_modified = excluded.last_modified, expires = excluded.expires, blank = excluded.blank
+		RETURNING created, status`,
+		h.ActivityID, h.ID, tx.p.TenantID, tx.p.UserID, tx.p.AppID, micros(h.StartedDateTime), lastActive,
+		duration, h.UserTimezone, micros(h.CreatedDateTime), micros(h.LastModifiedDateTime),
+		micros(h.ExpirationDateTime), int64(h.Blank), tx.now).Scan(&createdAt, &status)
+	if err != nil {
+		return false, 0, fmt.Errorf("put history item: %w", err)
+	}
+	h.CreatedDateTime, h.Status = fromMicros(createdAt), activity.Status(status)
+	if err := tx.itemWritten(ctx, h); err != nil {
+		return false, 0, err
+	}
+	if h.Status != activity.StatusActive {
+		return false, 0, nil
+	}
+	items, err = tx.CountHistoryItems(ctx, h.ActivityID)
+	return true, items, err
 }
 
 // DeleteHistoryItem deletes one live history item.
