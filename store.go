@@ -2,6 +2,7 @@ package activity
 
 import (
 	"context"
+	"fmt"
 	"time"
 )
 
@@ -113,4 +114,23 @@ type Tx interface {
 	CountHistoryItems(ctx context.Context, activityID int64) (int, error)
 	// DeleteHistoryItem deletes one history item. Errors: NotFound.
 	DeleteHistoryItem(ctx context.Context, activityID int64, itemID string) error
+}
+
+// UnknownMigrations refuses a database that records migrations this activityd does not have
+// (applied, the names the database's schema_migrations holds; known, this binary's): a newer
+// activityd migrated it, and an older one serving it could write what the newer schema no longer
+// expects (the SQLite store's migration 0011 says how much care that took once). It names the first
+// unknown migration; nil when there is none.
+func UnknownMigrations(applied, known []string) error {
+	have := make(map[string]bool, len(known))
+	for _, k := range known {
+		have[k] = true
+	}
+	for _, a := range applied {
+		if !have[a] {
+			return fmt.Errorf("the database was migrated by a newer activityd (its migration %s is not one of this version's): "+
+				"run that version or a newer one; to go back to this version, restore a backup taken before the upgrade", a)
+		}
+	}
+	return nil
 }

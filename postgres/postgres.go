@@ -164,6 +164,21 @@ func (s *Store) migrate(ctx context.Context) error {
 		name text PRIMARY KEY, checksum text NOT NULL, applied timestamptz NOT NULL DEFAULT now())`); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
+	rows, err := tx.Query(ctx, `SELECT name FROM schema_migrations ORDER BY name`)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	applied, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	known := make([]string, len(names))
+	for i, name := range names {
+		known[i] = strings.TrimPrefix(name, "migrations/")
+	}
+	if err := activity.UnknownMigrations(applied, known); err != nil {
+		return err
+	}
 	for _, name := range names {
 		body, err := migrationFS.ReadFile(name)
 		if err != nil {

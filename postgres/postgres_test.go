@@ -65,4 +65,11 @@ func TestOpen_Migrations(t *testing.T) {
 	if _, err := postgres.Open(t.Context(), url); err == nil || !strings.Contains(err.Error(), "was changed after it was applied") {
 		t.Errorf("Open after a migration changed = %v, want a refusal", err)
 	}
+	// A database a newer activityd migrated is refused, naming the migration this one lacks.
+	if _, err := conn.Exec(t.Context(), "INSERT INTO schema_migrations (name, checksum) VALUES ('9999_future.sql', 'x')"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := postgres.Open(t.Context(), url); err == nil || !strings.Contains(err.Error(), "migrated by a newer activityd (its migration 9999_future.sql") {
+		t.Errorf("Open of a database a newer version migrated = %v, want a refusal", err)
+	}
 }

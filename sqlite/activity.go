@@ -201,15 +201,15 @@ func (tx *Tx) upsertActivity(ctx context.Context, a *activity.Activity) (created
 	key := tx.keys.next(micros(a.LastModifiedDateTime))
 	for attempt := 0; ; attempt++ {
 		id := newID(tx.p, tx.now, attempt)
-		args := append(append([]any{id, tx.p.TenantID, tx.p.UserID, tx.p.AppID}, activityArgs(a)...), key)
+		args := append(append([]any{id, tx.p.TenantID, tx.p.UserID, tx.p.AppID}, activityArgs(a)...), key, key)
 		var stored, createdAt int64
 		var status string
 		err := tx.tx.QueryRowContext(ctx, `INSERT INTO activities (id, tenant_id, user_id, app_id,
 			app_activity_id, activity_source_host, activation_url, app_display_name, fallback_url, content_url,
 			content_info, user_timezone, display_text, description, background_color, content, attribution,
 			icon_url, alternate_text, alternative_text, add_image_query, created, last_modified, expires, status, blank,
-			site, search_text, search_key)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			site, search_text, search_key, index_at_commit)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (tenant_id, user_id, app_id, app_activity_id) DO UPDATE SET
 			activity_source_host = excluded.activity_source_host, activation_url = excluded.activation_url,
 			app_display_name = excluded.app_display_name, fallback_url = excluded.fallback_url,
@@ -220,7 +220,8 @@ func (tx *Tx) upsertActivity(ctx context.Context, a *activity.Activity) (created
 			alternate_text = excluded.alternate_text, alternative_text = excluded.alternative_text,
 			add_image_query = excluded.add_image_query, last_modified = excluded.last_modified,
 			expires = excluded.expires, blank = excluded.blank, site = excluded.site,
-			search_text = excluded.search_text, search_key = excluded.search_key, status = '`+string(activity.StatusUpdated)+`'
+			search_text = excluded.search_text, search_key = excluded.search_key,
+			index_at_commit = excluded.index_at_commit, status = '`+string(activity.StatusUpdated)+`'
 			WHERE activities.expires > ?
 			RETURNING id, created, status`, append(args, tx.now)...).Scan(&stored, &createdAt, &status)
 		switch {
@@ -253,12 +254,13 @@ func (tx *Tx) UpdateActivity(ctx context.Context, a *activity.Activity) error {
 	var res sql.Result
 	var err error
 	for attempt := 0; ; attempt++ {
-		args := append(append(activityArgs(a), key), tx.p.TenantID, tx.p.UserID, tx.p.AppID, a.ID)
+		args := append(append(activityArgs(a), key, key), tx.p.TenantID, tx.p.UserID, tx.p.AppID, a.ID)
 		res, err = tx.tx.ExecContext(ctx, `UPDATE activities SET app_activity_id = ?, activity_source_host = ?,
 			activation_url = ?, app_display_name = ?, fallback_url = ?, content_url = ?, content_info = ?,
 			user_timezone = ?, display_text = ?, description = ?, background_color = ?, content = ?, attribution = ?,
 			icon_url = ?, alternate_text = ?, alternative_text = ?, add_image_query = ?, created = ?,
-			last_modified = ?, expires = ?, status = ?, blank = ?, site = ?, search_text = ?, search_key = ?
+			last_modified = ?, expires = ?, status = ?, blank = ?, site = ?, search_text = ?, search_key = ?,
+			index_at_commit = ?
 			WHERE tenant_id = ? AND user_id = ? AND app_id = ? AND id = ?`, args...)
 		if isUniqueViolation(err) && attempt < maxKeyAttempts {
 			if key, err = tx.keys.taken(ctx, tx.tx, key); err != nil {

@@ -177,8 +177,8 @@ func (s *Store) indexOld(ctx context.Context) error {
 			for _, a := range page.Activities {
 				key := tx.keys.next(micros(a.LastModifiedDateTime))
 				for attempt := 0; ; attempt++ {
-					_, err := tx.tx.ExecContext(ctx, `UPDATE activities SET site = ?, search_text = ?, search_key = ? WHERE id = ?`,
-						activity.Site(a), activity.SearchText(a), key, a.ID)
+					_, err := tx.tx.ExecContext(ctx, `UPDATE activities SET site = ?, search_text = ?, search_key = ?, index_at_commit = ? WHERE id = ?`,
+						activity.Site(a), activity.SearchText(a), key, key, a.ID)
 					if isUniqueViolation(err) && attempt < maxKeyAttempts {
 						if key, err = tx.keys.taken(ctx, tx.tx, key); err != nil {
 							return err

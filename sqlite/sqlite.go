@@ -208,6 +208,28 @@ func (s *Store) migrate(ctx context.Context) error {
 		return err
 	}
 	sort.Strings(names)
+	var applied, known []string
+	rows, err := s.write.QueryContext(ctx, `SELECT name FROM schema_migrations ORDER BY name`)
+	if err != nil {
+		return fmt.Errorf("read schema_migrations: %w", err)
+	}
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			rows.Close()
+			return fmt.Errorf("read schema_migrations: %w", err)
+		}
+		applied = append(applied, name)
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return fmt.Errorf("read schema_migrations: %w", err)
+	}
+	for _, name := range names {
+		known = append(known, strings.TrimPrefix(name, "migrations/"))
+	}
+	if err := activity.UnknownMigrations(applied, known); err != nil {
+		return err
+	}
 	for _, name := range names {
 		if err := s.migrateFile(ctx, name); err != nil {
 			return err

@@ -55,6 +55,20 @@ func TestOpen_Migrations(t *testing.T) {
 			t.Fatalf("Open after a migration changed = %v, want a refusal", err)
 		}
 	})
+	t.Run("NewerDatabase", func(t *testing.T) {
+		db, err := sql.Open("sqlite", path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Exec(`INSERT INTO schema_migrations (name, checksum, applied) VALUES ('9999_future.sql', 'x', 0)`); err != nil {
+			t.Fatal(err)
+		}
+		db.Close()
+		_, err = sqlite.Open(t.Context(), path)
+		if err == nil || !strings.Contains(err.Error(), "migrated by a newer activityd (its migration 9999_future.sql") {
+			t.Fatalf("Open of a database a newer version migrated = %v, want a refusal", err)
+		}
+	})
 }
 
 // TestStore_WALStaysBounded writes without pause from many goroutines and checks that checkpoints
@@ -186,19 +200,7 @@ func TestSearch_IndexedAtCommit(t *testing.T) {
 	if err != failed {
 		t.Fatalf("the failed write: %v", err)
 	}
-	for word, want := range map[string]string{"alpha": "", "beta": "kept", "gamma": "", "delta": "", "epsilon": "other", "zeta": ""} {
-		page, err := s.ListActivities(t.Context(), activitytest.AliceNotes, activity.ActivityQuery{Limit: 10, Search: word})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var got []string
-		for _, a := range page.Activities {
-			got = append(got, a.AppActivityID)
-		}
-		if strings.Join(got, ",") != want {
-			t.Errorf("search %q: %v, want [%s]", word, got, want)
-		}
-	}
+	wantSearch(t, s, "", map[string]string{"alpha": "", "beta": "kept", "gamma": "", "delta": "", "epsilon": "other", "zeta": ""})
 	db, err := sql.Open("sqlite", path)
 	if err != nil {
 		t.Fatal(err)
@@ -211,5 +213,76 @@ func TestSearch_IndexedAtCommit(t *testing.T) {
 	}
 	if rows != 2 || orphans != 0 {
 		t.Errorf("the full-text index holds %d rows, %d of no activity; want 2 and 0", rows, orphans)
+	}
+}
+
+// TestSearch_OlderWriter: an activityd from before migration 0011 writes without index_at_commit,
+// and its inserts and rewrites are still indexed, by the triggers (a downgrade, or a backup served
+// by an older binary, must not leave activities out of search).
+func TestSearch_OlderWriter(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "activityd.db")
+	s, err := sqlite.Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := activitytest.NewActivity("new")
+	a.VisualElements.DisplayText = "Written by this version"
+	if _, err := activity.NewService(s).UpsertActivity(t.Context(), activitytest.AliceNotes, a); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The columns an older activityd writes: all but index_at_commit.
+	rows, err := db.Query(`SELECT name FROM pragma_table_info('activities') WHERE name NOT IN ('index_at_commit', 'id', 'app_activity_id', 'display_text', 'search_key')`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cols []string
+	for rows.Next() {
+		var c string
+		rows.Scan(&c)
+		cols = append(cols, c)
+	}
+	rows.Close()
+	list := strings.Join(cols, ", ")
+	for _, q := range []string{
+		`INSERT INTO activities (id, app_activity_id, display_text, search_key, ` + list + `)
+			SELECT id + 1, 'old', 'Inserted by an older version', search_key + 1, ` + list + ` FROM activities WHERE app_activity_id = 'new'`,
+		`UPDATE activities SET display_text = 'Rewritten by an older version', search_key = search_key + 2 WHERE app_activity_id = 'new'`,
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	db.Close()
+
+	s, err = sqlite.Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	wantSearch(t, s, " after an older version wrote", map[string]string{"inserted": "old", "rewritten": "new", "written": ""})
+}
+
+// wantSearch checks that searching for each word finds alice's activities of the appActivityIds
+// given, comma-separated, in that order.
+func wantSearch(t *testing.T, s *sqlite.Store, when string, want map[string]string) {
+	t.Helper()
+	for word, keys := range want {
+		page, err := s.ListActivities(t.Context(), activitytest.AliceNotes, activity.ActivityQuery{Limit: 10, Search: word})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, a := range page.Activities {
+			got = append(got, a.AppActivityID)
+		}
+		if strings.Join(got, ",") != keys {
+			t.Errorf("search %q%s: %v, want [%s]", word, when, got, keys)
+		}
 	}
 }
