@@ -13,7 +13,9 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -38,6 +40,7 @@ func serve(ctx context.Context, cfg Config, logOut io.Writer) error {
 	logger := newLogger(cfg, logOut)
 	// zitadel/oidc logs through slog's default (its WithLogger option is deprecated): into ours.
 	slog.SetDefault(logger)
+	gogc := setGCPercent()
 	// Files named by flags first: a mistake there leaves no data directory behind.
 	tlsConfig, err := loadTLSFiles(cfg, logger)
 	if err != nil {
@@ -226,7 +229,8 @@ func serve(ctx context.Context, cfg Config, logOut io.Writer) error {
 	}
 	logger.Info("limits", slog.Uint64("open_files", files), slog.Int("max_conns", maxConns),
 		slog.Int("max_conns_per_addr", cfg.MaxConnsPerAddr), slog.Duration("read_header_timeout", cfg.ReadHeaderTimeout),
-		slog.Duration("read_timeout", cfg.ReadTimeout), slog.Int64("max_body", cfg.MaxBody), slog.Bool("tls", tlsConfig != nil))
+		slog.Duration("read_timeout", cfg.ReadTimeout), slog.Int64("max_body", cfg.MaxBody), slog.Bool("tls", tlsConfig != nil),
+		slog.String("gogc", gogc))
 	origin, err := publicOrigin(cfg)
 	if err != nil {
 		return err
@@ -553,4 +557,21 @@ func trimChanges(ctx context.Context, store activity.Store, retention time.Durat
 func loopbackAddr(a net.Addr) bool {
 	tcp, ok := a.(*net.TCPAddr)
 	return ok && tcp.IP.IsLoopback()
+}
+
+// defaultGCPercent is the garbage collector's target that serve sets unless GOGC is set: a
+// collection when the heap has grown by twice what was live, where Go's default is once. A request
+// allocates its rows and its JSON and keeps nothing, so the live heap stays small (tens of MB) and
+// the collector's work is mostly per request: at Go's default it took 13 % of the CPU of a list, and
+// this setting gave 1.2 to 1.35 times the reads for some 30 MB more (BENCHMARKS.md §15).
+const defaultGCPercent = 200
+
+// setGCPercent sets defaultGCPercent unless the GOGC environment variable decides (the runtime has
+// read it), and returns what applies, for the start-up log.
+func setGCPercent() string {
+	if v := os.Getenv("GOGC"); v != "" {
+		return v + " (GOGC)"
+	}
+	debug.SetGCPercent(defaultGCPercent)
+	return strconv.Itoa(defaultGCPercent)
 }
