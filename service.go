@@ -124,13 +124,19 @@ func (s *Service) UpsertActivity(ctx context.Context, p Principal, a *Activity) 
 		if created, err = tx.PutActivity(ctx, a); err != nil {
 			return err
 		}
+		held := 0
+		if !created {
+			if held, err = tx.CountHistoryItems(ctx, a.ID); err != nil {
+				return err
+			}
+		}
 		for _, h := range items {
-			added, held, err := s.putHistoryItem(ctx, tx, a.ID, h, a.LastModifiedDateTime)
+			added, _, err := s.putHistoryItem(ctx, tx, a.ID, h, a.LastModifiedDateTime, false)
 			if err != nil {
 				return err
 			}
 			if added {
-				if held > s.MaxHistoryItems {
+				if held++; held > s.MaxHistoryItems {
 					return s.tooManyItems()
 				}
 			}
@@ -209,7 +215,7 @@ func (s *Service) PutHistoryItem(ctx context.Context, p Principal, ref Ref, h *H
 			return err
 		}
 		var held int
-		if created, held, err = s.putHistoryItem(ctx, tx, a.ID, h, s.now()); err != nil {
+		if created, held, err = s.putHistoryItem(ctx, tx, a.ID, h, s.now(), true); err != nil {
 			return err
 		}
 		if created && held > s.MaxHistoryItems {
@@ -225,9 +231,9 @@ func (s *Service) tooManyItems() error {
 }
 
 // putHistoryItem sets h's server properties and stores it, keeping createdDateTime of the item it
-// replaces (Tx.UpsertHistoryItem). It returns whether it created the item and how many live items
-// the activity holds after it.
-func (s *Service) putHistoryItem(ctx context.Context, tx Tx, activityID int64, h *HistoryItem, now time.Time) (created bool, items int, err error) {
+// replaces (Tx.UpsertHistoryItem). It returns whether it created the item and, when count asks, how
+// many live items the activity holds after it.
+func (s *Service) putHistoryItem(ctx context.Context, tx Tx, activityID int64, h *HistoryItem, now time.Time, count bool) (created bool, items int, err error) {
 	h.ActivityID = activityID
 	h.LastModifiedDateTime = now
 	h.ExpirationDateTime = s.expiry(h.ExpirationDateTime, now)
@@ -236,7 +242,7 @@ func (s *Service) putHistoryItem(ctx context.Context, tx Tx, activityID int64, h
 	if h.ID == "" {
 		h.ID = NewGUID()
 	}
-	return tx.UpsertHistoryItem(ctx, h)
+	return tx.UpsertHistoryItem(ctx, h, count)
 }
 
 // UpdateHistoryItem applies change to one history item and stores it (Graph's PATCH).

@@ -106,10 +106,11 @@ type Tx interface {
 	// the activity holds a live item with h's id, replaces it keeping that item's createdDateTime,
 	// with StatusUpdated (an expired item with the id is replaced as if it were not there). It sets
 	// h.CreatedDateTime and h.Status to what it stored, and returns whether it created the item and,
-	// when it did, how many live items the activity holds after it (0 otherwise): the look-up, the
-	// write and the count in one statement where the store allows (one round trip on PostgreSQL,
-	// where they were three).
-	UpsertHistoryItem(ctx context.Context, h *HistoryItem) (created bool, items int, err error)
+	// when it did and count asks, how many live items the activity holds after it (0 otherwise):
+	// the look-up, the write and the count in one statement where the store allows (one round trip
+	// on PostgreSQL, where they were three). A write of many items counts once itself instead (a
+	// count reads every item of the activity).
+	UpsertHistoryItem(ctx context.Context, h *HistoryItem, count bool) (created bool, items int, err error)
 	// CountHistoryItems returns how many live history items the activity holds.
 	CountHistoryItems(ctx context.Context, activityID int64) (int, error)
 	// DeleteHistoryItem deletes one history item. Errors: NotFound.

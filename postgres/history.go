@@ -68,7 +68,7 @@ func findHistoryItem(ctx context.Context, q querier, p activity.Principal, now, 
 // transaction logged it already: one statement, one round trip (data-modifying WITH queries all run,
 // referenced or not: https://www.postgresql.org/docs/current/queries-with.html#QUERIES-WITH-MODIFYING).
 func (tx *Tx) PutHistoryItem(ctx context.Context, h *activity.HistoryItem) error {
-	_, _, err := tx.writeHistoryItem(ctx, h, false)
+	_, _, err := tx.writeHistoryItem(ctx, h, false, false)
 	return err
 }
 
@@ -76,24 +76,27 @@ func (tx *Tx) PutHistoryItem(ctx context.Context, h *activity.HistoryItem) error
 // (activity.Tx.UpsertHistoryItem), in the same one statement: the upsert's RETURNING says what it
 // stored, and the count of the activity's other live items, read in the statement's snapshot (before
 // its own insert), plus the new one, is how many it holds after it.
-func (tx *Tx) UpsertHistoryItem(ctx context.Context, h *activity.HistoryItem) (created bool, items int, err error) {
-	return tx.writeHistoryItem(ctx, h, true)
+func (tx *Tx) UpsertHistoryItem(ctx context.Context, h *activity.HistoryItem, count bool) (created bool, items int, err error) {
+	return tx.writeHistoryItem(ctx, h, true, count)
 }
 
-// writeHistoryItem writes h in one statement; graphPut keeps a live item's created time and counts
-// the activity's items when it creates one (UpsertHistoryItem), or else stores h as given.
-func (tx *Tx) writeHistoryItem(ctx context.Context, h *activity.HistoryItem, graphPut bool) (created bool, items int, err error) {
+// writeHistoryItem writes h in one statement; graphPut keeps a live item's created time
+// (UpsertHistoryItem), or else it stores h as given; count counts the activity's items when it
+// creates one.
+func (tx *Tx) writeHistoryItem(ctx context.Context, h *activity.HistoryItem, graphPut, count bool) (created bool, items int, err error) {
 	var lastActive *int64
 	if !h.LastActiveDateTime.IsZero() {
 		v := micros(h.LastActiveDateTime)
 		lastActive = &v
 	}
-	status, kept, count := string(h.Status), `created = excluded.created, status = excluded.status`, `0`
+	status, kept, counted := string(h.Status), `created = excluded.created, status = excluded.status`, `0`
 	if graphPut {
 		status = string(activity.StatusActive)
 		kept = `created = CASE WHEN history_items.expires > $15 THEN history_items.created ELSE excluded.created END,
 			status = CASE WHEN history_items.expires > $15 THEN '` + string(activity.StatusUpdated) + `' ELSE excluded.status END`
-		count = `CASE WHEN item.status = '` + string(activity.StatusActive) + `' THEN (SELECT count(*) FROM history_items
+	}
+	if count {
+		counted = `CASE WHEN item.status = '` + string(activity.StatusActive) + `' THEN (SELECT count(*) FROM history_items
 			WHERE tenant_id = $1 AND user_id = $2 AND app_id = $3 AND activity_id = $4 AND expires > $15 AND id <> $5)
 			+ CASE WHEN $12 > $15 THEN 1 ELSE 0 END ELSE 0 END`
 	}
@@ -105,7 +108,7 @@ func (tx *Tx) writeHistoryItem(ctx context.Context, h *activity.HistoryItem, gra
 	args := []any{tx.p.TenantID, tx.p.UserID, tx.p.AppID, h.ActivityID, h.ID, micros(h.StartedDateTime), lastActive,
 		h.ActiveDurationSeconds, h.UserTimezone, micros(h.CreatedDateTime), micros(h.LastModifiedDateTime),
 		micros(h.ExpirationDateTime), status, int64(h.Blank)}
-	if graphPut || logged != "" {
+	if graphPut || count || logged != "" {
 		args = append(args, tx.now) // $15, where the statement has it
 	}
 	var createdAt int64
@@ -119,7 +122,7 @@ func (tx *Tx) writeHistoryItem(ctx context.Context, h *activity.HistoryItem, gra
 			RETURNING created, status),
 		recent AS (UPDATE activities SET recent = GREATEST(COALESCE(recent, $11), $11)
 			WHERE tenant_id = $1 AND user_id = $2 AND app_id = $3 AND id = $4)`+logged+`
-		SELECT item.created, item.status, `+count+` FROM item`, args...).Scan(&createdAt, &status, &items)
+		SELECT item.created, item.status, `+counted+` FROM item`, args...).Scan(&createdAt, &status, &items)
 	if err != nil {
 		return false, 0, fmt.Errorf("put history item: %w", err)
 	}

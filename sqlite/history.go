@@ -103,7 +103,7 @@ func (tx *Tx) itemWritten(ctx context.Context, h *activity.HistoryItem) error {
 // UpsertHistoryItem inserts h, or replaces the live item with its activity and id keeping that
 // item's created time (activity.Tx.UpsertHistoryItem): the look-up is the upsert's own, RETURNING
 // what it stored.
-func (tx *Tx) UpsertHistoryItem(ctx context.Context, h *activity.HistoryItem) (created bool, items int, err error) {
+func (tx *Tx) UpsertHistoryItem(ctx context.Context, h *activity.HistoryItem, count bool) (created bool, items int, err error) {
 	var lastActive, duration sql.NullInt64
 	if !h.LastActiveDateTime.IsZero() {
 		lastActive = sql.NullInt64{Int64: micros(h.LastActiveDateTime), Valid: true}
@@ -135,6 +135,8 @@ func (tx *Tx) UpsertHistoryItem(ctx context.Context, h *activity.HistoryItem) (c
 	}
 	if h.Status != activity.StatusActive {
 		return false, 0, nil
+	} else if !count {
+		return true, 0, nil
 	}
 	items, err = tx.CountHistoryItems(ctx, h.ActivityID)
 	return true, items, err

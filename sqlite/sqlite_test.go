@@ -216,7 +216,7 @@ func TestSearch_IndexedAtCommit(t *testing.T) {
 	}
 }
 
-// TestSearch_OlderWriter: an activityd from before migration 0011 writes without index_at_commit,
+// TestSearch_OlderWriter: an activityd from before migration 0011 writes without index_at_commit (0012),
 // and its inserts and rewrites are still indexed, by the triggers (a downgrade, or a backup served
 // by an older binary, must not leave activities out of search).
 func TestSearch_OlderWriter(t *testing.T) {

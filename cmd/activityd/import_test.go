@@ -84,7 +84,7 @@ func TestCLI_ImportTimelineFlags(t *testing.T) {
 		"--timeline-max-rows", "20", "--timeline-source-host", "https://pc.example")
 	if code != 4 || !strings.Contains(errOut, "hold more than 20 rows, the most an import reads (activityd import --timeline-max-rows)") ||
 		!strings.Contains(errOut, "20 rows, 11 activities with 9 history items") ||
-		!strings.Contains(errOut, "11 activities: 11 created, 0 updated, 0 unchanged, 0 kept as newer, 0 skipped (the file was read only in part, above)") ||
+		!strings.Contains(errOut, "11 activities: 11 created, 0 updated, 0 unchanged, 0 kept as newer, 0 skipped (a file was read only in part, above)") ||
 		!strings.Contains(errOut, "1 file was read only in part") {
 		t.Fatalf("import of 20 rows: %d\n%s", code, errOut)
 	}

@@ -567,11 +567,19 @@ func loopbackAddr(a net.Addr) bool {
 const defaultGCPercent = 200
 
 // setGCPercent sets defaultGCPercent unless the GOGC environment variable decides (the runtime has
-// read it), and returns what applies, for the start-up log.
+// read it, and takes 100 for a value it cannot parse), and returns what applies, for the start-up
+// log: the runtime's own value, and GOGC as given when it is set.
 func setGCPercent() string {
-	if v := os.Getenv("GOGC"); v != "" {
-		return v + " (GOGC)"
+	env, set := os.LookupEnv("GOGC")
+	if !set || env == "" {
+		debug.SetGCPercent(defaultGCPercent)
+		return strconv.Itoa(defaultGCPercent)
 	}
-	debug.SetGCPercent(defaultGCPercent)
-	return strconv.Itoa(defaultGCPercent)
+	applies := debug.SetGCPercent(100) // reads it back: SetGCPercent returns the value it replaces
+	debug.SetGCPercent(applies)
+	v := strconv.Itoa(applies)
+	if applies < 0 {
+		v = "off"
+	}
+	return fmt.Sprintf("%s (GOGC=%q)", v, env)
 }

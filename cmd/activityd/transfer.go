@@ -154,6 +154,10 @@ source file is only read. The token needs the scope UserActivity.ReadWrite.All.
 
 Each item the server refuses is named on stderr with its file, line and reason, and the import goes on
 (or stops with --strict). Exit status: 0 all imported, 4 some items skipped or a file read only in part, 1 failed, 2 wrong usage.
+With --json, stdout has a JSON object a line, {"source", "result", "reason"}, where result is one of
+created, updated, unchanged, newer, skipped, would send (--dry-run), left out (with a count: records
+a reader leaves out on purpose) or read in part (a file read only up to a bound, such as
+--timeline-max-rows).
 `
 
 // importFlags are the options of one import.
@@ -183,8 +187,10 @@ func (s importSummary) String() string {
 	if n := s["left out"]; n > 0 {
 		out += fmt.Sprintf(" (and %d %s left out, above)", n, plural(n, "record", "records"))
 	}
-	if s[readInPart] > 0 {
-		out += " (the file was read only in part, above)"
+	if n := s[readInPart]; n == 1 {
+		out += " (a file was read only in part, above)"
+	} else if n > 1 {
+		out += fmt.Sprintf(" (%d files were read only in part, above)", n)
 	}
 	return out
 }
@@ -262,11 +268,15 @@ func importCmd(ctx context.Context, args []string, getenv func(string) string, s
 	if len(rest) > 1 {
 		fmt.Fprintf(stderr, "all files: %s\n", total)
 	}
-	if total["skipped"] > 0 {
-		return &exitError{exitSkipped, fmt.Errorf("%d %s skipped (named above)", total["skipped"], plural(total["skipped"], "item was", "items were"))}
+	var said []string
+	if n := total["skipped"]; n > 0 {
+		said = append(said, fmt.Sprintf("%d %s skipped (named above)", n, plural(n, "item was", "items were")))
 	}
 	if n := total[readInPart]; n > 0 {
-		return &exitError{exitSkipped, fmt.Errorf("%d %s read only in part (said above)", n, plural(n, "file was", "files were"))}
+		said = append(said, fmt.Sprintf("%d %s read only in part (said above)", n, plural(n, "file was", "files were")))
+	}
+	if len(said) > 0 {
+		return &exitError{exitSkipped, errors.New(strings.Join(said, "; "))}
 	}
 	return nil
 }
