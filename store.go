@@ -120,7 +120,7 @@ type Tx interface {
 // UnknownMigrations refuses a database that records migrations this activityd does not have
 // (applied, the names the database's schema_migrations holds; known, this binary's): a newer
 // activityd migrated it, and an older one serving it could write what the newer schema no longer
-// expects (the SQLite store's migration 0011 says how much care that took once). It names the first
+// expects (the SQLite store's migration 0012 says how much care that took once). It names the first
 // unknown migration; nil when there is none.
 func UnknownMigrations(applied, known []string) error {
 	have := make(map[string]bool, len(known))

@@ -82,6 +82,19 @@ func testImport(t *testing.T, open Opener) {
 	if a, _ := f.Activity(ctx, AliceNotes, activity.Ref{AppActivityID: "k1"}); err != nil || len(items.Items) != 2 || a.VisualElements.DisplayText != "Edited since" {
 		t.Errorf("k1 after an old source with a new session: %d items, %v", len(items.Items), err)
 	}
+	// An item imported again with another createdDateTime takes it: an import stores the times it
+	// carries (unlike Graph's PUT, which keeps a live item's).
+	earlier := then.Add(-time.Hour)
+	recreated := batch()[7]
+	recreated.HistoryItems[0].CreatedDateTime = earlier
+	results, errs, err = f.Import(ctx, AliceNotes, []*activity.Activity{recreated})
+	if err != nil || results[0] != activity.ImportUpdated {
+		t.Fatalf("an item with another createdDateTime = %v, %v, %v; want updated", results, errs, err)
+	}
+	items, err = f.ListHistoryItems(ctx, AliceNotes, activity.Ref{AppActivityID: "k7"}, activity.HistoryQuery{Limit: 10})
+	if err != nil || len(items.Items) != 1 || !items.Items[0].CreatedDateTime.Equal(earlier) {
+		t.Errorf("k7's item after an import with another createdDateTime: %+v, %v; want created %v", items, err, earlier)
+	}
 }
 
 func firstError(errs []error) error {

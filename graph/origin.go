@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
 )
 
@@ -37,15 +38,25 @@ func PublicOrigin(public *url.URL, trusted []netip.Prefix) func(http.Handler) ht
 	}
 }
 
-// ParsePublicURL checks a --public-url: an absolute http or https URL with a host and no path,
-// query or fragment.
+// ParsePublicURL checks an origin, such as --public-url: an absolute http or https URL with a host
+// name, at most a port from 1 to 65535 and a path of "/", and no user, query or fragment (RFC 6454
+// §4).
 func ParsePublicURL(s string) (*url.URL, error) {
 	u, err := url.Parse(strings.TrimSuffix(s, "/"))
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" ||
-		u.RawQuery != "" || u.Fragment != "" || u.User != nil || !validHost(u.Host) {
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" || u.Path != "" ||
+		u.RawQuery != "" || u.Fragment != "" || u.ForceQuery || u.User != nil || !validHost(u.Host) || !validPort(u) {
 		return nil, fmt.Errorf("%q is not a URL such as https://activities.example.org (scheme and host only)", s)
 	}
 	return u, nil
+}
+
+// validPort reports whether u's port, if it names one, is a number from 1 to 65535.
+func validPort(u *url.URL) bool {
+	if p := u.Port(); p != "" {
+		n, err := strconv.Atoi(p)
+		return err == nil && n > 0 && n <= 65535
+	}
+	return !strings.HasSuffix(u.Host, ":")
 }
 
 func fromTrusted(remote string, trusted []netip.Prefix) bool {

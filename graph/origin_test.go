@@ -54,7 +54,8 @@ func TestPublicOrigin(t *testing.T) {
 		})
 	}
 	e.srv.Config.Handler = e.api
-	for _, bad := range []string{"", "activities.example.org", "ftp://x", "https://x/path", "https://x?q", "https://u@x"} {
+	for _, bad := range []string{"", "activities.example.org", "ftp://x", "https://x/path", "https://x?q", "https://u@x",
+		"http://:80", "https://x:99999", "https://x:0", "https://x:", "https://x?"} {
 		if _, err := graph.ParsePublicURL(bad); err == nil {
 			t.Errorf("ParsePublicURL(%q) succeeded", bad)
 		}

@@ -89,9 +89,54 @@ func (tx *Tx) writeHistoryItem(ctx context.Context, h *activity.HistoryItem, gra
 		v := micros(h.LastActiveDateTime)
 		lastActive = &v
 	}
-	status, kept, counted := string(h.Status), `created = excluded.created, status = excluded.status`, `0`
+	status := string(h.Status)
 	if graphPut {
 		status = string(activity.StatusActive)
+	}
+	logged := tx.toLog(h.ActivityID, activity.ChangeUpdated)
+	args := []any{tx.p.TenantID, tx.p.UserID, tx.p.AppID, h.ActivityID, h.ID, micros(h.StartedDateTime), lastActive,
+		h.ActiveDurationSeconds, h.UserTimezone, micros(h.CreatedDateTime), micros(h.LastModifiedDateTime),
+		micros(h.ExpirationDateTime), status, int64(h.Blank)}
+	if graphPut || count || logged {
+		args = append(args, tx.now) // $15, where the statement has it
+	}
+	var createdAt int64
+	err = tx.tx.QueryRow(ctx, historyStatements[b2i(graphPut)][b2i(count)][b2i(logged)], args...).Scan(&createdAt, &status, &items)
+	if err != nil {
+		return false, 0, fmt.Errorf("put history item: %w", err)
+	}
+	h.CreatedDateTime, h.Status = fromMicros(createdAt), activity.Status(status)
+	return h.Status == activity.StatusActive, items, nil
+}
+
+// historyStatements are writeHistoryItem's statements, by graphPut, count and whether the change
+// is logged, made once rather than on every request.
+var historyStatements = func() (s [2][2][2]string) {
+	for g := range 2 {
+		for c := range 2 {
+			for l := range 2 {
+				s[g][c][l] = historyStatement(g == 1, c == 1, l == 1)
+			}
+		}
+	}
+	return s
+}()
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// historyStatement is the upsert of a history item ($1–$14 its columns, $15 now where used), the
+// activity's recent time, and, when logged, the activity's change: data-modifying WITH queries, all
+// run whether referenced or not. It returns the stored created time and status, and, with count,
+// the activity's live items after it when it created the item: its other items in the statement's
+// snapshot (taken before its own insert) plus the new one.
+func historyStatement(graphPut, count, logged bool) string {
+	kept, counted, log := `created = excluded.created, status = excluded.status`, `0`, ``
+	if graphPut {
 		kept = `created = CASE WHEN history_items.expires > $15 THEN history_items.created ELSE excluded.created END,
 			status = CASE WHEN history_items.expires > $15 THEN '` + string(activity.StatusUpdated) + `' ELSE excluded.status END`
 	}
@@ -100,34 +145,21 @@ func (tx *Tx) writeHistoryItem(ctx context.Context, h *activity.HistoryItem, gra
 			WHERE tenant_id = $1 AND user_id = $2 AND app_id = $3 AND activity_id = $4 AND expires > $15 AND id <> $5)
 			+ CASE WHEN $12 > $15 THEN 1 ELSE 0 END ELSE 0 END`
 	}
-	logged := ``
-	if tx.toLog(h.ActivityID, activity.ChangeUpdated) {
-		logged = `, logged AS (INSERT INTO changes (tenant_id, user_id, app_id, activity_id, kind, at)
+	if logged {
+		log = `, logged AS (INSERT INTO changes (tenant_id, user_id, app_id, activity_id, kind, at)
 			VALUES ($1, $2, $3, $4, 'updated', $15))`
 	}
-	args := []any{tx.p.TenantID, tx.p.UserID, tx.p.AppID, h.ActivityID, h.ID, micros(h.StartedDateTime), lastActive,
-		h.ActiveDurationSeconds, h.UserTimezone, micros(h.CreatedDateTime), micros(h.LastModifiedDateTime),
-		micros(h.ExpirationDateTime), status, int64(h.Blank)}
-	if graphPut || count || logged != "" {
-		args = append(args, tx.now) // $15, where the statement has it
-	}
-	var createdAt int64
-	err = tx.tx.QueryRow(ctx, `WITH item AS (INSERT INTO history_items (tenant_id, user_id, app_id, activity_id, id,
+	return `WITH item AS (INSERT INTO history_items (tenant_id, user_id, app_id, activity_id, id,
 			started, last_active, active_duration, user_timezone, created, last_modified, expires, status, blank)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
 			ON CONFLICT (tenant_id, user_id, app_id, activity_id, id) DO UPDATE SET started = excluded.started,
 			last_active = excluded.last_active, active_duration = excluded.active_duration,
-			user_timezone = excluded.user_timezone, `+kept+`,
+			user_timezone = excluded.user_timezone, ` + kept + `,
 			last_modified = excluded.last_modified, expires = excluded.expires, blank = excluded.blank
 			RETURNING created, status),
 		recent AS (UPDATE activities SET recent = GREATEST(COALESCE(recent, $11), $11)
-			WHERE tenant_id = $1 AND user_id = $2 AND app_id = $3 AND id = $4)`+logged+`
-		SELECT item.created, item.status, `+counted+` FROM item`, args...).Scan(&createdAt, &status, &items)
-	if err != nil {
-		return false, 0, fmt.Errorf("put history item: %w", err)
-	}
-	h.CreatedDateTime, h.Status = fromMicros(createdAt), activity.Status(status)
-	return h.Status == activity.StatusActive, items, nil
+			WHERE tenant_id = $1 AND user_id = $2 AND app_id = $3 AND id = $4)` + log + `
+		SELECT item.created, item.status, ` + counted + ` FROM item`
 }
 
 // DeleteHistoryItem deletes one live history item.

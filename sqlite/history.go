@@ -67,43 +67,27 @@ func findHistoryItem(ctx context.Context, q querier, p activity.Principal, now, 
 
 // PutHistoryItem inserts h or replaces the item with its activity and id, expired or not.
 func (tx *Tx) PutHistoryItem(ctx context.Context, h *activity.HistoryItem) error {
-	var lastActive, duration sql.NullInt64
-	if !h.LastActiveDateTime.IsZero() {
-		lastActive = sql.NullInt64{Int64: micros(h.LastActiveDateTime), Valid: true}
-	}
-	if h.ActiveDurationSeconds != nil {
-		duration = sql.NullInt64{Int64: int64(*h.ActiveDurationSeconds), Valid: true}
-	}
-	_, err := tx.tx.ExecContext(ctx, `INSERT INTO history_items (activity_id, id, tenant_id, user_id, app_id,
-		started, last_active, active_duration, user_timezone, created, last_modified, expires, status, blank)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (activity_id, id) DO UPDATE SET started = excluded.started,
-		last_active = excluded.last_active, active_duration = excluded.active_duration,
-		user_timezone = excluded.user_timezone, created = excluded.created,
-		last_modified = excluded.last_modified, expires = excluded.expires, status = excluded.status, blank = excluded.blank`,
-		h.ActivityID, h.ID, tx.p.TenantID, tx.p.UserID, tx.p.AppID, micros(h.StartedDateTime), lastActive,
-		duration, h.UserTimezone, micros(h.CreatedDateTime), micros(h.LastModifiedDateTime),
-		micros(h.ExpirationDateTime), string(h.Status), int64(h.Blank))
-	if err != nil {
-		return fmt.Errorf("put history item: %w", err)
-	}
-	return tx.itemWritten(ctx, h)
-}
-
-// itemWritten brings h's activity's recent time up to h's and logs the activity's change, after a
-// write of h.
-func (tx *Tx) itemWritten(ctx context.Context, h *activity.HistoryItem) error {
-	if _, err := tx.tx.ExecContext(ctx, `UPDATE activities SET recent = MAX(COALESCE(recent, ?), ?) WHERE id = ?`,
-		micros(h.LastModifiedDateTime), micros(h.LastModifiedDateTime), h.ActivityID); err != nil {
-		return fmt.Errorf("put history item: %w", err)
-	}
-	return tx.logChange(ctx, h.ActivityID, activity.ChangeUpdated)
+	_, err := tx.writeHistoryItem(ctx, h, false)
+	return err
 }
 
 // UpsertHistoryItem inserts h, or replaces the live item with its activity and id keeping that
 // item's created time (activity.Tx.UpsertHistoryItem): the look-up is the upsert's own, RETURNING
 // what it stored.
 func (tx *Tx) UpsertHistoryItem(ctx context.Context, h *activity.HistoryItem, count bool) (created bool, items int, err error) {
+	h.Status = activity.StatusActive
+	if created, err = tx.writeHistoryItem(ctx, h, true); err != nil || !created || !count {
+		return created, 0, err
+	}
+	items, err = tx.CountHistoryItems(ctx, h.ActivityID)
+	return true, items, err
+}
+
+// writeHistoryItem upserts h, sets h's created time and status to what it stored, brings its
+// activity's recent time up to h's and logs the activity's change. keepLive keeps the created time
+// of a live item it replaces and marks it updated (Graph's PUT); without it h is stored as given.
+// It reports whether the stored item is active (a PUT that created it).
+func (tx *Tx) writeHistoryItem(ctx context.Context, h *activity.HistoryItem, keepLive bool) (active bool, err error) {
 	var lastActive, duration sql.NullInt64
 	if !h.LastActiveDateTime.IsZero() {
 		lastActive = sql.NullInt64{Int64: micros(h.LastActiveDateTime), Valid: true}
@@ -115,31 +99,26 @@ func (tx *Tx) UpsertHistoryItem(ctx context.Context, h *activity.HistoryItem, co
 	var status string
 	err = tx.tx.QueryRowContext(ctx, `INSERT INTO history_items (activity_id, id, tenant_id, user_id, app_id,
 		started, last_active, active_duration, user_timezone, created, last_modified, expires, status, blank)
-		VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, '`+string(activity.StatusActive)+`', ?13)
+		VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
 		ON CONFLICT (activity_id, id) DO UPDATE SET started = excluded.started,
 		last_active = excluded.last_active, active_duration = excluded.active_duration,
 		user_timezone = excluded.user_timezone,
-		created = iif(history_items.expires > ?14, history_items.created, excluded.created),
-		status = iif(history_items.expires > ?14, '`+string(activity.StatusUpdated)+`', excluded.status),
+		created = iif(?15 AND history_items.expires > ?16, history_items.created, excluded.created),
+		status = iif(?15 AND history_items.expires > ?16, '`+string(activity.StatusUpdated)+`', excluded.status),
 		last_modified = excluded.last_modified, expires = excluded.expires, blank = excluded.blank
 		RETURNING created, status`,
 		h.ActivityID, h.ID, tx.p.TenantID, tx.p.UserID, tx.p.AppID, micros(h.StartedDateTime), lastActive,
 		duration, h.UserTimezone, micros(h.CreatedDateTime), micros(h.LastModifiedDateTime),
-		micros(h.ExpirationDateTime), int64(h.Blank), tx.now).Scan(&createdAt, &status)
+		micros(h.ExpirationDateTime), string(h.Status), int64(h.Blank), keepLive, tx.now).Scan(&createdAt, &status)
 	if err != nil {
-		return false, 0, fmt.Errorf("put history item: %w", err)
+		return false, fmt.Errorf("put history item: %w", err)
 	}
 	h.CreatedDateTime, h.Status = fromMicros(createdAt), activity.Status(status)
-	if err := tx.itemWritten(ctx, h); err != nil {
-		return false, 0, err
+	if _, err := tx.tx.ExecContext(ctx, `UPDATE activities SET recent = MAX(COALESCE(recent, ?), ?) WHERE id = ?`,
+		micros(h.LastModifiedDateTime), micros(h.LastModifiedDateTime), h.ActivityID); err != nil {
+		return false, fmt.Errorf("put history item: %w", err)
 	}
-	if h.Status != activity.StatusActive {
-		return false, 0, nil
-	} else if !count {
-		return true, 0, nil
-	}
-	items, err = tx.CountHistoryItems(ctx, h.ActivityID)
-	return true, items, err
+	return h.Status == activity.StatusActive, tx.logChange(ctx, h.ActivityID, activity.ChangeUpdated)
 }
 
 // DeleteHistoryItem deletes one live history item.

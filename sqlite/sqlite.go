@@ -362,7 +362,7 @@ func (s *Store) commit(batch []*writeRequest) {
 	}
 	results := make([]error, len(batch))
 	var logged []pendingChange // the changes of the batch's writes that succeeded, in order
-	var indexed []int64        // the search keys the writes that ran gave activities (migration 0011)
+	var indexed []int64        // the search keys the batch's writes gave activities (migration 0011)
 	var changed []string       // the users whose changes the batch appended to the change log
 	everyone := false          // the batch appended changes of users it cannot name
 	// A statement interrupted because its request was cancelled would roll back the whole shared
@@ -382,11 +382,10 @@ func (s *Store) commit(batch []*writeRequest) {
 		// The slices are reused from write to write: no allocation on the hot path.
 		tx.p, tx.now, tx.logged, tx.appended, tx.pending, tx.indexed = r.p, s.now(), tx.logged[:0], false, tx.pending[:0], tx.indexed[:0]
 		var err error
-		if results[i] = run(r, tx); results[i] == nil {
-			// Indexed even if RELEASE fails below: its rows may still commit, and insertSearch
-			// skips the keys no row holds.
-			indexed = append(indexed, tx.indexed...)
-		}
+		results[i] = run(r, tx)
+		// Every write's keys, failed or not: insertSearch skips those no row holds (rolled back),
+		// and a write whose RELEASE fails below may still commit.
+		indexed = append(indexed, tx.indexed...)
 		if results[i] != nil {
 			err = exec("ROLLBACK TO write")
 		} else if tx.appended && tx.p.UserID == "" {

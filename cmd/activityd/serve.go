@@ -563,7 +563,7 @@ func loopbackAddr(a net.Addr) bool {
 // collection when the heap has grown by twice what was live, where Go's default is once. A request
 // allocates its rows and its JSON and keeps nothing, so the live heap stays small (tens of MB) and
 // the collector's work is mostly per request: at Go's default it took 13 % of the CPU of a list, and
-// this setting gave 1.2 to 1.35 times the reads for some 30 MB more (BENCHMARKS.md §15).
+// this setting gave 1.16 to 1.43 times the reads for 13 MB more peak RSS (BENCHMARKS.md §15).
 const defaultGCPercent = 200
 
 // setGCPercent sets defaultGCPercent unless the GOGC environment variable decides (the runtime has

@@ -9,15 +9,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/activityd/activityd/client"
+	"github.com/activityd/activityd/graph"
 	"github.com/activityd/activityd/importer"
 )
 
@@ -242,7 +241,7 @@ func importCmd(ctx context.Context, args []string, getenv func(string) string, s
 	if f.timeline.MaxRows <= 0 {
 		return usagef("import", "--timeline-max-rows %d: want a positive number of rows, such as %d", f.timeline.MaxRows, importer.DefaultTimelineMaxRows)
 	}
-	if !origin(f.timeline.SourceHost) {
+	if _, err := graph.ParsePublicURL(f.timeline.SourceHost); err != nil {
 		return usagef("import", "--timeline-source-host %q: want an origin (http or https, a host name and at most a port from 1 to 65535; no user, path or query), such as %s", f.timeline.SourceHost, importer.DefaultTimelineSourceHost)
 	}
 	var c *client.Client
@@ -383,22 +382,18 @@ func importFile(ctx context.Context, c *client.Client, name string, f importFlag
 		}
 		return nil
 	}
-	skip := func(where, reason string) error {
-		report(where, "skipped", reason)
-		if f.strict {
-			return &exitError{exitSkipped, fmt.Errorf("%s: %s (stopped: --strict)", where, reason)}
+	// notice reports a record skipped, or a source read only in part (it reached a bound: said, and
+	// the import exits as for skips, but it counts as no item); --strict stops at either.
+	notice := func(result string) func(where, reason string) error {
+		return func(where, reason string) error {
+			report(where, result, reason)
+			if f.strict {
+				return &exitError{exitSkipped, fmt.Errorf("%s: %s (stopped: --strict)", where, reason)}
+			}
+			return nil
 		}
-		return nil
 	}
-	// A source read only in part (it reached a bound) is said, and makes the import exit as skips
-	// do, but counts as no item.
-	partial := func(where, reason string) error {
-		report(where, readInPart, reason)
-		if f.strict {
-			return &exitError{exitSkipped, fmt.Errorf("%s: %s (stopped: --strict)", where, reason)}
-		}
-		return nil
-	}
+	skip, partial := notice("skipped"), notice(readInPart)
 	// What a reader leaves out on purpose (rows that are not activities, private tabs) is said once
 	// per reason at the end, with a count; it is not an error.
 	var leftOut []string
@@ -436,21 +431,6 @@ func importFile(ctx context.Context, c *client.Client, name string, f importFlag
 		fmt.Fprintln(stderr)
 	}
 	return sum, err
-}
-
-// origin reports whether s is an http or https origin: a scheme and a host name, with an optional
-// port and path "/" but no user, query or fragment (RFC 6454 §4), as an activitySourceHost is.
-func origin(s string) bool {
-	u, err := url.Parse(s)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Hostname() == "" || u.User != nil ||
-		(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.ForceQuery {
-		return false
-	}
-	if p := u.Port(); p != "" {
-		n, err := strconv.Atoi(p)
-		return err == nil && n > 0 && n <= 65535
-	}
-	return !strings.HasSuffix(u.Host, ":")
 }
 
 func (s importSummary) total() int {
