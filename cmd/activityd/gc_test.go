@@ -1,6 +1,7 @@
 package main
 
 import (
+	"math"
 	"runtime/debug"
 	"testing"
 )
@@ -28,5 +29,18 @@ func TestSetGCPercent(t *testing.T) {
 	}
 	if got := setGCPercent(); got != `off (GOGC="abc")` {
 		t.Errorf("setGCPercent() with collection off = %q, want off", got)
+	}
+}
+
+// TestMemoryLimit: the start-up log gives the runtime's memory limit, or none.
+func TestMemoryLimit(t *testing.T) {
+	old := debug.SetMemoryLimit(math.MaxInt64)
+	t.Cleanup(func() { debug.SetMemoryLimit(old) })
+	if got := memoryLimit(); got != "none" {
+		t.Errorf("memoryLimit() without a limit = %q, want none", got)
+	}
+	debug.SetMemoryLimit(100 << 20)
+	if got := memoryLimit(); got != "104857600" {
+		t.Errorf("memoryLimit() with 100 MiB = %q, want 104857600", got)
 	}
 }

@@ -161,3 +161,21 @@ func TestCLI_ImportActivityWatch(t *testing.T) {
 		t.Errorf("aw-server-rust's tab: %v", firefox)
 	}
 }
+
+// TestCLI_ImportStopsNamingUnread: a file that cannot be read ends an import of several (exit 1),
+// and the message names the files after it, which were not read.
+func TestCLI_ImportStopsNamingUnread(t *testing.T) {
+	damaged := filepath.Join(t.TempDir(), "damaged.db")
+	b, err := os.ReadFile(timelineFixture)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(damaged, b[:50000], 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut := cli(t, t.Context(), "import", "--dry-run", damaged, timelineFixture)
+	if code != 1 || !strings.Contains(errOut, "damaged.db: the database is damaged") ||
+		!strings.Contains(errOut, "the import stopped here: not read: "+timelineFixture) {
+		t.Errorf("import of a damaged file, then a good one: %d\n%s", code, errOut)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	_ "net/http/pprof" // served only on --debug-addr
@@ -230,7 +231,7 @@ func serve(ctx context.Context, cfg Config, logOut io.Writer) error {
 	logger.Info("limits", slog.Uint64("open_files", files), slog.Int("max_conns", maxConns),
 		slog.Int("max_conns_per_addr", cfg.MaxConnsPerAddr), slog.Duration("read_header_timeout", cfg.ReadHeaderTimeout),
 		slog.Duration("read_timeout", cfg.ReadTimeout), slog.Int64("max_body", cfg.MaxBody), slog.Bool("tls", tlsConfig != nil),
-		slog.String("gogc", gogc))
+		slog.String("gogc", gogc), slog.String("gomemlimit", memoryLimit()))
 	origin, err := publicOrigin(cfg)
 	if err != nil {
 		return err
@@ -582,4 +583,13 @@ func setGCPercent() string {
 		v = "off"
 	}
 	return fmt.Sprintf("%s (GOGC=%q)", v, env)
+}
+
+// memoryLimit is the runtime's soft memory limit (GOMEMLIMIT), in bytes, or "none", for the
+// start-up log: with GOGC=off it is what makes the collector run.
+func memoryLimit() string {
+	if limit := debug.SetMemoryLimit(-1); limit != math.MaxInt64 { // -1 reads it without a change
+		return strconv.FormatInt(limit, 10)
+	}
+	return "none"
 }

@@ -252,7 +252,7 @@ func importCmd(ctx context.Context, args []string, getenv func(string) string, s
 		}
 	}
 	total := importSummary{}
-	for _, name := range rest {
+	for i, name := range rest {
 		sum, err := importFile(ctx, c, name, f, rf.json, stdout, stderr)
 		for k, n := range sum {
 			total[k] += n
@@ -261,6 +261,9 @@ func importCmd(ctx context.Context, args []string, getenv func(string) string, s
 			err = fmt.Errorf("%s: %w", name, err)
 		}
 		if err != nil {
+			if left := rest[i+1:]; len(left) > 0 {
+				err = fmt.Errorf("%w (the import stopped here: not read: %s)", err, strings.Join(left, ", "))
+			}
 			return err
 		}
 	}
