@@ -96,6 +96,27 @@ type result struct {
 	requests, errors int
 	elapsed          time.Duration
 	latencies        []time.Duration // sorted
+	cpu              time.Duration   // the target process's CPU time (user and system) while measured; 0 where unknown
+	written          ioCount         // what the target process wrote while measured; zero where unknown
+}
+
+// writtenPerRequest says the target's write system calls and bytes written per request, such as
+// "32.1 calls, 83.6 KB"; "—" where unknown.
+func (r *result) writtenPerRequest() string {
+	if r.requests == 0 || r.written.calls == 0 {
+		return "—"
+	}
+	n := float64(r.requests)
+	return fmt.Sprintf("%.1f calls, %.1f KB", float64(r.written.calls)/n, float64(r.written.bytes)/n/1000)
+}
+
+// cpuPerRequest is the target process's CPU time per request, which the machine's other tenants
+// and its disk's latency change far less than the rate; 0 where unknown.
+func (r *result) cpuPerRequest() time.Duration {
+	if r.requests == 0 {
+		return 0
+	}
+	return r.cpu / time.Duration(r.requests)
 }
 
 func (r *result) rate() float64 { return float64(r.requests) / r.elapsed.Seconds() }
@@ -137,7 +158,7 @@ func (t *target) drive(ctx context.Context, c config, client *http.Client, scena
 		}
 		*lat = append(*lat, time.Since(scheduled))
 	}
-	start := time.Now()
+	start, cpu, written := time.Now(), t.cpuTime(), t.written()
 	var wg sync.WaitGroup
 	collect := func(lat []time.Duration) {
 		mu.Lock()
@@ -180,6 +201,12 @@ func (t *target) drive(ctx context.Context, c config, client *http.Client, scena
 	}
 	wg.Wait()
 	res.elapsed = time.Since(start)
+	if after := t.cpuTime(); cpu > 0 && after > 0 {
+		res.cpu = after - cpu
+	}
+	if after := t.written(); written.calls > 0 && after.calls > 0 {
+		res.written = ioCount{after.calls - written.calls, after.bytes - written.bytes}
+	}
 	res.requests, res.errors = len(res.latencies), int(errs.Load())
 	slices.Sort(res.latencies)
 	return res
@@ -215,7 +242,7 @@ func measure(ctx context.Context, c config, stdout, stderr io.Writer) error {
 		for _, t := range targets {
 			t.drive(ctx, c, client, scenario, c.warmup, round*2)
 			r := t.drive(ctx, c, client, scenario, c.duration, round*2+1)
-			fmt.Fprintf(stderr, "%-8s %-9s %9.0f req/s  p99 %v  errors %d\n", scenario, t.name, r.rate(), r.percentile(0.99), r.errors)
+			fmt.Fprintf(stderr, "%-8s %-9s %9.0f req/s  p99 %v  errors %d  CPU/request %v  written/request %s\n", scenario, t.name, r.rate(), r.percentile(0.99), r.errors, r.cpuPerRequest(), r.writtenPerRequest())
 			results = append(results, r)
 		}
 	}
@@ -231,8 +258,8 @@ func report(w io.Writer, c config, targets []*target, results []*result) {
 	}
 	fmt.Fprintf(w, "%s; %s measured per scenario and target after %s of warm-up; %d users, %d activities each preloaded; %d CPUs, %s\n\n",
 		loop, c.duration, c.warmup, c.users, c.preload, runtime.NumCPU(), runtime.Version())
-	fmt.Fprintln(w, "| scenario | target | req/s | of ceiling | p50 | p99 | p99.9 | errors |")
-	fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|---:|---:|")
+	fmt.Fprintln(w, "| scenario | target | req/s | of ceiling | p50 | p99 | p99.9 | errors | CPU per request | written per request |")
+	fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 	ceiling := map[string]float64{}
 	for _, r := range results {
 		if r.target == "ceiling" {
@@ -242,9 +269,12 @@ func report(w io.Writer, c config, targets []*target, results []*result) {
 		if r.target != "ceiling" {
 			ratio = fmt.Sprintf("%.2f", r.rate()/ceiling[r.scenario])
 		}
-		fmt.Fprintf(w, "| %s | %s | %.0f | %s | %s | %s | %s | %d |\n", r.scenario, r.target, r.rate(), ratio,
-			ms(r.percentile(0.5)), ms(r.percentile(0.99)), ms(r.percentile(0.999)), r.errors)
+		fmt.Fprintf(w, "| %s | %s | %.0f | %s | %s | %s | %s | %d | %.0f µs | %s |\n", r.scenario, r.target, r.rate(), ratio,
+			ms(r.percentile(0.5)), ms(r.percentile(0.99)), ms(r.percentile(0.999)), r.errors, float64(r.cpuPerRequest())/float64(time.Microsecond), r.writtenPerRequest())
 	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "CPU per request is the target process's user and system time while measured, over its requests; written per request, its write system calls")
+	fmt.Fprintln(w, "(files and sockets) and the bytes they wrote (/proc/PID/io syscw and wchar). PostgreSQL's own processes are in neither.")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "| target | first answer after start | peak RSS |")
 	fmt.Fprintln(w, "|---|---:|---:|")

@@ -144,6 +144,52 @@ func (t *target) peakRSS() int64 {
 	return 0
 }
 
+// cpuTime is the CPU time, user and system, that the process has used, or 0 where unknown. It
+// reads utime and stime of /proc/pid/stat, in clock ticks of 1/100 s (USER_HZ, proc(5)).
+func (t *target) cpuTime() time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", t.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	// The fields after the command's name, which is in parentheses and may hold spaces: the
+	// 14th and 15th of the line are the 12th and 13th of these.
+	_, rest, ok := strings.Cut(string(b), ") ")
+	f := strings.Fields(rest)
+	if !ok || len(f) < 13 {
+		return 0
+	}
+	user, err1 := strconv.ParseInt(f[11], 10, 64)
+	system, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0
+	}
+	return time.Duration(user+system) * (time.Second / 100)
+}
+
+// ioCount is what a process wrote: write system calls and bytes.
+type ioCount struct{ calls, bytes int64 }
+
+// written is what the process has written so far, to files and sockets alike (syscw and wchar of
+// /proc/pid/io, proc(5)); zero where unknown.
+func (t *target) written() ioCount {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/io", t.cmd.Process.Pid))
+	if err != nil {
+		return ioCount{}
+	}
+	var c ioCount
+	for _, line := range strings.Split(string(b), "\n") {
+		name, v, _ := strings.Cut(line, ": ")
+		n, _ := strconv.ParseInt(v, 10, 64)
+		switch name {
+		case "syscw":
+			c.calls = n
+		case "wchar":
+			c.bytes = n
+		}
+	}
+	return c
+}
+
 // preload records what a kept SQLite data directory was preloaded with.
 type preload struct {
 	Users, Preload int
