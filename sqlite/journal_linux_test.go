@@ -13,15 +13,16 @@ import (
 // TestStatementJournal_Spills checks statementJournalSpill where it shows: in the temporary files
 // SQLite opens. A child process (SQLite reads SQLITE_TMPDIR once, when it initialises) opens a
 // SAVEPOINT that rewrites 20 pages (80 KiB: a file at SQLite's default of 64 KiB, in memory here),
-// then one that rewrites 2,000 pages (8 MB: a file either way, which shows that the check sees
-// files, and which failed with SQLITE_FULL when the threshold was 128 KiB or more). While each
+// then one that rewrites 200 pages (800 KiB: a file either way, which shows that the check sees
+// files, and which failed with SQLITE_FULL at thresholds of 256 KiB and 4 MiB). While each
 // savepoint is open, it looks for open files in SQLITE_TMPDIR.
 func TestStatementJournal_Spills(t *testing.T) {
 	if statementJournalErr != nil {
 		t.Fatal(statementJournalErr)
 	}
 	const child = "ACTIVITYD_TEST_STATEMENT_JOURNAL_CHILD"
-	tmp := os.Getenv("SQLITE_TMPDIR")
+	// The descriptors' links are resolved paths: so must the directory be (TMPDIR may be a link).
+	tmp, _ := filepath.EvalSymlinks(os.Getenv("SQLITE_TMPDIR"))
 	if os.Getenv(child) == "" {
 		tmp = t.TempDir()
 		cmd := exec.Command(os.Args[0], "-test.run=^TestStatementJournal_Spills$", "-test.v")
@@ -65,14 +66,14 @@ func TestStatementJournal_Spills(t *testing.T) {
 			t.Fatalf("%s %v: %v", q, args, err)
 		}
 	}
-	// 3,000 rows of 3,000 bytes: a 4 KiB page each.
+	// 300 rows of 3,000 bytes: a 4 KiB page each.
 	exec(`CREATE TABLE t (id INTEGER PRIMARY KEY, x BLOB)`)
-	exec(`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000)
+	exec(`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 300)
 		INSERT INTO t SELECT i, randomblob(3000) FROM n`)
 	for _, c := range []struct {
 		pages int
 		spill bool
-	}{{20, false}, {2000, true}} {
+	}{{20, false}, {200, true}} {
 		exec(`BEGIN`)
 		exec(`SAVEPOINT write`)
 		exec(`UPDATE t SET x = randomblob(3000) WHERE id <= ?`, c.pages)
@@ -84,7 +85,7 @@ func TestStatementJournal_Spills(t *testing.T) {
 		exec(`COMMIT`)
 	}
 	var n int
-	if err := conn.QueryRowContext(ctx, `SELECT count(*) FROM t`).Scan(&n); err != nil || n != 3000 {
-		t.Fatalf("rows after the savepoints: %d, %v; want 3000", n, err)
+	if err := conn.QueryRowContext(ctx, `SELECT count(*) FROM t`).Scan(&n); err != nil || n != 300 {
+		t.Fatalf("rows after the savepoints: %d, %v; want 300", n, err)
 	}
 }

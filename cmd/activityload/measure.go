@@ -269,8 +269,12 @@ func report(w io.Writer, c config, targets []*target, results []*result) {
 		if r.target != "ceiling" {
 			ratio = fmt.Sprintf("%.2f", r.rate()/ceiling[r.scenario])
 		}
-		fmt.Fprintf(w, "| %s | %s | %.0f | %s | %s | %s | %s | %d | %.0f µs | %s |\n", r.scenario, r.target, r.rate(), ratio,
-			ms(r.percentile(0.5)), ms(r.percentile(0.99)), ms(r.percentile(0.999)), r.errors, float64(r.cpuPerRequest())/float64(time.Microsecond), r.writtenPerRequest())
+		cpu := "—"
+		if r.cpu > 0 {
+			cpu = fmt.Sprintf("%.0f µs", float64(r.cpuPerRequest())/float64(time.Microsecond))
+		}
+		fmt.Fprintf(w, "| %s | %s | %.0f | %s | %s | %s | %s | %d | %s | %s |\n", r.scenario, r.target, r.rate(), ratio,
+			ms(r.percentile(0.5)), ms(r.percentile(0.99)), ms(r.percentile(0.999)), r.errors, cpu, r.writtenPerRequest())
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "CPU per request is the target process's user and system time while measured, over its requests; written per request, its write system calls")

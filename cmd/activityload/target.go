@@ -151,11 +151,11 @@ func (t *target) cpuTime() time.Duration {
 	if err != nil {
 		return 0
 	}
-	// The fields after the command's name, which is in parentheses and may hold spaces: the
-	// 14th and 15th of the line are the 12th and 13th of these.
-	_, rest, ok := strings.Cut(string(b), ") ")
-	f := strings.Fields(rest)
-	if !ok || len(f) < 13 {
+	// The fields after the command's name, which is in parentheses and may hold spaces and
+	// parentheses: the 14th and 15th of the line are the 12th and 13th of these.
+	i := strings.LastIndexByte(string(b), ')')
+	f := strings.Fields(string(b)[i+1:])
+	if i < 0 || len(f) < 13 {
 		return 0
 	}
 	user, err1 := strconv.ParseInt(f[11], 10, 64)
