@@ -30,9 +30,10 @@ type target struct {
 	name      string
 	base      string
 	cmd       *exec.Cmd
-	coldStart time.Duration // from exec to the first answered request
-	tokens    []string      // one per user
-	ids       [][]string    // preloaded activity ids per user
+	coldStart time.Duration     // from exec to the first answered request
+	tokens    []string          // one per user
+	issuer    *auth.LocalIssuer // signs the tokens when not the run's own: a kept database's keys
+	ids       [][]string        // preloaded activity ids per user
 	cleanup   func()
 }
 
@@ -72,6 +73,9 @@ func startTarget(ctx context.Context, c config, name, keyFile, dir string) (*tar
 		} else {
 			if c.sqliteData != "" {
 				if t.ids, err = loadPreload(data, c); err == nil {
+					if t.issuer, err = keptIssuer(ctx, keyFile, data); err != nil {
+						return nil, err
+					}
 					fmt.Fprintf(os.Stderr, "%s: %d users × %d activities preloaded before, in %s\n", name, c.users, c.preload, data)
 					cmd = exec.Command(c.activityd, append(args, c.serverArgs...)...)
 					break
@@ -256,8 +260,30 @@ func principal(u int) activity.Principal {
 	return activity.Principal{TenantID: auth.LocalTenant, UserID: auth.UserID(name), AppID: "loadapp", UserName: name}
 }
 
-// mintTokens mints a token per user.
+// keptIssuer is the local issuer of a kept SQLite data directory. The server keeps its signing keys
+// in its database (auth.LocalIssuer.ShareKeys), starting from the key file of the run that made the
+// database, and signs and verifies with those: this run's tokens must be signed with them too.
+func keptIssuer(ctx context.Context, keyFile, data string) (*auth.LocalIssuer, error) {
+	issuer, err := auth.LoadLocalIssuer(keyFile, "")
+	if err != nil {
+		return nil, err
+	}
+	store, err := sqlite.Open(ctx, filepath.Join(data, "activityd.db"))
+	if err != nil {
+		return nil, err
+	}
+	defer store.Close()
+	if err := issuer.ShareKeys(ctx, store); err != nil {
+		return nil, fmt.Errorf("the signing keys of %s: %w", data, err)
+	}
+	return issuer, nil
+}
+
+// mintTokens mints a token per user, with t.issuer when set, else with issuer.
 func (t *target) mintTokens(c config, issuer *auth.LocalIssuer) error {
+	if t.issuer != nil {
+		issuer = t.issuer
+	}
 	t.tokens = make([]string, c.users)
 	for u := range c.users {
 		tok, err := issuer.Mint(principal(u).UserName, "loadapp", 24*time.Hour)
