@@ -13,9 +13,10 @@ import (
 // The writer wraps each write of a group commit in a SAVEPOINT, whose sub-journal is a statement
 // journal: it holds the original of every page the write changes (4 + 4,096 bytes a page: the
 // activity's table and index pages, the change log's, the full-text index's). SQLite's default of
-// 64 KiB holds 15 pages, fewer than many creates change, so most group commits made, wrote, read
-// back and dropped a temporary file: per create, 44 write calls and 114 KB written where 32 and
-// 83 KB are now (BENCHMARKS.md §17).
+// 64 KiB holds 15 pages, fewer than many creates change, and a spilled journal stays a file for the
+// rest of its transaction: four group commits in ten made, wrote, read back and dropped a temporary
+// file, and a create cost 44 write calls and 114 KB written where it costs 32 and 83 KB now
+// (BENCHMARKS.md §17).
 //
 // It must stay below 128 KiB. SQLite keeps an in-memory journal in one chunk of this size and, when
 // it spills, writes what the chunk holds in one call, and its Unix VFS writes at most 128 KiB - 1

@@ -21,16 +21,18 @@ func TestStatementJournal_Spills(t *testing.T) {
 		t.Fatal(statementJournalErr)
 	}
 	const child = "ACTIVITYD_TEST_STATEMENT_JOURNAL_CHILD"
-	// The descriptors' links are resolved paths: so must the directory be (TMPDIR may be a link).
-	tmp, _ := filepath.EvalSymlinks(os.Getenv("SQLITE_TMPDIR"))
 	if os.Getenv(child) == "" {
-		tmp = t.TempDir()
 		cmd := exec.Command(os.Args[0], "-test.run=^TestStatementJournal_Spills$", "-test.v")
-		cmd.Env = append(os.Environ(), child+"=1", "SQLITE_TMPDIR="+tmp)
+		cmd.Env = append(os.Environ(), child+"=1", "SQLITE_TMPDIR="+t.TempDir())
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("child: %v\n%s", err, out)
 		}
 		return
+	}
+	// The descriptors' links are resolved paths: so must the directory be (TMPDIR may be a link).
+	tmp, err := filepath.EvalSymlinks(os.Getenv("SQLITE_TMPDIR"))
+	if err != nil {
+		t.Fatal(err)
 	}
 
 	// tempFiles counts this process's open files in SQLITE_TMPDIR (SQLite opens them with

@@ -232,8 +232,10 @@ func serve(ctx context.Context, cfg Config, logOut io.Writer) error {
 		slog.Int("max_conns_per_addr", cfg.MaxConnsPerAddr), slog.Duration("read_header_timeout", cfg.ReadHeaderTimeout),
 		slog.Duration("read_timeout", cfg.ReadTimeout), slog.Int64("max_body", cfg.MaxBody), slog.Bool("tls", tlsConfig != nil),
 		slog.String("gogc", gogc), slog.String("gomemlimit", memoryLimit()))
-	if _, ok := store.(*sqlite.Store); ok && sqlite.ConfigError() != nil {
-		logger.Warn("sqlite setting not in effect: writes are slower, as durable", slog.String("error", sqlite.ConfigError().Error()))
+	if _, ok := store.(*sqlite.Store); ok {
+		if err := sqlite.ConfigError(); err != nil {
+			logger.Warn("sqlite setting not in effect: writes are slower, as durable", slog.String("error", err.Error()))
+		}
 	}
 	origin, err := publicOrigin(cfg)
 	if err != nil {

@@ -110,13 +110,13 @@ func (r *result) writtenPerRequest() string {
 	return fmt.Sprintf("%.1f calls, %.1f KB", float64(r.written.calls)/n, float64(r.written.bytes)/n/1000)
 }
 
-// cpuPerRequest is the target process's CPU time per request, which the machine's other tenants
-// and its disk's latency change far less than the rate; 0 where unknown.
-func (r *result) cpuPerRequest() time.Duration {
-	if r.requests == 0 {
-		return 0
+// cpuPerRequest says the target process's CPU time per request, such as "431 µs", which the
+// machine's other tenants and its disk's latency change far less than the rate; "—" where unknown.
+func (r *result) cpuPerRequest() string {
+	if r.requests == 0 || r.cpu == 0 {
+		return "—"
 	}
-	return r.cpu / time.Duration(r.requests)
+	return fmt.Sprintf("%.0f µs", float64(r.cpu)/float64(r.requests)/float64(time.Microsecond))
 }
 
 func (r *result) rate() float64 { return float64(r.requests) / r.elapsed.Seconds() }
@@ -242,7 +242,7 @@ func measure(ctx context.Context, c config, stdout, stderr io.Writer) error {
 		for _, t := range targets {
 			t.drive(ctx, c, client, scenario, c.warmup, round*2)
 			r := t.drive(ctx, c, client, scenario, c.duration, round*2+1)
-			fmt.Fprintf(stderr, "%-8s %-9s %9.0f req/s  p99 %v  errors %d  CPU/request %v  written/request %s\n", scenario, t.name, r.rate(), r.percentile(0.99), r.errors, r.cpuPerRequest(), r.writtenPerRequest())
+			fmt.Fprintf(stderr, "%-8s %-9s %9.0f req/s  p99 %v  errors %d  CPU/request %s  written/request %s\n", scenario, t.name, r.rate(), r.percentile(0.99), r.errors, r.cpuPerRequest(), r.writtenPerRequest())
 			results = append(results, r)
 		}
 	}
@@ -269,12 +269,8 @@ func report(w io.Writer, c config, targets []*target, results []*result) {
 		if r.target != "ceiling" {
 			ratio = fmt.Sprintf("%.2f", r.rate()/ceiling[r.scenario])
 		}
-		cpu := "—"
-		if r.cpu > 0 {
-			cpu = fmt.Sprintf("%.0f µs", float64(r.cpuPerRequest())/float64(time.Microsecond))
-		}
 		fmt.Fprintf(w, "| %s | %s | %.0f | %s | %s | %s | %s | %d | %s | %s |\n", r.scenario, r.target, r.rate(), ratio,
-			ms(r.percentile(0.5)), ms(r.percentile(0.99)), ms(r.percentile(0.999)), r.errors, cpu, r.writtenPerRequest())
+			ms(r.percentile(0.5)), ms(r.percentile(0.99)), ms(r.percentile(0.999)), r.errors, r.cpuPerRequest(), r.writtenPerRequest())
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "CPU per request is the target process's user and system time while measured, over its requests; written per request, its write system calls")

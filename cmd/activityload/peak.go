@@ -161,18 +161,23 @@ func (p *peakClient) batch(ctx context.Context, body string) (int, map[int]int, 
 	return len(b), statuses, nil
 }
 
-// procStatus reads a "kB" line of /proc/pid/status, in bytes.
-func procStatus(pid int, field string) int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+// procStatus reads a "kB" line of /proc/pid/status, in bytes; 0 where unknown.
+func procStatus(pid int, field string) int64 { return procFields(pid, "status", field)[0] << 10 }
+
+// procFields reads the number that follows each field name (such as "VmRSS:" or "syscw:") on its
+// line of /proc/pid/file; 0 for a field not found or a file that cannot be read.
+func procFields(pid int, file string, fields ...string) []int64 {
+	values := make([]int64, len(fields))
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/%s", pid, file))
 	if err != nil {
-		return 0
+		return values
 	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, field); ok {
-			var kb int64
-			fmt.Sscanf(strings.TrimSpace(rest), "%d kB", &kb)
-			return kb << 10
+	for line := range strings.SplitSeq(string(b), "\n") {
+		for i, field := range fields {
+			if rest, ok := strings.CutPrefix(line, field); ok {
+				fmt.Sscan(rest, &values[i])
+			}
 		}
 	}
-	return 0
+	return values
 }

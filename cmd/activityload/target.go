@@ -133,20 +133,7 @@ func (t *target) stop() {
 }
 
 // peakRSS is the process's peak resident set size in bytes (VmHWM), or 0 where unknown.
-func (t *target) peakRSS() int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", t.cmd.Process.Pid))
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			var kb int64
-			fmt.Sscanf(strings.TrimSpace(rest), "%d kB", &kb)
-			return kb << 10
-		}
-	}
-	return 0
-}
+func (t *target) peakRSS() int64 { return procStatus(t.cmd.Process.Pid, "VmHWM:") }
 
 // cpuTime is the CPU time, user and system, that the process has used, or 0 where unknown. It
 // reads utime and stime of /proc/pid/stat, in clock ticks of 1/100 s (USER_HZ, proc(5)).
@@ -176,22 +163,8 @@ type ioCount struct{ calls, bytes int64 }
 // written is what the process has written so far, to files and sockets alike (syscw and wchar of
 // /proc/pid/io, proc(5)); zero where unknown.
 func (t *target) written() ioCount {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/io", t.cmd.Process.Pid))
-	if err != nil {
-		return ioCount{}
-	}
-	var c ioCount
-	for _, line := range strings.Split(string(b), "\n") {
-		name, v, _ := strings.Cut(line, ": ")
-		n, _ := strconv.ParseInt(v, 10, 64)
-		switch name {
-		case "syscw":
-			c.calls = n
-		case "wchar":
-			c.bytes = n
-		}
-	}
-	return c
+	v := procFields(t.cmd.Process.Pid, "io", "syscw:", "wchar:")
+	return ioCount{calls: v[0], bytes: v[1]}
 }
 
 // preload records what a kept SQLite data directory was preloaded with.

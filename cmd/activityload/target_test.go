@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/base64"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -64,4 +65,22 @@ func keyID(t *testing.T, issuer *auth.LocalIssuer) string {
 		t.Fatalf("token header %s: %v", header, err)
 	}
 	return h.Kid
+}
+
+// TestProcFields reads this process's own /proc files as the measurements read the servers'.
+func TestProcFields(t *testing.T) {
+	pid := os.Getpid()
+	v := procFields(pid, "status", "VmRSS:", "VmHWM:", "NoSuchField:")
+	if v[0] <= 0 || v[1] < v[0] || v[2] != 0 {
+		t.Errorf("VmRSS, VmHWM, NoSuchField = %v; want a resident size, a peak at least as large, 0", v)
+	}
+	if rss := procStatus(pid, "VmRSS:"); rss < v[0]<<10/2 {
+		t.Errorf("procStatus(VmRSS) = %d bytes; want about %d kB", rss, v[0])
+	}
+	if io := procFields(pid, "io", "syscw:", "wchar:"); io[0] <= 0 || io[1] <= 0 {
+		t.Errorf("syscw, wchar = %v; want the writes this test binary has made", io)
+	}
+	if v := procFields(pid, "no-such-file", "x:"); v[0] != 0 {
+		t.Errorf("a file that cannot be read gave %v", v)
+	}
 }
