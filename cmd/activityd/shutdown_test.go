@@ -64,7 +64,21 @@ func TestShutdown_InFlight(t *testing.T) {
 			}
 		})
 	}
-	time.Sleep(500 * time.Millisecond)
+	// SIGTERM once 200 writes are acknowledged, so that the shutdown meets a server that has been
+	// writing, however fast this machine is today (a fixed half second gave 166 on a busy one).
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(10 * time.Millisecond) {
+		mu.Lock()
+		n := len(acked)
+		mu.Unlock()
+		if n >= 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			close(stop)
+			wg.Wait()
+			t.Fatalf("only %d writes acknowledged in a minute: %v", n, outcomes)
+		}
+	}
 	p.cmd.Process.Signal(syscall.SIGTERM)
 	err := p.cmd.Wait()
 	close(stop)
