@@ -96,14 +96,15 @@ type result struct {
 	requests, errors int
 	elapsed          time.Duration
 	latencies        []time.Duration // sorted
-	cpu              time.Duration   // the target process's CPU time (user and system) while measured; 0 where unknown
-	written          ioCount         // what the target process wrote while measured; zero where unknown
+	cpu              time.Duration   // the target process's CPU time (user and system) while measured
+	written          ioCount         // what the target process wrote while measured
+	known            bool            // cpu and written were read (Linux's /proc)
 }
 
 // writtenPerRequest says the target's write system calls and bytes written per request, such as
 // "32.1 calls, 83.6 KB"; "—" where unknown.
 func (r *result) writtenPerRequest() string {
-	if r.requests == 0 || r.written.calls == 0 {
+	if r.requests == 0 || !r.known {
 		return "—"
 	}
 	n := float64(r.requests)
@@ -113,7 +114,7 @@ func (r *result) writtenPerRequest() string {
 // cpuPerRequest says the target process's CPU time per request, such as "431 µs", which the
 // machine's other tenants and its disk's latency change far less than the rate; "—" where unknown.
 func (r *result) cpuPerRequest() string {
-	if r.requests == 0 || r.cpu == 0 {
+	if r.requests == 0 || !r.known {
 		return "—"
 	}
 	return fmt.Sprintf("%.0f µs", float64(r.cpu)/float64(r.requests)/float64(time.Microsecond))
@@ -158,7 +159,9 @@ func (t *target) drive(ctx context.Context, c config, client *http.Client, scena
 		}
 		*lat = append(*lat, time.Since(scheduled))
 	}
-	start, cpu, written := time.Now(), t.cpuTime(), t.written()
+	start := time.Now()
+	cpu, cpuOK := t.cpuTime()
+	written, writtenOK := t.written()
 	var wg sync.WaitGroup
 	collect := func(lat []time.Duration) {
 		mu.Lock()
@@ -201,12 +204,10 @@ func (t *target) drive(ctx context.Context, c config, client *http.Client, scena
 	}
 	wg.Wait()
 	res.elapsed = time.Since(start)
-	if after := t.cpuTime(); cpu > 0 && after > 0 {
-		res.cpu = after - cpu
-	}
-	if after := t.written(); written.calls > 0 && after.calls > 0 {
-		res.written = ioCount{after.calls - written.calls, after.bytes - written.bytes}
-	}
+	cpuAfter, cpuAfterOK := t.cpuTime()
+	writtenAfter, writtenAfterOK := t.written()
+	res.cpu, res.written = cpuAfter-cpu, ioCount{writtenAfter.calls - written.calls, writtenAfter.bytes - written.bytes}
+	res.known = cpuOK && cpuAfterOK && writtenOK && writtenAfterOK
 	res.requests, res.errors = len(res.latencies), int(errs.Load())
 	slices.Sort(res.latencies)
 	return res

@@ -162,15 +162,18 @@ func (p *peakClient) batch(ctx context.Context, body string) (int, map[int]int, 
 }
 
 // procStatus reads a "kB" line of /proc/pid/status, in bytes; 0 where unknown.
-func procStatus(pid int, field string) int64 { return procFields(pid, "status", field)[0] << 10 }
+func procStatus(pid int, field string) int64 {
+	v, _ := procFields(pid, "status", field)
+	return v[0] << 10
+}
 
 // procFields reads the number that follows each field name (such as "VmRSS:" or "syscw:") on its
-// line of /proc/pid/file; 0 for a field not found or a file that cannot be read.
-func procFields(pid int, file string, fields ...string) []int64 {
-	values := make([]int64, len(fields))
+// line of /proc/pid/file; 0 for a field not found. ok is false when the file cannot be read.
+func procFields(pid int, file string, fields ...string) (values []int64, ok bool) {
+	values = make([]int64, len(fields))
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/%s", pid, file))
 	if err != nil {
-		return values
+		return values, false
 	}
 	for line := range strings.SplitSeq(string(b), "\n") {
 		for i, field := range fields {
@@ -179,5 +182,5 @@ func procFields(pid int, file string, fields ...string) []int64 {
 			}
 		}
 	}
-	return values
+	return values, true
 }

@@ -5,7 +5,9 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"os"
 	"os/exec"
@@ -72,7 +74,12 @@ func startTarget(ctx context.Context, c config, name, keyFile, dir string) (*tar
 			}
 		} else {
 			if c.sqliteData != "" {
-				if t.ids, err = loadPreload(data, c); err == nil {
+				ids, err := keptPreload(data, c)
+				if err != nil {
+					return nil, fmt.Errorf("--sqlite-data: %w", err)
+				}
+				if ids != nil {
+					t.ids = ids
 					if t.issuer, err = keptIssuer(ctx, keyFile, data); err != nil {
 						return nil, err
 					}
@@ -125,46 +132,49 @@ func startTarget(ctx context.Context, c config, name, keyFile, dir string) (*tar
 	return t, nil
 }
 
-// stop ends the process and drops what it made.
+// stop ends the process (SIGTERM, then SIGKILL after 30 s: a wrapper such as strace may ignore
+// SIGTERM) and drops what it made.
 func (t *target) stop() {
 	t.cmd.Process.Signal(syscall.SIGTERM)
+	kill := time.AfterFunc(30*time.Second, func() { t.cmd.Process.Kill() })
 	t.cmd.Wait()
+	kill.Stop()
 	t.cleanup()
 }
 
 // peakRSS is the process's peak resident set size in bytes (VmHWM), or 0 where unknown.
 func (t *target) peakRSS() int64 { return procStatus(t.cmd.Process.Pid, "VmHWM:") }
 
-// cpuTime is the CPU time, user and system, that the process has used, or 0 where unknown. It
-// reads utime and stime of /proc/pid/stat, in clock ticks of 1/100 s (USER_HZ, proc(5)).
-func (t *target) cpuTime() time.Duration {
+// cpuTime is the CPU time, user and system, that the process has used; ok is false where unknown.
+// It reads utime and stime of /proc/pid/stat, in clock ticks of 1/100 s (USER_HZ, proc(5)).
+func (t *target) cpuTime() (d time.Duration, ok bool) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", t.cmd.Process.Pid))
 	if err != nil {
-		return 0
+		return 0, false
 	}
 	// The fields after the command's name, which is in parentheses and may hold spaces and
 	// parentheses: the 14th and 15th of the line are the 12th and 13th of these.
 	i := strings.LastIndexByte(string(b), ')')
 	f := strings.Fields(string(b)[i+1:])
 	if i < 0 || len(f) < 13 {
-		return 0
+		return 0, false
 	}
 	user, err1 := strconv.ParseInt(f[11], 10, 64)
 	system, err2 := strconv.ParseInt(f[12], 10, 64)
 	if err1 != nil || err2 != nil {
-		return 0
+		return 0, false
 	}
-	return time.Duration(user+system) * (time.Second / 100)
+	return time.Duration(user+system) * (time.Second / 100), true
 }
 
 // ioCount is what a process wrote: write system calls and bytes.
 type ioCount struct{ calls, bytes int64 }
 
 // written is what the process has written so far, to files and sockets alike (syscw and wchar of
-// /proc/pid/io, proc(5)); zero where unknown.
-func (t *target) written() ioCount {
-	v := procFields(t.cmd.Process.Pid, "io", "syscw:", "wchar:")
-	return ioCount{calls: v[0], bytes: v[1]}
+// /proc/pid/io, proc(5)); ok is false where unknown.
+func (t *target) written() (c ioCount, ok bool) {
+	v, ok := procFields(t.cmd.Process.Pid, "io", "syscw:", "wchar:")
+	return ioCount{calls: v[0], bytes: v[1]}, ok
 }
 
 // preload records what a kept SQLite data directory was preloaded with.
@@ -182,6 +192,27 @@ func savePreload(dir string, c config, ids [][]string) error {
 	return os.WriteFile(filepath.Join(dir, "preload.json"), b, 0o600)
 }
 
+// keptPreload returns the preloaded ids of dir when it holds a database this tool preloaded with c's
+// users and preload, and nil when it holds no database (the run preloads it). Anything else is an
+// error naming what is there: preloading again into a database made by other parameters would leave
+// it with two preloads and the signing keys of the first, which this run's tokens would not match.
+func keptPreload(dir string, c config) ([][]string, error) {
+	_, dbErr := os.Stat(filepath.Join(dir, "activityd.db"))
+	ids, err := loadPreload(dir, c)
+	switch {
+	case err == nil && dbErr == nil:
+		return ids, nil
+	case err == nil:
+		return nil, fmt.Errorf("%s has preload.json but no activityd.db: remove the directory, or give another", dir)
+	case errors.Is(err, fs.ErrNotExist) && errors.Is(dbErr, fs.ErrNotExist):
+		return nil, nil
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("%s holds activityd.db but no preload.json (not preloaded by this tool, or its preload was cut short): give an empty directory", dir)
+	default:
+		return nil, fmt.Errorf("%w: give the same --users and --preload, or another directory", err)
+	}
+}
+
 // loadPreload returns the ids preloaded into dir by an earlier run with the same users and preload.
 func loadPreload(dir string, c config) ([][]string, error) {
 	b, err := os.ReadFile(filepath.Join(dir, "preload.json"))
@@ -190,10 +221,13 @@ func loadPreload(dir string, c config) ([][]string, error) {
 	}
 	var p preload
 	if err := json.Unmarshal(b, &p); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, "preload.json"), err)
 	}
 	if p.Users != c.users || p.Preload != c.preload {
 		return nil, fmt.Errorf("%s was preloaded with %d users × %d activities, not %d × %d", dir, p.Users, p.Preload, c.users, c.preload)
+	}
+	if len(p.IDs) != p.Users {
+		return nil, fmt.Errorf("%s holds the ids of %d users, not %d", filepath.Join(dir, "preload.json"), len(p.IDs), p.Users)
 	}
 	return p.IDs, nil
 }
