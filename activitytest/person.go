@@ -81,6 +81,65 @@ func testPerson(t *testing.T, open Opener) {
 	}
 }
 
+// testPersonApps: a person's view merges the newest activities of many apps, with ties in
+// lastModifiedDateTime across apps, page after page: each live activity of the person once, newest
+// first (then by id), none of another user's, none expired.
+func testPersonApps(t *testing.T, open Opener) {
+	f := newFixture(t, open)
+	ctx := t.Context()
+	apps := map[string]string{} // appActivityId → app
+	for i := range 40 {
+		p := AliceNotes
+		p.AppID = fmt.Sprintf("app%02d", i*7%11)
+		a := personActivity(fmt.Sprintf("a%02d", i), "Alice's", "", "example.com")
+		if i == 5 {
+			a.ExpirationDateTime = f.clock.Now().Add(time.Minute)
+		} else {
+			apps[a.AppActivityID] = p.AppID
+		}
+		f.mustUpsert(t, p, a)
+		b := BobNotes
+		b.AppID = p.AppID
+		f.mustUpsert(t, b, personActivity(fmt.Sprintf("b%02d", i), "Bob's", "", "example.com"))
+		if i%3 == 2 { // three activities of three apps at each instant
+			f.clock.Add(time.Second)
+		}
+	}
+	f.clock.Add(time.Hour) // a05 expires
+	var prev *activity.Activity
+	seen := map[string]bool{}
+	q := activity.ActivityQuery{Limit: 4, AllApps: true}
+	for pages := 0; pages < 20; pages++ {
+		page, err := f.ListActivities(ctx, AliceNotes, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range page.Activities {
+			switch app, ok := apps[a.AppActivityID]; {
+			case !ok:
+				t.Errorf("page %d holds %s, which is not Alice's or has expired", pages, a.AppActivityID)
+			case seen[a.AppActivityID]:
+				t.Errorf("page %d holds %s again", pages, a.AppActivityID)
+			case a.AppID != app:
+				t.Errorf("%s comes with app %q, want %q", a.AppActivityID, a.AppID, app)
+			}
+			if prev != nil && (a.LastModifiedDateTime.After(prev.LastModifiedDateTime) ||
+				a.LastModifiedDateTime.Equal(prev.LastModifiedDateTime) && a.ID >= prev.ID) {
+				t.Errorf("%s (%v, id %d) comes after %s (%v, id %d): not newest first", a.AppActivityID,
+					a.LastModifiedDateTime, a.ID, prev.AppActivityID, prev.LastModifiedDateTime, prev.ID)
+			}
+			seen[a.AppActivityID], prev = true, a
+		}
+		if page.Next == nil {
+			break
+		}
+		q.After = page.Next
+	}
+	if len(seen) != len(apps) {
+		t.Errorf("the pages hold %d of Alice's %d live activities", len(seen), len(apps))
+	}
+}
+
 // testSearch: search finds every word in display text, description, app name, card text and the
 // activation URL, as whole words, ranked; hostile input finds nothing and fails nothing.
 func testSearch(t *testing.T, open Opener) {

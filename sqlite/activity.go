@@ -4,10 +4,12 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -314,15 +316,15 @@ func (s *Store) ListActivities(ctx context.Context, p activity.Principal, q acti
 	if q.Search != "" {
 		return s.searchActivities(ctx, p, q)
 	}
+	if q.AllApps && q.App == "" {
+		return s.listPerson(ctx, p, q)
+	}
 	now := s.now()
 	from, to := q.Modified.Micros()
 	afterTime, afterID := cursorArgs(q.After)
+	to = min(to, afterTime) // the index is read from the cursor on, not from the range's end
 	where, args := scope(p, q)
-	index := "activities_last_modified"
-	if q.AllApps && q.App == "" {
-		index = "activities_user"
-	}
-	rows, err := s.reads.QueryContext(ctx, `SELECT `+activityColumns+`, a.app_id FROM activities a INDEXED BY `+index+`
+	rows, err := s.reads.QueryContext(ctx, `SELECT `+activityColumns+`, a.app_id FROM activities a INDEXED BY activities_last_modified
 		WHERE `+where+` AND a.expires > ? AND a.last_modified BETWEEN ? AND ?
 		AND (a.last_modified < ? OR (a.last_modified = ? AND a.id < ?))
 		ORDER BY a.last_modified DESC, a.id DESC LIMIT ?`,
@@ -335,6 +337,181 @@ func (s *Store) ListActivities(ctx context.Context, p activity.Principal, q acti
 		return nil, fmt.Errorf("list activities: %w", err)
 	}
 	return page, s.expandPage(ctx, p, q, page)
+}
+
+// listPerson is ListActivities of a person through every app (q.AllApps without q.App). No index
+// holds a person's activities in time order (migration 0013 dropped the one that did: it cost every
+// create a page): each app's are read newest first from activities_last_modified, the app whose
+// newest activity is the newest first, into the page, until the next app's newest cannot make the
+// page. A page costs a seek or two in each of the person's apps and a query in each app that has an
+// activity on it, in one read transaction (one snapshot, as a single statement would see).
+func (s *Store) listPerson(ctx context.Context, p activity.Principal, q activity.ActivityQuery) (*activity.ActivityPage, error) {
+	conn, err := s.read.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list activities: %w", err)
+	}
+	defer conn.Close()
+	// BEGIN, not BeginTx: the pool's transactions are IMMEDIATE, which would take the write lock.
+	if _, err := conn.ExecContext(ctx, "BEGIN"); err != nil {
+		return nil, fmt.Errorf("list activities: %w", err)
+	}
+	defer func() {
+		if _, err := conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK"); err != nil {
+			conn.Raw(func(any) error { return driver.ErrBadConn }) // never back to the pool in a transaction
+		}
+	}()
+	now := s.now()
+	from, to := q.Modified.Micros()
+	afterTime, afterID := cursorArgs(q.After)
+	to = min(to, afterTime)
+
+	// The person's apps (a skip-scan: one seek for each), each with its newest activity in the range
+	// before the cursor, expired or not: none of its activities on the page can be newer.
+	type app struct {
+		id     string
+		newest int64
+	}
+	var apps []app
+	rows, err := conn.QueryContext(ctx, `WITH RECURSIVE apps (app) AS (
+			SELECT (SELECT app_id FROM activities INDEXED BY activities_last_modified
+				WHERE tenant_id = ?1 AND user_id = ?2 ORDER BY app_id LIMIT 1)
+			UNION ALL
+			SELECT (SELECT app_id FROM activities INDEXED BY activities_last_modified
+				WHERE tenant_id = ?1 AND user_id = ?2 AND app_id > apps.app ORDER BY app_id LIMIT 1)
+			FROM apps WHERE apps.app IS NOT NULL)
+		SELECT app, (SELECT last_modified FROM activities INDEXED BY activities_last_modified
+			WHERE tenant_id = ?1 AND user_id = ?2 AND app_id = apps.app AND last_modified BETWEEN ?3 AND ?4
+			AND (last_modified < ?5 OR (last_modified = ?5 AND id < ?6))
+			ORDER BY last_modified DESC, id DESC LIMIT 1) AS newest
+		FROM apps WHERE app IS NOT NULL`,
+		p.TenantID, p.UserID, from, to, afterTime, afterID)
+	if err != nil {
+		return nil, fmt.Errorf("list activities: %w", err)
+	}
+	for rows.Next() {
+		var id string
+		var newest sql.NullInt64 // none in the range before the cursor
+		if err := rows.Scan(&id, &newest); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("list activities: %w", err)
+		}
+		if newest.Valid {
+			apps = append(apps, app{id, newest.Int64})
+		}
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return nil, fmt.Errorf("list activities: %w", err)
+	}
+	slices.SortFunc(apps, func(a, b app) int { return cmp.Compare(b.newest, a.newest) })
+
+	// Each app's activities newer than the page's last row so far (when it is full), newest first.
+	one := q
+	one.App = "?" // any: scope's condition on the app is wanted, its argument (args[2]) is set app by app
+	where, args := scope(p, one)
+	stmt, err := conn.PrepareContext(ctx, `SELECT `+activityColumns+`, a.app_id FROM activities a INDEXED BY activities_last_modified
+		WHERE `+where+` AND a.expires > ? AND a.last_modified BETWEEN ? AND ?
+		AND (a.last_modified < ? OR (a.last_modified = ? AND a.id < ?))
+		AND (a.last_modified > ? OR (a.last_modified = ? AND a.id > ?))
+		ORDER BY a.last_modified DESC, a.id DESC LIMIT ?`)
+	if err != nil {
+		return nil, fmt.Errorf("list activities: %w", err)
+	}
+	defer stmt.Close()
+	var page pageRows
+	for _, app := range apps {
+		last := page.past()
+		if last != nil && app.newest < micros(last.LastModifiedDateTime) {
+			break // this app's activities and every later app's are older than the page
+		}
+		lowTime, lowID := int64(math.MinInt64), int64(math.MinInt64)
+		if last != nil {
+			lowTime, lowID = micros(last.LastModifiedDateTime), last.ID
+		}
+		args[2] = app.id
+		rows, err := stmt.QueryContext(ctx, append(args, now, max(from, lowTime), to, afterTime, afterTime, afterID,
+			lowTime, lowTime, lowID, q.Limit+1)...)
+		if err != nil {
+			return nil, fmt.Errorf("list activities: %w", err)
+		}
+		for rows.Next() {
+			var id string
+			a, err := scanActivity(rows, &id)
+			if err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("list activities: %w", err)
+			}
+			a.AppID = id
+			if !page.add(a, q) {
+				break // the rest of this app's are older than the page
+			}
+		}
+		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+			return nil, fmt.Errorf("list activities: %w", err)
+		}
+	}
+	out := page.page()
+	return out, s.expandPage(ctx, p, q, out)
+}
+
+// pageRows gathers a page of activities from several lists each newest first: the rows of the page
+// so far, newest first (then by id), and the first row past them when the page is full (then there is
+// a next page), so that it never holds more than a page and one row.
+type pageRows struct {
+	rows []*activity.Activity
+	full bool // rows ends with the first row past the page
+}
+
+// newer reports whether a comes before b newest first: a later lastModifiedDateTime, or the same and a
+// greater id.
+func newer(a, b *activity.Activity) bool {
+	if c := a.LastModifiedDateTime.Compare(b.LastModifiedDateTime); c != 0 {
+		return c > 0
+	}
+	return a.ID > b.ID
+}
+
+// past returns the first row past the page when it is full, nil when it is not.
+func (p *pageRows) past() *activity.Activity {
+	if !p.full {
+		return nil
+	}
+	return p.rows[len(p.rows)-1]
+}
+
+// add puts a in its place and cuts the rows to the page by q's limit and byte budget (activity.PageFull,
+// as scanPage does), plus the first row past it. It reports false when a is not newer than the first
+// row past a full page, and so cannot be on it (nor can what comes after a in its list).
+func (p *pageRows) add(a *activity.Activity, q activity.ActivityQuery) bool {
+	if past := p.past(); past != nil && !newer(a, past) {
+		return false
+	}
+	i, _ := slices.BinarySearchFunc(p.rows, a, func(x, a *activity.Activity) int {
+		if newer(x, a) {
+			return -1
+		}
+		return 1
+	})
+	p.rows = slices.Insert(p.rows, i, a)
+	size := 0
+	for i, r := range p.rows {
+		if activity.PageFull(i, q.Limit, size, q.MaxBytes) {
+			clear(p.rows[i+1:])
+			p.rows, p.full = p.rows[:i+1], true
+			break
+		}
+		size += r.Size()
+	}
+	return true
+}
+
+// page returns the page, with the cursor of the next one when there is one.
+func (p *pageRows) page() *activity.ActivityPage {
+	if !p.full {
+		return &activity.ActivityPage{Activities: p.rows}
+	}
+	on := p.rows[:len(p.rows)-1]
+	last := on[len(on)-1]
+	return &activity.ActivityPage{Activities: on, Next: &activity.Cursor{Time: last.LastModifiedDateTime, ID: last.ID}}
 }
 
 // scope returns the conditions, and their arguments, that select whose activities q reads (alias

@@ -30,6 +30,18 @@ func benchSize(b *testing.B) int {
 	return n
 }
 
+// benchApps is how many apps the seeded activities go through: ACTIVITYD_BENCH_APPS, default 5.
+func benchApps(b *testing.B) int {
+	n := 5
+	if v := os.Getenv("ACTIVITYD_BENCH_APPS"); v != "" {
+		var err error
+		if n, err = strconv.Atoi(v); err != nil || n < 1 {
+			b.Fatalf("ACTIVITYD_BENCH_APPS=%q: want a number of apps, 1 or more", v)
+		}
+	}
+	return n
+}
+
 // vocabulary is 20,000 made-up words of 4 to 9 letters.
 var vocabulary = func() []string {
 	r := rand.New(rand.NewPCG(5, 6))
@@ -57,15 +69,18 @@ func words(r *rand.Rand, n int) string {
 	return strings.Join(w, " ")
 }
 
-// seed stores n activities of alice through five apps, 1,000 per transaction, with display texts
-// and descriptions drawn from the vocabulary, last modified a minute apart.
+// seed stores n activities of alice through benchApps apps (five unless set), in runs of 1,000 of
+// one app (fewer when there are more than n/1,000 apps: every app has some), one transaction a run,
+// with display texts and descriptions drawn from the vocabulary, last modified a minute apart.
 func seed(b *testing.B, e *env, n int) (texts []string) {
 	r := rand.New(rand.NewPCG(1, 2))
 	start, now := time.Now(), activity.Truncate(time.Now())
+	apps := benchApps(b)
+	run := max(1, min(1000, n/apps))
 	for done := 0; done < n; {
-		app := "app" + strconv.Itoa(done/1000%5)
+		app := "app" + strconv.Itoa(done/run%apps)
 		p := activity.Principal{TenantID: auth.LocalTenant, UserID: auth.UserID("alice"), AppID: app}
-		batch := min(1000, n-done)
+		batch := min(run, n-done)
 		err := e.service.Store.Update(context.Background(), p, func(tx activity.Tx) error {
 			for i := range batch {
 				key := "doc-" + strconv.Itoa(done+i)
@@ -89,7 +104,7 @@ func seed(b *testing.B, e *env, n int) (texts []string) {
 		}
 		done += batch
 	}
-	b.Logf("seeded %d activities in %v", n, time.Since(start).Round(time.Second))
+	b.Logf("seeded %d activities through %d apps in %v", n, apps, time.Since(start).Round(time.Second))
 	return texts
 }
 
