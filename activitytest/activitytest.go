@@ -89,6 +89,7 @@ func TestStore(t *testing.T, open Opener) {
 	t.Run("Subscriptions", func(t *testing.T) { testSubscriptions(t, open) })
 	t.Run("Person", func(t *testing.T) { testPerson(t, open) })
 	t.Run("PersonApps", func(t *testing.T) { testPersonApps(t, open) })
+	t.Run("PersonConcurrent", func(t *testing.T) { testPersonConcurrent(t, open) })
 	t.Run("Search", func(t *testing.T) { testSearch(t, open) })
 	t.Run("Forget", func(t *testing.T) { testForget(t, open) })
 	t.Run("Privacy", func(t *testing.T) { testPrivacy(t, open) })

@@ -1,6 +1,7 @@
 package activitytest
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -137,6 +138,44 @@ func testPersonApps(t *testing.T, open Opener) {
 	}
 	if len(seen) != len(apps) {
 		t.Errorf("the pages hold %d of Alice's %d live activities", len(seen), len(apps))
+	}
+}
+
+// testPersonConcurrent: sixteen person timelines with history items at once all answer, as sixteen
+// timeline pages do. (SQLite's first app-by-app timeline held its read connection while it asked the
+// pool for another, for the history items: eight at once waited for each other for good.)
+func testPersonConcurrent(t *testing.T, open Opener) {
+	f := newFixture(t, open)
+	for i := range 30 {
+		p := AliceNotes
+		p.AppID = fmt.Sprintf("app%d", i%5)
+		a := personActivity(fmt.Sprintf("a%02d", i), "Alice's", "", "example.com")
+		a.HistoryItems = []*activity.HistoryItem{NewHistoryItem("", f.clock.Now().Add(-time.Hour), time.Minute)}
+		f.mustUpsert(t, p, a)
+		f.clock.Add(time.Second)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute) // a deadlock fails here, not at the test's timeout
+	defer cancel()
+	errs := make(chan error, 16)
+	for range 16 {
+		go func() {
+			var err error
+			for range 10 {
+				var page *activity.ActivityPage
+				if page, err = f.ListActivities(ctx, AliceNotes, activity.ActivityQuery{Limit: 20, AllApps: true, HistoryItems: 5}); err != nil {
+					break
+				} else if len(page.Activities) != 20 || len(page.Activities[0].HistoryItems) != 1 {
+					err = fmt.Errorf("a page of %d activities, the first with %d history items; want 20, 1", len(page.Activities), len(page.Activities[0].HistoryItems))
+					break
+				}
+			}
+			errs <- err
+		}()
+	}
+	for range 16 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
 	}
 }
 

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
-	"database/sql/driver"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -317,7 +316,13 @@ func (s *Store) ListActivities(ctx context.Context, p activity.Principal, q acti
 		return s.searchActivities(ctx, p, q)
 	}
 	if q.AllApps && q.App == "" {
-		return s.listPerson(ctx, p, q)
+		// Its history items once listPerson has given its connection back: with its own held,
+		// eight timelines at once would each wait for a second one, and the pool has eight.
+		page, err := s.listPerson(ctx, p, q)
+		if err != nil {
+			return nil, err
+		}
+		return page, s.expandPage(ctx, p, q, page)
 	}
 	now := s.now()
 	from, to := q.Modified.Micros()
@@ -339,52 +344,48 @@ func (s *Store) ListActivities(ctx context.Context, p activity.Principal, q acti
 	return page, s.expandPage(ctx, p, q, page)
 }
 
-// listPerson is ListActivities of a person through every app (q.AllApps without q.App). No index
-// holds a person's activities in time order (migration 0013 dropped the one that did: it cost every
-// create a page): each app's are read newest first from activities_last_modified, the app whose
-// newest activity is the newest first, into the page, until the next app's newest cannot make the
-// page. A page costs a seek or two in each of the person's apps and a query in each app that has an
-// activity on it, in one read transaction (one snapshot, as a single statement would see).
+// listPerson is ListActivities of a person through every app (q.AllApps without q.App), without
+// its history items. No index holds a person's activities in time order (migration 0013 dropped
+// the one that did: it cost every create a page): each app's are read newest first from
+// activities_last_modified, the app whose newest activity is the newest first, into the page, until
+// the next app's newest activity cannot make the page. A page costs two seeks in each of the
+// person's apps and a query in each app that has an activity on it, in one read transaction (one
+// snapshot, as a single statement would see).
 func (s *Store) listPerson(ctx context.Context, p activity.Principal, q activity.ActivityQuery) (*activity.ActivityPage, error) {
-	conn, err := s.read.Conn(ctx)
+	// Begun without ctx's cancellation: the driver may report a BEGIN cancelled that has run all
+	// the same, and the connection would go back to the pool inside a transaction, reading an old
+	// snapshot for good. The statements below still stop when ctx ends; Rollback ends the transaction.
+	one := q
+	one.App = "?" // any: scope's condition on the app is wanted; its argument is set app by app below
+	where, _ := scope(p, one)
+	appQuery := `SELECT ` + activityColumns + `, a.app_id FROM activities a INDEXED BY activities_last_modified
+		WHERE ` + where + ` AND a.expires > ? AND a.last_modified BETWEEN ? AND ?
+		AND (a.last_modified < ? OR (a.last_modified = ? AND a.id < ?))
+		AND (a.last_modified > ? OR (a.last_modified = ? AND a.id > ?))
+		ORDER BY a.last_modified DESC, a.id DESC LIMIT ?`
+	cached := s.reads.prepareAll(ctx, personApps, appQuery)                               // before the transaction holds a connection
+	tx, err := s.read.BeginTx(context.WithoutCancel(ctx), &sql.TxOptions{ReadOnly: true}) // a plain BEGIN: no lock
 	if err != nil {
 		return nil, fmt.Errorf("list activities: %w", err)
 	}
-	defer conn.Close()
-	// BEGIN, not BeginTx: the pool's transactions are IMMEDIATE, which would take the write lock.
-	if _, err := conn.ExecContext(ctx, "BEGIN"); err != nil {
-		return nil, fmt.Errorf("list activities: %w", err)
-	}
-	defer func() {
-		if _, err := conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK"); err != nil {
-			conn.Raw(func(any) error { return driver.ErrBadConn }) // never back to the pool in a transaction
-		}
-	}()
+	defer tx.Rollback()
 	now := s.now()
 	from, to := q.Modified.Micros()
 	afterTime, afterID := cursorArgs(q.After)
 	to = min(to, afterTime)
 
-	// The person's apps (a skip-scan: one seek for each), each with its newest activity in the range
-	// before the cursor, expired or not: none of its activities on the page can be newer.
+	// The person's apps, each with its newest activity in the range before the cursor, expired or
+	// not: none of its activities on the page can be newer.
 	type app struct {
 		id     string
 		newest int64
 	}
 	var apps []app
-	rows, err := conn.QueryContext(ctx, `WITH RECURSIVE apps (app) AS (
-			SELECT (SELECT app_id FROM activities INDEXED BY activities_last_modified
-				WHERE tenant_id = ?1 AND user_id = ?2 ORDER BY app_id LIMIT 1)
-			UNION ALL
-			SELECT (SELECT app_id FROM activities INDEXED BY activities_last_modified
-				WHERE tenant_id = ?1 AND user_id = ?2 AND app_id > apps.app ORDER BY app_id LIMIT 1)
-			FROM apps WHERE apps.app IS NOT NULL)
-		SELECT app, (SELECT last_modified FROM activities INDEXED BY activities_last_modified
-			WHERE tenant_id = ?1 AND user_id = ?2 AND app_id = apps.app AND last_modified BETWEEN ?3 AND ?4
-			AND (last_modified < ?5 OR (last_modified = ?5 AND id < ?6))
-			ORDER BY last_modified DESC, id DESC LIMIT 1) AS newest
-		FROM apps WHERE app IS NOT NULL`,
-		p.TenantID, p.UserID, from, to, afterTime, afterID)
+	st, err := inTx(ctx, tx, cached[0], personApps)
+	if err != nil {
+		return nil, fmt.Errorf("list activities: %w", err)
+	}
+	rows, err := st.QueryContext(ctx, p.TenantID, p.UserID, from, to, afterTime, afterID)
 	if err != nil {
 		return nil, fmt.Errorf("list activities: %w", err)
 	}
@@ -404,32 +405,25 @@ func (s *Store) listPerson(ctx context.Context, p activity.Principal, q activity
 	}
 	slices.SortFunc(apps, func(a, b app) int { return cmp.Compare(b.newest, a.newest) })
 
-	// Each app's activities newer than the page's last row so far (when it is full), newest first.
-	one := q
-	one.App = "?" // any: scope's condition on the app is wanted, its argument (args[2]) is set app by app
-	where, args := scope(p, one)
-	stmt, err := conn.PrepareContext(ctx, `SELECT `+activityColumns+`, a.app_id FROM activities a INDEXED BY activities_last_modified
-		WHERE `+where+` AND a.expires > ? AND a.last_modified BETWEEN ? AND ?
-		AND (a.last_modified < ? OR (a.last_modified = ? AND a.id < ?))
-		AND (a.last_modified > ? OR (a.last_modified = ? AND a.id > ?))
-		ORDER BY a.last_modified DESC, a.id DESC LIMIT ?`)
-	if err != nil {
-		return nil, fmt.Errorf("list activities: %w", err)
-	}
-	defer stmt.Close()
+	// Each app's activities, newest first, newer than the first row past the page once it is full.
 	var page pageRows
 	for _, app := range apps {
-		last := page.past()
-		if last != nil && app.newest < micros(last.LastModifiedDateTime) {
+		low := page.past()
+		if low != nil && app.newest < micros(low.LastModifiedDateTime) {
 			break // this app's activities and every later app's are older than the page
 		}
 		lowTime, lowID := int64(math.MinInt64), int64(math.MinInt64)
-		if last != nil {
-			lowTime, lowID = micros(last.LastModifiedDateTime), last.ID
+		if low != nil {
+			lowTime, lowID = micros(low.LastModifiedDateTime), low.ID
 		}
-		args[2] = app.id
-		rows, err := stmt.QueryContext(ctx, append(args, now, max(from, lowTime), to, afterTime, afterTime, afterID,
-			lowTime, lowTime, lowID, q.Limit+1)...)
+		one.App = app.id
+		_, args := scope(p, one)
+		st, err := inTx(ctx, tx, cached[1], appQuery)
+		if err != nil {
+			return nil, fmt.Errorf("list activities: %w", err)
+		}
+		rows, err := st.QueryContext(ctx, append(args, now, max(from, lowTime), to,
+			afterTime, afterTime, afterID, lowTime, lowTime, lowID, q.Limit+1)...)
 		if err != nil {
 			return nil, fmt.Errorf("list activities: %w", err)
 		}
@@ -449,9 +443,24 @@ func (s *Store) listPerson(ctx context.Context, p activity.Principal, q activity
 			return nil, fmt.Errorf("list activities: %w", err)
 		}
 	}
-	out := page.page()
-	return out, s.expandPage(ctx, p, q, out)
+	return page.page(), nil
 }
+
+// personApps selects a person's apps (tenant ?1, user ?2), each read with one seek (a skip-scan:
+// SQLite reads the distinct values of an index's column only this way), with the last_modified of
+// the app's newest activity in [?3, ?4] before the cursor (?5, ?6), NULL when it has none.
+const personApps = `WITH RECURSIVE apps (app) AS (
+		SELECT (SELECT app_id FROM activities INDEXED BY activities_last_modified
+			WHERE tenant_id = ?1 AND user_id = ?2 ORDER BY app_id LIMIT 1)
+		UNION ALL
+		SELECT (SELECT app_id FROM activities INDEXED BY activities_last_modified
+			WHERE tenant_id = ?1 AND user_id = ?2 AND app_id > apps.app ORDER BY app_id LIMIT 1)
+		FROM apps WHERE apps.app IS NOT NULL)
+	SELECT app, (SELECT last_modified FROM activities INDEXED BY activities_last_modified
+		WHERE tenant_id = ?1 AND user_id = ?2 AND app_id = apps.app AND last_modified BETWEEN ?3 AND ?4
+		AND (last_modified < ?5 OR (last_modified = ?5 AND id < ?6))
+		ORDER BY last_modified DESC, id DESC LIMIT 1)
+	FROM apps WHERE app IS NOT NULL`
 
 // pageRows gathers a page of activities from several lists each newest first: the rows of the page
 // so far, newest first (then by id), and the first row past them when the page is full (then there is

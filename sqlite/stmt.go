@@ -69,6 +69,26 @@ func (p *prepared) QueryRowContext(ctx context.Context, query string, args ...an
 	return p.q.QueryRowContext(ctx, query, args...)
 }
 
+// prepareAll returns the cached statements of queries, preparing those not in the cache yet; nil for one
+// the cache cannot hold or prepare. Call it before taking a connection of the pool for a transaction:
+// preparing takes a connection of its own.
+func (p *prepared) prepareAll(ctx context.Context, queries ...string) []*sql.Stmt {
+	out := make([]*sql.Stmt, len(queries))
+	for i, q := range queries {
+		out[i] = p.stmt(ctx, q)
+	}
+	return out
+}
+
+// inTx returns st (from prepareAll) for use in tx, prepared on tx's connection once as on any other, or
+// query prepared in tx when st is nil; either is closed with tx.
+func inTx(ctx context.Context, tx *sql.Tx, st *sql.Stmt, query string) (*sql.Stmt, error) {
+	if st != nil {
+		return tx.StmtContext(ctx, st), nil
+	}
+	return tx.PrepareContext(ctx, query)
+}
+
 // close closes the cached statements.
 func (p *prepared) close() {
 	p.mu.Lock()

@@ -42,6 +42,19 @@ func benchApps(b *testing.B) int {
 	return n
 }
 
+// benchRun is how many activities in a row the seed writes through one app before the next:
+// ACTIVITYD_BENCH_RUN, default 1,000 (fewer when there are more than ACTIVITIES/1,000 apps).
+func benchRun(b *testing.B, n, apps int) int {
+	if v := os.Getenv("ACTIVITYD_BENCH_RUN"); v != "" {
+		run, err := strconv.Atoi(v)
+		if err != nil || run < 1 {
+			b.Fatalf("ACTIVITYD_BENCH_RUN=%q: want a number of activities, 1 or more", v)
+		}
+		return run
+	}
+	return max(1, min(1000, n/apps))
+}
+
 // vocabulary is 20,000 made-up words of 4 to 9 letters.
 var vocabulary = func() []string {
 	r := rand.New(rand.NewPCG(5, 6))
@@ -69,14 +82,15 @@ func words(r *rand.Rand, n int) string {
 	return strings.Join(w, " ")
 }
 
-// seed stores n activities of alice through benchApps apps (five unless set), in runs of 1,000 of
-// one app (fewer when there are more than n/1,000 apps: every app has some), one transaction a run,
-// with display texts and descriptions drawn from the vocabulary, last modified a minute apart.
+// seed stores n activities of alice through benchApps apps (five unless set), in runs of benchRun
+// activities of one app (1,000 unless set, fewer when there are more than n/1,000 apps: every app has
+// some), one transaction a run, with display texts and descriptions drawn from the vocabulary, last
+// modified a minute apart.
 func seed(b *testing.B, e *env, n int) (texts []string) {
 	r := rand.New(rand.NewPCG(1, 2))
 	start, now := time.Now(), activity.Truncate(time.Now())
 	apps := benchApps(b)
-	run := max(1, min(1000, n/apps))
+	run := benchRun(b, n, apps)
 	for done := 0; done < n; {
 		app := "app" + strconv.Itoa(done/run%apps)
 		p := activity.Principal{TenantID: auth.LocalTenant, UserID: auth.UserID("alice"), AppID: app}
