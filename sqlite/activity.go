@@ -349,12 +349,9 @@ func (s *Store) ListActivities(ctx context.Context, p activity.Principal, q acti
 // the one that did: it cost every create a page): each app's are read newest first from
 // activities_last_modified, the app whose newest activity is the newest first, into the page, until
 // the next app's newest activity cannot make the page. A page costs two seeks in each of the
-// person's apps and a query in each app that has an activity on it, in one read transaction (one
-// snapshot, as a single statement would see).
+// person's apps and a query in each app taken before the stop (those with an activity on the page,
+// and a few that have none), in one read transaction (one snapshot, as a single statement sees).
 func (s *Store) listPerson(ctx context.Context, p activity.Principal, q activity.ActivityQuery) (*activity.ActivityPage, error) {
-	// Begun without ctx's cancellation: the driver may report a BEGIN cancelled that has run all
-	// the same, and the connection would go back to the pool inside a transaction, reading an old
-	// snapshot for good. The statements below still stop when ctx ends; Rollback ends the transaction.
 	one := q
 	one.App = "?" // any: scope's condition on the app is wanted; its argument is set app by app below
 	where, _ := scope(p, one)
@@ -363,12 +360,29 @@ func (s *Store) listPerson(ctx context.Context, p activity.Principal, q activity
 		AND (a.last_modified < ? OR (a.last_modified = ? AND a.id < ?))
 		AND (a.last_modified > ? OR (a.last_modified = ? AND a.id > ?))
 		ORDER BY a.last_modified DESC, a.id DESC LIMIT ?`
-	cached := s.reads.prepareAll(ctx, personApps, appQuery)                               // before the transaction holds a connection
-	tx, err := s.read.BeginTx(context.WithoutCancel(ctx), &sql.TxOptions{ReadOnly: true}) // a plain BEGIN: no lock
+	cached := s.reads.prepareAll(ctx, personApps, appQuery) // before a connection is held: preparing takes one
+	conn, err := s.read.Conn(ctx)                           // the wait for a connection ends with ctx
+	if err != nil {
+		return nil, fmt.Errorf("list activities: %w", err)
+	}
+	defer conn.Close()
+	// Begun without ctx's cancellation: the driver may report a BEGIN cancelled that has run all the
+	// same, and the connection would go back to the pool inside a transaction, reading an old
+	// snapshot for good. The statements below still stop when ctx ends; Rollback (deferred after
+	// Close, so run before it) ends the transaction. ReadOnly makes it a plain BEGIN: no lock.
+	tx, err := conn.BeginTx(context.WithoutCancel(ctx), &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return nil, fmt.Errorf("list activities: %w", err)
 	}
 	defer tx.Rollback()
+	appsStmt, err := inTx(ctx, tx, cached[0], personApps)
+	if err != nil {
+		return nil, fmt.Errorf("list activities: %w", err)
+	}
+	appStmt, err := inTx(ctx, tx, cached[1], appQuery)
+	if err != nil {
+		return nil, fmt.Errorf("list activities: %w", err)
+	}
 	now := s.now()
 	from, to := q.Modified.Micros()
 	afterTime, afterID := cursorArgs(q.After)
@@ -381,11 +395,7 @@ func (s *Store) listPerson(ctx context.Context, p activity.Principal, q activity
 		newest int64
 	}
 	var apps []app
-	st, err := inTx(ctx, tx, cached[0], personApps)
-	if err != nil {
-		return nil, fmt.Errorf("list activities: %w", err)
-	}
-	rows, err := st.QueryContext(ctx, p.TenantID, p.UserID, from, to, afterTime, afterID)
+	rows, err := appsStmt.QueryContext(ctx, p.TenantID, p.UserID, from, to, afterTime, afterID)
 	if err != nil {
 		return nil, fmt.Errorf("list activities: %w", err)
 	}
@@ -418,11 +428,7 @@ func (s *Store) listPerson(ctx context.Context, p activity.Principal, q activity
 		}
 		one.App = app.id
 		_, args := scope(p, one)
-		st, err := inTx(ctx, tx, cached[1], appQuery)
-		if err != nil {
-			return nil, fmt.Errorf("list activities: %w", err)
-		}
-		rows, err := st.QueryContext(ctx, append(args, now, max(from, lowTime), to,
+		rows, err := appStmt.QueryContext(ctx, append(args, now, max(from, lowTime), to,
 			afterTime, afterTime, afterID, lowTime, lowTime, lowID, q.Limit+1)...)
 		if err != nil {
 			return nil, fmt.Errorf("list activities: %w", err)
@@ -467,7 +473,8 @@ const personApps = `WITH RECURSIVE apps (app) AS (
 // a next page), so that it never holds more than a page and one row.
 type pageRows struct {
 	rows []*activity.Activity
-	full bool // rows ends with the first row past the page
+	size []int // size[k]: the bytes of rows[:k] (activity.Activity.Size); len(rows)+1 of them
+	full bool  // rows ends with the first row past the page
 }
 
 // newer reports whether a comes before b newest first: a later lastModifiedDateTime, or the same and a
@@ -489,7 +496,9 @@ func (p *pageRows) past() *activity.Activity {
 
 // add puts a in its place and cuts the rows to the page by q's limit and byte budget (activity.PageFull,
 // as scanPage does), plus the first row past it. It reports false when a is not newer than the first
-// row past a full page, and so cannot be on it (nor can what comes after a in its list).
+// row past a full page, and so cannot be on it (nor can what comes after a in its list). The rows
+// before a's place are as they were, so the cut is looked for from there: rows that come in order
+// are added in constant time.
 func (p *pageRows) add(a *activity.Activity, q activity.ActivityQuery) bool {
 	if past := p.past(); past != nil && !newer(a, past) {
 		return false
@@ -501,14 +510,17 @@ func (p *pageRows) add(a *activity.Activity, q activity.ActivityQuery) bool {
 		return 1
 	})
 	p.rows = slices.Insert(p.rows, i, a)
-	size := 0
-	for i, r := range p.rows {
-		if activity.PageFull(i, q.Limit, size, q.MaxBytes) {
-			clear(p.rows[i+1:])
-			p.rows, p.full = p.rows[:i+1], true
+	if p.size == nil {
+		p.size = []int{0}
+	}
+	p.size = slices.Insert(p.size, i+1, 0)
+	for k := i; k < len(p.rows); k++ {
+		p.size[k+1] = p.size[k] + p.rows[k].Size()
+		if activity.PageFull(k, q.Limit, p.size[k], q.MaxBytes) {
+			clear(p.rows[k+1:])
+			p.rows, p.size, p.full = p.rows[:k+1], p.size[:k+2], true
 			break
 		}
-		size += r.Size()
 	}
 	return true
 }

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
@@ -228,5 +229,77 @@ func TestListPerson_CancelledLeavesNoTransaction(t *testing.T) {
 		if _, err := c.ExecContext(bg, "ROLLBACK"); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// TestListPerson_CacheFull: with the statement cache full, listPerson prepares its statements in its
+// transaction and reads the same pages. (helper-29)
+func TestListPerson_CacheFull(t *testing.T) {
+	f := newPersonFixture(t, 3, 12, 200)
+	for i := 0; len(f.s.reads.stmts) < maxCachedStmts; i++ {
+		if f.s.reads.stmt(t.Context(), fmt.Sprintf("SELECT %d", i)) == nil {
+			t.Fatal("the cache did not take a statement")
+		}
+	}
+	for _, limit := range []int{1, 10, 1000} {
+		for _, maxBytes := range []int{0, 4000} {
+			q := activity.ActivityQuery{AllApps: true, Limit: limit, MaxBytes: maxBytes, HistoryItems: 3}
+			for pg := 0; pg < 20; pg++ {
+				got, err := f.s.ListActivities(t.Context(), activitytest.AliceNotes, q)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want, err := f.s.oneStatement(t.Context(), activitytest.AliceNotes, q)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if g, w := pageIDs(got), pageIDs(want); g != w {
+					t.Fatalf("limit %d, %d bytes, page %d:\n got %s\nwant %s", limit, maxBytes, pg, g, w)
+				}
+				if got.Next == nil {
+					break
+				}
+				q.After = got.Next
+			}
+		}
+	}
+}
+
+// TestListPerson_WaitEndsWithContext: a person's timeline waiting for a read connection gives up
+// when its context ends, as an app's list does (the first mend of helper-28's findings began its
+// transaction on the pool without the request's context, and so waited for good). (helper-29)
+func TestListPerson_WaitEndsWithContext(t *testing.T) {
+	f := newPersonFixture(t, 5, 3, 20)
+	// The statements cached first, so that preparing them takes no connection.
+	if _, err := f.s.ListActivities(t.Context(), activitytest.AliceNotes, activity.ActivityQuery{AllApps: true, Limit: 5}); err != nil {
+		t.Fatal(err)
+	}
+	var conns []*sql.Conn // every connection the pool lends (the checkpointer holds the ninth)
+	for range 8 {
+		c, err := f.s.read.Conn(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+	}
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, err := f.s.ListActivities(ctx, activitytest.AliceNotes, activity.ActivityQuery{AllApps: true, Limit: 5})
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("with no connection free: %v, want the context's deadline", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a person's timeline still waits for a connection 10 s after its context ended")
 	}
 }

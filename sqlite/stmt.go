@@ -80,8 +80,9 @@ func (p *prepared) prepareAll(ctx context.Context, queries ...string) []*sql.Stm
 	return out
 }
 
-// inTx returns st (from prepareAll) for use in tx, prepared on tx's connection once as on any other, or
-// query prepared in tx when st is nil; either is closed with tx.
+// inTx returns st (from prepareAll) for use in tx (database/sql prepares it on tx's connection the
+// first time, and keeps it there), or query prepared in tx when st is nil (the cache is full);
+// either is closed with tx.
 func inTx(ctx context.Context, tx *sql.Tx, st *sql.Stmt, query string) (*sql.Stmt, error) {
 	if st != nil {
 		return tx.StmtContext(ctx, st), nil
