@@ -329,10 +329,7 @@ func (s *Store) ListActivities(ctx context.Context, p activity.Principal, q acti
 	afterTime, afterID := cursorArgs(q.After)
 	to = min(to, afterTime) // the index is read from the cursor on, not from the range's end
 	where, args := scope(p, q)
-	rows, err := s.reads.QueryContext(ctx, `SELECT `+activityColumns+`, a.app_id FROM activities a INDEXED BY activities_last_modified
-		WHERE `+where+` AND a.expires > ? AND a.last_modified BETWEEN ? AND ?
-		AND (a.last_modified < ? OR (a.last_modified = ? AND a.id < ?))
-		ORDER BY a.last_modified DESC, a.id DESC LIMIT ?`,
+	rows, err := s.reads.QueryContext(ctx, listQuery(where, false),
 		append(args, now, from, to, afterTime, afterTime, afterID, q.Limit+1)...)
 	if err != nil {
 		return nil, fmt.Errorf("list activities: %w", err)
@@ -355,13 +352,10 @@ func (s *Store) listPerson(ctx context.Context, p activity.Principal, q activity
 	one := q
 	one.App = "?" // any: scope's condition on the app is wanted; its argument is set app by app below
 	where, _ := scope(p, one)
-	appQuery := `SELECT ` + activityColumns + `, a.app_id FROM activities a INDEXED BY activities_last_modified
-		WHERE ` + where + ` AND a.expires > ? AND a.last_modified BETWEEN ? AND ?
-		AND (a.last_modified < ? OR (a.last_modified = ? AND a.id < ?))
-		AND (a.last_modified > ? OR (a.last_modified = ? AND a.id > ?))
-		ORDER BY a.last_modified DESC, a.id DESC LIMIT ?`
-	cached := s.reads.prepareAll(ctx, personApps, appQuery) // before a connection is held: preparing takes one
-	conn, err := s.read.Conn(ctx)                           // the wait for a connection ends with ctx
+	appQuery := listQuery(where, true)
+	// From the cache before a connection is held: preparing takes one of its own.
+	cachedApps, cachedApp := s.reads.stmt(ctx, personApps), s.reads.stmt(ctx, appQuery)
+	conn, err := s.read.Conn(ctx) // the wait for a connection ends with ctx
 	if err != nil {
 		return nil, fmt.Errorf("list activities: %w", err)
 	}
@@ -375,11 +369,11 @@ func (s *Store) listPerson(ctx context.Context, p activity.Principal, q activity
 		return nil, fmt.Errorf("list activities: %w", err)
 	}
 	defer tx.Rollback()
-	appsStmt, err := inTx(ctx, tx, cached[0], personApps)
+	appsStmt, err := inTx(ctx, tx, cachedApps, personApps)
 	if err != nil {
 		return nil, fmt.Errorf("list activities: %w", err)
 	}
-	appStmt, err := inTx(ctx, tx, cached[1], appQuery)
+	appStmt, err := inTx(ctx, tx, cachedApp, appQuery)
 	if err != nil {
 		return nil, fmt.Errorf("list activities: %w", err)
 	}
@@ -450,6 +444,22 @@ func (s *Store) listPerson(ctx context.Context, p activity.Principal, q activity
 		}
 	}
 	return page.page(), nil
+}
+
+// listQuery is the statement of a page of activities newest first, from activities_last_modified,
+// under the conditions where (scope's; its arguments first), then: now, the range's ends, the
+// cursor's time, time and id (the page starts below it), with floor the time, time and id of a
+// row the page ends above, and the number of rows.
+func listQuery(where string, floor bool) string {
+	above := ""
+	if floor {
+		above = `
+		AND (a.last_modified > ? OR (a.last_modified = ? AND a.id > ?))`
+	}
+	return `SELECT ` + activityColumns + `, a.app_id FROM activities a INDEXED BY activities_last_modified
+		WHERE ` + where + ` AND a.expires > ? AND a.last_modified BETWEEN ? AND ?
+		AND (a.last_modified < ? OR (a.last_modified = ? AND a.id < ?))` + above + `
+		ORDER BY a.last_modified DESC, a.id DESC LIMIT ?`
 }
 
 // personApps selects a person's apps (tenant ?1, user ?2), each read with one seek (a skip-scan:

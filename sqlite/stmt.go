@@ -69,18 +69,7 @@ func (p *prepared) QueryRowContext(ctx context.Context, query string, args ...an
 	return p.q.QueryRowContext(ctx, query, args...)
 }
 
-// prepareAll returns the cached statements of queries, preparing those not in the cache yet; nil for one
-// the cache cannot hold or prepare. Call it before taking a connection of the pool for a transaction:
-// preparing takes a connection of its own.
-func (p *prepared) prepareAll(ctx context.Context, queries ...string) []*sql.Stmt {
-	out := make([]*sql.Stmt, len(queries))
-	for i, q := range queries {
-		out[i] = p.stmt(ctx, q)
-	}
-	return out
-}
-
-// inTx returns st (from prepareAll) for use in tx (database/sql prepares it on tx's connection the
+// inTx returns st (a statement of the cache, taken before tx began) for use in tx (database/sql prepares it on tx's connection the
 // first time, and keeps it there), or query prepared in tx when st is nil (the cache is full);
 // either is closed with tx.
 func inTx(ctx context.Context, tx *sql.Tx, st *sql.Stmt, query string) (*sql.Stmt, error) {
