@@ -90,17 +90,19 @@ func nullBytes(b []byte) any {
 
 // FindActivity returns the activity whose id is ref.ID, or else whose appActivityId is ref.AppActivityID.
 func (s *Store) FindActivity(ctx context.Context, p activity.Principal, ref activity.Ref) (*activity.Activity, error) {
-	return findActivity(ctx, s.reads, p, s.now(), ref)
+	return findActivity(ctx, s.reads, p, s.now(), ref, func() (int64, error) { return s.principal(ctx, p, p.AppID) })
 }
 
 // FindActivity returns the activity whose id is ref.ID, or else whose appActivityId is ref.AppActivityID.
 func (tx *Tx) FindActivity(ctx context.Context, ref activity.Ref) (*activity.Activity, error) {
-	return findActivity(ctx, tx.tx, tx.p, tx.now, ref)
+	return findActivity(ctx, tx.tx, tx.p, tx.now, ref, func() (int64, error) { return tx.principal(ctx, tx.p.AppID, false) })
 }
 
-func findActivity(ctx context.Context, q querier, p activity.Principal, now int64, ref activity.Ref) (*activity.Activity, error) {
+// findActivity looks ref up by its id, then by its appActivityId under p's principal id (principal
+// gives it: reads and the writer find it each their own way).
+func findActivity(ctx context.Context, q querier, p activity.Principal, now int64, ref activity.Ref, principal func() (int64, error)) (*activity.Activity, error) {
 	if ref.ID > 0 {
-		a, err := findActivityBy(ctx, q, p, now, "a.id", ref.ID)
+		a, err := findActivityBy(ctx, q, p, now, "a.id = ?", ref.ID)
 		if activity.ErrorCode(err) != activity.NotFound {
 			return a, err
 		}
@@ -108,17 +110,22 @@ func findActivity(ctx context.Context, q querier, p activity.Principal, now int6
 	if ref.AppActivityID == "" {
 		return nil, activity.Errorf(activity.NotFound, "The activity was not found.")
 	}
-	return findActivityBy(ctx, q, p, now, "a.app_activity_id", ref.AppActivityID)
+	id, err := principal()
+	if err != nil {
+		return nil, fmt.Errorf("find activity: %w", err)
+	}
+	return findActivityBy(ctx, q, p, now, "a.principal = ? AND a.app_activity_id = ?", id, ref.AppActivityID)
 }
 
-// findActivityBy looks an activity up by one key column, a constant of this package.
-func findActivityBy(ctx context.Context, q querier, p activity.Principal, now int64, column string, key any) (*activity.Activity, error) {
+// findActivityBy looks an activity of p up by a condition on its key, a constant of this package,
+// whose arguments are key.
+func findActivityBy(ctx context.Context, q querier, p activity.Principal, now int64, cond string, key ...any) (*activity.Activity, error) {
 	row := q.QueryRowContext(ctx, `SELECT `+activityColumns+` FROM activities a
-		WHERE a.tenant_id = ? AND a.user_id = ? AND a.app_id = ? AND `+column+` = ? AND a.expires > ?`,
-		p.TenantID, p.UserID, p.AppID, key, now)
+		WHERE a.tenant_id = ? AND a.user_id = ? AND a.app_id = ? AND `+cond+` AND a.expires > ?`,
+		append(append([]any{p.TenantID, p.UserID, p.AppID}, key...), now)...)
 	a, err := scanActivity(row)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, activity.Errorf(activity.NotFound, "The activity '%v' was not found.", key)
+		return nil, activity.Errorf(activity.NotFound, "The activity '%v' was not found.", key[len(key)-1])
 	} else if err != nil {
 		return nil, fmt.Errorf("find activity: %w", err)
 	}
@@ -147,8 +154,12 @@ func (tx *Tx) PutActivity(ctx context.Context, a *activity.Activity) (created bo
 	if now := fromMicros(tx.now); pv.Refuses(tx.p.AppID, a, now) != "" {
 		return false, activity.Refused(pv, tx.p.AppID, a, now)
 	}
+	principal, err := tx.principal(ctx, tx.p.AppID, true)
+	if err != nil {
+		return false, err
+	}
 	for range 2 {
-		created, ok, err := tx.upsertActivity(ctx, a)
+		created, ok, err := tx.upsertActivity(ctx, principal, a)
 		if err != nil || ok {
 			return created, err
 		}
@@ -156,8 +167,8 @@ func (tx *Tx) PutActivity(ctx context.Context, a *activity.Activity) (created bo
 		// say that the old one is gone (its id is not the new one's).
 		var old int64
 		if err := tx.tx.QueryRowContext(ctx, `DELETE FROM activities
-			WHERE tenant_id = ? AND user_id = ? AND app_id = ? AND app_activity_id = ? AND expires <= ? RETURNING id`,
-			tx.p.TenantID, tx.p.UserID, tx.p.AppID, a.AppActivityID, tx.now).Scan(&old); err != nil {
+			WHERE principal = ? AND app_activity_id = ? AND expires <= ? RETURNING id`,
+			principal, a.AppActivityID, tx.now).Scan(&old); err != nil {
 			return false, fmt.Errorf("put activity: %w", err)
 		}
 		if err := tx.logChange(ctx, old, activity.ChangeDeleted); err != nil {
@@ -195,24 +206,24 @@ func newID(now int64, attempt int) int64 {
 	return activity.NewID()
 }
 
-// upsertActivity inserts a under a new random id or, when a live activity has a's key, replaces it.
-// ok is false when an expired activity has the key: then nothing was written. A statement that fails
-// changes nothing, so a single upsert needs no savepoint of its own.
-func (tx *Tx) upsertActivity(ctx context.Context, a *activity.Activity) (created, ok bool, err error) {
+// upsertActivity inserts a under a new id or, when a live activity of the principal (its id) has a's
+// key, replaces it. ok is false when an expired activity has the key: then nothing was written. A
+// statement that fails changes nothing, so a single upsert needs no savepoint of its own.
+func (tx *Tx) upsertActivity(ctx context.Context, principal int64, a *activity.Activity) (created, ok bool, err error) {
 	a.Status = activity.StatusActive // as inserted; the update sets StatusUpdated, which tells the two apart
 	key := tx.keys.next(micros(a.LastModifiedDateTime))
 	for attempt := 0; ; attempt++ {
 		id := newID(tx.now, attempt)
-		args := append(append([]any{id, tx.p.TenantID, tx.p.UserID, tx.p.AppID}, activityArgs(a)...), key, key)
+		args := append(append([]any{id, tx.p.TenantID, tx.p.UserID, tx.p.AppID, principal}, activityArgs(a)...), key, key)
 		var stored, createdAt int64
 		var status string
-		err := tx.tx.QueryRowContext(ctx, `INSERT INTO activities (id, tenant_id, user_id, app_id,
+		err := tx.tx.QueryRowContext(ctx, `INSERT INTO activities (id, tenant_id, user_id, app_id, principal,
 			app_activity_id, activity_source_host, activation_url, app_display_name, fallback_url, content_url,
 			content_info, user_timezone, display_text, description, background_color, content, attribution,
 			icon_url, alternate_text, alternative_text, add_image_query, created, last_modified, expires, status, blank,
 			site, search_text, search_key, index_at_commit)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (tenant_id, user_id, app_id, app_activity_id) DO UPDATE SET
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (principal, app_activity_id) DO UPDATE SET
 			activity_source_host = excluded.activity_source_host, activation_url = excluded.activation_url,
 			app_display_name = excluded.app_display_name, fallback_url = excluded.fallback_url,
 			content_url = excluded.content_url, content_info = excluded.content_info,
@@ -329,7 +340,11 @@ func (s *Store) ListActivities(ctx context.Context, p activity.Principal, q acti
 	from, to := q.Modified.Micros()
 	afterTime, afterID := cursorArgs(q.After)
 	to = min(to, afterTime) // the index is read from the cursor on, not from the range's end
-	where, args := scope(p, q)
+	principal, err := s.scopePrincipal(ctx, p, q)
+	if err != nil {
+		return nil, fmt.Errorf("list activities: %w", err)
+	}
+	where, args := scope(p, q, principal)
 	rows, err := s.reads.QueryContext(ctx, listQuery(where, false),
 		append(args, now, from, to, afterTime, afterTime, afterID, q.Limit+1)...)
 	if err != nil {
@@ -346,13 +361,14 @@ func (s *Store) ListActivities(ctx context.Context, p activity.Principal, q acti
 // its history items. No index holds a person's activities in time order (migration 0013 dropped
 // the one that did: it cost every create a page): each app's are read newest first from
 // activities_last_modified, the app whose newest activity is the newest first, into the page, until
-// the next app's newest activity cannot make the page. A page costs two seeks in each of the
-// person's apps and a query in each app taken before the stop (those with an activity on the page,
-// and a few that have none), in one read transaction (one snapshot, as a single statement sees).
+// the next app's newest activity cannot make the page. A page costs a look-up of the person's
+// principals (one an app), a seek in each app's activities and a query in each app taken before
+// the stop (those with an activity on the page, and a few that have none), in one read transaction
+// (one snapshot, as a single statement sees).
 func (s *Store) listPerson(ctx context.Context, p activity.Principal, q activity.ActivityQuery) (*activity.ActivityPage, error) {
 	one := q
-	one.App = "?" // any: scope's condition on the app is wanted; its argument is set app by app below
-	where, _ := scope(p, one)
+	one.App = "?" // any: scope's condition on the app is wanted; its arguments are set app by app below
+	where, _ := scope(p, one, 0)
 	appQuery := listQuery(where, true)
 	// From the cache before a connection is held: preparing takes one of its own.
 	cachedApps, cachedApp := s.reads.stmt(ctx, personApps), s.reads.stmt(ctx, appQuery)
@@ -386,8 +402,9 @@ func (s *Store) listPerson(ctx context.Context, p activity.Principal, q activity
 	// The person's apps, each with its newest activity in the range before the cursor, expired or
 	// not: none of its activities on the page can be newer.
 	type app struct {
-		id     string
-		newest int64
+		principal int64
+		id        string
+		newest    int64
 	}
 	var apps []app
 	rows, err := appsStmt.QueryContext(ctx, p.TenantID, p.UserID, from, to, afterTime, afterID)
@@ -395,14 +412,15 @@ func (s *Store) listPerson(ctx context.Context, p activity.Principal, q activity
 		return nil, fmt.Errorf("list activities: %w", err)
 	}
 	for rows.Next() {
-		var id string
+		var a app
 		var newest sql.NullInt64 // none in the range before the cursor
-		if err := rows.Scan(&id, &newest); err != nil {
+		if err := rows.Scan(&a.principal, &a.id, &newest); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("list activities: %w", err)
 		}
 		if newest.Valid {
-			apps = append(apps, app{id, newest.Int64})
+			a.newest = newest.Int64
+			apps = append(apps, a)
 		}
 	}
 	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
@@ -422,7 +440,7 @@ func (s *Store) listPerson(ctx context.Context, p activity.Principal, q activity
 			lowTime, lowID = micros(low.LastModifiedDateTime), low.ID
 		}
 		one.App = app.id
-		_, args := scope(p, one)
+		_, args := scope(p, one, app.principal)
 		rows, err := appStmt.QueryContext(ctx, append(args, now, max(from, lowTime), to,
 			afterTime, afterTime, afterID, lowTime, lowTime, lowID, q.Limit+1)...)
 		if err != nil {
@@ -463,21 +481,14 @@ func listQuery(where string, floor bool) string {
 		ORDER BY a.last_modified DESC, a.id DESC LIMIT ?`
 }
 
-// personApps selects a person's apps (tenant ?1, user ?2), each read with one seek (a skip-scan:
-// SQLite reads the distinct values of an index's column only this way), with the last_modified of
-// the app's newest activity in [?3, ?4] before the cursor (?5, ?6), NULL when it has none.
-const personApps = `WITH RECURSIVE apps (app) AS (
-		SELECT (SELECT app_id FROM activities INDEXED BY activities_last_modified
-			WHERE tenant_id = ?1 AND user_id = ?2 ORDER BY app_id LIMIT 1)
-		UNION ALL
-		SELECT (SELECT app_id FROM activities INDEXED BY activities_last_modified
-			WHERE tenant_id = ?1 AND user_id = ?2 AND app_id > apps.app ORDER BY app_id LIMIT 1)
-		FROM apps WHERE apps.app IS NOT NULL)
-	SELECT app, (SELECT last_modified FROM activities INDEXED BY activities_last_modified
-		WHERE tenant_id = ?1 AND user_id = ?2 AND app_id = apps.app AND last_modified BETWEEN ?3 AND ?4
+// personApps selects a person's apps (tenant ?1, user ?2) from the principals table, each with its
+// principal id and the last_modified of its newest activity in [?3, ?4] before the cursor (?5, ?6),
+// NULL when it has none (one seek in activities_last_modified an app).
+const personApps = `SELECT p.id, p.app_id, (SELECT last_modified FROM activities INDEXED BY activities_last_modified
+		WHERE principal = p.id AND last_modified BETWEEN ?3 AND ?4
 		AND (last_modified < ?5 OR (last_modified = ?5 AND id < ?6))
 		ORDER BY last_modified DESC, id DESC LIMIT 1)
-	FROM apps WHERE app IS NOT NULL`
+	FROM principals p WHERE p.tenant_id = ?1 AND p.user_id = ?2`
 
 // pageRows gathers a page of activities from several lists each newest first: the rows of the page
 // so far, newest first (then by id), and the first row past them when the page is full (then there is
@@ -547,14 +558,16 @@ func (p *pageRows) page() *activity.ActivityPage {
 }
 
 // scope returns the conditions, and their arguments, that select whose activities q reads (alias
-// a): p's app, or with q.AllApps p's user (and q.App), then q.Site.
-func scope(p activity.Principal, q activity.ActivityQuery) (string, []any) {
-	where, args := "a.tenant_id = ? AND a.user_id = ? AND a.app_id = ?", []any{p.TenantID, p.UserID, p.AppID}
+// a): p's app, or with q.AllApps p's user (and q.App), then q.Site. An app's conditions start with
+// its principal id (scopePrincipal's), which activities are indexed by; the text ids are checked
+// too, so that no id could ever show another principal's activities.
+func scope(p activity.Principal, q activity.ActivityQuery, principal int64) (string, []any) {
+	where, args := "a.principal = ? AND a.tenant_id = ? AND a.user_id = ? AND a.app_id = ?", []any{principal, p.TenantID, p.UserID, p.AppID}
 	switch {
 	case q.AllApps && q.App == "":
-		where, args = "a.tenant_id = ? AND a.user_id = ?", args[:2]
+		where, args = "a.tenant_id = ? AND a.user_id = ?", args[1:3]
 	case q.AllApps:
-		args[2] = q.App
+		args[3] = q.App
 	}
 	if q.Site != "" {
 		where += " AND (a.site = ? OR substr(a.site, -?) = ?)"
@@ -566,6 +579,18 @@ func scope(p activity.Principal, q activity.ActivityQuery) (string, []any) {
 		args = append(args, since, since)
 	}
 	return where, args
+}
+
+// scopePrincipal returns the principal id of the app that q reads (scope's), 0 when q reads a
+// person's activities through every app.
+func (s *Store) scopePrincipal(ctx context.Context, p activity.Principal, q activity.ActivityQuery) (int64, error) {
+	switch {
+	case q.AllApps && q.App == "":
+		return 0, nil
+	case q.AllApps:
+		return s.principal(ctx, p, q.App)
+	}
+	return s.principal(ctx, p, p.AppID)
 }
 
 // searchActivities returns a page of the activities that match every term of q.Search: the newest
@@ -586,7 +611,11 @@ func (s *Store) searchActivities(ctx context.Context, p activity.Principal, q ac
 	now := s.now()
 	from, to := q.Modified.Micros()
 	lo, hi := keyRange(from, to)
-	where, args := scope(p, q)
+	principal, err := s.scopePrincipal(ctx, p, q)
+	if err != nil {
+		return nil, fmt.Errorf("search activities: %w", err)
+	}
+	where, args := scope(p, q, principal)
 	// The index holds every person's activities: it is read newest first (FTS5 gives its rowids in
 	// order at no cost), each match is looked up by its key and kept when it is the person's (or the
 	// app's) and in q's range, and the reading stops at SearchCandidates kept. (FTS5's bm25 is not
@@ -764,12 +793,16 @@ func (s *Store) RecentActivities(ctx context.Context, p activity.Principal, q ac
 	afterTime, afterID := cursorArgs(q.After)
 	// The index on (user key, recent DESC, id DESC) yields the rows in order; an activity whose history
 	// items have all expired (but are not purged yet) is skipped.
+	principal, err := s.principal(ctx, p, p.AppID)
+	if err != nil {
+		return nil, fmt.Errorf("recent activities: %w", err)
+	}
 	rows, err := s.reads.QueryContext(ctx, `SELECT `+activityColumns+`, a.recent FROM activities a INDEXED BY activities_recent
-		WHERE a.tenant_id = ? AND a.user_id = ? AND a.app_id = ? AND a.recent IS NOT NULL AND a.expires > ?
+		WHERE a.principal = ? AND a.tenant_id = ? AND a.user_id = ? AND a.app_id = ? AND a.recent IS NOT NULL AND a.expires > ?
 		AND a.last_modified BETWEEN ? AND ? AND (a.recent < ? OR (a.recent = ? AND a.id < ?))
 		AND EXISTS (SELECT 1 FROM history_items h WHERE h.activity_id = a.id AND h.expires > ?)
 		ORDER BY a.recent DESC, a.id DESC LIMIT ?`,
-		p.TenantID, p.UserID, p.AppID, now, from, to, afterTime, afterTime, afterID, now, q.Limit+1)
+		principal, p.TenantID, p.UserID, p.AppID, now, from, to, afterTime, afterTime, afterID, now, q.Limit+1)
 	if err != nil {
 		return nil, fmt.Errorf("recent activities: %w", err)
 	}
@@ -833,10 +866,15 @@ func (s *Store) CountActivities(ctx context.Context, p activity.Principal, modif
 		return 0, nil
 	}
 	from, to := modified.Micros()
+	principal, err := s.principal(ctx, p, p.AppID)
+	if err != nil {
+		return 0, fmt.Errorf("count activities: %w", err)
+	}
 	var n int
-	err := s.reads.QueryRowContext(ctx, `SELECT COUNT(*) FROM activities a
-		WHERE a.tenant_id = ? AND a.user_id = ? AND a.app_id = ? AND a.expires > ? AND a.last_modified BETWEEN ? AND ?`,
-		p.TenantID, p.UserID, p.AppID, s.now(), from, to).Scan(&n)
+	err = s.reads.QueryRowContext(ctx, `SELECT COUNT(*) FROM activities a INDEXED BY activities_last_modified
+		WHERE a.principal = ? AND a.tenant_id = ? AND a.user_id = ? AND a.app_id = ? AND a.expires > ?
+		AND a.last_modified BETWEEN ? AND ?`,
+		principal, p.TenantID, p.UserID, p.AppID, s.now(), from, to).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("count activities: %w", err)
 	}

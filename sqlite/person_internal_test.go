@@ -22,7 +22,7 @@ func (c *personClock) Now() time.Time      { return time.UnixMicro(c.t.Load()).U
 func (c *personClock) add(d time.Duration) { c.t.Add(d.Microseconds()) }
 
 // oneStatement is ListActivities as one statement read it before migration 0013 (with no index
-// named, and no min(to, after)): the reference listPerson must match, page for page.
+// named, no min(to, after), and no principal id): the reference listPerson must match, page for page.
 func (s *Store) oneStatement(ctx context.Context, p activity.Principal, q activity.ActivityQuery) (*activity.ActivityPage, error) {
 	if q.Modified.Empty() {
 		return &activity.ActivityPage{}, nil
@@ -30,7 +30,10 @@ func (s *Store) oneStatement(ctx context.Context, p activity.Principal, q activi
 	now := s.now()
 	from, to := q.Modified.Micros()
 	afterTime, afterID := cursorArgs(q.After)
-	where, args := scope(p, q)
+	where, args := scope(p, q, 0)
+	if w, ok := strings.CutPrefix(where, "a.principal = ? AND "); ok {
+		where, args = w, args[1:] // by the text ids alone, as before migration 0014
+	}
 	rows, err := s.read.QueryContext(ctx, `SELECT `+activityColumns+`, a.app_id FROM activities a
 		WHERE `+where+` AND a.expires > ? AND a.last_modified BETWEEN ? AND ?
 		AND (a.last_modified < ? OR (a.last_modified = ? AND a.id < ?))

@@ -23,7 +23,13 @@ func (s *Store) Forget(ctx context.Context, p activity.Principal, f activity.For
 
 func (tx *Tx) forget(ctx context.Context, f activity.Forget) (activity.Forgotten, error) {
 	var n activity.Forgotten
-	where, args := "tenant_id = ? AND user_id = ?", []any{tx.p.TenantID, tx.p.UserID}
+	// The user's activities are found through the principals of the user (the app's, with f.AppID),
+	// which activities are indexed by (migration 0014).
+	principals, where, args := "tenant_id = ? AND user_id = ?", "tenant_id = ? AND user_id = ?", []any{tx.p.TenantID, tx.p.UserID}
+	if f.AppID != "" {
+		principals, args = principals+" AND app_id = ?", append(args, f.AppID)
+	}
+	where, args = "principal IN (SELECT id FROM principals WHERE "+principals+") AND "+where, append(args, tx.p.TenantID, tx.p.UserID)
 	from, to := f.Range.Micros()
 	switch {
 	case f.All:

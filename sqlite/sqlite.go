@@ -45,7 +45,8 @@ type Store struct {
 	writeQ *prepared // conn, through its statement cache; only the writer uses it
 	reads  *prepared // the read pool, through its statement cache
 
-	keys searchKeys // the full-text index's keys; the writer's alone
+	keys       searchKeys   // the full-text index's keys; the writer's alone
+	principals principalIDs // the ids of the principals table (migration 0014)
 
 	writes chan *writeRequest // to the group-commit writer
 	// observeBatch is ObserveBatch's function (set while the writer runs).
@@ -361,15 +362,16 @@ func (s *Store) commit(batch []*writeRequest) {
 		return
 	}
 	results := make([]error, len(batch))
-	var logged []pendingChange // the changes of the batch's writes that succeeded, in order
-	var indexed []int64        // the search keys the batch's writes gave activities (migration 0011)
-	var changed []string       // the users whose changes the batch appended to the change log
-	everyone := false          // the batch appended changes of users it cannot name
+	var logged []pendingChange  // the changes of the batch's writes that succeeded, in order
+	var indexed []int64         // the search keys the batch's writes gave activities (migration 0011)
+	var changed []string        // the users whose changes the batch appended to the change log
+	var resolved []principalRow // the principals rows the batch's writes that succeeded read or inserted
+	everyone := false           // the batch appended changes of users it cannot name
 	// A statement interrupted because its request was cancelled would roll back the whole shared
 	// transaction (SQLite's interrupt ends the transaction), failing every other write in it. So once
 	// a write has started, its statements run to the end whatever becomes of its request: the write
 	// is then committed or failed like any other, and its caller told which.
-	tx := &Tx{tx: detached{s.writeQ}, keys: &s.keys}
+	tx := &Tx{tx: detached{s.writeQ}, keys: &s.keys, principals: &s.principals}
 	for i, r := range batch {
 		if err := r.ctx.Err(); err != nil {
 			results[i] = err
@@ -381,6 +383,7 @@ func (s *Store) commit(batch []*writeRequest) {
 		}
 		// The slices are reused from write to write: no allocation on the hot path.
 		tx.p, tx.now, tx.logged, tx.appended, tx.pending, tx.indexed = r.p, s.now(), tx.logged[:0], false, tx.pending[:0], tx.indexed[:0]
+		tx.resolved = tx.resolved[:0]
 		var err error
 		results[i] = run(r, tx)
 		// Every write's keys, failed or not: insertSearch skips those no row holds (rolled back),
@@ -401,6 +404,7 @@ func (s *Store) commit(batch []*writeRequest) {
 		}
 		if results[i] == nil {
 			logged = append(logged, tx.pending...)
+			resolved = append(resolved, tx.resolved...)
 		}
 	}
 	err := insertSearch(ctx, s.writeQ, indexed)
@@ -422,6 +426,8 @@ func (s *Store) commit(batch []*writeRequest) {
 				results[i] = fmt.Errorf("commit: %w", err)
 			}
 		}
+	} else {
+		s.principals.add(resolved) // before any caller is answered: a read after a write finds it cached
 	}
 	for i, r := range batch {
 		r.err <- results[i]
@@ -478,6 +484,10 @@ type Tx struct {
 	pending  []pendingChange // its changes, inserted with the batch's before it commits
 	indexed  []int64         // the search keys it gave activities, added to the full-text index with the batch's
 	keys     *searchKeys     // the writer's, for the full-text index
+	// principals is the store's cache of principal ids; resolved, the rows this write read or
+	// inserted that were not in it, added once the batch has committed.
+	principals *principalIDs
+	resolved   []principalRow
 }
 
 // isPrimaryKeyViolation reports whether err is SQLite's primary key constraint failure.

@@ -1,0 +1,176 @@
+package sqlite
+
+import (
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/activityd/activityd"
+	"github.com/activityd/activityd/activitytest"
+)
+
+// TestMigration_Principals opens a database that an activityd of migration 0013 wrote (three
+// principals, two of them one user's) and checks that migration 0014 indexes every activity by
+// its principal: each app's list, the person's timeline through both apps, a look-up and an upsert
+// by appActivityId (which must replace the migrated row, not add one), and a forget of one app.
+func TestMigration_Principals(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "activityd.db")
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`CREATE TABLE schema_migrations (name TEXT PRIMARY KEY, checksum TEXT NOT NULL, applied INTEGER NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	names, err := fs.Glob(migrationFS, "migrations/*.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		base := strings.TrimPrefix(name, "migrations/")
+		if base >= "0014" {
+			break
+		}
+		body, _ := migrationFS.ReadFile(name)
+		sum := sha256.Sum256(body)
+		if _, err := db.Exec(string(body)); err != nil {
+			t.Fatalf("%s: %v", base, err)
+		}
+		if _, err := db.Exec(`INSERT INTO schema_migrations VALUES (?, ?, 0)`, base, hex.EncodeToString(sum[:])); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// As 0013's activityd wrote them: no principal column yet.
+	base := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	owners := []activity.Principal{activitytest.AliceNotes, activitytest.AliceMusic, activitytest.BobNotes}
+	n := 0
+	for i, p := range owners {
+		for j := range 4 {
+			n++
+			at := micros(base.Add(time.Duration(n) * time.Minute))
+			if _, err := db.Exec(`INSERT INTO activities (id, tenant_id, user_id, app_id, app_activity_id,
+				activity_source_host, activation_url, app_display_name, fallback_url, content_url, user_timezone,
+				display_text, description, background_color, attribution, icon_url, alternate_text, alternative_text,
+				created, last_modified, expires, status)
+				VALUES (?, ?, ?, ?, ?, '', 'notes://x', 'App', '', '', '', ?, '', '', 0, '', '', '', ?, ?, ?, 'active')`,
+				n, p.TenantID, p.UserID, p.AppID, fmt.Sprintf("doc-%d", j), fmt.Sprintf("%s %d", p.AppID, i), at, at,
+				micros(base.AddDate(1, 0, 0))); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	db.Close()
+
+	s, err := Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.Now = func() time.Time { return base.Add(time.Hour) }
+	var principals int
+	if err := s.read.QueryRow(`SELECT count(*) FROM principals`).Scan(&principals); err != nil || principals != 3 {
+		t.Fatalf("principals after the migration: %d, %v; want 3", principals, err)
+	}
+	keys := func(page *activity.ActivityPage) string {
+		var k []string
+		for _, a := range page.Activities {
+			k = append(k, a.AppID+"/"+a.AppActivityID)
+		}
+		return strings.Join(k, " ")
+	}
+	for _, p := range owners {
+		page, err := s.ListActivities(t.Context(), p, activity.ActivityQuery{Limit: 10, AllApps: true, App: p.AppID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := p.AppID + "/doc-3 " + p.AppID + "/doc-2 " + p.AppID + "/doc-1 " + p.AppID + "/doc-0"
+		if got := keys(page); got != want {
+			t.Errorf("%s's %s list: %s, want %s", p.UserID, p.AppID, got, want)
+		}
+	}
+	page, err := s.ListActivities(t.Context(), activitytest.AliceNotes, activity.ActivityQuery{Limit: 5, AllApps: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := keys(page), "music/doc-3 music/doc-2 music/doc-1 music/doc-0 notes/doc-3"; got != want {
+		t.Errorf("alice's timeline: %s, want %s", got, want)
+	}
+
+	svc := activity.NewService(s)
+	if a, err := s.FindActivity(t.Context(), activitytest.BobNotes, activity.Ref{AppActivityID: "doc-2"}); err != nil || a.VisualElements.DisplayText != "notes 2" {
+		t.Fatalf("bob's doc-2 by appActivityId: %+v, %v", a, err)
+	}
+	if created, err := svc.UpsertActivity(t.Context(), activitytest.BobNotes, activitytest.NewActivity("doc-2")); err != nil || created {
+		t.Fatalf("PUT of a migrated activity's appActivityId: created %v, %v; want it replaced", created, err)
+	}
+	if n, err := s.CountActivities(t.Context(), activitytest.BobNotes, activity.TimeRange{}); err != nil || n != 4 {
+		t.Errorf("bob's activities after the PUT: %d, %v; want 4", n, err)
+	}
+	if _, err := s.Forget(t.Context(), activitytest.AliceNotes, activity.Forget{AppID: "music"}); err != nil {
+		t.Fatal(err)
+	}
+	page, err = s.ListActivities(t.Context(), activitytest.AliceNotes, activity.ActivityQuery{Limit: 10, AllApps: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := keys(page), "notes/doc-3 notes/doc-2 notes/doc-1 notes/doc-0"; got != want {
+		t.Errorf("alice's timeline after forgetting music: %s, want %s", got, want)
+	}
+	if db, err = sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)"); err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.ExecContext(t.Context(), `INSERT INTO activities (id, tenant_id, user_id, app_id, app_activity_id,
+		activity_source_host, activation_url, app_display_name, fallback_url, content_url, user_timezone, display_text,
+		description, background_color, attribution, icon_url, alternate_text, alternative_text, created, last_modified,
+		expires, status) SELECT id + 100, tenant_id, user_id, app_id, 'no-principal', activity_source_host,
+		activation_url, app_display_name, fallback_url, content_url, user_timezone, display_text, description,
+		background_color, attribution, icon_url, alternate_text, alternative_text, created, last_modified, expires,
+		status FROM activities LIMIT 1`); err == nil || !strings.Contains(err.Error(), "principal is required") {
+		t.Errorf("an insert without its principal: %v, want it refused", err)
+	}
+}
+
+// TestPrincipal_RolledBackNotCached: a write that inserted its principal's row and then failed is
+// rolled back, row and all; the id it saw must not be cached, or the next principal given that id
+// would share the unique key of the first, and one's PUT would overwrite the other's activity.
+func TestPrincipal_RolledBackNotCached(t *testing.T) {
+	s, err := Open(t.Context(), filepath.Join(t.TempDir(), "activityd.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	x, y := activitytest.AliceNotes, activitytest.BobNotes
+	err = s.Update(t.Context(), x, func(tx activity.Tx) error {
+		if _, err := tx.(*Tx).PutActivity(t.Context(), activitytest.NewActivity("doc")); err != nil {
+			return err
+		}
+		return errors.New("failed after its activity was written")
+	})
+	if err == nil {
+		t.Fatal("the failing write succeeded")
+	}
+	svc := activity.NewService(s)
+	for _, p := range []activity.Principal{y, x} { // y is given the id x's rolled-back row had
+		a := activitytest.NewActivity("doc")
+		a.VisualElements.DisplayText = p.UserID + "'s"
+		if created, err := svc.UpsertActivity(t.Context(), p, a); err != nil || !created {
+			t.Fatalf("%s's PUT: created %v, %v; want created", p.UserID, created, err)
+		}
+	}
+	for _, p := range []activity.Principal{x, y} {
+		a, err := s.FindActivity(t.Context(), p, activity.Ref{AppActivityID: "doc"})
+		if err != nil || a.VisualElements.DisplayText != p.UserID+"'s" {
+			t.Errorf("%s's doc: %+v, %v", p.UserID, a, err)
+		}
+	}
+}
