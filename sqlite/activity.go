@@ -167,8 +167,9 @@ func (tx *Tx) PutActivity(ctx context.Context, a *activity.Activity) (created bo
 		// say that the old one is gone (its id is not the new one's).
 		var old int64
 		if err := tx.tx.QueryRowContext(ctx, `DELETE FROM activities
-			WHERE principal = ? AND app_activity_id = ? AND expires <= ? RETURNING id`,
-			principal, a.AppActivityID, tx.now).Scan(&old); err != nil {
+			WHERE principal = ? AND app_activity_id = ? AND expires <= ?
+			AND tenant_id = ? AND user_id = ? AND app_id = ? RETURNING id`,
+			principal, a.AppActivityID, tx.now, tx.p.TenantID, tx.p.UserID, tx.p.AppID).Scan(&old); err != nil {
 			return false, fmt.Errorf("put activity: %w", err)
 		}
 		if err := tx.logChange(ctx, old, activity.ChangeDeleted); err != nil {
@@ -206,6 +207,27 @@ func newID(now int64, attempt int) int64 {
 	return activity.NewID()
 }
 
+// activityIDs hands out the ids of new activities; the writer's alone. An id is newID's or, when
+// that is not above the last one handed out, one past it: the writes of a batch, and an import's
+// thousands of creates in one write, share their microsecond (tx.now), and a clock may step back,
+// so ids drawn from the clock alone would collide with each other (10 random bits a microsecond)
+// and, after a few draws, fall back to random ids in the middle of the table.
+type activityIDs struct{ last int64 }
+
+// next returns an id for an activity created at now (microseconds); attempt counts the ids already
+// drawn for it that were taken (by rows from before, whose ids are spread over the whole range).
+func (g *activityIDs) next(now int64, attempt int) int64 {
+	id := newID(now, attempt)
+	if attempt >= 4 {
+		return id // wholly random: the last id is kept for the next activity
+	}
+	if id <= g.last && g.last < math.MaxInt64 {
+		id = g.last + 1
+	}
+	g.last = max(g.last, id)
+	return id
+}
+
 // upsertActivity inserts a under a new id or, when a live activity of the principal (its id) has a's
 // key, replaces it. ok is false when an expired activity has the key: then nothing was written. A
 // statement that fails changes nothing, so a single upsert needs no savepoint of its own.
@@ -213,7 +235,7 @@ func (tx *Tx) upsertActivity(ctx context.Context, principal int64, a *activity.A
 	a.Status = activity.StatusActive // as inserted; the update sets StatusUpdated, which tells the two apart
 	key := tx.keys.next(micros(a.LastModifiedDateTime))
 	for attempt := 0; ; attempt++ {
-		id := newID(tx.now, attempt)
+		id := tx.ids.next(tx.now, attempt)
 		args := append(append([]any{id, tx.p.TenantID, tx.p.UserID, tx.p.AppID, principal}, activityArgs(a)...), key, key)
 		var stored, createdAt int64
 		var status string
@@ -235,7 +257,8 @@ func (tx *Tx) upsertActivity(ctx context.Context, principal int64, a *activity.A
 			expires = excluded.expires, blank = excluded.blank, site = excluded.site,
 			search_text = excluded.search_text, search_key = excluded.search_key,
 			index_at_commit = excluded.index_at_commit, status = '`+string(activity.StatusUpdated)+`'
-			WHERE activities.expires > ?
+			WHERE activities.expires > ? AND activities.tenant_id = excluded.tenant_id
+			AND activities.user_id = excluded.user_id AND activities.app_id = excluded.app_id
 			RETURNING id, created, status`, append(args, tx.now)...).Scan(&stored, &createdAt, &status)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):

@@ -87,6 +87,11 @@ func (tx *Tx) principal(ctx context.Context, app string, create bool) (int64, er
 	if id, ok := tx.principals.cached(k); ok {
 		return id, nil
 	}
+	for _, r := range tx.resolved { // an import's thousands of creates in one write look it up once
+		if r.key == k {
+			return r.id, nil
+		}
+	}
 	id, err := findPrincipal(ctx, tx.tx, k)
 	if err != nil || (id == 0 && !create) {
 		return id, err

@@ -174,3 +174,37 @@ func TestPrincipal_RolledBackNotCached(t *testing.T) {
 		}
 	}
 }
+
+// TestPrincipal_WrongIDWritesNothing: were a principal id ever wrong (here the cache is made to give
+// alice bob's), the text ids that statements check as well keep a PUT from replacing another
+// principal's activity and a list from showing one.
+func TestPrincipal_WrongIDWritesNothing(t *testing.T) {
+	s, err := Open(t.Context(), filepath.Join(t.TempDir(), "activityd.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	svc := activity.NewService(s)
+	alice, bob := activitytest.AliceNotes, activitytest.BobNotes
+	if _, err := svc.UpsertActivity(t.Context(), bob, activitytest.NewActivity("doc")); err != nil {
+		t.Fatal(err)
+	}
+	bobs, err := s.principal(t.Context(), bob, bob.AppID)
+	if err != nil || bobs == 0 {
+		t.Fatal(bobs, err)
+	}
+	s.principals.add([]principalRow{{principalKey{alice.TenantID, alice.UserID, alice.AppID}, bobs}})
+	a := activitytest.NewActivity("doc")
+	a.VisualElements.DisplayText = "alice's"
+	if _, err := svc.UpsertActivity(t.Context(), alice, a); err == nil {
+		t.Error("alice's PUT under bob's principal id succeeded")
+	}
+	if page, err := s.ListActivities(t.Context(), alice, activity.ActivityQuery{Limit: 10}); err != nil || len(page.Activities) != 0 {
+		t.Errorf("alice's list under bob's principal id: %d activities, %v", len(page.Activities), err)
+	}
+	if got, err := s.FindActivity(t.Context(), bob, activity.Ref{AppActivityID: "doc"}); err != nil {
+		t.Error(err)
+	} else if got.VisualElements.DisplayText == "alice's" {
+		t.Error("alice's PUT replaced bob's activity")
+	}
+}
