@@ -8,9 +8,9 @@ import (
 )
 
 // PublicIDs turns the ids that stores keep into the ids that clients see, and back. A store may
-// choose ids that place its rows well (SQLite's are the creation time, to the microsecond, in the
-// high bits, which appends new rows at the end of the table); shown as they are, they would tell
-// when an activity was made, and ids clustered by principal would tell whose it is. A public id is a keyed permutation of the stored id over the
+// choose ids that keep a principal's rows together in creation order (SQLite does: a hash of the
+// principal and the creation second sit in the high bits); shown as they are, they would tell when an
+// activity was made and whose it is. A public id is a keyed permutation of the stored id over the
 // positive 63-bit numbers, so it tells nothing without the key, and each stored id has exactly one.
 //
 // The permutation is Triple DES (crypto/des, a 64-bit block cipher) with cycle walking: a block that

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"math"
 	"slices"
 	"strconv"
@@ -179,53 +180,36 @@ func (tx *Tx) PutActivity(ctx context.Context, a *activity.Activity) (created bo
 	return false, fmt.Errorf("put activity: the expired activity '%s' is still in the way", a.AppActivityID)
 }
 
-// idEpoch is where the microseconds of newID start: 2025-01-01, which leaves them room until 2310.
-var idEpoch = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC).UnixMicro()
+// idEpoch is where the seconds of newID start: 2025-01-01, which leaves them room until 2059.
+var idEpoch = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC).Unix()
 
-// newID returns an id for an activity created at now (microseconds); attempt counts the ids already
-// drawn for it that were taken. SQLite keeps a table's rows in id order, so the id decides where a
-// new row goes in the B-tree. Of the 63 bits: 53 of microseconds since idEpoch, 10 random. New rows
-// go after every older one, at the end of the table, where a batch's creates share their last pages
-// and a full page is followed by a new one (SQLite's quick balance). Ids that kept each principal's
-// activities together (a hash of the principal in the high bits, until 2026-12-03) put every create
-// in the middle of the table, where a full leaf is rebalanced with its two siblings and their parent:
-// 2.9 pages written a create instead of 0.55 (BenchmarkCreate_Pages; BENCHMARKS.md §19). A principal's
-// newest activities are now on pages of their own time rather than adjacent, which its lists read.
+// newID returns an id for a new activity of p created at now (microseconds); attempt counts the ids
+// already drawn for it that were taken. SQLite keeps a table's rows in id order, so the id decides
+// which rows share a page. Random ids scattered a user's activities over the whole file, one page
+// read per activity listed; these keep each principal's activities together in the order they were
+// created, so a page of the newest reads a few adjacent pages. Of the 63 bits: 16 of a hash of the
+// principal, 30 of seconds since idEpoch, 17 random. They tell nothing about how many activities
+// exist, but they do tell when and for whom each was made: clients never see them, only the keyed
+// permutation of them that graph shows (activity.PublicIDs). (Migration 0001 still calls the id
+// random and the Graph id; applied migrations cannot change.) After a few draws that were taken, it
+// returns a wholly random id.
 //
-// The ids tell when each activity was made, not for whom nor how many exist; clients never see them,
-// only the keyed permutation of them that graph shows (activity.PublicIDs). (Migration 0001 still
-// calls the id random and the Graph id; applied migrations cannot change.) After a few draws that
-// were taken, it returns a wholly random id.
-func newID(now int64, attempt int) int64 {
+// Ids that rise with the time of creation alone (tried on 2026-12-03, BENCHMARKS.md §19) append each
+// create at the end of the table instead of in the middle, where SQLite rebalances a full leaf with
+// its siblings: 4.9 pages written a create against 7.3, creates 1.4 times as fast on a million
+// activities; but a principal's newest activities then lie a page apart each, and recent from a cold
+// cache ran at 0.6 times the rate, lists at 0.8: reads are what a person waits for.
+func newID(p activity.Principal, now int64, attempt int) int64 {
 	if attempt >= 4 {
 		return activity.NewID()
 	}
-	micros := max(now-idEpoch, 0) & (1<<53 - 1)
-	if id := micros<<10 | activity.NewID()&(1<<10-1); id > 0 {
+	h := fnv.New32a()
+	h.Write([]byte(p.TenantID + "\x00" + p.UserID + "\x00" + p.AppID))
+	seconds := max(now/1_000_000-idEpoch, 0) & (1<<30 - 1)
+	if id := int64(h.Sum32()>>16)<<47 | seconds<<17 | activity.NewID()&(1<<17-1); id > 0 {
 		return id
 	}
 	return activity.NewID()
-}
-
-// activityIDs hands out the ids of new activities; the writer's alone. An id is newID's or, when
-// that is not above the last one handed out, one past it: the writes of a batch, and an import's
-// thousands of creates in one write, share their microsecond (tx.now), and a clock may step back,
-// so ids drawn from the clock alone would collide with each other (10 random bits a microsecond)
-// and, after a few draws, fall back to random ids in the middle of the table.
-type activityIDs struct{ last int64 }
-
-// next returns an id for an activity created at now (microseconds); attempt counts the ids already
-// drawn for it that were taken (by rows from before, whose ids are spread over the whole range).
-func (g *activityIDs) next(now int64, attempt int) int64 {
-	id := newID(now, attempt)
-	if attempt >= 4 {
-		return id // wholly random: the last id is kept for the next activity
-	}
-	if id <= g.last && g.last < math.MaxInt64 {
-		id = g.last + 1
-	}
-	g.last = max(g.last, id)
-	return id
 }
 
 // upsertActivity inserts a under a new id or, when a live activity of the principal (its id) has a's
@@ -235,7 +219,7 @@ func (tx *Tx) upsertActivity(ctx context.Context, principal int64, a *activity.A
 	a.Status = activity.StatusActive // as inserted; the update sets StatusUpdated, which tells the two apart
 	key := tx.keys.next(micros(a.LastModifiedDateTime))
 	for attempt := 0; ; attempt++ {
-		id := tx.ids.next(tx.now, attempt)
+		id := newID(tx.p, tx.now, attempt)
 		args := append(append([]any{id, tx.p.TenantID, tx.p.UserID, tx.p.AppID, principal}, activityArgs(a)...), key, key)
 		var stored, createdAt int64
 		var status string

@@ -46,7 +46,6 @@ type Store struct {
 	reads  *prepared // the read pool, through its statement cache
 
 	keys       searchKeys   // the full-text index's keys; the writer's alone
-	ids        activityIDs  // new activities' ids; the writer's alone
 	principals principalIDs // the ids of the principals table (migration 0014)
 
 	writes chan *writeRequest // to the group-commit writer
@@ -372,7 +371,7 @@ func (s *Store) commit(batch []*writeRequest) {
 	// transaction (SQLite's interrupt ends the transaction), failing every other write in it. So once
 	// a write has started, its statements run to the end whatever becomes of its request: the write
 	// is then committed or failed like any other, and its caller told which.
-	tx := &Tx{tx: detached{s.writeQ}, keys: &s.keys, ids: &s.ids, principals: &s.principals}
+	tx := &Tx{tx: detached{s.writeQ}, keys: &s.keys, principals: &s.principals}
 	for i, r := range batch {
 		if err := r.ctx.Err(); err != nil {
 			results[i] = err
@@ -485,7 +484,6 @@ type Tx struct {
 	pending  []pendingChange // its changes, inserted with the batch's before it commits
 	indexed  []int64         // the search keys it gave activities, added to the full-text index with the batch's
 	keys     *searchKeys     // the writer's, for the full-text index
-	ids      *activityIDs    // the writer's, for new activities
 	// principals is the store's cache of principal ids; resolved, the rows this write read or
 	// inserted that were not in it, added once the batch has committed.
 	principals *principalIDs

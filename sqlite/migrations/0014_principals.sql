@@ -1,8 +1,8 @@
 -- Activities are indexed by an integer principal (a row of principals: tenant, user and app) instead
 -- of the three text ids themselves (GUIDs under Entra ID: over 100 bytes an entry). The narrower
 -- entries fill a leaf with about five times as many, so a create splits leaves of the unique key and
--- of the time index far less often: pages written a create 6.2 -> 4.7 (BenchmarkCreate_Pages;
--- BENCHMARKS.md §19). The text ids stay in each row (every statement still checks them); principals
+-- of the time index far less often: pages written a create 8.5 -> 7.3 (BenchmarkCreate_Pages;
+-- BENCHMARKS.md §19), and reads of a principal's activities read fewer index pages. The text ids stay in each row (every statement still checks them); principals
 -- are never deleted, so an id once read stays right (sqlite.principalIDs caches them).
 CREATE TABLE principals (
 	id        INTEGER PRIMARY KEY,
