@@ -13,14 +13,25 @@ import (
 // principalKey is what names a principal's row in the principals table (migration 0014).
 type principalKey struct{ tenant, user, app string }
 
-// principalIDs caches the ids of the principals table, which activities are indexed by. Rows are
-// never deleted or changed, so an id read from a committed row stays right for good; the cache
-// holds only those (the writer adds the rows it inserted once their transaction has committed). It
-// grows with the principals that have been read or written since the store opened (about 200 bytes
-// each with GUID ids).
+// principalIDs caches the ids of the principals table, which activities are indexed by. A row never
+// changes; it is deleted only with the last of its activities when its person forgets its app or
+// everything (Tx.dropPrincipals), and a new row for the same principal may get another id. So the
+// cache holds ids of committed rows only (the writer adds the rows it inserted once their batch has
+// committed), the writer removes a row's id as it deletes the row and again once the batch has
+// ended, and every removal starts a new generation: a read adds what it found only if no removal
+// came between its look-up and its add (a read of an older snapshot could find a row just deleted).
+// A missing id is never wrong, only a look-up more. It grows with the principals read or written
+// since the store opened (about 200 bytes each with GUID ids).
 type principalIDs struct {
 	mu  sync.RWMutex
 	ids map[principalKey]int64
+	gen uint64 // removals so far
+}
+
+func (c *principalIDs) generation() uint64 {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.gen
 }
 
 func (c *principalIDs) cached(k principalKey) (int64, bool) {
@@ -30,8 +41,24 @@ func (c *principalIDs) cached(k principalKey) (int64, bool) {
 	return id, ok
 }
 
-func (c *principalIDs) add(rows []principalRow) {
-	if len(rows) == 0 {
+// addRead caches k's id as a read found it, unless an id was removed since generation gen.
+func (c *principalIDs) addRead(k principalKey, id int64, gen uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gen != gen {
+		return
+	}
+	if c.ids == nil {
+		c.ids = map[principalKey]int64{}
+	}
+	c.ids[k] = id
+}
+
+// settle removes the ids of dropped (rows deleted by the batch's writes, committed or not: a row
+// that is still there is only looked up again), then applies rows, the principals rows the batch's
+// committed writes read, inserted (id) or deleted (id 0), in their order.
+func (c *principalIDs) settle(dropped []principalKey, rows []principalRow) {
+	if len(dropped) == 0 && len(rows) == 0 {
 		return
 	}
 	c.mu.Lock()
@@ -39,12 +66,22 @@ func (c *principalIDs) add(rows []principalRow) {
 	if c.ids == nil {
 		c.ids = map[principalKey]int64{}
 	}
+	if len(dropped) > 0 {
+		c.gen++
+		for _, k := range dropped {
+			delete(c.ids, k)
+		}
+	}
 	for _, r := range rows {
-		c.ids[r.key] = r.id
+		if r.id == 0 {
+			delete(c.ids, r.key)
+		} else {
+			c.ids[r.key] = r.id
+		}
 	}
 }
 
-// principalRow is a row of the principals table.
+// principalRow is a row of the principals table; id 0 says a write deleted it.
 type principalRow struct {
 	key principalKey
 	id  int64
@@ -68,12 +105,13 @@ func findPrincipal(ctx context.Context, q querier, k principalKey) (int64, error
 // rows, 0 when it has never written an activity.
 func (s *Store) principal(ctx context.Context, p activity.Principal, app string) (int64, error) {
 	k := principalKey{p.TenantID, p.UserID, app}
+	gen := s.principals.generation()
 	if id, ok := s.principals.cached(k); ok {
 		return id, nil
 	}
 	id, err := findPrincipal(ctx, s.reads, k)
 	if err == nil && id != 0 {
-		s.principals.add([]principalRow{{k, id}})
+		s.principals.addRead(k, id, gen)
 	}
 	return id, err
 }
@@ -87,9 +125,11 @@ func (tx *Tx) principal(ctx context.Context, app string, create bool) (int64, er
 	if id, ok := tx.principals.cached(k); ok {
 		return id, nil
 	}
-	for _, r := range tx.resolved { // an import's thousands of creates in one write look it up once
-		if r.key == k {
+	for i := len(tx.resolved) - 1; i >= 0; i-- { // an import's thousands of creates look it up once
+		if r := tx.resolved[i]; r.key == k && r.id != 0 {
 			return r.id, nil
+		} else if r.key == k {
+			break // this write deleted it
 		}
 	}
 	id, err := findPrincipal(ctx, tx.tx, k)
@@ -104,4 +144,34 @@ func (tx *Tx) principal(ctx context.Context, app string, create bool) (int64, er
 	}
 	tx.resolved = append(tx.resolved, principalRow{k, id})
 	return id, nil
+}
+
+// dropPrincipals deletes the principals rows of the write's user that the conditions where (on
+// principals; its arguments args) select and that no activity holds any more, so that a person who
+// forgets an app, or everything, leaves no trace of having used it. Their ids leave the cache at
+// once (a later write of the batch must not find them there) and again when the batch ends (settle).
+func (tx *Tx) dropPrincipals(ctx context.Context, where string, args ...any) error {
+	rows, err := tx.tx.QueryContext(ctx, `DELETE FROM principals WHERE `+where+`
+		AND NOT EXISTS (SELECT 1 FROM activities a WHERE a.principal = principals.id)
+		RETURNING tenant_id, user_id, app_id`, args...)
+	if err != nil {
+		return fmt.Errorf("forget principals: %w", err)
+	}
+	var dropped []principalKey
+	for rows.Next() {
+		var k principalKey
+		if err := rows.Scan(&k.tenant, &k.user, &k.app); err != nil {
+			rows.Close()
+			return fmt.Errorf("forget principals: %w", err)
+		}
+		dropped = append(dropped, k)
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return fmt.Errorf("forget principals: %w", err)
+	}
+	for _, k := range dropped {
+		tx.resolved = append(tx.resolved, principalRow{k, 0})
+	}
+	tx.principals.settle(dropped, nil)
+	return nil
 }

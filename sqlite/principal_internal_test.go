@@ -193,7 +193,7 @@ func TestPrincipal_WrongIDWritesNothing(t *testing.T) {
 	if err != nil || bobs == 0 {
 		t.Fatal(bobs, err)
 	}
-	s.principals.add([]principalRow{{principalKey{alice.TenantID, alice.UserID, alice.AppID}, bobs}})
+	s.principals.settle(nil, []principalRow{{principalKey{alice.TenantID, alice.UserID, alice.AppID}, bobs}})
 	a := activitytest.NewActivity("doc")
 	a.VisualElements.DisplayText = "alice's"
 	if _, err := svc.UpsertActivity(t.Context(), alice, a); err == nil {
@@ -206,5 +206,135 @@ func TestPrincipal_WrongIDWritesNothing(t *testing.T) {
 		t.Error(err)
 	} else if got.VisualElements.DisplayText == "alice's" {
 		t.Error("alice's PUT replaced bob's activity")
+	}
+}
+
+// TestForget_DropsPrincipals: forgetting an app, or everything, deletes the principals rows that no
+// activity holds any more (a person who deletes everything leaves no list of the apps they used),
+// and writing again afterwards, in the same write or the same batch, is found everywhere: each
+// app's list, the person's timeline (whose apps come from principals) and a later forget.
+func TestForget_DropsPrincipals(t *testing.T) {
+	s, err := Open(t.Context(), filepath.Join(t.TempDir(), "activityd.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	svc := activity.NewService(s)
+	alice, music, bob := activitytest.AliceNotes, activitytest.AliceMusic, activitytest.BobNotes
+	put := func(p activity.Principal, key string) {
+		t.Helper()
+		if _, err := svc.UpsertActivity(t.Context(), p, activitytest.NewActivity(key)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rowsOf := func(user string) []string {
+		t.Helper()
+		rows, err := s.read.Query(`SELECT app_id FROM principals WHERE user_id = ? ORDER BY app_id`, user)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var apps []string
+		for rows.Next() {
+			var a string
+			rows.Scan(&a)
+			apps = append(apps, a)
+		}
+		return apps
+	}
+	timeline := func(p activity.Principal) string {
+		t.Helper()
+		page, err := s.ListActivities(t.Context(), p, activity.ActivityQuery{Limit: 50, AllApps: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var k []string
+		for _, a := range page.Activities {
+			k = append(k, a.AppID+"/"+a.AppActivityID)
+		}
+		slices.Sort(k)
+		return strings.Join(k, " ")
+	}
+	put(alice, "n1")
+	put(music, "m1")
+	put(bob, "b1")
+	if _, err := s.Forget(t.Context(), alice, activity.Forget{AppID: "music"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := rowsOf("alice"); !slices.Equal(got, []string{"notes"}) {
+		t.Errorf("alice's principals after forgetting music: %v, want [notes]", got)
+	}
+	put(music, "m2")
+	if got, want := timeline(alice), "music/m2 notes/n1"; got != want {
+		t.Errorf("alice's timeline after writing to music again: %s, want %s", got, want)
+	}
+
+	// tx.PutActivity stores an activity as given: the service's times, as it would set them.
+	fresh := func(key string) *activity.Activity {
+		a := activitytest.NewActivity(key)
+		now := time.Now().UTC()
+		a.CreatedDateTime, a.LastModifiedDateTime, a.ExpirationDateTime = now, now, now.AddDate(0, 1, 0)
+		return a
+	}
+
+	// One write forgets everything and writes again.
+	err = s.Update(t.Context(), alice, func(tx activity.Tx) error {
+		if _, err := tx.(*Tx).forget(t.Context(), activity.Forget{All: true}); err != nil {
+			return err
+		}
+		_, err := tx.(*Tx).PutActivity(t.Context(), fresh("n2"))
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := timeline(alice), "notes/n2"; got != want {
+		t.Errorf("alice's timeline after forgetting everything and writing in one write: %s, want %s", got, want)
+	}
+
+	// One batch: a write makes music's principal anew, the next forgets everything. Neither write's
+	// view of the row may outlive the batch in the cache.
+	req := func(p activity.Principal, fn func(*Tx) error) *writeRequest {
+		return &writeRequest{ctx: t.Context(), p: p, fn: fn, err: make(chan error, 1)}
+	}
+	batch := []*writeRequest{
+		req(music, func(tx *Tx) error { _, err := tx.PutActivity(t.Context(), fresh("m3")); return err }),
+		req(alice, func(tx *Tx) error { _, err := tx.forget(t.Context(), activity.Forget{All: true}); return err }),
+	}
+	s.commit(batch) // directly, as the writer would: it is idle between writes
+	for _, r := range batch {
+		if err := <-r.err; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := rowsOf("alice"); len(got) != 0 {
+		t.Errorf("alice's principals after forgetting everything: %v, want none", got)
+	}
+	put(music, "m4")
+	if got, want := timeline(alice), "music/m4"; got != want {
+		t.Errorf("alice's timeline after the batch and a new write: %s, want %s", got, want)
+	}
+	if n, err := s.Forget(t.Context(), alice, activity.Forget{All: true}); err != nil || n.Activities != 1 {
+		t.Errorf("forgetting everything again: %+v, %v; want the one activity", n, err)
+	}
+	if got := rowsOf("bob"); !slices.Equal(got, []string{"notes"}) {
+		t.Errorf("bob's principals: %v, want [notes]", got)
+	}
+}
+
+// TestPrincipalIDs_ReadAfterRemoval: a read that looked a row up before the writer removed an id
+// (its snapshot may still hold the row just deleted) does not cache what it found; one after does.
+func TestPrincipalIDs_ReadAfterRemoval(t *testing.T) {
+	var c principalIDs
+	k := principalKey{"t", "u", "a"}
+	gen := c.generation()
+	c.settle([]principalKey{k}, nil)
+	c.addRead(k, 7, gen)
+	if id, ok := c.cached(k); ok {
+		t.Errorf("a read from before the removal cached %d", id)
+	}
+	c.addRead(k, 8, c.generation())
+	if id, ok := c.cached(k); !ok || id != 8 {
+		t.Errorf("a read from after the removal: cached %d, %v; want 8", id, ok)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/activityd/activityd"
 )
@@ -25,11 +26,11 @@ func (tx *Tx) forget(ctx context.Context, f activity.Forget) (activity.Forgotten
 	var n activity.Forgotten
 	// The user's activities are found through the principals of the user (the app's, with f.AppID),
 	// which activities are indexed by (migration 0014).
-	principals, where, args := "tenant_id = ? AND user_id = ?", "tenant_id = ? AND user_id = ?", []any{tx.p.TenantID, tx.p.UserID}
+	principals, where, pargs := "tenant_id = ? AND user_id = ?", "tenant_id = ? AND user_id = ?", []any{tx.p.TenantID, tx.p.UserID}
 	if f.AppID != "" {
-		principals, args = principals+" AND app_id = ?", append(args, f.AppID)
+		principals, pargs = principals+" AND app_id = ?", append(pargs, f.AppID)
 	}
-	where, args = "principal IN (SELECT id FROM principals WHERE "+principals+") AND "+where, append(args, tx.p.TenantID, tx.p.UserID)
+	where, args := "principal IN (SELECT id FROM principals WHERE "+principals+") AND "+where, append(slices.Clone(pargs), tx.p.TenantID, tx.p.UserID)
 	from, to := f.Range.Micros()
 	switch {
 	case f.All:
@@ -51,6 +52,11 @@ func (tx *Tx) forget(ctx context.Context, f activity.Forget) (activity.Forgotten
 		tx.logOwned(o, activity.ChangeDeleted)
 	}
 	n.Activities = len(gone)
+	if f.All || f.AppID != "" { // every activity of the user, or of the app, is gone
+		if err := tx.dropPrincipals(ctx, principals, pargs...); err != nil {
+			return n, err
+		}
+	}
 	if f.Range.From.IsZero() && f.Range.To.IsZero() {
 		return n, nil
 	}

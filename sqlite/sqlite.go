@@ -365,7 +365,8 @@ func (s *Store) commit(batch []*writeRequest) {
 	var logged []pendingChange  // the changes of the batch's writes that succeeded, in order
 	var indexed []int64         // the search keys the batch's writes gave activities (migration 0011)
 	var changed []string        // the users whose changes the batch appended to the change log
-	var resolved []principalRow // the principals rows the batch's writes that succeeded read or inserted
+	var resolved []principalRow // the principals rows the batch's writes that succeeded read, inserted or deleted
+	var dropped []principalKey  // the principals rows any of its writes deleted
 	everyone := false           // the batch appended changes of users it cannot name
 	// A statement interrupted because its request was cancelled would roll back the whole shared
 	// transaction (SQLite's interrupt ends the transaction), failing every other write in it. So once
@@ -386,6 +387,11 @@ func (s *Store) commit(batch []*writeRequest) {
 		tx.resolved = tx.resolved[:0]
 		var err error
 		results[i] = run(r, tx)
+		for _, row := range tx.resolved {
+			if row.id == 0 {
+				dropped = append(dropped, row.key)
+			}
+		}
 		// Every write's keys, failed or not: insertSearch skips those no row holds (rolled back),
 		// and a write whose RELEASE fails below may still commit.
 		indexed = append(indexed, tx.indexed...)
@@ -419,16 +425,15 @@ func (s *Store) commit(batch []*writeRequest) {
 		}
 	}
 	if err != nil {
-		changed, everyone = nil, false
+		changed, everyone, resolved = nil, false, nil
 		exec("ROLLBACK")
 		for i := range results {
 			if results[i] == nil {
 				results[i] = fmt.Errorf("commit: %w", err)
 			}
 		}
-	} else {
-		s.principals.add(resolved) // before any caller is answered: a read after a write finds it cached
 	}
+	s.principals.settle(dropped, resolved) // before any caller is answered: a read after a write finds it cached
 	for i, r := range batch {
 		r.err <- results[i]
 	}

@@ -2,8 +2,9 @@
 -- of the three text ids themselves (GUIDs under Entra ID: over 100 bytes an entry). The narrower
 -- entries fill a leaf with about five times as many, so a create splits leaves of the unique key and
 -- of the time index far less often: pages written a create 8.5 -> 7.3 (BenchmarkCreate_Pages;
--- BENCHMARKS.md §19), and reads of a principal's activities read fewer index pages. The text ids stay in each row (every statement still checks them); principals
--- are never deleted, so an id once read stays right (sqlite.principalIDs caches them).
+-- BENCHMARKS.md §19), and reads of a principal's activities read fewer index pages. The text ids
+-- stay in each row, and statements check them too. A principal's row goes with the last of its
+-- activities when its person forgets the app or everything; sqlite.principalIDs caches the ids.
 CREATE TABLE principals (
 	id        INTEGER PRIMARY KEY,
 	tenant_id TEXT    NOT NULL,
