@@ -347,11 +347,10 @@ func (s *Store) ListActivities(ctx context.Context, p activity.Principal, q acti
 	from, to := q.Modified.Micros()
 	afterTime, afterID := cursorArgs(q.After)
 	to = min(to, afterTime) // the index is read from the cursor on, not from the range's end
-	principal, err := s.scopePrincipal(ctx, p, q)
+	where, args, err := s.readScope(ctx, p, q)
 	if err != nil {
 		return nil, fmt.Errorf("list activities: %w", err)
 	}
-	where, args := scope(p, q, principal)
 	rows, err := s.reads.QueryContext(ctx, listQuery(where, false),
 		append(args, now, from, to, afterTime, afterTime, afterID, q.Limit+1)...)
 	if err != nil {
@@ -566,7 +565,7 @@ func (p *pageRows) page() *activity.ActivityPage {
 
 // scope returns the conditions, and their arguments, that select whose activities q reads (alias
 // a): p's app, or with q.AllApps p's user (and q.App), then q.Site. An app's conditions start with
-// its principal id (scopePrincipal's), which activities are indexed by; the text ids are checked
+// its principal id (readScope looks it up), which activities are indexed by; the text ids are checked
 // too, so that no id could ever show another principal's activities.
 func scope(p activity.Principal, q activity.ActivityQuery, principal int64) (string, []any) {
 	where, args := "a.principal = ? AND a.tenant_id = ? AND a.user_id = ? AND a.app_id = ?", []any{principal, p.TenantID, p.UserID, p.AppID}
@@ -588,16 +587,21 @@ func scope(p activity.Principal, q activity.ActivityQuery, principal int64) (str
 	return where, args
 }
 
-// scopePrincipal returns the principal id of the app that q reads (scope's), 0 when q reads a
-// person's activities through every app.
-func (s *Store) scopePrincipal(ctx context.Context, p activity.Principal, q activity.ActivityQuery) (int64, error) {
-	switch {
-	case q.AllApps && q.App == "":
-		return 0, nil
-	case q.AllApps:
-		return s.principal(ctx, p, q.App)
+// readScope is scope with the principal id of the app that q reads, looked up for a read (none
+// when q reads a person's activities through every app).
+func (s *Store) readScope(ctx context.Context, p activity.Principal, q activity.ActivityQuery) (string, []any, error) {
+	var principal int64
+	if app := p.AppID; !q.AllApps || q.App != "" {
+		if q.AllApps {
+			app = q.App
+		}
+		var err error
+		if principal, err = s.principal(ctx, p, app); err != nil {
+			return "", nil, err
+		}
 	}
-	return s.principal(ctx, p, p.AppID)
+	where, args := scope(p, q, principal)
+	return where, args, nil
 }
 
 // searchActivities returns a page of the activities that match every term of q.Search: the newest
@@ -618,11 +622,10 @@ func (s *Store) searchActivities(ctx context.Context, p activity.Principal, q ac
 	now := s.now()
 	from, to := q.Modified.Micros()
 	lo, hi := keyRange(from, to)
-	principal, err := s.scopePrincipal(ctx, p, q)
+	where, args, err := s.readScope(ctx, p, q)
 	if err != nil {
 		return nil, fmt.Errorf("search activities: %w", err)
 	}
-	where, args := scope(p, q, principal)
 	// The index holds every person's activities: it is read newest first (FTS5 gives its rowids in
 	// order at no cost), each match is looked up by its key and kept when it is the person's (or the
 	// app's) and in q's range, and the reading stops at SearchCandidates kept. (FTS5's bm25 is not
@@ -798,7 +801,7 @@ func (s *Store) RecentActivities(ctx context.Context, p activity.Principal, q ac
 	now := s.now()
 	from, to := q.Modified.Micros()
 	afterTime, afterID := cursorArgs(q.After)
-	// The index on (user key, recent DESC, id DESC) yields the rows in order; an activity whose history
+	// The index on (principal, recent DESC, id DESC) yields the rows in order; an activity whose history
 	// items have all expired (but are not purged yet) is skipped.
 	principal, err := s.principal(ctx, p, p.AppID)
 	if err != nil {

@@ -28,17 +28,12 @@ type principalIDs struct {
 	gen uint64 // removals so far
 }
 
-func (c *principalIDs) generation() uint64 {
+// lookup returns k's cached id, if any, and the generation to give addRead.
+func (c *principalIDs) lookup(k principalKey) (id int64, ok bool, gen uint64) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	return c.gen
-}
-
-func (c *principalIDs) cached(k principalKey) (int64, bool) {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	id, ok := c.ids[k]
-	return id, ok
+	id, ok = c.ids[k]
+	return id, ok, c.gen
 }
 
 // addRead caches k's id as a read found it, unless an id was removed since generation gen.
@@ -105,8 +100,8 @@ func findPrincipal(ctx context.Context, q querier, k principalKey) (int64, error
 // rows, 0 when it has never written an activity.
 func (s *Store) principal(ctx context.Context, p activity.Principal, app string) (int64, error) {
 	k := principalKey{p.TenantID, p.UserID, app}
-	gen := s.principals.generation()
-	if id, ok := s.principals.cached(k); ok {
+	id, ok, gen := s.principals.lookup(k)
+	if ok {
 		return id, nil
 	}
 	id, err := findPrincipal(ctx, s.reads, k)
@@ -122,7 +117,7 @@ func (s *Store) principal(ctx context.Context, p activity.Principal, app string)
 // (tx.resolved, Store.commit).
 func (tx *Tx) principal(ctx context.Context, app string, create bool) (int64, error) {
 	k := principalKey{tx.p.TenantID, tx.p.UserID, app}
-	if id, ok := tx.principals.cached(k); ok {
+	if id, ok, _ := tx.principals.lookup(k); ok {
 		return id, nil
 	}
 	for i := len(tx.resolved) - 1; i >= 0; i-- { // an import's thousands of creates look it up once

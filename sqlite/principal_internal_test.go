@@ -140,17 +140,24 @@ func TestMigration_Principals(t *testing.T) {
 	}
 }
 
-// TestPrincipal_RolledBackNotCached: a write that inserted its principal's row and then failed is
-// rolled back, row and all; the id it saw must not be cached, or the next principal given that id
-// would share the unique key of the first, and one's PUT would overwrite the other's activity.
-func TestPrincipal_RolledBackNotCached(t *testing.T) {
+// openStore opens a store in a directory of the test's, closed when it ends.
+func openStore(t *testing.T) *Store {
+	t.Helper()
 	s, err := Open(t.Context(), filepath.Join(t.TempDir(), "activityd.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// TestPrincipal_RolledBackNotCached: a write that inserted its principal's row and then failed is
+// rolled back, row and all; the id it saw must not be cached, or the next principal given that id
+// would share the unique key of the first, and one's PUT would overwrite the other's activity.
+func TestPrincipal_RolledBackNotCached(t *testing.T) {
+	s := openStore(t)
 	x, y := activitytest.AliceNotes, activitytest.BobNotes
-	err = s.Update(t.Context(), x, func(tx activity.Tx) error {
+	err := s.Update(t.Context(), x, func(tx activity.Tx) error {
 		if _, err := tx.(*Tx).PutActivity(t.Context(), activitytest.NewActivity("doc")); err != nil {
 			return err
 		}
@@ -179,11 +186,7 @@ func TestPrincipal_RolledBackNotCached(t *testing.T) {
 // alice bob's), the text ids that statements check as well keep a PUT from replacing another
 // principal's activity and a list from showing one.
 func TestPrincipal_WrongIDWritesNothing(t *testing.T) {
-	s, err := Open(t.Context(), filepath.Join(t.TempDir(), "activityd.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openStore(t)
 	svc := activity.NewService(s)
 	alice, bob := activitytest.AliceNotes, activitytest.BobNotes
 	if _, err := svc.UpsertActivity(t.Context(), bob, activitytest.NewActivity("doc")); err != nil {
@@ -214,11 +217,7 @@ func TestPrincipal_WrongIDWritesNothing(t *testing.T) {
 // and writing again afterwards, in the same write or the same batch, is found everywhere: each
 // app's list, the person's timeline (whose apps come from principals) and a later forget.
 func TestForget_DropsPrincipals(t *testing.T) {
-	s, err := Open(t.Context(), filepath.Join(t.TempDir(), "activityd.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openStore(t)
 	svc := activity.NewService(s)
 	alice, music, bob := activitytest.AliceNotes, activitytest.AliceMusic, activitytest.BobNotes
 	put := func(p activity.Principal, key string) {
@@ -278,7 +277,7 @@ func TestForget_DropsPrincipals(t *testing.T) {
 	}
 
 	// One write forgets everything and writes again.
-	err = s.Update(t.Context(), alice, func(tx activity.Tx) error {
+	err := s.Update(t.Context(), alice, func(tx activity.Tx) error {
 		if _, err := tx.(*Tx).forget(t.Context(), activity.Forget{All: true}); err != nil {
 			return err
 		}
@@ -327,14 +326,15 @@ func TestForget_DropsPrincipals(t *testing.T) {
 func TestPrincipalIDs_ReadAfterRemoval(t *testing.T) {
 	var c principalIDs
 	k := principalKey{"t", "u", "a"}
-	gen := c.generation()
+	_, _, gen := c.lookup(k)
 	c.settle([]principalKey{k}, nil)
 	c.addRead(k, 7, gen)
-	if id, ok := c.cached(k); ok {
+	if id, ok, _ := c.lookup(k); ok {
 		t.Errorf("a read from before the removal cached %d", id)
 	}
-	c.addRead(k, 8, c.generation())
-	if id, ok := c.cached(k); !ok || id != 8 {
+	_, _, gen = c.lookup(k)
+	c.addRead(k, 8, gen)
+	if id, ok, _ := c.lookup(k); !ok || id != 8 {
 		t.Errorf("a read from after the removal: cached %d, %v; want 8", id, ok)
 	}
 }

@@ -69,9 +69,9 @@ func (p *prepared) QueryRowContext(ctx context.Context, query string, args ...an
 	return p.q.QueryRowContext(ctx, query, args...)
 }
 
-// inTx returns st (a statement of the cache, taken before tx began) for use in tx (database/sql prepares it on tx's connection the
-// first time, and keeps it there), or query prepared in tx when st is nil (the cache is full);
-// either is closed with tx.
+// inTx returns st (a statement of the cache, taken before tx began) for use in tx (database/sql
+// prepares it on tx's connection the first time, and keeps it there), or query prepared in tx when
+// st is nil (the cache is full); either is closed with tx.
 func inTx(ctx context.Context, tx *sql.Tx, st *sql.Stmt, query string) (*sql.Stmt, error) {
 	if st != nil {
 		return tx.StmtContext(ctx, st), nil
