@@ -152,14 +152,14 @@ func (s *Service) UpdateActivity(ctx context.Context, p Principal, ref Ref, chan
 	defer s.observe("update_activity", s.started(), &err)
 	var a *Activity
 	err = s.Store.Update(ctx, p, func(tx Tx) error {
-		old, err := tx.FindActivity(ctx, ref)
+		old, pv, err := tx.FindActivityToWrite(ctx, ref)
 		if err != nil {
 			return err
 		}
 		a = old
 		appActivityID, requested := a.AppActivityID, a.ExpirationDateTime
 		change(a)
-		if err := s.recordingIn(ctx, tx, p, a); err != nil {
+		if err := s.recording(pv, p, a); err != nil {
 			return err
 		}
 		if a.AppActivityID != appActivityID {
@@ -207,11 +207,11 @@ func (s *Service) PutHistoryItem(ctx context.Context, p Principal, ref Ref, h *H
 		return false, err
 	}
 	err = s.Store.Update(ctx, p, func(tx Tx) error {
-		a, err := tx.FindActivity(ctx, ref)
+		a, pv, err := tx.FindActivityToWrite(ctx, ref)
 		if err != nil {
 			return err
 		}
-		if err := s.recordingIn(ctx, tx, p, a); err != nil {
+		if err := s.recording(pv, p, a); err != nil {
 			return err
 		}
 		var held int
@@ -251,11 +251,11 @@ func (s *Service) UpdateHistoryItem(ctx context.Context, p Principal, ref Ref, i
 	defer s.observe("update_history_item", s.started(), &err)
 	var h *HistoryItem
 	err = s.Store.Update(ctx, p, func(tx Tx) error {
-		a, err := tx.FindActivity(ctx, ref)
+		a, pv, err := tx.FindActivityToWrite(ctx, ref)
 		if err != nil {
 			return err
 		}
-		if err := s.recordingIn(ctx, tx, p, a); err != nil {
+		if err := s.recording(pv, p, a); err != nil {
 			return err
 		}
 		old, err := tx.FindHistoryItem(ctx, a.ID, itemID)
@@ -406,8 +406,14 @@ func (s *Service) recordingIn(ctx context.Context, tx Tx, p Principal, a *Activi
 	if err != nil {
 		return err
 	}
-	if pv.Refuses(p.AppID, a, s.now()) != "" {
-		return Refused(pv, p.AppID, a, s.now())
+	return s.recording(pv, p, a)
+}
+
+// recording is recordingIn with the settings pv already read in the write's transaction
+// (Tx.FindActivityToWrite).
+func (s *Service) recording(pv *Privacy, p Principal, a *Activity) error {
+	if now := s.now(); pv.Refuses(p.AppID, a, now) != "" {
+		return Refused(pv, p.AppID, a, now)
 	}
 	return nil
 }

@@ -83,6 +83,10 @@ type Store interface {
 type Tx interface {
 	// FindActivity is Store.FindActivity inside the transaction. Errors: NotFound.
 	FindActivity(ctx context.Context, ref Ref) (*Activity, error)
+	// FindActivityToWrite is FindActivity and then Privacy, for a write that checks the user's
+	// settings against the activity it changes: on PostgreSQL one round trip, where they were two.
+	// Errors: NotFound.
+	FindActivityToWrite(ctx context.Context, ref Ref) (*Activity, *Privacy, error)
 	// PutActivity stores a under its appActivityId. When a live activity has that key, it is replaced
 	// but keeps its ID, CreatedDateTime and history items, its Status becomes StatusUpdated, and a's
 	// ID, CreatedDateTime and Status are set to match; otherwise a is inserted as given under a new

@@ -441,6 +441,13 @@ func testPrivacy(t *testing.T, open Opener) {
 	wantCode(t, "a write while paused", err, activity.Forbidden)
 	_, err = f.PutHistoryItem(ctx, AliceNotes, activity.Ref{ID: kept.ID}, NewHistoryItem("", f.clock.Now(), time.Minute))
 	wantCode(t, "a history item while paused", err, activity.Forbidden)
+	_, err = f.PutHistoryItem(ctx, AliceNotes, activity.Ref{AppActivityID: kept.AppActivityID}, NewHistoryItem("", f.clock.Now(), time.Minute))
+	wantCode(t, "a history item by appActivityId while paused", err, activity.Forbidden)
+	_, err = f.UpdateActivity(ctx, AliceNotes, activity.Ref{ID: kept.ID}, func(a *activity.Activity) { a.VisualElements.DisplayText = "Paused" })
+	wantCode(t, "a PATCH while paused", err, activity.Forbidden)
+	if got, _ := f.Activity(ctx, AliceNotes, activity.Ref{ID: kept.ID}); got == nil || got.VisualElements.DisplayText != kept.VisualElements.DisplayText {
+		t.Errorf("a refused PATCH changed the activity: %+v", got)
+	}
 	f.clock.Add(time.Hour)
 	if _, err := f.UpsertActivity(ctx, AliceMusic, personActivity("after", "After", "", "ok.example")); err != nil {
 		t.Errorf("a write after the pause ended (music is no longer blocked): %v", err)

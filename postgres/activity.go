@@ -96,9 +96,18 @@ func findActivity(ctx context.Context, q querier, p activity.Principal, now int6
 
 // findActivityBy looks an activity up by one key column, a constant of this package.
 func findActivityBy(ctx context.Context, q querier, p activity.Principal, now int64, column string, key any, lock string) (*activity.Activity, error) {
-	row := q.QueryRow(ctx, `SELECT `+activityColumns+` FROM activities a
-		WHERE a.tenant_id = $1 AND a.user_id = $2 AND a.app_id = $3 AND `+column+` = $4 AND a.expires > $5`+lock,
-		p.TenantID, p.UserID, p.AppID, key, now)
+	return scanFoundActivity(q.QueryRow(ctx, findActivitySQL(column, lock), p.TenantID, p.UserID, p.AppID, key, now), key)
+}
+
+// findActivitySQL is the look-up of a live activity by one key column: $1–$3 the principal, $4 the
+// key, $5 now.
+func findActivitySQL(column, lock string) string {
+	return `SELECT ` + activityColumns + ` FROM activities a
+		WHERE a.tenant_id = $1 AND a.user_id = $2 AND a.app_id = $3 AND ` + column + ` = $4 AND a.expires > $5` + lock
+}
+
+// scanFoundActivity scans the row of findActivitySQL; no row is NotFound, naming key.
+func scanFoundActivity(row pgx.Row, key any) (*activity.Activity, error) {
 	a, err := scanActivity(row)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, activity.Errorf(activity.NotFound, "The activity '%v' was not found.", key)
@@ -106,6 +115,38 @@ func findActivityBy(ctx context.Context, q querier, p activity.Principal, now in
 		return nil, fmt.Errorf("find activity: %w", err)
 	}
 	return a, nil
+}
+
+// FindActivityToWrite is FindActivity and Privacy in one round trip, with the transaction's BEGIN
+// when it is the first: the activity's look-up (FOR UPDATE) and the privacy row's (FOR SHARE) in
+// one pipeline, run in that order as two statements were before.
+func (tx *Tx) FindActivityToWrite(ctx context.Context, ref activity.Ref) (*activity.Activity, *activity.Privacy, error) {
+	column, key := "a.id", any(ref.ID)
+	if ref.ID <= 0 {
+		if ref.AppActivityID == "" {
+			return nil, nil, activity.Errorf(activity.NotFound, "The activity was not found.")
+		}
+		column, key = "a.app_activity_id", ref.AppActivityID
+	}
+	b := &pgx.Batch{}
+	b.Queue(findActivitySQL(column, " FOR UPDATE"), tx.p.TenantID, tx.p.UserID, tx.p.AppID, key, tx.now)
+	b.Queue(privacySQL+" FOR SHARE", tx.p.TenantID, tx.p.UserID)
+	br := tx.tx.SendBatch(ctx, b)
+	a, err := scanFoundActivity(br.QueryRow(), key)
+	if err != nil && activity.ErrorCode(err) != activity.NotFound {
+		return nil, nil, closeBatch(br, err)
+	}
+	pv, perr := scanPrivacy(br.QueryRow())
+	if perr = closeBatch(br, perr); perr != nil {
+		return nil, nil, perr
+	}
+	if err != nil && column == "a.id" && ref.AppActivityID != "" {
+		a, err = findActivityBy(ctx, tx.tx, tx.p, tx.now, "a.app_activity_id", ref.AppActivityID, " FOR UPDATE")
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	return a, pv, nil
 }
 
 // PutActivity stores the activity in one autocommitted upsert, one round trip, unless an expired
@@ -225,23 +266,31 @@ func upsertActivity(ctx context.Context, q querier, p activity.Principal, now in
 	return created, true, nil
 }
 
-// UpdateActivity replaces the stored activity with a's id.
+// UpdateActivity replaces the stored activity with a's id and logs its change, in one statement.
 func (tx *Tx) UpdateActivity(ctx context.Context, a *activity.Activity) error {
 	args := append(activityArgs(a), tx.p.TenantID, tx.p.UserID, tx.p.AppID, a.ID)
-	tag, err := tx.tx.Exec(ctx, `UPDATE activities SET app_activity_id = $1, activity_source_host = $2,
+	sql := updateActivity
+	if tx.toLog(a.ID, activity.ChangeUpdated) {
+		// The change goes in with the update, one statement (the row counted is the change's).
+		sql = `WITH updated AS (` + updateActivity + ` RETURNING id)
+			INSERT INTO changes (tenant_id, user_id, app_id, activity_id, kind, at)
+			SELECT $25, $26, $27, id, '` + string(activity.ChangeUpdated) + `', $29 FROM updated`
+		args = append(args, tx.now)
+	}
+	tag, err := tx.tx.Exec(ctx, sql, args...)
+	if err != nil {
+		return fmt.Errorf("update activity: %w", err)
+	}
+	return mustAffect(tag, "The activity '%d' was not found.", a.ID)
+}
+
+// updateActivity replaces an activity's columns ($1–$24, activityArgs) by principal ($25–$27) and id ($28).
+const updateActivity = `UPDATE activities SET app_activity_id = $1, activity_source_host = $2,
 		activation_url = $3, app_display_name = $4, fallback_url = $5, content_url = $6, content_info = $7,
 		user_timezone = $8, display_text = $9, description = $10, background_color = $11, content = $12,
 		attribution = $13, icon_url = $14, alternate_text = $15, alternative_text = $16, add_image_query = $17,
 		created = $18, last_modified = $19, expires = $20, status = $21, blank = $22, site = $23, search_text = $24
-		WHERE tenant_id = $25 AND user_id = $26 AND app_id = $27 AND id = $28`, args...)
-	if err != nil {
-		return fmt.Errorf("update activity: %w", err)
-	}
-	if err := mustAffect(tag, "The activity '%d' was not found.", a.ID); err != nil {
-		return err
-	}
-	return tx.logChange(ctx, a.ID, activity.ChangeUpdated)
-}
+		WHERE tenant_id = $25 AND user_id = $26 AND app_id = $27 AND id = $28`
 
 // DeleteActivity deletes an activity; its history items go with it (ON DELETE CASCADE).
 func (tx *Tx) DeleteActivity(ctx context.Context, id int64) error {

@@ -218,3 +218,127 @@ func (b *batchResults) Close() error {
 	}
 	return err
 }
+
+// BeginPipelined is Begin whose BEGIN is not sent on its own: it goes with the transaction's first
+// statement, in one pipeline (https://www.postgresql.org/docs/current/protocol-flow.html#PROTOCOL-FLOW-PIPELINING),
+// so that a write spends no round trip on an answer that says nothing. The connection goes back to
+// the pool on Commit or Rollback.
+func (p *pool) BeginPipelined(ctx context.Context) (*pipelinedTx, error) {
+	c, err := p.Acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &pipelinedTx{c: c}, nil
+}
+
+// pipelinedTx is a transaction on one connection of the pool that has sent BEGIN only once begun
+// is true. Its methods are pgx.Tx's that the store uses.
+type pipelinedTx struct {
+	c     *pgxpool.Conn // nil once committed or rolled back
+	begun bool
+}
+
+// SendBatch sends b, preceded by BEGIN in the same pipeline when the transaction has not begun.
+// A failed BEGIN is reported by every result of b.
+func (t *pipelinedTx) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
+	if t.begun {
+		return t.c.SendBatch(ctx, b)
+	}
+	t.begun = true
+	begin := &pgx.Batch{}
+	begin.Queue("BEGIN")
+	begin.QueuedQueries = append(begin.QueuedQueries, b.QueuedQueries...)
+	br := t.c.SendBatch(ctx, begin)
+	if _, err := br.Exec(); err != nil {
+		br.Close()
+		return pgx.FailedBatchResults(b, fmt.Errorf("begin: %w", err))
+	}
+	return br
+}
+
+// Exec runs sql in the transaction.
+func (t *pipelinedTx) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	if t.begun {
+		return t.c.Exec(ctx, sql, args...)
+	}
+	b := &pgx.Batch{}
+	b.Queue(sql, args...)
+	br := t.SendBatch(ctx, b)
+	tag, err := br.Exec()
+	return tag, closeBatch(br, err)
+}
+
+// QueryRow runs sql in the transaction; its row is read on Scan.
+func (t *pipelinedTx) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	if t.begun {
+		return t.c.QueryRow(ctx, sql, args...)
+	}
+	b := &pgx.Batch{}
+	b.Queue(sql, args...)
+	return batchRow{t.SendBatch(ctx, b)}
+}
+
+// Query runs sql in the transaction, after a BEGIN of its own when it is the first statement (rows
+// are read while the pipeline would still be open: rare enough to pay the round trip).
+func (t *pipelinedTx) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	if !t.begun {
+		if _, err := t.Exec(ctx, "BEGIN"); err != nil {
+			return errRows{err}, err
+		}
+	}
+	return t.c.Query(ctx, sql, args...)
+}
+
+// Commit commits the transaction (nothing to do when no statement was sent) and gives the
+// connection back. A transaction that failed is rolled back by PostgreSQL's COMMIT, which answers
+// ROLLBACK: that is pgx.ErrTxCommitRollback, as pgx.Tx reports it.
+func (t *pipelinedTx) Commit(ctx context.Context) error {
+	if t.c == nil {
+		return pgx.ErrTxClosed
+	}
+	defer t.release()
+	if !t.begun {
+		return nil
+	}
+	tag, err := t.c.Exec(ctx, "COMMIT")
+	if err == nil && tag.String() == "ROLLBACK" {
+		err = pgx.ErrTxCommitRollback
+	}
+	return err
+}
+
+// Rollback rolls the transaction back, if it began, and gives the connection back; after Commit it
+// does nothing. A connection left in a transaction (ROLLBACK failed) is closed by the pool.
+func (t *pipelinedTx) Rollback(ctx context.Context) error {
+	if t.c == nil {
+		return nil
+	}
+	defer t.release()
+	if !t.begun || t.c.Conn().PgConn().TxStatus() == 'I' {
+		return nil
+	}
+	_, err := t.c.Exec(ctx, "ROLLBACK")
+	return err
+}
+
+func (t *pipelinedTx) release() {
+	if t.c != nil {
+		t.c.Release()
+		t.c = nil
+	}
+}
+
+// batchRow is the row of a batch of one query; Scan closes the batch.
+type batchRow struct{ br pgx.BatchResults }
+
+func (r batchRow) Scan(dest ...any) error {
+	return closeBatch(r.br, r.br.QueryRow().Scan(dest...))
+}
+
+// closeBatch closes br and returns err, or else Close's error.
+func closeBatch(br pgx.BatchResults, err error) error {
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}

@@ -227,7 +227,7 @@ func (s *Store) Update(ctx context.Context, p activity.Principal, fn func(activi
 }
 
 func (s *Store) update(ctx context.Context, p activity.Principal, fn func(activity.Tx) error) error {
-	tx, err := s.pool.Begin(ctx)
+	tx, err := s.pool.BeginPipelined(ctx)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
@@ -264,7 +264,7 @@ func retryable(err error) bool {
 
 // Tx is an activity.Tx on PostgreSQL.
 type Tx struct {
-	tx     pgx.Tx
+	tx     *pipelinedTx // BEGIN goes with the first statement
 	p      activity.Principal
 	now    int64
 	logged []int64 // the activities this transaction has logged a change of

@@ -109,10 +109,17 @@ func (tx *Tx) Privacy(ctx context.Context) (*activity.Privacy, error) {
 }
 
 func readPrivacy(ctx context.Context, q querier, p activity.Principal, lock string) (*activity.Privacy, error) {
+	return scanPrivacy(q.QueryRow(ctx, privacySQL+lock, p.TenantID, p.UserID))
+}
+
+// privacySQL reads the privacy row of a user ($1 tenant, $2 user), which may not exist.
+const privacySQL = `SELECT blocked_apps, blocked_sites, paused_until FROM privacy WHERE tenant_id = $1 AND user_id = $2`
+
+// scanPrivacy scans the row of privacySQL: none is the default settings.
+func scanPrivacy(row pgx.Row) (*activity.Privacy, error) {
 	pv := &activity.Privacy{}
 	var paused int64
-	err := q.QueryRow(ctx, `SELECT blocked_apps, blocked_sites, paused_until FROM privacy
-		WHERE tenant_id = $1 AND user_id = $2`+lock, p.TenantID, p.UserID).Scan(&pv.BlockedApps, &pv.BlockedSites, &paused)
+	err := row.Scan(&pv.BlockedApps, &pv.BlockedSites, &paused)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return pv, nil
 	} else if err != nil {

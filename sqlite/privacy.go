@@ -119,6 +119,19 @@ func (tx *Tx) Privacy(ctx context.Context) (*activity.Privacy, error) {
 	return readPrivacy(ctx, tx.tx, tx.p)
 }
 
+// FindActivityToWrite is FindActivity and then Privacy (activity.Tx.FindActivityToWrite).
+func (tx *Tx) FindActivityToWrite(ctx context.Context, ref activity.Ref) (*activity.Activity, *activity.Privacy, error) {
+	a, err := tx.FindActivity(ctx, ref)
+	if err != nil {
+		return nil, nil, err
+	}
+	pv, err := tx.Privacy(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	return a, pv, nil
+}
+
 func readPrivacy(ctx context.Context, q querier, p activity.Principal) (*activity.Privacy, error) {
 	var apps, sites string
 	var paused int64
