@@ -206,6 +206,19 @@ func (s *Service) PutHistoryItem(ctx context.Context, p Principal, ref Ref, h *H
 	if err := h.Validate(); err != nil {
 		return false, err
 	}
+	if st, ok := s.Store.(historyItemPutter); ok {
+		// In one round trip, unless the user's privacy settings need a closer look.
+		sent := *h
+		s.prepareHistoryItem(h, s.now())
+		created, held, done, err := st.PutHistoryItem(ctx, p, ref, h, s.MaxHistoryItems)
+		if err != nil || done {
+			if err == nil && created && held > s.MaxHistoryItems {
+				err = s.tooManyItems()
+			}
+			return created, err
+		}
+		*h = sent
+	}
 	err = s.Store.Update(ctx, p, func(tx Tx) error {
 		a, pv, err := tx.FindActivityToWrite(ctx, ref)
 		if err != nil {
@@ -235,6 +248,12 @@ func (s *Service) tooManyItems() error {
 // many live items the activity holds after it.
 func (s *Service) putHistoryItem(ctx context.Context, tx Tx, activityID int64, h *HistoryItem, now time.Time, count bool) (created bool, items int, err error) {
 	h.ActivityID = activityID
+	s.prepareHistoryItem(h, now)
+	return tx.UpsertHistoryItem(ctx, h, count)
+}
+
+// prepareHistoryItem sets h's server properties for a write at now, but for its activity.
+func (s *Service) prepareHistoryItem(h *HistoryItem, now time.Time) {
 	h.LastModifiedDateTime = now
 	h.ExpirationDateTime = s.expiry(h.ExpirationDateTime, now)
 	h.settle()
@@ -242,7 +261,16 @@ func (s *Service) putHistoryItem(ctx context.Context, tx Tx, activityID int64, h
 	if h.ID == "" {
 		h.ID = NewGUID()
 	}
-	return tx.UpsertHistoryItem(ctx, h, count)
+}
+
+// historyItemPutter is a Store that can do Graph's PUT of a history item in fewer round trips than
+// Update would (postgres.Store.PutHistoryItem): it finds the live activity that ref names
+// (NotFound), stores h as Tx.UpsertHistoryItem does unless the activity would then hold more than
+// max live items (then nothing is written, and created and items say so), moves the activity's
+// recent time and logs the change. done is false when it wrote nothing and left the write to Update:
+// when the user's privacy settings need Privacy.Refuses, or the look-up by ref needs its fallback.
+type historyItemPutter interface {
+	PutHistoryItem(ctx context.Context, p Principal, ref Ref, h *HistoryItem, max int) (created bool, items int, done bool, err error)
 }
 
 // UpdateHistoryItem applies change to one history item and stores it (Graph's PATCH).

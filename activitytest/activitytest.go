@@ -77,6 +77,7 @@ func TestStore(t *testing.T, open Opener) {
 	t.Run("Recent", func(t *testing.T) { testRecent(t, open) })
 	t.Run("HistoryItems", func(t *testing.T) { testHistoryItems(t, open) })
 	t.Run("HistoryItemOverExpired", func(t *testing.T) { testHistoryItemOverExpired(t, open) })
+	t.Run("HistoryItemLimitRace", func(t *testing.T) { testHistoryItemLimitRace(t, open) })
 	t.Run("Expiry", func(t *testing.T) { testExpiry(t, open) })
 	t.Run("Rollback", func(t *testing.T) { testRollback(t, open) })
 	t.Run("Concurrent", func(t *testing.T) { testConcurrent(t, open) })

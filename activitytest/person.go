@@ -431,6 +431,10 @@ func testPrivacy(t *testing.T, open Opener) {
 	if !slices.Equal(ids(page.Activities), []string{"kept"}) {
 		t.Errorf("Alice keeps %v, want [kept]", ids(page.Activities))
 	}
+	// Settings that refuse other apps and sites leave this one's writes alone.
+	if created, err := f.PutHistoryItem(ctx, AliceNotes, activity.Ref{ID: page.Activities[0].ID}, NewHistoryItem("", f.clock.Now(), time.Minute)); err != nil || !created {
+		t.Errorf("a history item of an app and site not blocked = %v, %v", created, err)
+	}
 
 	// A pause refuses every write of the user until it ends, history items too.
 	kept := page.Activities[0]

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -1048,5 +1049,43 @@ func testHistoryItemOverExpired(t *testing.T, open Opener) {
 	a := mustFind(t, f, "doc")
 	if n, _ := f.Store.CountHistoryItems(ctx, AliceNotes, a.ID, activity.TimeRange{}); n != 2 {
 		t.Errorf("items after the refused one: %d, want 2", n)
+	}
+}
+
+// testHistoryItemLimitRace: PUTs of new history items racing on one activity fill it to the limit
+// and no further, however they interleave: each counts the items that the others committed before
+// it (PostgreSQL: its count is read after the activity's lock is held, not in an older snapshot).
+func testHistoryItemLimitRace(t *testing.T, open Opener) {
+	f := newFixture(t, open)
+	ctx := t.Context()
+	const limit, writers, each = 10, 16, 3
+	f.Service.MaxHistoryItems = limit
+	for round := range 3 {
+		key := fmt.Sprintf("race-%d", round)
+		f.mustUpsert(t, AliceNotes, NewActivity(key))
+		var added, refused atomic.Int64
+		var wg sync.WaitGroup
+		for range writers {
+			wg.Go(func() {
+				for range each {
+					_, err := f.PutHistoryItem(ctx, AliceNotes, activity.ParseRef(key), NewHistoryItem("", f.clock.Now(), time.Minute))
+					switch activity.ErrorCode(err) {
+					case "":
+						added.Add(1)
+					case activity.Invalid:
+						refused.Add(1)
+					default:
+						t.Errorf("PUT: %v", err)
+					}
+				}
+			})
+		}
+		wg.Wait()
+		a := mustFind(t, f, key)
+		n, err := f.Store.CountHistoryItems(ctx, AliceNotes, a.ID, activity.TimeRange{})
+		if err != nil || n != limit || added.Load() != limit || refused.Load() != writers*each-limit {
+			t.Fatalf("round %d: %d PUTs added (%d refused), the activity holds %d (%v); want %d added, %d refused, %d held",
+				round, added.Load(), refused.Load(), n, err, limit, writers*each-limit, limit)
+		}
 	}
 }

@@ -280,3 +280,118 @@ func (tx *Tx) CountHistoryItems(ctx context.Context, activityID int64) (int, err
 	}
 	return n, nil
 }
+
+// PutHistoryItem is Graph's PUT of history item h into the live activity ref names, in one round
+// trip when it can be: two statements in one pipeline, which PostgreSQL runs as one implicit
+// transaction (https://www.postgresql.org/docs/current/protocol-flow.html#PROTOCOL-FLOW-PIPELINING),
+// where Store.Update's way (BEGIN with the look-ups, the upsert, COMMIT) takes three. The first
+// statement locks the activity (FOR UPDATE, as Tx.FindActivityToWrite does), so that the second,
+// whose snapshot is taken after it, counts every item that writers of the activity committed
+// before it. The second stores h as Tx.UpsertHistoryItem does (h.ActivityID, CreatedDateTime and
+// Status set to what it stored), moves the activity's recent time and logs the change, unless:
+//   - the user's privacy settings could refuse it (a pause in effect, or any blocked app or site:
+//     deciding needs activity.Privacy.Refuses, in Go): then nothing is written and ok is false, for
+//     the caller to do the write in a transaction of its own (Update) instead; so too when ref has
+//     both an id and an appActivityId and the id names no live activity (the look-up falls back);
+//   - the activity would hold more than max live items: nothing is written, created is true and
+//     items is how many it would hold (the caller refuses: activity.Service.PutHistoryItem).
+//
+// The privacy row is read FOR SHARE, which orders the write with SetPrivacy as the upsert of an
+// activity is. h.ID must be set. items is the count after the write when it created the item, 0
+// when it replaced a live one. Errors: NotFound (the activity).
+func (s *Store) PutHistoryItem(ctx context.Context, p activity.Principal, ref activity.Ref, h *activity.HistoryItem, max int) (created bool, items int, ok bool, err error) {
+	column, key := "a.id", any(ref.ID)
+	if ref.ID <= 0 {
+		if ref.AppActivityID == "" {
+			return false, 0, false, activity.Errorf(activity.NotFound, "The activity was not found.")
+		}
+		column, key = "a.app_activity_id", ref.AppActivityID
+	}
+	var lastActive *int64
+	if !h.LastActiveDateTime.IsZero() {
+		v := micros(h.LastActiveDateTime)
+		lastActive = &v
+	}
+	for attempt := 1; ; attempt++ {
+		now := s.now()
+		b := &pgx.Batch{}
+		b.Queue(`SELECT a.id FROM activities a WHERE a.tenant_id = $1 AND a.user_id = $2 AND a.app_id = $3
+			AND `+column+` = $4 AND a.expires > $5 FOR UPDATE`, p.TenantID, p.UserID, p.AppID, key, now)
+		b.Queue(putHistoryItemStatements[b2i(column == "a.app_activity_id")], p.TenantID, p.UserID, p.AppID, key, h.ID,
+			micros(h.StartedDateTime), lastActive, h.ActiveDurationSeconds, h.UserTimezone, micros(h.CreatedDateTime),
+			micros(h.LastModifiedDateTime), micros(h.ExpirationDateTime), string(activity.StatusActive), int64(h.Blank),
+			now, max)
+		// Once sent, the outcome is waited for even if the request goes away: the pipeline commits
+		// at its end, cancelled or not.
+		br := s.pool.SendBatch(context.WithoutCancel(ctx), b)
+		var (
+			activityID, createdAt *int64
+			open                  bool
+			held                  int
+			status                *string
+		)
+		_, err = br.Exec()
+		if err == nil {
+			err = br.QueryRow().Scan(&activityID, &open, &held, &createdAt, &status)
+		}
+		if err = closeBatch(br, err); err != nil {
+			if retryable(err) && attempt < maxAttempts {
+				continue
+			}
+			return false, 0, false, fmt.Errorf("put history item: %w", err)
+		}
+		switch {
+		case activityID == nil && column == "a.id" && ref.AppActivityID != "", !open:
+			return false, 0, false, nil
+		case activityID == nil:
+			return false, 0, false, activity.Errorf(activity.NotFound, "The activity '%v' was not found.", key)
+		case status == nil: // more items than max: nothing written
+			return true, held + 1, true, nil
+		}
+		s.committed(userOf(p))
+		h.ActivityID, h.CreatedDateTime, h.Status = *activityID, fromMicros(*createdAt), activity.Status(*status)
+		created = h.Status == activity.StatusActive
+		if created {
+			items = held + 1
+		}
+		return created, items, true, nil
+	}
+}
+
+// putHistoryItemStatements are the second statement of Store.PutHistoryItem, by the activity's key:
+// its id, or its appActivityId. $1–$3 are the principal, $4 the key, $5–$14 the item's columns, $15
+// now, $16 the most items an activity holds. It returns the activity's id (NULL: none is live),
+// whether the privacy settings refuse nothing, the activity's other live items, and the stored
+// item's created time and status (NULL: nothing written).
+var putHistoryItemStatements = [2]string{putHistoryItemStatement("a.id"), putHistoryItemStatement("a.app_activity_id")}
+
+func putHistoryItemStatement(column string) string {
+	return `WITH pv AS (SELECT paused_until, blocked_apps, blocked_sites FROM privacy
+			WHERE tenant_id = $1 AND user_id = $2 FOR SHARE),
+		permits AS (SELECT NOT EXISTS (SELECT 1 FROM pv WHERE pv.paused_until > $15
+			OR cardinality(pv.blocked_apps) > 0 OR cardinality(pv.blocked_sites) > 0) AS open),
+		act AS (SELECT a.id FROM activities a WHERE a.tenant_id = $1 AND a.user_id = $2 AND a.app_id = $3
+			AND ` + column + ` = $4 AND a.expires > $15),
+		live AS (SELECT EXISTS (SELECT 1 FROM history_items i, act WHERE i.tenant_id = $1 AND i.user_id = $2
+			AND i.app_id = $3 AND i.activity_id = act.id AND i.id = $5 AND i.expires > $15) AS live),
+		held AS (SELECT count(*)::int AS n FROM history_items i, act WHERE i.tenant_id = $1 AND i.user_id = $2
+			AND i.app_id = $3 AND i.activity_id = act.id AND i.expires > $15 AND i.id <> $5),
+		allowed AS (SELECT act.id FROM act, permits, live, held
+			WHERE permits.open AND (live.live OR held.n + CASE WHEN $12 > $15 THEN 1 ELSE 0 END <= $16)),
+		item AS (INSERT INTO history_items (tenant_id, user_id, app_id, activity_id, id,
+			started, last_active, active_duration, user_timezone, created, last_modified, expires, status, blank)
+			SELECT $1, $2, $3, allowed.id, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14 FROM allowed
+			ON CONFLICT (tenant_id, user_id, app_id, activity_id, id) DO UPDATE SET started = excluded.started,
+			last_active = excluded.last_active, active_duration = excluded.active_duration,
+			user_timezone = excluded.user_timezone,
+			created = CASE WHEN history_items.expires > $15 THEN history_items.created ELSE excluded.created END,
+			status = CASE WHEN history_items.expires > $15 THEN '` + string(activity.StatusUpdated) + `' ELSE excluded.status END,
+			last_modified = excluded.last_modified, expires = excluded.expires, blank = excluded.blank
+			RETURNING activity_id, created, status),
+		recent AS (UPDATE activities a SET recent = GREATEST(COALESCE(a.recent, $11), $11) FROM item
+			WHERE a.tenant_id = $1 AND a.user_id = $2 AND a.app_id = $3 AND a.id = item.activity_id),
+		logged AS (INSERT INTO changes (tenant_id, user_id, app_id, activity_id, kind, at)
+			SELECT $1, $2, $3, activity_id, '` + string(activity.ChangeUpdated) + `', $15 FROM item)
+		SELECT (SELECT id FROM act), (SELECT open FROM permits), (SELECT n FROM held), item.created, item.status
+		FROM (SELECT 1) one LEFT JOIN item ON true`
+}
