@@ -211,13 +211,16 @@ func (s *Service) PutHistoryItem(ctx context.Context, p Principal, ref Ref, h *H
 		sent := *h
 		s.prepareHistoryItem(h, s.now())
 		created, held, done, err := st.PutHistoryItem(ctx, p, ref, h, s.MaxHistoryItems)
-		if err != nil || done {
-			if err == nil && created && held > s.MaxHistoryItems {
-				err = s.tooManyItems()
-			}
-			return created, err
+		if err == nil && done && created && held > s.MaxHistoryItems {
+			err = s.tooManyItems()
 		}
-		*h = sent
+		if err == nil && done {
+			return created, nil
+		}
+		*h = sent // as sent: for the transaction's way, or untouched by a failed write
+		if err != nil {
+			return false, err
+		}
 	}
 	err = s.Store.Update(ctx, p, func(tx Tx) error {
 		a, pv, err := tx.FindActivityToWrite(ctx, ref)

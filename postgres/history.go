@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"time"
 
 	"github.com/activityd/activityd"
 	"github.com/jackc/pgx/v5"
@@ -157,8 +159,7 @@ func historyStatement(graphPut, count, logged bool) string {
 			user_timezone = excluded.user_timezone, ` + kept + `,
 			last_modified = excluded.last_modified, expires = excluded.expires, blank = excluded.blank
 			RETURNING created, status),
-		recent AS (UPDATE activities SET recent = GREATEST(COALESCE(recent, $11), $11)
-			WHERE tenant_id = $1 AND user_id = $2 AND app_id = $3 AND id = $4)` + log + `
+		recent AS (` + moveRecent + ` VALUES ($1, $2, $3, $4, $11)` + onRecentConflict + `)` + log + `
 		SELECT item.created, item.status, ` + counted + ` FROM item`
 }
 
@@ -321,9 +322,13 @@ func (s *Store) PutHistoryItem(ctx context.Context, p activity.Principal, ref ac
 			micros(h.StartedDateTime), lastActive, h.ActiveDurationSeconds, h.UserTimezone, micros(h.CreatedDateTime),
 			micros(h.LastModifiedDateTime), micros(h.ExpirationDateTime), string(activity.StatusActive), int64(h.Blank),
 			now, max)
-		// Once sent, the outcome is waited for even if the request goes away: the pipeline commits
-		// at its end, cancelled or not.
-		br := s.pool.SendBatch(context.WithoutCancel(ctx), b)
+		// Nothing is sent for a request gone already; once sent, the outcome is waited for even if
+		// the request goes away, since the pipeline may commit all the same (as PutActivity).
+		c, err := s.pool.Acquire(ctx)
+		if err != nil {
+			return false, 0, false, fmt.Errorf("put history item: %w", err)
+		}
+		br := c.SendBatch(context.WithoutCancel(ctx), b)
 		var (
 			activityID, createdAt *int64
 			open                  bool
@@ -334,15 +339,25 @@ func (s *Store) PutHistoryItem(ctx context.Context, p activity.Principal, ref ac
 		if err == nil {
 			err = br.QueryRow().Scan(&activityID, &open, &held, &createdAt, &status)
 		}
-		if err = closeBatch(br, err); err != nil {
-			if retryable(err) && attempt < maxAttempts {
-				continue
+		err = closeBatch(br, err)
+		c.Release()
+		if err != nil {
+			if !retryable(err) || attempt == maxAttempts {
+				return false, 0, false, fmt.Errorf("put history item: %w", err)
 			}
-			return false, 0, false, fmt.Errorf("put history item: %w", err)
+			// Back off a little, with jitter, as Update does.
+			select {
+			case <-ctx.Done():
+				return false, 0, false, ctx.Err()
+			case <-time.After(time.Duration(rand.IntN(attempt*2000)) * time.Microsecond):
+			}
+			continue
 		}
 		switch {
 		case activityID == nil && column == "a.id" && ref.AppActivityID != "", !open:
 			return false, 0, false, nil
+		case activityID == nil && column == "a.id":
+			return false, 0, false, activity.Errorf(activity.NotFound, "The activity was not found.")
 		case activityID == nil:
 			return false, 0, false, activity.Errorf(activity.NotFound, "The activity '%v' was not found.", key)
 		case status == nil: // more items than max: nothing written
@@ -357,6 +372,14 @@ func (s *Store) PutHistoryItem(ctx context.Context, p activity.Principal, ref ac
 		return created, items, true, nil
 	}
 }
+
+// moveRecent and onRecentConflict move an activity's recent time up to an item's (migration 0012):
+// an INSERT of its row, its values between them.
+const (
+	moveRecent       = `INSERT INTO activity_recent (tenant_id, user_id, app_id, activity_id, recent)`
+	onRecentConflict = ` ON CONFLICT (tenant_id, user_id, app_id, activity_id)
+		DO UPDATE SET recent = GREATEST(activity_recent.recent, excluded.recent)`
+)
 
 // putHistoryItemStatements are the second statement of Store.PutHistoryItem, by the activity's key:
 // its id, or its appActivityId. $1–$3 are the principal, $4 the key, $5–$14 the item's columns, $15
@@ -388,8 +411,7 @@ func putHistoryItemStatement(column string) string {
 			status = CASE WHEN history_items.expires > $15 THEN '` + string(activity.StatusUpdated) + `' ELSE excluded.status END,
 			last_modified = excluded.last_modified, expires = excluded.expires, blank = excluded.blank
 			RETURNING activity_id, created, status),
-		recent AS (UPDATE activities a SET recent = GREATEST(COALESCE(a.recent, $11), $11) FROM item
-			WHERE a.tenant_id = $1 AND a.user_id = $2 AND a.app_id = $3 AND a.id = item.activity_id),
+		recent AS (` + moveRecent + ` SELECT $1, $2, $3, activity_id, $11 FROM item` + onRecentConflict + `),
 		logged AS (INSERT INTO changes (tenant_id, user_id, app_id, activity_id, kind, at)
 			SELECT $1, $2, $3, activity_id, '` + string(activity.ChangeUpdated) + `', $15 FROM item)
 		SELECT (SELECT id FROM act), (SELECT open FROM permits), (SELECT n FROM held), item.created, item.status

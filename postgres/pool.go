@@ -250,8 +250,10 @@ func (t *pipelinedTx) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResu
 	begin.QueuedQueries = append(begin.QueuedQueries, b.QueuedQueries...)
 	br := t.c.SendBatch(ctx, begin)
 	if _, err := br.Exec(); err != nil {
+		// PostgreSQL answers nothing before the pipeline's end: the error may be any statement's
+		// (a lock wait cancelled, a statement that failed to prepare), not BEGIN's.
 		br.Close()
-		return pgx.FailedBatchResults(b, fmt.Errorf("begin: %w", err))
+		return pgx.FailedBatchResults(b, err)
 	}
 	return br
 }
@@ -282,7 +284,8 @@ func (t *pipelinedTx) QueryRow(ctx context.Context, sql string, args ...any) pgx
 // are read while the pipeline would still be open: rare enough to pay the round trip).
 func (t *pipelinedTx) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
 	if !t.begun {
-		if _, err := t.Exec(ctx, "BEGIN"); err != nil {
+		t.begun = true
+		if _, err := t.c.Exec(ctx, "BEGIN"); err != nil {
 			return errRows{err}, err
 		}
 	}
