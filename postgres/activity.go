@@ -367,16 +367,10 @@ func (s *Store) purgeHistoryItems(ctx context.Context, now int64, limit int) (in
 	return n, nil
 }
 
-// updateRecent works an activity's recent time out again from its history items ($1–$3 the
-// principal, $4 the activity): its activity_recent row holds the newest item's time, or is gone
-// when it holds none (as when the activity is gone, with its items).
-const updateRecent = `WITH newest AS (SELECT MAX(h.last_modified) AS recent FROM history_items h
-		WHERE h.tenant_id = $1 AND h.user_id = $2 AND h.app_id = $3 AND h.activity_id = $4),
-	none AS (DELETE FROM activity_recent r WHERE r.tenant_id = $1 AND r.user_id = $2 AND r.app_id = $3
-		AND r.activity_id = $4 AND (SELECT recent FROM newest) IS NULL)
-	INSERT INTO activity_recent (tenant_id, user_id, app_id, activity_id, recent)
-	SELECT $1, $2, $3, $4, recent FROM newest WHERE recent IS NOT NULL
-	ON CONFLICT (tenant_id, user_id, app_id, activity_id) DO UPDATE SET recent = excluded.recent`
+// updateRecent works an activity's recent time out again from its history items.
+const updateRecent = `UPDATE activities a SET recent = (SELECT MAX(h.last_modified) FROM history_items h
+	WHERE h.tenant_id = a.tenant_id AND h.user_id = a.user_id AND h.app_id = a.app_id AND h.activity_id = a.id)
+	WHERE a.tenant_id = $1 AND a.user_id = $2 AND a.app_id = $3 AND a.id = $4`
 
 // cursorArgs returns the keyset position after which a page starts: the end of the list for nil.
 func cursorArgs(c *activity.Cursor) (t, id int64) {
@@ -432,9 +426,7 @@ func scope(p activity.Principal, q activity.ActivityQuery, args []any) (string, 
 	}
 	if !q.ChangedSince.IsZero() {
 		since := arg(micros(q.ChangedSince))
-		where += " AND (a.last_modified >= " + since + ` OR EXISTS (SELECT 1 FROM activity_recent r
-			WHERE r.tenant_id = a.tenant_id AND r.user_id = a.user_id AND r.app_id = a.app_id AND r.activity_id = a.id
-			AND r.recent >= ` + since + "))"
+		where += " AND (a.last_modified >= " + since + " OR a.recent >= " + since + ")"
 	}
 	return where, args
 }
@@ -515,18 +507,16 @@ func (s *Store) RecentActivities(ctx context.Context, p activity.Principal, q ac
 	}
 	from, to := q.Modified.Micros()
 	afterTime, afterID := cursorArgs(q.After)
-	// The index of activity_recent on (principal, recent DESC, activity_id DESC) yields the rows in
-	// order, each activity found by its primary key; an activity whose history items have all expired
-	// (but are not purged yet) is skipped. The check is a LATERAL subquery with LIMIT 1, which
-	// PostgreSQL runs for each activity with its key as the index scan's bounds (as an EXISTS, a plan
-	// made without statistics scanned all of the user's items for each).
-	rows, err := s.pool.Query(ctx, `SELECT `+activityColumns+`, r.recent FROM activity_recent r
-		JOIN activities a ON a.tenant_id = r.tenant_id AND a.user_id = r.user_id AND a.app_id = r.app_id AND a.id = r.activity_id
+	// The index on (user key, recent DESC, id DESC) yields the rows in order; an activity whose history
+	// items have all expired (but are not purged yet) is skipped. The check is a LATERAL subquery
+	// with LIMIT 1, which PostgreSQL runs for each activity with its key as the index scan's bounds
+	// (as an EXISTS, a plan made without statistics scanned all of the user's items for each).
+	rows, err := s.pool.Query(ctx, `SELECT `+activityColumns+`, a.recent FROM activities a
 		CROSS JOIN LATERAL (SELECT 1 FROM history_items h WHERE h.tenant_id = $1 AND h.user_id = $2 AND h.app_id = $3
-			AND h.activity_id = r.activity_id AND h.expires > $4 LIMIT 1) live
-		WHERE r.tenant_id = $1 AND r.user_id = $2 AND r.app_id = $3 AND a.expires > $4
-		AND a.last_modified BETWEEN $5 AND $6 AND (r.recent, r.activity_id) < ($7, $8)
-		ORDER BY r.recent DESC, r.activity_id DESC LIMIT $9`,
+			AND h.activity_id = a.id AND h.expires > $4 LIMIT 1) live
+		WHERE a.tenant_id = $1 AND a.user_id = $2 AND a.app_id = $3 AND a.recent IS NOT NULL AND a.expires > $4
+		AND a.last_modified BETWEEN $5 AND $6 AND (a.recent, a.id) < ($7, $8)
+		ORDER BY a.recent DESC, a.id DESC LIMIT $9`,
 		p.TenantID, p.UserID, p.AppID, s.now(), from, to, afterTime, afterID, q.Limit+1)
 	if err != nil {
 		return nil, fmt.Errorf("recent activities: %w", err)

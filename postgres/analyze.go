@@ -29,7 +29,7 @@ func (s *Store) Imported(ctx context.Context, n int) error {
 	if !due {
 		return nil
 	}
-	if _, err := s.pool.Exec(ctx, `ANALYZE activities, activity_recent, history_items, changes`); err != nil {
+	if _, err := s.pool.Exec(ctx, `ANALYZE activities, history_items, changes`); err != nil {
 		return fmt.Errorf("analyze after an import: %w", err)
 	}
 	return nil
@@ -64,7 +64,7 @@ const AnalyzeInterval = 30 * time.Second
 // Source: https://www.postgresql.org/docs/current/routine-vacuuming.html#VACUUM-FOR-STATISTICS
 func (s *Store) AnalyzeDue(ctx context.Context) ([]string, error) {
 	rows, err := s.pool.Query(ctx, `SELECT t.relname FROM pg_stat_user_tables t JOIN pg_class c ON c.oid = t.relid
-		WHERE t.relid = ANY (ARRAY[to_regclass('activities'), to_regclass('activity_recent'), to_regclass('history_items'), to_regclass('changes')])
+		WHERE t.relid = ANY (ARRAY[to_regclass('activities'), to_regclass('history_items'), to_regclass('changes')])
 		AND t.n_mod_since_analyze > greatest(500, 0.1 * greatest(c.reltuples, 0))
 		AND pg_has_role(c.relowner, 'USAGE')`)
 	if err != nil {

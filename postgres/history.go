@@ -159,7 +159,8 @@ func historyStatement(graphPut, count, logged bool) string {
 			user_timezone = excluded.user_timezone, ` + kept + `,
 			last_modified = excluded.last_modified, expires = excluded.expires, blank = excluded.blank
 			RETURNING created, status),
-		recent AS (` + moveRecent + ` VALUES ($1, $2, $3, $4, $11)` + onRecentConflict + `)` + log + `
+		recent AS (UPDATE activities SET recent = GREATEST(COALESCE(recent, $11), $11)
+			WHERE tenant_id = $1 AND user_id = $2 AND app_id = $3 AND id = $4)` + log + `
 		SELECT item.created, item.status, ` + counted + ` FROM item`
 }
 
@@ -373,14 +374,6 @@ func (s *Store) PutHistoryItem(ctx context.Context, p activity.Principal, ref ac
 	}
 }
 
-// moveRecent and onRecentConflict move an activity's recent time up to an item's (migration 0012):
-// an INSERT of its row, its values between them.
-const (
-	moveRecent       = `INSERT INTO activity_recent (tenant_id, user_id, app_id, activity_id, recent)`
-	onRecentConflict = ` ON CONFLICT (tenant_id, user_id, app_id, activity_id)
-		DO UPDATE SET recent = GREATEST(activity_recent.recent, excluded.recent)`
-)
-
 // putHistoryItemStatements are the second statement of Store.PutHistoryItem, by the activity's key:
 // its id, or its appActivityId. $1–$3 are the principal, $4 the key, $5–$14 the item's columns, $15
 // now, $16 the most items an activity holds. It returns the activity's id (NULL: none is live),
@@ -411,7 +404,8 @@ func putHistoryItemStatement(column string) string {
 			status = CASE WHEN history_items.expires > $15 THEN '` + string(activity.StatusUpdated) + `' ELSE excluded.status END,
 			last_modified = excluded.last_modified, expires = excluded.expires, blank = excluded.blank
 			RETURNING activity_id, created, status),
-		recent AS (` + moveRecent + ` SELECT $1, $2, $3, activity_id, $11 FROM item` + onRecentConflict + `),
+		recent AS (UPDATE activities a SET recent = GREATEST(COALESCE(a.recent, $11), $11) FROM item
+			WHERE a.tenant_id = $1 AND a.user_id = $2 AND a.app_id = $3 AND a.id = item.activity_id),
 		logged AS (INSERT INTO changes (tenant_id, user_id, app_id, activity_id, kind, at)
 			SELECT $1, $2, $3, activity_id, '` + string(activity.ChangeUpdated) + `', $15 FROM item)
 		SELECT (SELECT id FROM act), (SELECT open FROM permits), (SELECT n FROM held), item.created, item.status
